@@ -1,0 +1,1 @@
+//! The phone's offline library: durable local store, edits, queries and sync.

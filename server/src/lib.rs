@@ -1,0 +1,1 @@
+//! The township server.
