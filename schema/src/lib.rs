@@ -1,1 +1,45 @@
-pub fn placeholder() {}
+//! zhibu-schema: the domain of zhibu with no IO.
+//!
+//! Typed records whose constructors refuse bad values ([`id`], [`text`], [`date`], the record
+//! modules), the township [`catalog`], the [`mapping`] to and from the village-year Automerge
+//! document of API.md, [`validate`] for whole documents, and the [`derive`]d figures (scores,
+//! grades, compliance, case gaps, late entries). The phone and the server both call this
+//! crate, so offline and online they compute the same numbers.
+
+pub mod case;
+pub mod catalog;
+pub mod date;
+pub mod derive;
+pub mod document;
+pub mod id;
+pub mod mapping;
+pub mod meeting;
+pub mod member;
+pub mod points;
+pub mod sample;
+pub mod text;
+pub mod validate;
+pub mod violation;
+
+#[cfg(test)]
+mod testutil;
+
+pub use automerge;
+
+pub use case::{Case, Notice, Step};
+pub use catalog::{
+    Catalog, Due, Grade, GradeBand, MeetingRequirement, NoticeRule, PointRule, PowerItem, Quorum, RuleSource, StepDef,
+};
+pub use date::{Cadence, Date, DateError, Period, Year};
+pub use derive::compliance::{ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize};
+pub use derive::gaps::{CaseGap, case_gaps};
+pub use derive::late::late_by;
+pub use derive::score::{MemberScore, ScoreEntry, all_scores, grade_distribution, member_score};
+pub use document::{SCHEMA_VERSION, VillageYear, Voided};
+pub use id::{AccountId, Code, IdError, MemberId, RecordId, TownshipId, VillageId};
+pub use meeting::{Attendance, AttendanceStatus, Meeting, MeetingKind};
+pub use member::{Member, MemberStatus};
+pub use points::{DeltaError, PointDelta, PointEntry};
+pub use text::{Line, Name, Prose, Text, TextError};
+pub use validate::{check_document, validate};
+pub use violation::{Collection, Rule, Violation};

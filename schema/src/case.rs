@@ -1,0 +1,83 @@
+//! Micro-power cases (小微权力清单): one exercise of a listed village power, step by step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountId, Code, Date, Line, Name, Prose, Voided};
+
+/// A completed step of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    pub done_on: Date,
+    pub by: AccountId,
+    #[serde(default)]
+    pub note: Option<Prose>,
+}
+
+/// The public notice (公示): where and for which days it was posted, both ends inclusive.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub from: Date,
+    pub to: Date,
+    #[serde(default)]
+    pub place: Option<Name>,
+}
+
+impl Notice {
+    /// Days the notice ran, counting both ends.
+    pub fn days(&self) -> i64 {
+        self.from.days_until(self.to) + 1
+    }
+}
+
+/// One case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Case {
+    pub item: Code,
+    pub title: Line,
+    pub opened_on: Date,
+    #[serde(default)]
+    pub applicant: Option<Name>,
+    #[serde(default)]
+    pub steps: BTreeMap<Code, Step>,
+    #[serde(default)]
+    pub notice: Option<Notice>,
+    #[serde(default)]
+    pub outcome: Option<Prose>,
+    #[serde(default)]
+    pub closed_on: Option<Date>,
+    #[serde(default)]
+    pub voided: Option<Voided>,
+}
+
+impl Case {
+    pub fn new(item: Code, title: Line, opened_on: Date) -> Self {
+        Case {
+            item,
+            title,
+            opened_on,
+            applicant: None,
+            steps: BTreeMap::new(),
+            notice: None,
+            outcome: None,
+            closed_on: None,
+            voided: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notice_counts_both_ends() {
+        let n = Notice {
+            from: Date::parse("2026-03-01").expect("d"),
+            to: Date::parse("2026-03-07").expect("d"),
+            place: None,
+        };
+        assert_eq!(n.days(), 7);
+    }
+}

@@ -1,0 +1,257 @@
+//! The catalog: township configuration that the rules read (point rules and their ranges, the
+//! base score, grade bands, meeting requirements, micro-power items with their ordered steps and
+//! notice periods, the late-entry threshold). The server holds it, clients cache it, it is not
+//! part of the CRDT. A `Catalog` value that came through [`Catalog::check`] or a loader is
+//! consistent: every code is known and unique, grade bands tile all scores, steps are non-empty.
+
+mod check;
+mod default;
+mod file;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Cadence, Code, Line, MeetingKind};
+
+pub use check::{CatalogIssue, CatalogPath};
+pub use file::{CatalogFileError, FileIssue};
+
+/// The codes of the three attendance-derived rules, which every catalog must define.
+pub const ATTEND_PRESENT: &str = "attend_present";
+pub const ATTEND_ABSENT: &str = "attend_absent";
+pub const ATTEND_MAKEUP: &str = "attend_makeup";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// 基础分 at the start of the year.
+    pub base_score: i32,
+    /// A meeting or case step dated more than this many days before the server first saw it is
+    /// a late entry (补录).
+    pub late_entry_days: u32,
+    /// A case still open this many days after it was opened is overdue.
+    pub case_deadline_days: u32,
+    pub grades: Vec<GradeBand>,
+    pub point_rules: Vec<PointRule>,
+    pub meetings: Vec<MeetingRequirement>,
+    pub items: Vec<PowerItem>,
+}
+
+/// 等次.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Grade {
+    Excellent,
+    Good,
+    Qualified,
+    Unqualified,
+}
+
+impl Grade {
+    pub const ALL: [Grade; 4] = [Grade::Excellent, Grade::Good, Grade::Qualified, Grade::Unqualified];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Grade::Excellent => "excellent",
+            Grade::Good => "good",
+            Grade::Qualified => "qualified",
+            Grade::Unqualified => "unqualified",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Grade::Excellent => "优秀",
+            Grade::Good => "良好",
+            Grade::Qualified => "合格",
+            Grade::Unqualified => "不合格",
+        }
+    }
+}
+
+/// The scores that earn a grade, both ends inclusive; an open end is unbounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradeBand {
+    pub grade: Grade,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i32>,
+}
+
+impl GradeBand {
+    pub fn contains(&self, score: i32) -> bool {
+        self.min.is_none_or(|m| score >= m) && self.max.is_none_or(|m| score <= m)
+    }
+}
+
+/// Where a rule's points come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleSource {
+    /// Derived from meeting attendance; never entered by hand.
+    Attendance,
+    /// Entered by a cadre as a point entry.
+    Manual,
+}
+
+impl RuleSource {
+    pub fn code(self) -> &'static str {
+        match self {
+            RuleSource::Attendance => "attendance",
+            RuleSource::Manual => "manual",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            RuleSource::Attendance => "出勤",
+            RuleSource::Manual => "手工",
+        }
+    }
+}
+
+/// A point rule: every entry under it must have a delta within `min..=max`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointRule {
+    pub code: Code,
+    pub name: Line,
+    pub source: RuleSource,
+    pub min: i32,
+    pub max: i32,
+}
+
+/// Who is due at a meeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Due {
+    All,
+    Committee,
+    /// The members of the meeting's party group; the requirement holds for each group.
+    Group,
+}
+
+/// The quorum a meeting needs, computed from the members who were due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quorum {
+    None,
+    /// More than half of the full members who were due attended.
+    MajorityOfFull,
+    /// More than half of the committee attended.
+    MajorityOfCommittee,
+}
+
+/// How many meetings of a kind are required per period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingRequirement {
+    pub kind: MeetingKind,
+    pub cadence: Cadence,
+    pub min_count: u32,
+    pub due: Due,
+    pub quorum: Quorum,
+}
+
+/// The public notice an item requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum NoticeRule {
+    None,
+    /// Posted for at least this many days.
+    Days {
+        days: u32,
+    },
+    /// Published in the monthly accounts notice (财务公开).
+    Monthly,
+}
+
+impl NoticeRule {
+    pub fn label(self) -> String {
+        match self {
+            NoticeRule::None => "无需公示".to_owned(),
+            NoticeRule::Days { days } => format!("公示不少于 {days} 天"),
+            NoticeRule::Monthly => "按月公开".to_owned(),
+        }
+    }
+}
+
+/// A step of an item's procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    pub code: Code,
+    pub name: Line,
+}
+
+/// A micro-power item (小微权力清单 事项) with its ordered procedure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerItem {
+    pub code: Code,
+    pub name: Line,
+    pub steps: Vec<StepDef>,
+    pub notice: NoticeRule,
+}
+
+impl PowerItem {
+    pub fn step(&self, code: &Code) -> Option<(usize, &StepDef)> {
+        self.steps.iter().enumerate().find(|(_, s)| &s.code == code)
+    }
+}
+
+impl Catalog {
+    pub fn rule(&self, code: &str) -> Option<&PointRule> {
+        self.point_rules.iter().find(|r| r.code.as_str() == code)
+    }
+
+    pub fn item(&self, code: &str) -> Option<&PowerItem> {
+        self.items.iter().find(|i| i.code.as_str() == code)
+    }
+
+    pub fn requirement(&self, kind: MeetingKind) -> Option<&MeetingRequirement> {
+        self.meetings.iter().find(|m| m.kind == kind)
+    }
+
+    /// The grade for a score. A checked catalog's bands tile every score.
+    pub fn grade_of(&self, score: i32) -> Grade {
+        self.grades.iter().find(|b| b.contains(score)).map_or(Grade::Unqualified, |b| b.grade)
+    }
+
+    /// The fixed points of an attendance rule (0 when a catalog lacks it, which `check`
+    /// refuses).
+    pub fn attendance_points(&self, code: &str) -> i32 {
+        self.rule(code).map_or(0, |r| r.min)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_grades_follow_the_domain_thresholds() {
+        let c = Catalog::default();
+        assert_eq!(c.grade_of(100), Grade::Excellent);
+        assert_eq!(c.grade_of(90), Grade::Excellent);
+        assert_eq!(c.grade_of(89), Grade::Good);
+        assert_eq!(c.grade_of(80), Grade::Good);
+        assert_eq!(c.grade_of(79), Grade::Qualified);
+        assert_eq!(c.grade_of(60), Grade::Qualified);
+        assert_eq!(c.grade_of(59), Grade::Unqualified);
+        assert_eq!(c.grade_of(-50), Grade::Unqualified);
+        assert_eq!(Grade::Good.label(), "良好");
+    }
+
+    #[test]
+    fn the_default_catalog_passes_its_own_check() {
+        assert_eq!(Catalog::default().check(), Vec::new());
+    }
+
+    #[test]
+    fn attendance_points_come_from_the_catalog() {
+        let c = Catalog::default();
+        assert_eq!(c.attendance_points(ATTEND_ABSENT), -2);
+        assert_eq!(c.attendance_points(ATTEND_MAKEUP), 1);
+        assert_eq!(c.attendance_points(ATTEND_PRESENT), 0);
+    }
+}

@@ -1,0 +1,205 @@
+//! Compliance of a village with the meeting requirements ("三会一课", theme day, 组织生活会):
+//! per kind, party group where the requirement is per group, and period, the meetings held
+//! against those required, and whether assemblies and committee meetings had their quorum.
+//! Quorum is computed from the members who were due, never from those who came. A meeting
+//! without its quorum is listed and does not count towards the requirement.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AttendanceStatus, Date, Due, Meeting, MeetingKind, MemberStatus, Period, Quorum, RecordId, VillageYear};
+use crate::{Catalog, MeetingRequirement};
+
+/// Where a period stands on the day the figures are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodState {
+    /// Enough valid meetings.
+    Met,
+    /// The period is over and meetings are missing.
+    Missing,
+    /// The period is under way and not yet met.
+    Pending,
+    /// The period has not started.
+    Future,
+}
+
+/// One requirement in one period (and group).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComplianceRow {
+    pub kind: MeetingKind,
+    pub group: Option<String>,
+    pub period: Period,
+    pub required: u32,
+    /// Meetings held, voided ones excepted.
+    pub held: u32,
+    /// Meetings held that met their quorum (or need none).
+    pub valid: u32,
+    pub quorum_failures: Vec<RecordId>,
+    pub state: PeriodState,
+}
+
+/// Attendance counted against a quorum rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuorumCount {
+    pub present: u32,
+    pub due: u32,
+}
+
+impl QuorumCount {
+    /// More than half of those due were present.
+    pub fn met(self) -> bool {
+        self.due > 0 && self.present * 2 > self.due
+    }
+}
+
+/// The quorum count of a meeting, or None when its kind needs none.
+pub fn quorum(doc: &VillageYear, meeting: &Meeting, rule: Quorum) -> Option<QuorumCount> {
+    let counts = |m: &crate::Member| match rule {
+        Quorum::None => false,
+        Quorum::MajorityOfFull => m.status == MemberStatus::Full,
+        Quorum::MajorityOfCommittee => m.committee,
+    };
+    if rule == Quorum::None {
+        return None;
+    }
+    let mut c = QuorumCount { present: 0, due: 0 };
+    for (id, m) in &doc.members {
+        if m.active_on(meeting.held_on) && counts(m) {
+            c.due += 1;
+            if meeting.attendance.get(id).is_some_and(|a| a.status == AttendanceStatus::Present) {
+                c.present += 1;
+            }
+        }
+    }
+    Some(c)
+}
+
+/// The members due at a meeting under its kind's requirement.
+pub fn due_members<'a>(
+    doc: &'a VillageYear,
+    meeting: &'a Meeting,
+    due: Due,
+) -> impl Iterator<Item = &'a crate::MemberId> {
+    doc.members
+        .iter()
+        .filter(move |(_, m)| {
+            m.active_on(meeting.held_on)
+                && match due {
+                    Due::All => true,
+                    Due::Committee => m.committee,
+                    Due::Group => m.group.is_some() && m.group == meeting.group,
+                }
+        })
+        .map(|(id, _)| id)
+}
+
+fn groups(doc: &VillageYear) -> BTreeSet<String> {
+    doc.members.values().filter_map(|m| m.group.as_ref().map(ToString::to_string)).collect()
+}
+
+/// Every requirement of the catalog, per period of its cadence (and per group), for the year of
+/// the document, as it stands on `as_of`.
+pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<ComplianceRow> {
+    let mut rows = Vec::new();
+    let all_groups = groups(doc);
+    for req in &catalog.meetings {
+        let units: Vec<Option<String>> = match req.due {
+            Due::Group => all_groups.iter().cloned().map(Some).collect(),
+            Due::All | Due::Committee => vec![None],
+        };
+        for period in Period::all(req.cadence) {
+            for group in &units {
+                rows.push(row(doc, req, period, group.clone(), as_of));
+            }
+        }
+    }
+    rows
+}
+
+fn row(
+    doc: &VillageYear,
+    req: &MeetingRequirement,
+    period: Period,
+    group: Option<String>,
+    as_of: Date,
+) -> ComplianceRow {
+    let mut held = 0;
+    let mut quorum_failures = Vec::new();
+    for (id, m) in doc.live_meetings() {
+        let in_unit = group.is_none() || m.group.as_ref().map(ToString::to_string) == group;
+        if m.kind != req.kind || !doc.year.contains(m.held_on) || !period.contains(m.held_on) || !in_unit {
+            continue;
+        }
+        held += 1;
+        if quorum(doc, m, req.quorum).is_some_and(|q| !q.met()) {
+            quorum_failures.push(id.clone());
+        }
+    }
+    let valid = held - quorum_failures.len() as u32;
+    let state = if valid >= req.min_count {
+        PeriodState::Met
+    } else if period.last_day(doc.year) < as_of {
+        PeriodState::Missing
+    } else if period.first_day(doc.year) > as_of {
+        PeriodState::Future
+    } else {
+        PeriodState::Pending
+    };
+    ComplianceRow { kind: req.kind, group, period, required: req.min_count, held, valid, quorum_failures, state }
+}
+
+/// Compliance of one kind (and group) over a chosen period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindSummary {
+    pub kind: MeetingKind,
+    pub group: Option<String>,
+    /// Required in the periods that have started.
+    pub required: u32,
+    pub held: u32,
+    pub valid: u32,
+    pub quorum_failures: Vec<RecordId>,
+    /// A period that has ended is short of meetings.
+    pub behind: bool,
+    /// A period under way is not yet met.
+    pub pending: bool,
+}
+
+/// Sums the rows inside `period`. A requirement whose cadence is coarser than `period` (a
+/// quarterly one in a month view) is shown by the period that contains it.
+pub fn summarize(rows: &[ComplianceRow], period: Period) -> Vec<KindSummary> {
+    let mut out: Vec<KindSummary> = Vec::new();
+    for r in rows {
+        let inside = period.covers(r.period) || (r.period.covers(period) && !period.covers(r.period));
+        if !inside {
+            continue;
+        }
+        let idx = match out.iter().position(|s| s.kind == r.kind && s.group == r.group) {
+            Some(i) => i,
+            None => {
+                out.push(KindSummary {
+                    kind: r.kind,
+                    group: r.group.clone(),
+                    required: 0,
+                    held: 0,
+                    valid: 0,
+                    quorum_failures: Vec::new(),
+                    behind: false,
+                    pending: false,
+                });
+                out.len() - 1
+            }
+        };
+        let s = &mut out[idx];
+        s.held += r.held;
+        s.valid += r.valid;
+        s.quorum_failures.extend(r.quorum_failures.iter().cloned());
+        if r.state != PeriodState::Future {
+            s.required += r.required;
+        }
+        s.behind |= r.state == PeriodState::Missing;
+        s.pending |= r.state == PeriodState::Pending;
+    }
+    out
+}

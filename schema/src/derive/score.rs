@@ -1,0 +1,102 @@
+//! A member's yearly score (合格党员积分): base + attendance-derived points + manual entries.
+//! Nothing here is stored; the phone and the server call the same function and get the same
+//! figures. Voided meetings and entries never count.
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{ATTEND_ABSENT, ATTEND_MAKEUP, ATTEND_PRESENT};
+use crate::{AttendanceStatus, Catalog, Code, Date, Grade, MemberId, MemberStatus, RecordId, RuleSource, VillageYear};
+
+/// One line of a member's score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreEntry {
+    pub on: Date,
+    pub rule: Code,
+    pub delta: i32,
+    pub source: RuleSource,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The meeting or point entry it comes from.
+    pub record: RecordId,
+}
+
+/// A member's score for the year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberScore {
+    pub member_id: MemberId,
+    pub name: String,
+    pub status: MemberStatus,
+    pub base: i32,
+    pub total: i32,
+    /// None for probationary members, who are not graded.
+    pub grade: Option<Grade>,
+    /// By date, attendance before manual entries on the same day.
+    pub entries: Vec<ScoreEntry>,
+}
+
+/// The score of one member, or None when the member is not on the roster.
+pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) -> Option<MemberScore> {
+    let member = doc.members.get(member_id)?;
+    let mut entries = Vec::new();
+    let attendance_entry = |code: &str, on: Date, note: String, record: &RecordId| {
+        Code::parse(code).ok().map(|rule| ScoreEntry {
+            on,
+            rule,
+            delta: catalog.attendance_points(code),
+            source: RuleSource::Attendance,
+            note: Some(note),
+            record: record.clone(),
+        })
+    };
+    for (id, meeting) in doc.live_meetings() {
+        let Some(a) = meeting.attendance.get(member_id) else { continue };
+        let what = format!("{}：{}", meeting.kind.label(), meeting.topic);
+        match a.status {
+            AttendanceStatus::Present => entries.extend(attendance_entry(ATTEND_PRESENT, meeting.held_on, what, id)),
+            AttendanceStatus::Absent => {
+                entries.extend(attendance_entry(ATTEND_ABSENT, meeting.held_on, what.clone(), id));
+                if let Some(day) = a.makeup_on {
+                    entries.extend(attendance_entry(ATTEND_MAKEUP, day, format!("补课 {what}"), id));
+                }
+            }
+            // Approved leave neither earns nor loses points.
+            AttendanceStatus::Leave => {}
+        }
+    }
+    for (id, p) in doc.live_points() {
+        if &p.member_id == member_id {
+            entries.push(ScoreEntry {
+                on: p.on,
+                rule: p.rule.clone(),
+                delta: p.delta.get(),
+                source: RuleSource::Manual,
+                note: p.note.as_ref().map(ToString::to_string),
+                record: id.clone(),
+            });
+        }
+    }
+    entries.sort_by(|a, b| {
+        (a.on, a.source == RuleSource::Manual, &a.record).cmp(&(b.on, b.source == RuleSource::Manual, &b.record))
+    });
+    let total = catalog.base_score + entries.iter().map(|e| e.delta).sum::<i32>();
+    let grade = (member.status == MemberStatus::Full).then(|| catalog.grade_of(total));
+    Some(MemberScore {
+        member_id: member_id.clone(),
+        name: member.name.to_string(),
+        status: member.status,
+        base: catalog.base_score,
+        total,
+        grade,
+        entries,
+    })
+}
+
+/// Every member's score, in roster order.
+pub fn all_scores(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberScore> {
+    doc.members.keys().filter_map(|id| member_score(doc, catalog, id)).collect()
+}
+
+/// How many full members fall in each grade, in [`Grade::ALL`] order.
+pub fn grade_distribution(scores: &[MemberScore]) -> [(Grade, usize); 4] {
+    Grade::ALL.map(|g| (g, scores.iter().filter(|s| s.grade == Some(g)).count()))
+}

@@ -1,0 +1,237 @@
+use crate::testutil::*;
+use crate::*;
+
+fn catalog() -> Catalog {
+    Catalog::default()
+}
+
+#[test]
+fn score_is_base_plus_attendance_plus_manual_entries() {
+    let doc = village();
+    let s = member_score(&doc, &catalog(), &mid("v1-m01")).expect("on roster");
+    assert_eq!(s.base, 100);
+    // Present at the assembly (0), +3 volunteering; the voided theme day absence does not count.
+    assert_eq!(s.total, 103);
+    assert_eq!(s.grade, Some(Grade::Excellent));
+    let lines: Vec<_> = s.entries.iter().map(|e| (e.on.to_string(), e.rule.to_string(), e.delta, e.source)).collect();
+    assert_eq!(
+        lines,
+        [
+            ("2026-03-10".into(), "attend_present".into(), 0, RuleSource::Attendance),
+            ("2026-04-02".into(), "volunteer".into(), 3, RuleSource::Manual),
+        ]
+    );
+    assert_eq!(s.entries[0].note.as_deref(), Some("支部党员大会：学习贯彻全会精神"));
+    assert_eq!(s.entries[1].note.as_deref(), Some("参加防汛值守"));
+}
+
+#[test]
+fn absence_costs_points_and_a_make_up_halves_the_loss() {
+    let doc = village();
+    let absent = member_score(&doc, &catalog(), &mid("v1-m11")).expect("m11");
+    assert_eq!(absent.total, 98);
+    let made_up = member_score(&doc, &catalog(), &mid("v1-m10")).expect("m10");
+    assert_eq!(made_up.total, 99);
+    assert_eq!(
+        made_up.entries.last().map(|e| (e.rule.as_str(), e.on.to_string())),
+        Some(("attend_makeup", "2026-03-20".into()))
+    );
+}
+
+#[test]
+fn approved_leave_neither_earns_nor_loses() {
+    let s = member_score(&village(), &catalog(), &mid("v1-m09")).expect("m09");
+    assert_eq!((s.total, s.entries.len()), (100, 0));
+}
+
+#[test]
+fn probationary_members_have_a_score_and_no_grade() {
+    let s = member_score(&village(), &catalog(), &mid("v1-m08")).expect("m08");
+    assert_eq!(s.status, MemberStatus::Probationary);
+    assert_eq!((s.total, s.grade), (100, None));
+}
+
+#[test]
+fn grades_follow_the_catalog_and_voided_entries_do_not_count() {
+    let mut doc = village();
+    let mut c = catalog();
+    for (n, delta) in [(10, -20), (11, -20)] {
+        doc.points.insert(
+            rid(n),
+            PointEntry {
+                member_id: mid("v1-m02"),
+                rule: code("discipline"),
+                delta: PointDelta::new(delta).expect("delta"),
+                on: d("2026-05-01"),
+                note: None,
+                by: account("cadre1"),
+                voided: None,
+            },
+        );
+    }
+    assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| (s.total, s.grade)), Some((60, Some(Grade::Qualified))));
+    doc.points.get_mut(&rid(11)).expect("p").voided = Some(Voided { reason: prose("录错"), by: account("cadre1") });
+    assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| (s.total, s.grade)), Some((80, Some(Grade::Good))));
+    c.base_score = 60;
+    assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| s.grade), Some(Some(Grade::Unqualified)));
+    let dist = grade_distribution(&all_scores(&doc, &c));
+    assert_eq!(dist.iter().map(|(_, n)| n).sum::<usize>(), 11, "the probationary member is not graded");
+    assert_eq!(member_score(&doc, &c, &mid("nobody")), None);
+}
+
+fn summary(doc: &VillageYear, period: Period, as_of: &str) -> Vec<KindSummary> {
+    summarize(&compliance(doc, &catalog(), d(as_of)), period)
+}
+
+fn kind(s: &[KindSummary], k: MeetingKind) -> &KindSummary {
+    s.iter().find(|r| r.kind == k).expect("kind present")
+}
+
+#[test]
+fn an_assembly_with_quorum_counts_for_its_quarter() {
+    let doc = village();
+    // 7 of 11 full members present (m08 came but is probationary): quorum met.
+    let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("has quorum rule");
+    assert_eq!((q.present, q.due), (7, 11));
+    assert!(q.met());
+    let s = summary(&doc, Period::Quarter(1), "2026-04-15");
+    let a = kind(&s, MeetingKind::BranchAssembly);
+    assert_eq!((a.required, a.held, a.valid, a.behind), (1, 1, 1, false));
+    let lesson = kind(&s, MeetingKind::PartyLesson);
+    assert_eq!((lesson.required, lesson.held, lesson.behind), (1, 0, true));
+    let theme = kind(&s, MeetingKind::ThemeDay);
+    assert_eq!((theme.required, theme.held, theme.behind), (3, 0, true), "the voided theme day does not count");
+}
+
+#[test]
+fn quorum_is_computed_from_members_due_not_from_those_who_came() {
+    let mut doc = village();
+    let m = doc.meetings.get_mut(&rid(1)).expect("m");
+    // Record only the five who came: the due are still all eleven full members.
+    m.attendance.retain(|id, _| ["v1-m01", "v1-m02", "v1-m03", "v1-m04", "v1-m05"].contains(&id.as_str()));
+    let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("q");
+    assert_eq!((q.present, q.due, q.met()), (5, 11, false));
+    let s = summary(&doc, Period::Quarter(1), "2026-04-15");
+    let a = kind(&s, MeetingKind::BranchAssembly);
+    assert_eq!((a.held, a.valid, a.quorum_failures.clone(), a.behind), (1, 0, vec![rid(1)], true));
+}
+
+#[test]
+fn members_who_left_or_joined_later_are_not_due() {
+    let mut doc = village();
+    for id in ["v1-m11", "v1-m12"] {
+        doc.members.get_mut(&mid(id)).expect("m").left_on = Some(d("2026-03-01"));
+    }
+    doc.members.get_mut(&mid("v1-m07")).expect("m").joined_on = Some(d("2026-06-01"));
+    let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("q");
+    assert_eq!((q.present, q.due), (6, 8));
+}
+
+#[test]
+fn periods_under_way_are_pending_and_future_ones_not_required() {
+    let doc = village();
+    let s = summary(&doc, Period::Year, "2026-02-10");
+    let committee = kind(&s, MeetingKind::BranchCommittee);
+    assert_eq!((committee.required, committee.behind, committee.pending), (2, true, true));
+    let org = kind(&s, MeetingKind::OrgLifeMeeting);
+    assert_eq!((org.required, org.behind, org.pending), (1, false, true));
+}
+
+#[test]
+fn a_month_view_shows_quarterly_requirements_by_their_quarter() {
+    let doc = village();
+    let s = summary(&doc, Period::Month(2), "2026-12-31");
+    assert_eq!(kind(&s, MeetingKind::BranchAssembly).held, 1, "the March assembly serves the first quarter");
+    assert_eq!(kind(&s, MeetingKind::ThemeDay).required, 1);
+}
+
+#[test]
+fn group_meetings_are_required_of_each_group() {
+    let mut doc = village();
+    let mut g = Meeting::new(MeetingKind::GroupMeeting, d("2026-01-15"), line("小组学习"));
+    g.group = Some(name("第一党小组"));
+    doc.meetings.insert(rid(20), g);
+    let s = summary(&doc, Period::Month(1), "2026-12-31");
+    let groups: Vec<_> = s
+        .iter()
+        .filter(|r| r.kind == MeetingKind::GroupMeeting)
+        .map(|r| (r.group.clone().unwrap_or_default(), r.held, r.behind))
+        .collect();
+    assert_eq!(groups, [("第一党小组".to_owned(), 1, false), ("第二党小组".to_owned(), 0, true)]);
+}
+
+fn case() -> Case {
+    village().cases[&rid(4)].clone()
+}
+
+fn gaps(c: &Case, as_of: &str) -> Vec<CaseGap> {
+    case_gaps(c, &catalog(), d(as_of))
+}
+
+#[test]
+fn an_open_case_in_order_has_no_gaps() {
+    assert_eq!(gaps(&case(), "2026-02-20"), vec![]);
+}
+
+#[test]
+fn a_closed_case_must_have_every_step() {
+    let mut c = case();
+    c.closed_on = Some(d("2026-02-20"));
+    assert_eq!(
+        gaps(&c, "2026-02-20"),
+        [CaseGap::MissingStep { step: code("notice") }, CaseGap::MissingStep { step: code("report_to_township") }]
+    );
+    assert_eq!(gaps(&c, "2026-02-20")[0].describe(&catalog(), &c.item), "缺少步骤「公示」");
+}
+
+#[test]
+fn a_skipped_step_is_missing_even_while_open() {
+    let mut c = case();
+    c.steps.remove(&code("qualification_review"));
+    c.steps.insert(code("notice"), Step { done_on: d("2026-02-06"), by: account("cadre1"), note: None });
+    assert_eq!(gaps(&c, "2026-02-20"), [CaseGap::MissingStep { step: code("qualification_review") }]);
+}
+
+#[test]
+fn steps_out_of_order_are_flagged() {
+    let mut c = case();
+    c.steps.get_mut(&code("application")).expect("s").done_on = d("2026-02-10");
+    let g = gaps(&c, "2026-02-20");
+    assert_eq!(g, [CaseGap::OutOfOrder { step: code("qualification_review"), after: code("application") }]);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "步骤「资格审查」的日期早于前一步「申请」");
+}
+
+#[test]
+fn notices_must_exist_and_run_their_days() {
+    let mut c = case();
+    c.closed_on = Some(d("2026-03-01"));
+    for s in ["notice", "report_to_township"] {
+        c.steps.insert(code(s), Step { done_on: d("2026-02-20"), by: account("cadre1"), note: None });
+    }
+    assert_eq!(gaps(&c, "2026-03-01"), vec![]);
+    c.notice.as_mut().expect("n").to = d("2026-02-09");
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeTooShort { days: 4, required: 7 }]);
+    c.notice = None;
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing]);
+    assert_eq!(CaseGap::NoticeMissing.describe(&catalog(), &c.item), "缺少公示记录");
+}
+
+#[test]
+fn items_without_a_notice_need_none() {
+    let mut c = Case::new(code("certificate"), line("出具居住证明"), d("2026-03-01"));
+    for s in ["application", "verification", "issue"] {
+        c.steps.insert(code(s), Step { done_on: d("2026-03-01"), by: account("cadre1"), note: None });
+    }
+    c.closed_on = Some(d("2026-03-01"));
+    assert_eq!(gaps(&c, "2026-12-31"), vec![]);
+}
+
+#[test]
+fn a_case_open_past_the_deadline_is_overdue_and_voided_cases_have_no_gaps() {
+    let mut c = case();
+    let g = gaps(&c, "2026-06-01");
+    assert_eq!(g, [CaseGap::Overdue { days_open: 120, deadline: 90 }]);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "已办理 120 天仍未办结（期限 90 天）");
+    c.voided = Some(Voided { reason: prose("申请人撤回"), by: account("cadre1") });
+    assert_eq!(gaps(&c, "2026-06-01"), vec![]);
+}

@@ -1,0 +1,59 @@
+//! The village-year document as typed records: what `mapping::read` produces and
+//! `mapping::write` stores. Derived figures are never part of it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{AccountId, Case, Meeting, Member, MemberId, PointEntry, Prose, RecordId, VillageId, Year};
+
+/// The only layout version this crate reads and writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Why a record no longer counts. Records are voided, never deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voided {
+    pub reason: Prose,
+    pub by: AccountId,
+}
+
+/// One village's records for one calendar year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VillageYear {
+    pub village_id: VillageId,
+    pub year: Year,
+    pub members: BTreeMap<MemberId, crate::Member>,
+    pub meetings: BTreeMap<RecordId, Meeting>,
+    pub points: BTreeMap<RecordId, PointEntry>,
+    pub cases: BTreeMap<RecordId, Case>,
+}
+
+impl VillageYear {
+    pub fn new(village_id: VillageId, year: Year) -> Self {
+        VillageYear {
+            village_id,
+            year,
+            members: BTreeMap::new(),
+            meetings: BTreeMap::new(),
+            points: BTreeMap::new(),
+            cases: BTreeMap::new(),
+        }
+    }
+
+    /// Meetings that count (not voided).
+    pub fn live_meetings(&self) -> impl Iterator<Item = (&RecordId, &Meeting)> {
+        self.meetings.iter().filter(|(_, m)| m.voided.is_none())
+    }
+
+    pub fn live_points(&self) -> impl Iterator<Item = (&RecordId, &PointEntry)> {
+        self.points.iter().filter(|(_, p)| p.voided.is_none())
+    }
+
+    pub fn live_cases(&self) -> impl Iterator<Item = (&RecordId, &Case)> {
+        self.cases.iter().filter(|(_, c)| c.voided.is_none())
+    }
+
+    pub fn member(&self, id: &MemberId) -> Option<&Member> {
+        self.members.get(id)
+    }
+}

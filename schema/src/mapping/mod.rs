@@ -1,0 +1,11 @@
+//! The mapping between typed records and the village-year Automerge document of API.md.
+
+mod fields;
+mod read;
+mod write;
+
+pub use read::{Hydrated, ReadError, read};
+pub use write::{WriteError, genesis, genesis_actor, put_at, put_document, put_record, put_record_id};
+
+#[cfg(test)]
+mod tests;

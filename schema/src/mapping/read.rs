@@ -1,0 +1,275 @@
+//! Reading a village-year document into typed records. Every record that cannot be read is
+//! left out and reported as a violation, so one bad record never hides the rest.
+
+use std::collections::BTreeMap;
+
+use automerge::hydrate::{Map, Value};
+use automerge::{ROOT, ReadDoc};
+
+use super::fields::Fields;
+use crate::{
+    AccountId, Attendance, AttendanceStatus, Case, Code, Collection, Date, Line, Meeting, MeetingKind, Member,
+    MemberId, MemberStatus, Name, Notice, PointDelta, PointEntry, Prose, RecordId, Rule, SCHEMA_VERSION, Step,
+    VillageId, VillageYear, Violation, Voided, Year,
+};
+
+/// A document read into records, with the problems of the records that were left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hydrated {
+    pub doc: VillageYear,
+    pub problems: Vec<Violation>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("无法读取文档：{0}")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("{0}")]
+    Header(Violation),
+}
+
+fn header_problem(field: &str, message: String) -> ReadError {
+    ReadError::Header(Violation::new(Collection::Document, "", field, Rule::Header, message))
+}
+
+/// Reads the whole document at its current heads.
+pub fn read(doc: &impl ReadDoc) -> Result<Hydrated, ReadError> {
+    let Value::Map(root) = doc.hydrate(ROOT, None)? else {
+        return Err(header_problem("", "文档根节点不是键值表".to_owned()));
+    };
+    read_root(&root)
+}
+
+pub(crate) fn read_root(root: &Map) -> Result<Hydrated, ReadError> {
+    let mut header = Vec::new();
+    let mut f = Fields::new(root, Collection::Document, "", String::new(), &mut header);
+    let version = f.int("schema_version");
+    let village = f.req("village_id", VillageId::parse);
+    let year = f.int("year").and_then(|y| Year::new(y).ok());
+    let (Some(version), Some(village), Some(year)) = (version, village, year) else {
+        return Err(header.into_iter().next().map_or_else(
+            || header_problem("year", "年份应在 2000 到 2100 之间".to_owned()),
+            |v| ReadError::Header(Violation { rule: Rule::Header, ..v }),
+        ));
+    };
+    if version != SCHEMA_VERSION {
+        return Err(header_problem(
+            "schema_version",
+            format!("文档版本 {version} 不受支持（本程序只认版本 {SCHEMA_VERSION}），请升级程序"),
+        ));
+    }
+
+    let mut problems = Vec::new();
+    let mut doc = VillageYear::new(village, year);
+    doc.members = collection(root, Collection::Members, MemberId::parse, read_member, &mut problems);
+    doc.meetings = collection(root, Collection::Meetings, RecordId::parse, read_meeting, &mut problems);
+    doc.points = collection(root, Collection::Points, RecordId::parse, read_point, &mut problems);
+    doc.cases = collection(root, Collection::Cases, RecordId::parse, read_case, &mut problems);
+    Ok(Hydrated { doc, problems })
+}
+
+fn collection<K: Ord, T, E: std::fmt::Display>(
+    root: &Map,
+    which: Collection,
+    parse_id: impl Fn(&str) -> Result<K, E>,
+    read_one: impl Fn(&mut Fields<'_>) -> Option<T>,
+    problems: &mut Vec<Violation>,
+) -> BTreeMap<K, T> {
+    let mut out = BTreeMap::new();
+    let records = match root.get(which.key()) {
+        None => return out,
+        Some(Value::Map(m)) => m,
+        Some(_) => {
+            problems.push(Violation::new(Collection::Document, "", which.key(), Rule::BadValue, "应为键值表"));
+            return out;
+        }
+    };
+    for (key, value) in records.iter() {
+        let id = match parse_id(key) {
+            Ok(id) => id,
+            Err(e) => {
+                problems.push(Violation::new(which, key.as_str(), "", Rule::BadId, e.to_string()));
+                continue;
+            }
+        };
+        let Value::Map(map) = &value.value else {
+            problems.push(Violation::new(which, key.as_str(), "", Rule::BadValue, "记录应为键值表"));
+            continue;
+        };
+        let mut f = Fields::new(map, which, key, String::new(), problems);
+        if let Some(record) = read_one(&mut f)
+            && f.ok
+        {
+            out.insert(id, record);
+        }
+    }
+    out
+}
+
+fn enum_code<T>(from: impl Fn(&str) -> Option<T>, allowed: &'static str) -> impl Fn(&str) -> Result<T, String> {
+    move |s| from(s).ok_or_else(|| format!("「{s}」不是有效的取值，应为 {allowed} 之一"))
+}
+
+fn voided(f: &mut Fields<'_>) -> Option<Option<Voided>> {
+    match f.map("voided")? {
+        None => Some(None),
+        Some(m) => f
+            .nested("voided", m, |v| {
+                Some(Voided { reason: v.req("reason", Prose::parse)?, by: v.req("by", AccountId::parse)? })
+            })
+            .map(Some),
+    }
+}
+
+fn read_member(f: &mut Fields<'_>) -> Option<Member> {
+    let name = f.req("name", Name::parse);
+    let group = f.opt("group", Name::parse);
+    let status = f.req("status", enum_code(MemberStatus::from_code, "full、probationary"));
+    let committee = f.bool_or_false("committee");
+    let joined_on = f.opt("joined_on", Date::parse);
+    let left_on = f.opt("left_on", Date::parse);
+    Some(Member {
+        name: name?,
+        group: group?,
+        status: status?,
+        committee: committee?,
+        joined_on: joined_on?,
+        left_on: left_on?,
+    })
+}
+
+fn read_attendance(f: &mut Fields<'_>) -> Option<Attendance> {
+    let status = f.req("status", enum_code(AttendanceStatus::from_code, "present、leave、absent"));
+    let reason = f.opt("reason", Prose::parse);
+    let approved_by = f.opt("approved_by", Name::parse);
+    let makeup_on = f.opt("makeup_on", Date::parse);
+    Some(Attendance { status: status?, reason: reason?, approved_by: approved_by?, makeup_on: makeup_on? })
+}
+
+fn read_meeting(f: &mut Fields<'_>) -> Option<Meeting> {
+    let kind = f.req(
+        "kind",
+        enum_code(
+            MeetingKind::from_code,
+            "branch_assembly、branch_committee、group_meeting、party_lesson、theme_day、org_life_meeting",
+        ),
+    );
+    let held_on = f.req("held_on", Date::parse);
+    let topic = f.req("topic", Line::parse);
+    let place = f.opt("place", Name::parse);
+    let host = f.opt("host", Name::parse);
+    let recorder = f.opt("recorder", Name::parse);
+    let group = f.opt("group", Name::parse);
+    let resolutions = f.opt("resolutions", Prose::parse);
+    let mut attendance = BTreeMap::new();
+    if let Some(Some(entries)) = f.map("attendance") {
+        for (key, value) in entries.iter() {
+            let field = format!("attendance.{key}");
+            let Ok(member) = MemberId::parse(key) else {
+                f.problem(&field, Rule::BadId, format!("党员编号「{key}」不合规"));
+                continue;
+            };
+            let Value::Map(m) = &value.value else {
+                f.problem(&field, Rule::BadValue, "应为键值表".to_owned());
+                continue;
+            };
+            if let Some(a) = f.nested(&field, m, read_attendance) {
+                attendance.insert(member, a);
+            }
+        }
+    }
+    let voided = voided(f);
+    Some(Meeting {
+        kind: kind?,
+        held_on: held_on?,
+        topic: topic?,
+        place: place?,
+        host: host?,
+        recorder: recorder?,
+        group: group?,
+        resolutions: resolutions?,
+        attendance,
+        voided: voided?,
+    })
+}
+
+fn read_point(f: &mut Fields<'_>) -> Option<PointEntry> {
+    let member_id = f.req("member_id", MemberId::parse);
+    let rule = f.req("rule", Code::parse);
+    let delta = f.int("delta").and_then(|d| match PointDelta::new(d) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            f.problem("delta", Rule::BadValue, e.to_string());
+            None
+        }
+    });
+    let on = f.req("on", Date::parse);
+    let note = f.opt("note", Prose::parse);
+    let by = f.req("by", AccountId::parse);
+    let voided = voided(f);
+    Some(PointEntry {
+        member_id: member_id?,
+        rule: rule?,
+        delta: delta?,
+        on: on?,
+        note: note?,
+        by: by?,
+        voided: voided?,
+    })
+}
+
+fn read_case(f: &mut Fields<'_>) -> Option<Case> {
+    let item = f.req("item", Code::parse);
+    let title = f.req("title", Line::parse);
+    let opened_on = f.req("opened_on", Date::parse);
+    let applicant = f.opt("applicant", Name::parse);
+    let mut steps = BTreeMap::new();
+    if let Some(Some(entries)) = f.map("steps") {
+        for (key, value) in entries.iter() {
+            let field = format!("steps.{key}");
+            let Ok(code) = Code::parse(key) else {
+                f.problem(&field, Rule::BadId, format!("步骤代码「{key}」不合规"));
+                continue;
+            };
+            let Value::Map(m) = &value.value else {
+                f.problem(&field, Rule::BadValue, "应为键值表".to_owned());
+                continue;
+            };
+            let step = f.nested(&field, m, |s| {
+                let done_on = s.req("done_on", Date::parse);
+                let by = s.req("by", AccountId::parse);
+                let note = s.opt("note", Prose::parse);
+                Some(Step { done_on: done_on?, by: by?, note: note? })
+            });
+            if let Some(step) = step {
+                steps.insert(code, step);
+            }
+        }
+    }
+    let notice = match f.map("notice") {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(m)) => f
+            .nested("notice", m, |n| {
+                let from = n.req("from", Date::parse);
+                let to = n.req("to", Date::parse);
+                let place = n.opt("place", Name::parse);
+                Some(Notice { from: from?, to: to?, place: place? })
+            })
+            .map(Some),
+    };
+    let outcome = f.opt("outcome", Prose::parse);
+    let closed_on = f.opt("closed_on", Date::parse);
+    let voided = voided(f);
+    Some(Case {
+        item: item?,
+        title: title?,
+        opened_on: opened_on?,
+        applicant: applicant?,
+        steps,
+        notice: notice?,
+        outcome: outcome?,
+        closed_on: closed_on?,
+        voided: voided?,
+    })
+}

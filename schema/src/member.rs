@@ -1,0 +1,79 @@
+//! The roster: party members of one village branch.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Date, Name};
+
+/// 正式党员 may vote and is graded; 预备党员 attends, does not vote, and gets no grade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemberStatus {
+    Full,
+    Probationary,
+}
+
+impl MemberStatus {
+    pub const ALL: [MemberStatus; 2] = [MemberStatus::Full, MemberStatus::Probationary];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            MemberStatus::Full => "full",
+            MemberStatus::Probationary => "probationary",
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            MemberStatus::Full => "正式党员",
+            MemberStatus::Probationary => "预备党员",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == s)
+    }
+}
+
+/// One member on the roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub name: Name,
+    #[serde(default)]
+    pub group: Option<Name>,
+    pub status: MemberStatus,
+    #[serde(default)]
+    pub committee: bool,
+    #[serde(default)]
+    pub joined_on: Option<Date>,
+    #[serde(default)]
+    pub left_on: Option<Date>,
+}
+
+impl Member {
+    pub fn new(name: Name, status: MemberStatus) -> Self {
+        Member { name, group: None, status, committee: false, joined_on: None, left_on: None }
+    }
+
+    /// On the roster on that day: joined (or join date unknown) and not yet left.
+    pub fn active_on(&self, day: Date) -> bool {
+        self.joined_on.is_none_or(|j| j <= day) && self.left_on.is_none_or(|l| l > day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Date {
+        Date::parse(s).expect(s)
+    }
+
+    #[test]
+    fn a_member_is_active_between_joining_and_leaving() {
+        let mut m = Member::new(Name::parse("王芳").expect("name"), MemberStatus::Full);
+        assert!(m.active_on(d("2026-01-01")));
+        m.joined_on = Some(d("2026-03-01"));
+        m.left_on = Some(d("2026-09-01"));
+        assert!(!m.active_on(d("2026-02-28")));
+        assert!(m.active_on(d("2026-03-01")));
+        assert!(!m.active_on(d("2026-09-01")));
+    }
+}
