@@ -17,6 +17,7 @@ pub mod meeting;
 pub mod member;
 pub mod points;
 pub mod sample;
+pub mod sync;
 pub mod text;
 pub mod validate;
 pub mod violation;

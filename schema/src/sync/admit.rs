@@ -1,0 +1,110 @@
+//! Admission of new changes: who wrote them, and whether the result is still valid.
+
+use std::collections::BTreeSet;
+
+use automerge::{ActorId, Automerge, Change};
+
+use crate::mapping::genesis;
+use crate::{Catalog, VillageId, VillageYear, Violation, Year, check_document};
+
+/// Who an actor id belongs to, as the server's bindings say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// Bound to the caller's account.
+    Caller,
+    /// Bound to another account.
+    Other,
+    /// Never seen: it becomes the caller's when the changes are stored.
+    Unbound,
+}
+
+/// What admission needs to know about the document and the caller.
+pub struct Gate<'a> {
+    pub village: &'a VillageId,
+    pub year: Year,
+    pub catalog: &'a Catalog,
+    pub owner: &'a dyn Fn(&ActorId) -> Owner,
+}
+
+impl std::fmt::Debug for Gate<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").field("village", self.village).field("year", &self.year).finish_non_exhaustive()
+    }
+}
+
+/// Changes that may be stored.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The document with the changes applied.
+    pub doc: Automerge,
+    /// The changes new to the base document, in an order that respects their dependencies.
+    pub changes: Vec<Change>,
+    /// Actors seen for the first time: bind them to the caller.
+    pub bind: Vec<ActorId>,
+    /// The records of the new document.
+    pub records: VillageYear,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refusal {
+    #[error("无法解析同步消息：{0}")]
+    Undecodable(String),
+    #[error("修改的作者 {actor} 属于另一个账号，本账号不能以其名义提交")]
+    ForeignActor { actor: String },
+    #[error("伪造的文档起始修改")]
+    ForgedGenesis,
+    #[error("{}", first_line(.0))]
+    Invalid(Vec<Violation>),
+}
+
+fn first_line(v: &[Violation]) -> String {
+    match v {
+        [] => "记录不合规".to_owned(),
+        [one] => one.to_string(),
+        [first, rest @ ..] => format!("{first}（另有 {} 处问题）", rest.len()),
+    }
+}
+
+/// Decides whether `next` (the base document with a phone's changes applied) may replace `base`.
+pub fn admit(base: &Automerge, next: Automerge, gate: &Gate<'_>) -> Result<Accepted, Refusal> {
+    let changes: Vec<Change> = next.get_changes(&base.get_heads());
+    let genesis_actor = crate::mapping::genesis_actor(gate.village, gate.year);
+    let mut bind = Vec::new();
+    let mut genesis_hash = None;
+    for change in &changes {
+        let actor = change.actor_id();
+        if *actor == genesis_actor {
+            let expected = genesis_hash.get_or_insert_with(|| genesis(gate.village, gate.year).get_heads());
+            if *expected != [change.hash()] {
+                return Err(Refusal::ForgedGenesis);
+            }
+            continue;
+        }
+        match (gate.owner)(actor) {
+            Owner::Caller => {}
+            Owner::Other => return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }),
+            Owner::Unbound => {
+                if !bind.contains(actor) {
+                    bind.push(actor.clone());
+                }
+            }
+        }
+    }
+    let records = match check_document(&next, gate.village, gate.year, gate.catalog) {
+        Ok(records) => records,
+        Err(now) => {
+            // Only what these changes broke counts: a rule broken before (say, by a catalog
+            // that changed since) must not block every later edit of the village.
+            let before: BTreeSet<Violation> = match check_document(base, gate.village, gate.year, gate.catalog) {
+                Ok(_) => BTreeSet::new(),
+                Err(v) => v.into_iter().collect(),
+            };
+            let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
+            if !new.is_empty() {
+                return Err(Refusal::Invalid(new));
+            }
+            crate::mapping::read(&next).map(|h| h.doc).map_err(|e| Refusal::Undecodable(e.to_string()))?
+        }
+    };
+    Ok(Accepted { doc: next, changes, bind, records })
+}

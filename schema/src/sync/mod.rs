@@ -1,0 +1,21 @@
+//! The sync core, free of IO: given a document, a peer's sync state and what a phone sent, it
+//! decides what may be stored and what to answer. The server wraps it in HTTP and a database,
+//! and tests run it in-process with many phones and no network.
+//!
+//! Invariant: a change is admitted only when every new change is under an actor the caller may
+//! write with, and the document that results breaks no rule that the document before it did not
+//! already break. Otherwise nothing is admitted and the refusal says why.
+
+mod admit;
+mod fast;
+mod standard;
+
+pub use admit::{Accepted, Gate, Owner, Refusal, admit};
+pub use fast::{
+    FAST_VERSION, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire, hashes_to_wire,
+    receive_fast,
+};
+pub use standard::{SyncStep, receive_sync};
+
+#[cfg(test)]
+mod tests;

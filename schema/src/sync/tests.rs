@@ -1,0 +1,233 @@
+use std::collections::HashMap;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::{ActorId, Automerge};
+
+use super::*;
+use crate::mapping::{self, WriteError};
+use crate::testutil::*;
+use crate::{Catalog, Collection, PointDelta, PointEntry, Rule, VillageId, Year};
+
+struct Server {
+    doc: Automerge,
+    catalog: Catalog,
+    owners: HashMap<ActorId, &'static str>,
+}
+
+impl Server {
+    fn new() -> Self {
+        let village = village();
+        let mut doc = mapping::genesis(&village.village_id, village.year);
+        doc.set_actor(ActorId::from(b"server".as_slice()));
+        doc.transact::<_, _, WriteError>(|tx| mapping::put_document(tx, &village)).expect("seed");
+        let mut owners = HashMap::new();
+        owners.insert(ActorId::from(b"server".as_slice()), "admin");
+        Server { doc, catalog: Catalog::default(), owners }
+    }
+
+    fn gate_for<'a>(&'a self, account: &'static str, owner: &'a dyn Fn(&ActorId) -> Owner) -> Gate<'a> {
+        let _ = account;
+        Gate { village: vid(), year: year(), catalog: &self.catalog, owner }
+    }
+
+    fn receive(&mut self, account: &'static str, state: &mut sync::State, msg: Vec<u8>) -> Result<Option<Vec<u8>>, Refusal> {
+        let owners = self.owners.clone();
+        let owner = move |a: &ActorId| match owners.get(a) {
+            None => Owner::Unbound,
+            Some(&o) if o == account => Owner::Caller,
+            Some(_) => Owner::Other,
+        };
+        let gate = self.gate_for(account, &owner);
+        let step = receive_sync(&self.doc, state, &msg, &gate)?;
+        for a in step.accepted.bind {
+            self.owners.insert(a, account);
+        }
+        self.doc = step.accepted.doc;
+        *state = step.state;
+        Ok(step.reply)
+    }
+}
+
+fn vid() -> &'static VillageId {
+    static V: std::sync::OnceLock<VillageId> = std::sync::OnceLock::new();
+    V.get_or_init(|| VillageId::parse("v1").expect("id"))
+}
+fn year() -> Year {
+    Year::new(2026).expect("y")
+}
+
+fn phone(actor: &str) -> Automerge {
+    mapping::genesis(vid(), year()).with_actor(ActorId::from(actor.as_bytes()))
+}
+
+fn award(doc: &mut Automerge, n: u128, rule: &str, delta: i64) {
+    let p = PointEntry {
+        member_id: mid("v1-m01"),
+        rule: code(rule),
+        delta: PointDelta::new(delta).expect("delta"),
+        on: d("2026-05-01"),
+        note: None,
+        by: account("cadre1"),
+        voided: None,
+    };
+    doc.transact::<_, _, WriteError>(|tx| mapping::put_record_id(tx, Collection::Points, &rid(n), &p)).expect("edit");
+}
+
+/// Runs the standard protocol until both sides are quiet.
+fn sync_until_quiet(server: &mut Server, account: &'static str, phone: &mut Automerge) -> Result<(), Refusal> {
+    let mut phone_state = sync::State::new();
+    let mut server_state = sync::State::new();
+    for _ in 0..20 {
+        let Some(msg) = phone.generate_sync_message(&mut phone_state) else { return Ok(()) };
+        if let Some(reply) = server.receive(account, &mut server_state, msg.encode())? {
+            phone.receive_sync_message(&mut phone_state, sync::Message::decode(&reply).expect("decodes")).expect("applies");
+        }
+    }
+    panic!("sync did not settle");
+}
+
+#[test]
+fn a_phone_syncs_to_the_same_document_as_the_server() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("first sync");
+    award(&mut p, 100, "volunteer", 2);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("second sync");
+    assert_eq!(p.get_heads(), server.doc.get_heads());
+    assert_eq!(mapping::read(&p).expect("r").doc, mapping::read(&server.doc).expect("r").doc);
+    assert_eq!(server.owners.get(&ActorId::from(b"phone-1".as_slice())), Some(&"cadre1"), "actor bound on first push");
+}
+
+#[test]
+fn changes_under_another_accounts_actor_are_refused_and_nothing_is_stored() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    award(&mut p, 100, "volunteer", 2);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    // Someone else presents a change made under phone-1's actor.
+    let mut thief = p.fork().with_actor(ActorId::from(b"phone-1".as_slice()));
+    award(&mut thief, 101, "honour", 5);
+    let before = server.doc.get_heads();
+    let err = sync_until_quiet(&mut server, "cadre2", &mut thief).expect_err("refused");
+    assert!(matches!(err, Refusal::ForeignActor { .. }), "{err:?}");
+    assert!(err.to_string().contains("属于另一个账号"), "{err}");
+    assert_eq!(server.doc.get_heads(), before);
+}
+
+#[test]
+fn a_forged_genesis_is_refused() {
+    let owner = |_: &ActorId| Owner::Unbound;
+    let catalog = Catalog::default();
+    let gate = Gate { village: vid(), year: year(), catalog: &catalog, owner: &owner };
+    let mut forged = Automerge::new().with_actor(mapping::genesis_actor(vid(), year()));
+    forged.transact::<_, _, WriteError>(|tx| mapping::put_at(tx, &["village_id"], "v1")).expect("forge");
+    let doc = FastDoc {
+        village: vid().clone(),
+        year: year(),
+        known: vec![],
+        heads: hashes_to_wire(&forged.get_heads()),
+        changes: forged.get_changes(&[]).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+    };
+    // A village whose document the server does not have yet.
+    let err = receive_fast(&Automerge::new(), &doc, &gate).expect_err("refused");
+    assert_eq!(err, Refusal::ForgedGenesis);
+    // Where the real genesis is stored, Automerge itself refuses a second change 1 of that actor.
+    let server = Server::new();
+    assert!(matches!(receive_fast(&server.doc, &doc, &gate), Err(Refusal::Undecodable(_))));
+}
+
+#[test]
+fn an_invalid_change_is_refused_with_the_record_and_rule_and_the_state_stays() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    award(&mut p, 100, "volunteer", 9);
+    let before = server.doc.get_heads();
+    let err = sync_until_quiet(&mut server, "cadre1", &mut p).expect_err("refused");
+    let Refusal::Invalid(v) = &err else { panic!("{err:?}") };
+    assert_eq!((v[0].record.clone(), v[0].rule), (rid(100).to_string(), Rule::DeltaOutOfRange));
+    assert!(err.to_string().contains("「志愿服务、义务劳动」的分值应在 1 到 5 之间，这里是 9"), "{err}");
+    assert_eq!(server.doc.get_heads(), before);
+}
+
+#[test]
+fn a_rule_broken_before_does_not_block_later_edits() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 5);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    // The township narrows the rule afterwards: the old entry now breaks it.
+    server.catalog.point_rules.iter_mut().filter(|r| r.code.as_str() == "volunteer").for_each(|r| r.max = 3);
+    award(&mut p, 101, "honour", 5);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("unrelated edit still syncs");
+    award(&mut p, 102, "volunteer", 4);
+    assert!(matches!(sync_until_quiet(&mut server, "cadre1", &mut p), Err(Refusal::Invalid(_))));
+}
+
+#[test]
+fn garbage_is_undecodable() {
+    let server = Server::new();
+    let owner = |_: &ActorId| Owner::Unbound;
+    let gate = server.gate_for("cadre1", &owner);
+    for bytes in [&b""[..], b"\x42", b"\x42\x00\x00", b"hello world"] {
+        let err = receive_sync(&server.doc, &sync::State::new(), bytes, &gate).expect_err("garbage");
+        assert!(matches!(err, Refusal::Undecodable(_)), "{bytes:?}: {err:?}");
+    }
+}
+
+#[test]
+fn the_fast_path_exchanges_both_sides_in_one_request() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let known = server.doc.get_heads();
+    // Offline: the phone awards points; meanwhile the server got another phone's edit.
+    award(&mut p, 100, "volunteer", 2);
+    award(&mut p, 101, "honour", 6);
+    let mut other = server.doc.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    award(&mut other, 102, "dues_late", -2);
+    server.doc.merge(&mut other).expect("server has phone-2's edit");
+
+    let request = FastRequest {
+        v: FAST_VERSION,
+        docs: vec![FastDoc {
+            village: vid().clone(),
+            year: year(),
+            known: hashes_to_wire(&known),
+            heads: hashes_to_wire(&p.get_heads()),
+            changes: p.get_changes(&known).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+        }],
+    };
+    let request = FastRequest::decode(&request.encode()).expect("round trip");
+    let owner = |_: &ActorId| Owner::Unbound;
+    let gate = server.gate_for("cadre1", &owner);
+    let (accepted, outcome) = receive_fast(&server.doc, &request.docs[0], &gate).expect("ok").expect("not resync");
+    assert_eq!(accepted.changes.len(), 2);
+    let FastOutcome::Synced { heads, changes } = outcome else { panic!("synced") };
+    assert_eq!(changes.len(), 1, "exactly the one change the phone lacks");
+    p.apply_changes(changes.iter().map(|c| automerge::Change::from_bytes(c.to_vec()).expect("change")))
+        .expect("applies");
+    assert_eq!(p.get_heads(), accepted.doc.get_heads());
+    assert_eq!(hashes_from_wire(&heads).expect("hashes"), accepted.doc.get_heads());
+}
+
+#[test]
+fn the_fast_path_asks_for_a_resync_when_the_phone_remembers_wrongly() {
+    let server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 2);
+    let mut q = p.fork();
+    award(&mut q, 101, "volunteer", 3);
+    // The phone wrongly believes the server has its first edit and sends only the second.
+    let doc = FastDoc {
+        village: vid().clone(),
+        year: year(),
+        known: hashes_to_wire(&p.get_heads()),
+        heads: hashes_to_wire(&q.get_heads()),
+        changes: q.get_changes(&p.get_heads()).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+    };
+    let owner = |_: &ActorId| Owner::Unbound;
+    let gate = server.gate_for("cadre1", &owner);
+    assert!(receive_fast(&server.doc, &doc, &gate).expect("no refusal").is_none());
+}
