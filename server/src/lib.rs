@@ -1,1 +1,159 @@
-//! The township server.
+//! zhibu-server: the township's server. Accounts and tokens, the sync endpoints that validate
+//! every phone's changes before storing them, storage through sqlx (SQLite by default,
+//! PostgreSQL by URL), projections for reports, and exports.
+//!
+//! `Application::build` binds (port 0 in tests), `app` builds the router; `main.rs` only parses
+//! flags and calls them.
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod edit;
+pub mod error;
+pub mod extract;
+pub mod push;
+pub mod roster;
+pub mod state;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use zhibu_schema::Catalog;
+
+pub use config::Config;
+pub use db::Db;
+pub use error::{AppError, AppResult};
+pub use state::AppState;
+
+/// Gives every error response API.md's JSON body, including those made by layers (timeouts,
+/// panics caught) and by axum itself (unknown routes, wrong methods).
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "没有这个地址"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "该地址不支持这种请求方法"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "请求内容太大"),
+        StatusCode::REQUEST_TIMEOUT => ("timeout", "请求超时，请稍后重试"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "请求内容类型不对"),
+        s if s.is_server_error() => ("internal", "服务器内部错误，请稍后再试或联系管理员"),
+        _ => ("bad_request", "请求不对"),
+    };
+    let mut out = (status, axum::Json(error::error_body(code, message))).into_response();
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+/// The router with every resource and the protective layers.
+pub fn app(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let body_limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(api::health::router())
+        .merge(auth::router())
+        .merge(api::catalog::router())
+        .merge(api::sync::router())
+        .merge(api::docs::router())
+        .merge(api::points::router())
+        .merge(api::report::router())
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(json_errors))
+        .layer(CatchPanicLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The catalog the server starts with: `--catalog FILE`, checked, or the built-in default.
+pub fn load_catalog(config: &Config) -> anyhow::Result<Catalog> {
+    match &config.catalog {
+        None => Ok(Catalog::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("无法读取目录文件 {}", path.display()))?;
+            Catalog::from_file_text(&path.to_string_lossy(), &text)
+                .map_err(|e| anyhow::anyhow!("{}：{e}", path.display()))
+        }
+    }
+}
+
+/// The state for a configuration: the database connected and migrated, the catalog loaded.
+pub async fn state(config: Config) -> anyhow::Result<AppState> {
+    let catalog = load_catalog(&config)?;
+    let db = Db::connect(&config.database_url).await?;
+    Ok(AppState { db, default_catalog: Arc::new(catalog), config: Arc::new(config) })
+}
+
+/// A server bound to its address, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let listen = config.listen;
+        let demo = config.demo;
+        let state = state(config).await?;
+        if demo {
+            for line in demo::seed(&state).await? {
+                println!("{line}");
+            }
+        }
+        let listener = TcpListener::bind(listen).await.with_context(|| format!("无法监听 {listen}"))?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until the process is stopped (Ctrl-C or SIGTERM finish in-flight requests).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let app = app(self.state);
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -23,7 +23,7 @@ pub struct Gate<'a> {
     pub village: &'a VillageId,
     pub year: Year,
     pub catalog: &'a Catalog,
-    pub owner: &'a dyn Fn(&ActorId) -> Owner,
+    pub owner: &'a (dyn Fn(&ActorId) -> Owner + Sync),
 }
 
 impl std::fmt::Debug for Gate<'_> {

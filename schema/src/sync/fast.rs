@@ -104,14 +104,15 @@ pub fn hashes_to_wire(hashes: &[ChangeHash]) -> Vec<ByteBuf> {
 }
 
 pub fn hashes_from_wire(hashes: &[ByteBuf]) -> Result<Vec<ChangeHash>, Refusal> {
-    hashes
-        .iter()
-        .map(|h| ChangeHash::try_from(h.as_slice()).map_err(|e| Refusal::Undecodable(e.to_string())))
-        .collect()
+    hashes.iter().map(|h| ChangeHash::try_from(h.as_slice()).map_err(|e| Refusal::Undecodable(e.to_string()))).collect()
 }
 
 /// Admits one document of a fast request. `Ok(None)` means `Resync`: nothing to store.
-pub fn receive_fast(base: &Automerge, doc: &FastDoc, gate: &Gate<'_>) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
+pub fn receive_fast(
+    base: &Automerge,
+    doc: &FastDoc,
+    gate: &Gate<'_>,
+) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let changes = doc
         .changes
         .iter()

@@ -12,8 +12,8 @@ mod standard;
 
 pub use admit::{Accepted, Gate, Owner, Refusal, admit};
 pub use fast::{
-    FAST_VERSION, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire, hashes_to_wire,
-    receive_fast,
+    FAST_VERSION, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
+    hashes_to_wire, receive_fast,
 };
 pub use standard::{SyncStep, receive_sync};
 

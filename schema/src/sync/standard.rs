@@ -17,7 +17,12 @@ pub struct SyncStep {
 
 /// Receives one sync message from a peer. Nothing changes unless it returns `Ok`: the caller
 /// stores the new changes and state, then sends the reply.
-pub fn receive_sync(base: &Automerge, state: &sync::State, message: &[u8], gate: &Gate<'_>) -> Result<SyncStep, Refusal> {
+pub fn receive_sync(
+    base: &Automerge,
+    state: &sync::State,
+    message: &[u8],
+    gate: &Gate<'_>,
+) -> Result<SyncStep, Refusal> {
     let message = sync::Message::decode(message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     let mut state = state.clone();
     let mut next = base.fork();

@@ -25,12 +25,17 @@ impl Server {
         Server { doc, catalog: Catalog::default(), owners }
     }
 
-    fn gate_for<'a>(&'a self, account: &'static str, owner: &'a dyn Fn(&ActorId) -> Owner) -> Gate<'a> {
+    fn gate_for<'a>(&'a self, account: &'static str, owner: &'a (dyn Fn(&ActorId) -> Owner + Sync)) -> Gate<'a> {
         let _ = account;
         Gate { village: vid(), year: year(), catalog: &self.catalog, owner }
     }
 
-    fn receive(&mut self, account: &'static str, state: &mut sync::State, msg: Vec<u8>) -> Result<Option<Vec<u8>>, Refusal> {
+    fn receive(
+        &mut self,
+        account: &'static str,
+        state: &mut sync::State,
+        msg: Vec<u8>,
+    ) -> Result<Option<Vec<u8>>, Refusal> {
         let owners = self.owners.clone();
         let owner = move |a: &ActorId| match owners.get(a) {
             None => Owner::Unbound,
@@ -80,7 +85,9 @@ fn sync_until_quiet(server: &mut Server, account: &'static str, phone: &mut Auto
     for _ in 0..20 {
         let Some(msg) = phone.generate_sync_message(&mut phone_state) else { return Ok(()) };
         if let Some(reply) = server.receive(account, &mut server_state, msg.encode())? {
-            phone.receive_sync_message(&mut phone_state, sync::Message::decode(&reply).expect("decodes")).expect("applies");
+            phone
+                .receive_sync_message(&mut phone_state, sync::Message::decode(&reply).expect("decodes"))
+                .expect("applies");
         }
     }
     panic!("sync did not settle");
@@ -225,7 +232,11 @@ fn the_fast_path_asks_for_a_resync_when_the_phone_remembers_wrongly() {
         year: year(),
         known: hashes_to_wire(&p.get_heads()),
         heads: hashes_to_wire(&q.get_heads()),
-        changes: q.get_changes(&p.get_heads()).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+        changes: q
+            .get_changes(&p.get_heads())
+            .iter()
+            .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+            .collect(),
     };
     let owner = |_: &ActorId| Owner::Unbound;
     let gate = server.gate_for("cadre1", &owner);

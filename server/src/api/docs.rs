@@ -1,0 +1,30 @@
+//! `GET /v1/villages/V/years/Y/doc`: the whole document as saved Automerge bytes.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+async fn doc(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((village, year)): Path<(String, String)>,
+) -> AppResult<Response> {
+    let key = super::doc_key(&state, &village, &year).await?;
+    caller.require_reader_of(&key.village, &key.township)?;
+    let loaded = state.db.load_doc(&key).await?;
+    if loaded.version == 0 {
+        return Err(AppError::not_found(format!("村「{}」{} 年还没有任何记录", key.village, key.year)));
+    }
+    let bytes = loaded.doc.save();
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes).into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/villages/{village}/years/{year}/doc", get(doc))
+}

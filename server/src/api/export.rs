@@ -1,0 +1,191 @@
+//! The township report as files Excel and WPS open: CSV in UTF-8 with a byte-order mark (so
+//! the Chinese shows correctly when double-clicked) and XLSX with one sheet per section.
+
+use rust_xlsxwriter::{Format, Workbook};
+use zhibu_schema::{MeetingKind, PeriodState};
+
+use crate::db::report::TownshipReport;
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn state_label(s: PeriodState) -> &'static str {
+    match s {
+        PeriodState::Met => "达标",
+        PeriodState::Missing => "未达标",
+        PeriodState::Pending => "进行中",
+        PeriodState::Future => "未开始",
+    }
+}
+
+/// The summary table: one row per village.
+fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut header = vec!["村".to_owned(), "村名".to_owned()];
+    for k in MeetingKind::ALL {
+        header.push(format!("{}（已开/应开）", k.label()));
+    }
+    header.extend(
+        [
+            "未达标项数",
+            "法定人数不足的会议",
+            "补录条数",
+            "有缺项的事项",
+            "党员人数",
+            "优秀",
+            "良好",
+            "合格",
+            "不合格",
+            "未评定（预备党员）",
+            "最近同步",
+        ]
+        .map(str::to_owned),
+    );
+    let rows = report
+        .villages
+        .iter()
+        .map(|v| {
+            let mut row = vec![v.village_id.clone(), v.name.clone()];
+            for k in MeetingKind::ALL {
+                let (valid, required) =
+                    v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.valid, b + s.required));
+                row.push(format!("{valid}/{required}"));
+            }
+            let quorum: usize = v.summary.iter().map(|s| s.quorum_failures.len()).sum();
+            let g = &v.grades;
+            row.extend([
+                v.behind.to_string(),
+                quorum.to_string(),
+                v.late_entries.len().to_string(),
+                v.cases.len().to_string(),
+                v.members.to_string(),
+                g.excellent.to_string(),
+                g.good.to_string(),
+                g.qualified.to_string(),
+                g.unqualified.to_string(),
+                g.ungraded.to_string(),
+                v.last_sync_at.clone().unwrap_or_else(|| "从未同步".to_owned()),
+            ]);
+            row
+        })
+        .collect();
+    (header, rows)
+}
+
+pub fn report_csv(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
+    let mut out = BOM.to_vec();
+    {
+        let mut w = csv::Writer::from_writer(&mut out);
+        let (header, rows) = summary_rows(report);
+        w.write_record(&header)?;
+        for r in rows {
+            w.write_record(&r)?;
+        }
+        w.flush()?;
+    }
+    Ok(out)
+}
+
+fn sheet(
+    book: &mut Workbook,
+    name: &str,
+    header: &[String],
+    rows: &[Vec<String>],
+    bold: &Format,
+) -> anyhow::Result<()> {
+    let ws = book.add_worksheet();
+    ws.set_name(name)?;
+    for (c, h) in header.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, h, bold)?;
+        ws.set_column_width(c as u16, (h.chars().count() as f64 * 2.2).max(10.0))?;
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            match as_number(cell) {
+                Some(n) => ws.write_number(r as u32 + 1, c as u16, n)?,
+                None => ws.write_string(r as u32 + 1, c as u16, cell)?,
+            };
+        }
+    }
+    ws.set_freeze_panes(1, 0)?;
+    Ok(())
+}
+
+/// Counts are written as numbers so Excel can sum them; ids with leading zeros stay text.
+fn as_number(cell: &str) -> Option<f64> {
+    let plain = cell == "0" || (!cell.is_empty() && !cell.starts_with('0') && cell.bytes().all(|b| b.is_ascii_digit()));
+    if plain { cell.parse().ok() } else { None }
+}
+
+fn strings<const N: usize>(a: [&str; N]) -> Vec<String> {
+    a.iter().map(|s| (*s).to_owned()).collect()
+}
+
+pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let (header, rows) = summary_rows(report);
+    sheet(&mut book, "汇总", &header, &rows, &bold)?;
+
+    let mut meetings = Vec::new();
+    for v in &report.villages {
+        for c in &v.compliance {
+            meetings.push(vec![
+                v.name.clone(),
+                c.kind_name.to_owned(),
+                c.group.clone().unwrap_or_default(),
+                c.period.clone(),
+                c.required.to_string(),
+                c.held.to_string(),
+                c.valid.to_string(),
+                state_label(c.state).to_owned(),
+                c.quorum_failures.len().to_string(),
+            ]);
+        }
+    }
+    let header = strings(["村名", "会议类型", "党小组", "周期", "应开", "已开", "有效", "状态", "法定人数不足"]);
+    sheet(&mut book, "三会一课", &header, &meetings, &bold)?;
+
+    let mut cases = Vec::new();
+    for v in &report.villages {
+        for c in &v.cases {
+            let gaps: Vec<String> =
+                c.gaps.iter().filter_map(|g| g.get("message").and_then(|m| m.as_str()).map(str::to_owned)).collect();
+            cases.push(vec![
+                v.name.clone(),
+                c.item_name.clone(),
+                c.title.clone(),
+                c.opened_on.clone(),
+                c.closed_on.clone().unwrap_or_else(|| "未办结".to_owned()),
+                gaps.join("；"),
+            ]);
+        }
+    }
+    let header = strings(["村名", "事项", "标题", "立项日期", "办结日期", "问题"]);
+    sheet(&mut book, "小微权力", &header, &cases, &bold)?;
+
+    let mut late = Vec::new();
+    for v in &report.villages {
+        for l in &v.late_entries {
+            late.push(vec![
+                v.name.clone(),
+                if l.record == "meeting" { "会议" } else { "事项步骤" }.to_owned(),
+                l.what.clone(),
+                l.dated.clone(),
+                l.first_seen_at.clone(),
+                l.days_late.to_string(),
+            ]);
+        }
+    }
+    let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到", "晚了几天"]);
+    sheet(&mut book, "补录", &header, &late, &bold)?;
+
+    let mut devices = Vec::new();
+    for v in &report.villages {
+        for d in &v.devices {
+            devices.push(vec![v.name.clone(), d.account_id.clone(), d.peer_id.clone(), d.last_sync_at.clone()]);
+        }
+    }
+    let header = strings(["村名", "账号", "设备", "最近同步"]);
+    sheet(&mut book, "同步", &header, &devices, &bold)?;
+
+    Ok(book.save_to_buffer()?)
+}

@@ -1,0 +1,45 @@
+//! The HTTP API of API.md, one module per resource, each with its own `router()`.
+
+pub mod catalog;
+pub mod docs;
+pub mod export;
+pub mod health;
+pub mod points;
+pub mod report;
+pub mod sync;
+
+use zhibu_schema::{VillageId, Year};
+
+use crate::db::documents::DocKey;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Parses the village and year of a document path and finds the village's township.
+pub async fn doc_key(state: &AppState, village: &str, year: &str) -> AppResult<DocKey> {
+    let village = VillageId::parse(village).map_err(|e| AppError::bad_request(e.to_string()))?;
+    let year = parse_year(year)?;
+    let township = state
+        .db
+        .village_township(village.as_str())
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("村「{village}」不存在")))?;
+    Ok(DocKey { township, village, year })
+}
+
+pub fn parse_year(year: &str) -> AppResult<Year> {
+    year.parse::<i64>()
+        .ok()
+        .and_then(|y| Year::new(y).ok())
+        .ok_or_else(|| AppError::bad_request(format!("年份「{year}」不对，应为 2000 到 2100 之间的整数")))
+}
+
+/// Today in China Standard Time, which is when village records are dated.
+pub fn today() -> zhibu_schema::Date {
+    let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
+    zhibu_schema::Date::from_time(now.date()).expect("the clock is within 1900..2100")
+}
+
+/// The current year, for requests that do not name one.
+pub fn this_year() -> Year {
+    Year::new(i64::from(today().year_number())).expect("the clock is within 2000..2100")
+}

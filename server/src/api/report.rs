@@ -1,0 +1,127 @@
+//! `GET /v1/townships/T/report?year=Y[&period=P]` and its CSV and XLSX exports. `period` is
+//! `year` (default), `q1`..`q4`, or a month `1`..`12`.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use zhibu_schema::{Date, Period, TownshipId, Year};
+
+use super::export;
+use crate::auth::Caller;
+use crate::db::report::TownshipReport;
+use crate::error::{AppError, AppResult};
+use crate::extract::Query;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ReportQuery {
+    pub year: Option<String>,
+    pub period: Option<String>,
+}
+
+pub fn parse_period(s: Option<&str>) -> AppResult<Period> {
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else { return Ok(Period::Year) };
+    let lower = s.to_ascii_lowercase();
+    let parsed = if lower == "year" {
+        Some(Period::Year)
+    } else if let Some(q) = lower.strip_prefix('q') {
+        q.parse::<u8>().ok().filter(|q| (1..=4).contains(q)).map(Period::Quarter)
+    } else {
+        lower.trim_start_matches('m').parse::<u8>().ok().filter(|m| (1..=12).contains(m)).map(Period::Month)
+    };
+    parsed.ok_or_else(|| AppError::bad_request(format!("统计周期「{s}」不对，应为 year、q1 到 q4 或 1 到 12")))
+}
+
+/// The report for a township, checked for the caller's right to read it.
+pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQuery) -> AppResult<TownshipReport> {
+    let township = TownshipId::parse(township).map_err(|e| AppError::bad_request(e.to_string()))?;
+    caller.require_township(township.as_str())?;
+    if !state.db.township_exists(township.as_str()).await? {
+        return Err(AppError::not_found(format!("乡镇「{township}」不存在")));
+    }
+    let year = match q.year.as_deref() {
+        Some(y) => super::parse_year(y)?,
+        None => super::this_year(),
+    };
+    let period = parse_period(q.period.as_deref())?;
+    let as_of = as_of(year);
+    let catalog = state.catalog_for(Some(township.as_str())).await?;
+    Ok(state.db.township_report(township.as_str(), year, period, as_of, &catalog).await?)
+}
+
+/// Today, or the last day of a past year, or the first day of a future one.
+fn as_of(year: Year) -> Date {
+    super::today().clamp(year.first_day(), year.last_day())
+}
+
+async fn json(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(township): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> AppResult<Json<TownshipReport>> {
+    Ok(Json(load(&state, &caller, &township, &q).await?))
+}
+
+fn attachment(body: Vec<u8>, content_type: &'static str, filename: String) -> Response {
+    let disposition = format!(
+        "attachment; filename=\"report.{}\"; filename*=UTF-8''{}",
+        filename.rsplit('.').next().unwrap_or("bin"),
+        percent_encode(&filename)
+    );
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_str(&disposition).unwrap_or(HeaderValue::from_static("attachment")),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect()
+}
+
+async fn csv(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(township): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> AppResult<Response> {
+    let report = load(&state, &caller, &township, &q).await?;
+    let body = export::report_csv(&report).map_err(AppError::Internal)?;
+    Ok(attachment(body, "text/csv; charset=utf-8", format!("{}-{}-汇总.csv", report.township_id, report.period)))
+}
+
+async fn xlsx(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(township): Path<String>,
+    Query(q): Query<ReportQuery>,
+) -> AppResult<Response> {
+    let report = load(&state, &caller, &township, &q).await?;
+    let body = export::report_xlsx(&report).map_err(AppError::Internal)?;
+    Ok(attachment(
+        body,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        format!("{}-{}-汇总.xlsx", report.township_id, report.period),
+    ))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/townships/{township}/report", get(json))
+        .route("/v1/townships/{township}/report.csv", get(csv))
+        .route("/v1/townships/{township}/report.xlsx", get(xlsx))
+}

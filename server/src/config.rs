@@ -1,0 +1,45 @@
+//! Server configuration: flags, each also an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// How the server runs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "ZHIBU_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// `sqlite://PATH` or `postgres://...`; default: a SQLite file under ./zhibu-data/.
+    #[arg(long, env = "ZHIBU_DATABASE_URL", default_value = "sqlite://zhibu-data/zhibu.db")]
+    pub database_url: String,
+    /// A township catalog file (TOML or JSON) replacing the built-in default.
+    #[arg(long, env = "ZHIBU_CATALOG")]
+    pub catalog: Option<PathBuf>,
+    /// Days a login token stays valid.
+    #[arg(long, env = "ZHIBU_TOKEN_DAYS", default_value_t = 30)]
+    pub token_days: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ZHIBU_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Seconds a request may take before it is cut off.
+    #[arg(long, env = "ZHIBU_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Seed the demo township (if absent) and print its accounts.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl Config {
+    /// Defaults for tests and embedding: port 0 on loopback, the given database.
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            catalog: None,
+            token_days: 30,
+            max_body_bytes: 8 * 1024 * 1024,
+            request_timeout_secs: 30,
+            demo: false,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Townships, villages, accounts, login tokens and actor bindings.
+//!
+//! Passwords are stored as argon2id PHC strings. Tokens are 32 random bytes shown once to the
+//! client; only their SHA-256 is stored, so a copy of the database does not log anyone in.
+
+use anyhow::Context;
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row, Transaction};
+
+use super::{Db, now_ms};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// 村干部: reads and writes their village.
+    Cadre,
+    /// 乡镇工作人员: reads the township's villages.
+    Township,
+    /// 党员: reads their own points.
+    Member,
+    /// Runs the server: accounts and tokens.
+    Admin,
+}
+
+impl Role {
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Cadre => "cadre",
+            Role::Township => "township",
+            Role::Member => "member",
+            Role::Admin => "admin",
+        }
+    }
+    pub fn from_code(s: &str) -> Option<Role> {
+        [Role::Cadre, Role::Township, Role::Member, Role::Admin].into_iter().find(|r| r.code() == s)
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Cadre => "村干部",
+            Role::Township => "乡镇",
+            Role::Member => "党员",
+            Role::Admin => "管理员",
+        }
+    }
+}
+
+/// An account as API.md's login returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub township_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub village_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub member_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// What creating an account needs.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub id: String,
+    pub password: String,
+    pub role: Role,
+    pub township_id: Option<String>,
+    pub village_id: Option<String>,
+    pub member_id: Option<String>,
+    pub display_name: Option<String>,
+}
+
+fn account_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Account> {
+    let role: String = row.try_get("role")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        role: Role::from_code(&role).with_context(|| format!("unknown role {role}"))?,
+        township_id: row.try_get("township_id")?,
+        village_id: row.try_get("village_id")?,
+        member_id: row.try_get("member_id")?,
+        display_name: row.try_get("display_name")?,
+    })
+}
+
+/// Hashes a password off the async threads (argon2 takes tens of milliseconds by design).
+pub async fn hash_password(password: String) -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| anyhow::anyhow!("hashing a password: {e}"))
+    })
+    .await?
+}
+
+async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
+        .await
+        .unwrap_or(false)
+}
+
+/// A hash to verify against when the account does not exist, so a wrong name costs as much
+/// time as a wrong password and does not reveal which accounts exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| Argon2::default().hash_password(b"zhibu-decoy").map(|h| h.to_string()).unwrap_or_default())
+}
+
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+impl Db {
+    pub async fn create_township(&self, id: &str, name: &str) -> anyhow::Result<bool> {
+        let r = sqlx::query("INSERT INTO townships (id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(id)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn township_exists(&self, id: &str) -> anyhow::Result<bool> {
+        Ok(sqlx::query("SELECT id FROM townships WHERE id = $1").bind(id).fetch_optional(&self.pool).await?.is_some())
+    }
+
+    /// The township's own catalog (JSON), if it has one.
+    pub async fn township_catalog(&self, id: &str) -> anyhow::Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT catalog FROM townships WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.and_then(|r| r.try_get::<Option<String>, _>("catalog").ok().flatten()))
+    }
+
+    pub async fn set_township_catalog(&self, id: &str, catalog_json: Option<&str>) -> anyhow::Result<()> {
+        sqlx::query("UPDATE townships SET catalog = $1 WHERE id = $2")
+            .bind(catalog_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_village(&self, township: &str, id: &str, name: &str) -> anyhow::Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO villages (township_id, id, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        )
+        .bind(township)
+        .bind(id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The township of a village, if the village exists.
+    pub async fn village_township(&self, village: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT township_id FROM villages WHERE id = $1")
+            .bind(village)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("township_id")).transpose()?)
+    }
+
+    /// Villages of a township, by id: (id, name).
+    pub async fn villages_of(&self, township: &str) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, name FROM villages WHERE township_id = $1 ORDER BY id")
+            .bind(township)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    }
+
+    pub async fn create_account(&self, new: NewAccount) -> anyhow::Result<bool> {
+        let hash = hash_password(new.password).await?;
+        let r = sqlx::query(
+            "INSERT INTO accounts (id, password_hash, role, township_id, village_id, member_id, display_name, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(&new.id)
+        .bind(hash)
+        .bind(new.role.code())
+        .bind(new.township_id)
+        .bind(new.village_id)
+        .bind(new.member_id)
+        .bind(new.display_name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn account(&self, id: &str) -> anyhow::Result<Option<Account>> {
+        let sql = "SELECT id, role, township_id, village_id, member_id, display_name FROM accounts WHERE id = $1";
+        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    /// The account, when the name and password match and the account is not disabled.
+    pub async fn verify_login(&self, username: &str, password: &str) -> anyhow::Result<Option<Account>> {
+        let sql = "SELECT id, role, township_id, village_id, member_id, display_name, password_hash, disabled \
+                   FROM accounts WHERE id = $1";
+        let row = sqlx::query(sql).bind(username).fetch_optional(&self.pool).await?;
+        let Some(row) = row else {
+            verify_password(password.to_owned(), decoy_hash().to_owned()).await;
+            return Ok(None);
+        };
+        let hash: String = row.try_get("password_hash")?;
+        let disabled: i64 = row.try_get("disabled")?;
+        if verify_password(password.to_owned(), hash).await && disabled == 0 {
+            Ok(Some(account_from_row(&row)?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// A new login token for the account, valid for `days`.
+    pub async fn issue_token(&self, account: &str, days: u32) -> anyhow::Result<String> {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let token = hex::encode(bytes);
+        let now = now_ms();
+        sqlx::query("INSERT INTO tokens (hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash(&token))
+            .bind(account)
+            .bind(now)
+            .bind(now + i64::from(days) * 86_400_000)
+            .execute(&self.pool)
+            .await?;
+        Ok(token)
+    }
+
+    /// The account a live token belongs to.
+    pub async fn account_for_token(&self, token: &str) -> Result<Option<Account>, sqlx::Error> {
+        let sql = "SELECT a.id AS id, a.role AS role, a.township_id AS township_id, a.village_id AS village_id, \
+                   a.member_id AS member_id, a.display_name AS display_name \
+                   FROM tokens t JOIN accounts a ON a.id = t.account_id \
+                   WHERE t.hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND a.disabled = 0";
+        let row = sqlx::query(sql).bind(token_hash(token)).bind(now_ms()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(account_from_row).transpose().map_err(|e| sqlx::Error::Decode(e.into()))
+    }
+
+    pub async fn revoke_token(&self, token: &str) -> anyhow::Result<()> {
+        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(token_hash(token))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every live token of an account; returns how many.
+    pub async fn revoke_tokens(&self, account: &str) -> anyhow::Result<u64> {
+        let r = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+            .bind(now_ms())
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// The actors already bound to an account (hex).
+    pub async fn actors_of(&self, account: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        let rows =
+            sqlx::query("SELECT actor FROM actors WHERE account_id = $1").bind(account).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get("actor")?)).collect()
+    }
+}
+
+/// Binds an actor to an account unless it is bound already; true when it belongs to `account`.
+pub async fn bind_actor(tx: &mut Transaction<'static, Any>, actor: &str, account: &str) -> anyhow::Result<bool> {
+    sqlx::query("INSERT INTO actors (actor, account_id, bound_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .bind(actor)
+        .bind(account)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT account_id FROM actors WHERE actor = $1").bind(actor).fetch_one(&mut **tx).await?;
+    Ok(row.try_get::<String, _>("account_id")? == account)
+}

@@ -1,0 +1,303 @@
+//! Village-year documents: the append-only change log, the compacted snapshot, per-peer sync
+//! states and the devices' last sync.
+//!
+//! Invariants: a change is stored once per document, keyed by its hash, with the actor, the
+//! account and device that pushed it and when the server first received it; it is never
+//! updated except to mark it as folded into the snapshot. A push is stored in one transaction
+//! that also moves the document's `version` on by one, and only if the version is still the
+//! one the push was computed against (optimistic concurrency: several server processes may
+//! push to one document; the loser recomputes). The snapshot plus the changes not yet folded
+//! into it is always the whole document.
+
+use anyhow::Context;
+use automerge::sync::State;
+use automerge::{Automerge, Change};
+use sqlx::{Any, Row, Transaction};
+use zhibu_schema::{VillageId, Year};
+
+use super::{Db, now_ms};
+
+/// Fold the change log into a new snapshot once this many changes are pending.
+const COMPACT_AFTER: i64 = 64;
+
+/// The address of a document, with its township (every key starts with it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DocKey {
+    pub township: String,
+    pub village: VillageId,
+    pub year: Year,
+}
+
+/// A document as loaded, with the version it was loaded at.
+#[derive(Debug)]
+pub struct Loaded {
+    pub doc: Automerge,
+    /// 0 when the document has never been stored.
+    pub version: i64,
+    pub pending: i64,
+}
+
+impl Db {
+    /// The document as it stands (empty, version 0, when it was never stored).
+    pub async fn load_doc(&self, key: &DocKey) -> anyhow::Result<Loaded> {
+        for _ in 0..8 {
+            let head = sqlx::query(
+                "SELECT snapshot, version FROM documents WHERE township_id = $1 AND village_id = $2 AND year = $3",
+            )
+            .bind(&key.township)
+            .bind(key.village.as_str())
+            .bind(i64::from(key.year))
+            .fetch_optional(&self.pool)
+            .await?;
+            let (snapshot, version) = match &head {
+                Some(r) => (r.try_get::<Option<Vec<u8>>, _>("snapshot")?, r.try_get::<i64, _>("version")?),
+                None => (None, 0),
+            };
+            let rows = sqlx::query(
+                "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
+            )
+            .bind(&key.township)
+            .bind(key.village.as_str())
+            .bind(i64::from(key.year))
+            .fetch_all(&self.pool)
+            .await?;
+            // A compaction between the two reads would hide changes: it moves the version on.
+            let again =
+                sqlx::query("SELECT version FROM documents WHERE township_id = $1 AND village_id = $2 AND year = $3")
+                    .bind(&key.township)
+                    .bind(key.village.as_str())
+                    .bind(i64::from(key.year))
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|r| r.try_get::<i64, _>("version"))
+                    .transpose()?
+                    .unwrap_or(0);
+            if again != version {
+                continue;
+            }
+            let mut doc = match snapshot {
+                Some(bytes) => Automerge::load(&bytes).context("while loading a stored snapshot")?,
+                None => Automerge::new(),
+            };
+            let changes = rows
+                .iter()
+                .map(|r| Ok(Change::from_bytes(r.try_get::<Vec<u8>, _>("data")?)?))
+                .collect::<anyhow::Result<Vec<_>>>()
+                .context("while decoding stored changes")?;
+            let pending = changes.len() as i64;
+            doc.apply_changes(changes).context("while applying stored changes")?;
+            return Ok(Loaded { doc, version, pending });
+        }
+        anyhow::bail!("the document {key:?} kept changing while it was loaded")
+    }
+
+    pub async fn load_sync_state(&self, key: &DocKey, peer: &str) -> anyhow::Result<State> {
+        let row = sqlx::query(
+            "SELECT state FROM sync_states WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
+        )
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .bind(peer)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            // A state that no longer decodes only costs a longer sync: start afresh.
+            Some(r) => State::decode(&r.try_get::<Vec<u8>, _>("state")?).unwrap_or_default(),
+            None => State::new(),
+        })
+    }
+
+    /// Every stored change of a document with its metadata, oldest first by arrival.
+    pub async fn change_log(&self, key: &DocKey) -> anyhow::Result<Vec<ChangeRow>> {
+        let rows = sqlx::query(
+            "SELECT hash, actor, account_id, peer_id, device_time, received_at, message FROM changes \
+             WHERE township_id = $1 AND village_id = $2 AND year = $3 ORDER BY received_at, hash",
+        )
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ChangeRow {
+                    hash: r.try_get("hash")?,
+                    actor: r.try_get("actor")?,
+                    account_id: r.try_get("account_id")?,
+                    peer_id: r.try_get("peer_id")?,
+                    device_time: r.try_get("device_time")?,
+                    received_at: r.try_get("received_at")?,
+                    message: r.try_get("message")?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A stored change's metadata.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChangeRow {
+    pub hash: String,
+    pub actor: String,
+    pub account_id: String,
+    pub peer_id: String,
+    pub device_time: i64,
+    pub received_at: i64,
+    pub message: Option<String>,
+}
+
+/// Outcome of claiming a document version inside a transaction.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim {
+    Claimed,
+    /// Someone stored a push since the document was loaded: reload and recompute.
+    Conflict,
+}
+
+/// Moves the document from `loaded.version` to the next version, holding its row until commit.
+pub async fn claim_version(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    version: i64,
+    heads: &str,
+) -> anyhow::Result<Claim> {
+    let now = now_ms();
+    let affected = if version == 0 {
+        sqlx::query(
+            "INSERT INTO documents (township_id, village_id, year, version, heads, updated_at) VALUES ($1, $2, $3, 1, $4, $5) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .bind(heads)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+    } else {
+        sqlx::query(
+            "UPDATE documents SET version = version + 1, heads = $1, updated_at = $2 \
+             WHERE township_id = $3 AND village_id = $4 AND year = $5 AND version = $6",
+        )
+        .bind(heads)
+        .bind(now)
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .bind(version)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+    };
+    Ok(if affected == 1 { Claim::Claimed } else { Claim::Conflict })
+}
+
+/// Appends new changes to the log.
+pub async fn insert_changes(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    account: &str,
+    peer: &str,
+    changes: &[Change],
+) -> anyhow::Result<()> {
+    let now = now_ms();
+    for c in changes {
+        sqlx::query(
+            "INSERT INTO changes (township_id, village_id, year, hash, actor, seq, account_id, peer_id, device_time, \
+             received_at, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+        )
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .bind(c.hash().to_string())
+        .bind(c.actor_id().to_hex_string())
+        .bind(c.seq() as i64)
+        .bind(account)
+        .bind(peer)
+        .bind(c.timestamp())
+        .bind(now)
+        .bind(c.message().map(str::to_owned))
+        .bind(c.raw_bytes().to_vec())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Folds the pending changes into a new snapshot when enough have gathered. Runs inside the
+/// push's transaction, after `claim_version`, so no other push can interleave.
+pub async fn maybe_compact(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    doc: &Automerge,
+    pending: i64,
+) -> anyhow::Result<()> {
+    if pending < COMPACT_AFTER {
+        return Ok(());
+    }
+    sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
+        .bind(doc.save())
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "UPDATE changes SET compacted = 1 WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn save_sync_state(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    peer: &str,
+    account: &str,
+    state: &State,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO sync_states (township_id, village_id, year, peer_id, account_id, state, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (township_id, village_id, year, peer_id) \
+         DO UPDATE SET state = excluded.state, account_id = excluded.account_id, updated_at = excluded.updated_at",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .bind(peer)
+    .bind(account)
+    .bind(state.encode())
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Records that a device synced a document now.
+pub async fn touch_device(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    peer: &str,
+    account: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO devices (township_id, village_id, year, peer_id, account_id, last_sync_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (township_id, village_id, year, peer_id) \
+         DO UPDATE SET account_id = excluded.account_id, last_sync_at = excluded.last_sync_at",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .bind(peer)
+    .bind(account)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

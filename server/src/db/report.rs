@@ -1,0 +1,379 @@
+//! The township report, read from the projections with SQL: per village, meetings held
+//! against required per kind and period with quorum failures, members per grade, cases with
+//! gaps, late entries (补录), and the last sync of each device.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Row;
+use zhibu_schema::{Catalog, Date, Grade, MeetingKind, Period, PeriodState, Year};
+
+use super::Db;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TownshipReport {
+    pub township_id: String,
+    pub year: i64,
+    /// The day the states were computed for.
+    pub as_of: String,
+    /// The period of `summary`: `2026`, `2026-q1` or `2026-03`.
+    pub period: String,
+    pub villages: Vec<VillageReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VillageReport {
+    pub village_id: String,
+    pub name: String,
+    /// Per kind (and party group), the chosen period summed up.
+    pub summary: Vec<KindSummary>,
+    /// Per kind, group and requirement period, every period that has started.
+    pub compliance: Vec<ComplianceItem>,
+    /// Kinds behind in the chosen period.
+    pub behind: usize,
+    pub members: i64,
+    pub grades: GradeCounts,
+    pub cases: Vec<CaseItem>,
+    pub late_entries: Vec<LateEntry>,
+    pub last_sync_at: Option<String>,
+    pub devices: Vec<DeviceSync>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComplianceItem {
+    pub kind: MeetingKind,
+    pub kind_name: &'static str,
+    pub group: Option<String>,
+    pub period: String,
+    pub required: i64,
+    pub held: i64,
+    pub valid: i64,
+    pub state: PeriodState,
+    pub quorum_failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KindSummary {
+    pub kind: MeetingKind,
+    pub kind_name: &'static str,
+    pub group: Option<String>,
+    pub required: i64,
+    pub held: i64,
+    pub valid: i64,
+    pub quorum_failures: Vec<String>,
+    pub behind: bool,
+    pub pending: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GradeCounts {
+    pub excellent: i64,
+    pub good: i64,
+    pub qualified: i64,
+    pub unqualified: i64,
+    /// Probationary members: a score, no grade.
+    pub ungraded: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseItem {
+    pub case_id: String,
+    pub item: String,
+    pub item_name: String,
+    pub title: String,
+    pub opened_on: String,
+    pub closed_on: Option<String>,
+    pub gaps: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LateEntry {
+    /// `meeting` or `case_step`.
+    pub record: &'static str,
+    pub id: String,
+    pub what: String,
+    pub dated: String,
+    pub first_seen_at: String,
+    pub days_late: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceSync {
+    pub peer_id: String,
+    pub account_id: String,
+    pub last_sync_at: String,
+}
+
+/// RFC 3339 in UTC.
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn state_on(required: i64, valid: i64, start: Date, end: Date, as_of: Date) -> PeriodState {
+    if valid >= required {
+        PeriodState::Met
+    } else if end < as_of {
+        PeriodState::Missing
+    } else if start > as_of {
+        PeriodState::Future
+    } else {
+        PeriodState::Pending
+    }
+}
+
+impl Db {
+    /// The report of a township for a year and a period, with states as of `as_of`.
+    pub async fn township_report(
+        &self,
+        township: &str,
+        year: Year,
+        period: Period,
+        as_of: Date,
+        catalog: &Catalog,
+    ) -> anyhow::Result<TownshipReport> {
+        let y = i64::from(year);
+        let mut villages: BTreeMap<String, VillageReport> = BTreeMap::new();
+        for (id, name) in self.villages_of(township).await? {
+            villages.insert(
+                id.clone(),
+                VillageReport {
+                    village_id: id,
+                    name,
+                    summary: Vec::new(),
+                    compliance: Vec::new(),
+                    behind: 0,
+                    members: 0,
+                    grades: GradeCounts::default(),
+                    cases: Vec::new(),
+                    late_entries: Vec::new(),
+                    last_sync_at: None,
+                    devices: Vec::new(),
+                },
+            );
+        }
+
+        let rows = sqlx::query(
+            "SELECT village_id, kind, grp, period, period_start, period_end, required, held, valid, quorum_failures \
+             FROM p_compliance WHERE township_id = $1 AND year = $2 ORDER BY village_id, kind, grp, period_start",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let kind: String = r.try_get("kind")?;
+            let Some(kind) = MeetingKind::from_code(&kind) else { continue };
+            let code: String = r.try_get("period")?;
+            let Some((_, req_period)) = Period::parse(&code) else { continue };
+            let start = Date::parse(&r.try_get::<String, _>("period_start")?)?;
+            let end = Date::parse(&r.try_get::<String, _>("period_end")?)?;
+            let (required, held, valid): (i64, i64, i64) =
+                (r.try_get("required")?, r.try_get("held")?, r.try_get("valid")?);
+            let grp: String = r.try_get("grp")?;
+            let group = (!grp.is_empty()).then_some(grp);
+            let failures: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("quorum_failures")?)?;
+            let state = state_on(required, valid, start, end, as_of);
+            if state != PeriodState::Future {
+                v.compliance.push(ComplianceItem {
+                    kind,
+                    kind_name: kind.label(),
+                    group: group.clone(),
+                    period: code,
+                    required,
+                    held,
+                    valid,
+                    state,
+                    quorum_failures: failures.clone(),
+                });
+            }
+            // The chosen period sums the requirement periods inside it; a coarser requirement
+            // (quarterly, in a month view) is shown by the period that contains it.
+            let inside = period.covers(req_period) || req_period.covers(period);
+            if !inside {
+                continue;
+            }
+            let s = match v.summary.iter().position(|s| s.kind == kind && s.group == group) {
+                Some(i) => &mut v.summary[i],
+                None => {
+                    v.summary.push(KindSummary {
+                        kind,
+                        kind_name: kind.label(),
+                        group,
+                        required: 0,
+                        held: 0,
+                        valid: 0,
+                        quorum_failures: Vec::new(),
+                        behind: false,
+                        pending: false,
+                    });
+                    v.summary.last_mut().expect("just pushed")
+                }
+            };
+            s.held += held;
+            s.valid += valid;
+            s.quorum_failures.extend(failures);
+            if state != PeriodState::Future {
+                s.required += required;
+            }
+            s.behind |= state == PeriodState::Missing;
+            s.pending |= state == PeriodState::Pending;
+        }
+        for v in villages.values_mut() {
+            v.behind = v.summary.iter().filter(|s| s.behind).count();
+        }
+
+        let rows = sqlx::query(
+            "SELECT village_id, grade, COUNT(*) AS n FROM p_members WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let grade: Option<String> = r.try_get("grade")?;
+            let n: i64 = r.try_get("n")?;
+            v.members += n;
+            let g = &mut v.grades;
+            match grade.as_deref() {
+                Some(c) if c == Grade::Excellent.code() => g.excellent += n,
+                Some(c) if c == Grade::Good.code() => g.good += n,
+                Some(c) if c == Grade::Qualified.code() => g.qualified += n,
+                Some(_) => g.unqualified += n,
+                None => g.ungraded += n,
+            }
+        }
+
+        let overdue_before = as_of.add_days(-i64::from(catalog.case_deadline_days)).unwrap_or(as_of);
+        let rows = sqlx::query(
+            "SELECT village_id, case_id, item, title, opened_on, closed_on, gaps FROM p_cases \
+             WHERE township_id = $1 AND year = $2 AND voided = 0 \
+             AND (gap_count > 0 OR (closed_on IS NULL AND opened_on < $3)) ORDER BY village_id, opened_on",
+        )
+        .bind(township)
+        .bind(y)
+        .bind(overdue_before.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let item: String = r.try_get("item")?;
+            let opened_on: String = r.try_get("opened_on")?;
+            let closed_on: Option<String> = r.try_get("closed_on")?;
+            let mut gaps: Vec<serde_json::Value> = serde_json::from_str(&r.try_get::<String, _>("gaps")?)?;
+            let opened = Date::parse(&opened_on)?;
+            if closed_on.is_none() && opened < overdue_before {
+                let g = zhibu_schema::CaseGap::Overdue {
+                    days_open: opened.days_until(as_of),
+                    deadline: catalog.case_deadline_days,
+                };
+                let code = zhibu_schema::Code::parse(&item)?;
+                let mut value = serde_json::to_value(&g)?;
+                value["message"] = serde_json::Value::String(g.describe(catalog, &code));
+                gaps.push(value);
+            }
+            v.cases.push(CaseItem {
+                case_id: r.try_get("case_id")?,
+                item_name: catalog.item(&item).map_or_else(|| item.clone(), |i| i.name.to_string()),
+                item,
+                title: r.try_get("title")?,
+                opened_on,
+                closed_on,
+                gaps,
+            });
+        }
+
+        let rows = sqlx::query(
+            "SELECT village_id, meeting_id, kind, held_on, topic, first_seen_at, late_days FROM p_meetings \
+             WHERE township_id = $1 AND year = $2 AND voided = 0 AND late_days IS NOT NULL ORDER BY village_id, held_on",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let kind: String = r.try_get("kind")?;
+            let topic: String = r.try_get("topic")?;
+            let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label());
+            v.late_entries.push(LateEntry {
+                record: "meeting",
+                id: r.try_get("meeting_id")?,
+                what: format!("{label}：{topic}"),
+                dated: r.try_get("held_on")?,
+                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
+                days_late: r.try_get("late_days")?,
+            });
+        }
+        let rows = sqlx::query(
+            "SELECT s.village_id AS village_id, s.case_id AS case_id, s.step AS step, s.done_on AS done_on, \
+             s.first_seen_at AS first_seen_at, s.late_days AS late_days, c.title AS title, c.item AS item \
+             FROM p_case_steps s JOIN p_cases c ON c.township_id = s.township_id AND c.village_id = s.village_id \
+             AND c.year = s.year AND c.case_id = s.case_id \
+             WHERE s.township_id = $1 AND s.year = $2 AND s.late_days IS NOT NULL AND c.voided = 0 \
+             ORDER BY s.village_id, s.done_on",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let item: String = r.try_get("item")?;
+            let step: String = r.try_get("step")?;
+            let step_name = zhibu_schema::Code::parse(&step)
+                .ok()
+                .and_then(|s| catalog.item(&item).and_then(|i| i.step(&s).map(|(_, d)| d.name.to_string())))
+                .unwrap_or_else(|| step.clone());
+            let title: String = r.try_get("title")?;
+            let case_id: String = r.try_get("case_id")?;
+            v.late_entries.push(LateEntry {
+                record: "case_step",
+                id: format!("{case_id}/{step}"),
+                what: format!("{title}：{step_name}"),
+                dated: r.try_get("done_on")?,
+                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
+                days_late: r.try_get("late_days")?,
+            });
+        }
+
+        let rows = sqlx::query(
+            "SELECT village_id, peer_id, account_id, last_sync_at FROM devices WHERE township_id = $1 AND year = $2 \
+             ORDER BY village_id, last_sync_at DESC",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let at = rfc3339(r.try_get("last_sync_at")?);
+            if v.last_sync_at.is_none() {
+                v.last_sync_at = Some(at.clone());
+            }
+            v.devices.push(DeviceSync {
+                peer_id: r.try_get("peer_id")?,
+                account_id: r.try_get("account_id")?,
+                last_sync_at: at,
+            });
+        }
+
+        Ok(TownshipReport {
+            township_id: township.to_owned(),
+            year: y,
+            as_of: as_of.to_string(),
+            period: super::projections::period_code(year, period),
+            villages: villages.into_values().collect(),
+        })
+    }
+}

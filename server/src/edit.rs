@@ -1,0 +1,50 @@
+//! Changes the server makes itself (the demo township's rosters, roster imports): made under a
+//! fresh actor bound to the account that ordered them, and stored through the same admission
+//! and storage path as a phone's push, so they are validated and audited the same way.
+
+use automerge::ActorId;
+use automerge::transaction::CommitOptions;
+use zhibu_schema::mapping::{self, WriteError};
+use zhibu_schema::sync::{Gate, Owner, admit};
+
+use crate::db::documents::DocKey;
+use crate::db::now_ms;
+use crate::error::{AppError, AppResult};
+use crate::push::{self, Push};
+use crate::state::AppState;
+
+/// Applies `edit` to the document as one change with `message`, validates and stores it.
+/// A document that does not exist yet starts with the shared genesis change.
+pub async fn server_edit<F>(state: &AppState, key: &DocKey, account: &str, message: &str, edit: F) -> AppResult<()>
+where
+    F: Fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), WriteError>,
+{
+    let catalog = state.catalog_for(Some(&key.township)).await?;
+    let owner = |_: &ActorId| Owner::Unbound;
+    for _ in 0..8 {
+        let loaded = state.db.load_doc(key).await?;
+        let mut next = if loaded.version == 0 { mapping::genesis(&key.village, key.year) } else { loaded.doc.fork() };
+        next.set_actor(ActorId::random());
+        next.transact_with::<_, _, WriteError, _>(
+            |_| CommitOptions::default().with_message(message.to_owned()).with_time(now_ms() / 1000),
+            |tx| edit(tx),
+        )
+        .map_err(|f| AppError::Internal(f.error.into()))?;
+        let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
+        let accepted = admit(&loaded.doc, next, &gate)?;
+        let push = Push {
+            key,
+            account,
+            peer: None,
+            version: loaded.version,
+            pending: loaded.pending,
+            accepted: &accepted,
+            catalog: &catalog,
+            sync_state: None,
+        };
+        if push::store(&state.db, &push).await? {
+            return Ok(());
+        }
+    }
+    Err(AppError::Internal(anyhow::anyhow!("document {key:?} kept changing")))
+}

@@ -1,0 +1,144 @@
+//! The server's error type. Client mistakes become a 4xx with API.md's JSON body
+//! `{"error": {"code", "message"}}` and a Chinese message a person can act on; internal errors
+//! become a generic 500 whose cause is logged, never shown.
+
+use axum::Json;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use zhibu_schema::Violation;
+
+#[derive(Debug)]
+pub enum AppError {
+    /// A client mistake: status, stable code, message for a person, and violations if any.
+    Client { status: StatusCode, code: &'static str, message: String, violations: Vec<Violation> },
+    /// The database is out of reach: 503, the client should retry.
+    Unavailable(String),
+    /// Anything else: logged, answered with a bare 500.
+    Internal(anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Client { status, code, message: message.into(), violations: Vec::new() }
+    }
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+    pub fn unauthorized() -> Self {
+        Self::client(StatusCode::UNAUTHORIZED, "unauthorized", "未登录或登录已过期，请重新登录")
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+    }
+    pub fn invalid(violations: Vec<Violation>) -> Self {
+        let message = match violations.as_slice() {
+            [] => "记录不合规".to_owned(),
+            [one] => one.to_string(),
+            [first, rest @ ..] => format!("{first}（另有 {} 处问题）", rest.len()),
+        };
+        AppError::Client { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid_records", message, violations }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Client { status, .. } => *status,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                AppError::Unavailable(e.to_string())
+            }
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        AppError::Internal(e)
+    }
+}
+
+/// The JSON error body of API.md.
+pub fn error_body(code: &str, message: &str) -> serde_json::Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        match self {
+            AppError::Client { status, code, message, violations } => {
+                let mut body = error_body(code, &message);
+                if !violations.is_empty() {
+                    body["error"]["violations"] = json!(violations);
+                }
+                (status, Json(body)).into_response()
+            }
+            AppError::Unavailable(cause) => {
+                tracing::warn!(%cause, "database unavailable");
+                let body = error_body("unavailable", "服务器暂时无法访问数据库，请稍后再试");
+                (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+            }
+            AppError::Internal(cause) => {
+                tracing::error!(cause = %format!("{cause:#}"), "internal error");
+                let body = error_body("internal", "服务器内部错误，请稍后再试或联系管理员");
+                (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => AppError::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "请求须为 JSON（Content-Type: application/json）",
+            ),
+            JsonRejection::BytesRejection(b) => b.into(),
+            other => AppError::bad_request(format!("请求内容格式不对：{}", other.body_text())),
+        }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(r: BytesRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "请求内容太大")
+        } else {
+            AppError::bad_request(format!("无法读取请求内容：{}", r.body_text()))
+        }
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(r: QueryRejection) -> Self {
+        AppError::bad_request(format!("查询参数不对：{}", r.body_text()))
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AppError::Client { message, .. } => f.write_str(message),
+            AppError::Unavailable(cause) => write!(f, "数据库无法访问：{cause}"),
+            AppError::Internal(cause) => write!(f, "{cause:#}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {}

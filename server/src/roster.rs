@@ -1,0 +1,182 @@
+//! Roster import from the CSV a township clerk keeps (UTF-8, with or without a byte-order mark):
+//! columns 姓名, 党小组, 正式/预备, 支委, 入党日期, and optionally 编号. The whole file is
+//! refused when any row is bad, with every bad row's line number, so a half-imported roster
+//! never reaches the villages.
+
+use zhibu_schema::{Date, Member, MemberId, MemberStatus, Name, VillageId};
+
+/// One member read from the file; `id` is None when the file has no 编号 column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterRow {
+    pub id: Option<MemberId>,
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("名册文件有错误，整个文件未导入：\n{}", .0.join("\n"))]
+pub struct RosterError(pub Vec<String>);
+
+fn parse_date(s: &str) -> Option<Date> {
+    let normalized: String = s.trim().replace(['/', '.', '年', '月'], "-").trim_end_matches('日').to_owned();
+    let mut parts = normalized.split('-').filter(|p| !p.is_empty());
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next().unwrap_or("1"));
+    if parts.next().is_some() {
+        return None;
+    }
+    Date::parse(&format!("{:0>4}-{:0>2}-{:0>2}", y, m, d)).ok()
+}
+
+fn yes(s: &str) -> Option<bool> {
+    match s.trim() {
+        "是" | "√" | "✓" | "Y" | "y" | "yes" | "1" | "支委" => Some(true),
+        "" | "否" | "×" | "N" | "n" | "no" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses a roster file; every problem is reported with its line.
+pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| RosterError(vec![format!("第 1 行：表头无法读取：{e}")]))?.clone();
+    let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h));
+    let mut errors = Vec::new();
+    let name_col = col(&["姓名"]);
+    let status_col = col(&["正式/预备", "类别", "党员类别"]);
+    if name_col.is_none() {
+        errors.push("第 1 行：表头缺少「姓名」列".to_owned());
+    }
+    if status_col.is_none() {
+        errors.push("第 1 行：表头缺少「正式/预备」列".to_owned());
+    }
+    let (Some(name_col), Some(status_col)) = (name_col, status_col) else { return Err(RosterError(errors)) };
+    let group_col = col(&["党小组"]);
+    let committee_col = col(&["支委", "是否支委"]);
+    let joined_col = col(&["入党日期", "入党时间"]);
+    let id_col = col(&["编号"]);
+
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i + 2;
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(format!("第 {line} 行：无法读取：{e}"));
+                continue;
+            }
+        };
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
+        let mut bad = |msg: String| errors.push(format!("第 {line} 行：{msg}"));
+        let name = Name::parse(get(Some(name_col))).map_err(|e| bad(format!("姓名{e}"))).ok();
+        let status = match get(Some(status_col)) {
+            "正式" | "正式党员" => Some(MemberStatus::Full),
+            "预备" | "预备党员" => Some(MemberStatus::Probationary),
+            other => {
+                bad(format!("「正式/预备」应填“正式”或“预备”，不是「{other}」"));
+                None
+            }
+        };
+        let committee = yes(get(committee_col)).or_else(|| {
+            bad(format!("「支委」应填“是”或“否”，不是「{}」", get(committee_col)));
+            None
+        });
+        let group = match get(group_col) {
+            "" => Some(None),
+            g => Name::parse(g).map(Some).map_err(|e| bad(format!("党小组{e}"))).ok(),
+        };
+        let joined = match get(joined_col) {
+            "" => Some(None),
+            d => parse_date(d).map(Some).or_else(|| {
+                bad(format!("入党日期「{d}」看不懂，请写成 1998-07-01"));
+                None
+            }),
+        };
+        let id = match get(id_col) {
+            "" => Some(None),
+            s => MemberId::parse(s).map(Some).map_err(|e| bad(e.to_string())).ok(),
+        };
+        if let (Some(name), Some(status), Some(committee), Some(group), Some(joined_on), Some(id)) =
+            (name, status, committee, group, joined, id)
+        {
+            let mut member = Member::new(name, status);
+            member.committee = committee;
+            member.group = group;
+            member.joined_on = joined_on;
+            rows.push(RosterRow { id, member });
+        }
+    }
+    if errors.is_empty() { Ok(rows) } else { Err(RosterError(errors)) }
+}
+
+/// Ids for rows without one: `{village}-m01`, `-m02`, ... skipping those taken.
+pub fn assign_ids(village: &VillageId, rows: Vec<RosterRow>, taken: &[MemberId]) -> Vec<(MemberId, Member)> {
+    let mut used: Vec<MemberId> = taken.to_vec();
+    used.extend(rows.iter().filter_map(|r| r.id.clone()));
+    let mut n = 0;
+    rows.into_iter()
+        .map(|r| {
+            let id = r.id.unwrap_or_else(|| {
+                loop {
+                    n += 1;
+                    let candidate = MemberId::parse(&format!("{village}-m{n:02}"))
+                        .expect("valid village ids make valid member ids");
+                    if !used.contains(&candidate) {
+                        used.push(candidate.clone());
+                        break candidate;
+                    }
+                }
+            });
+            (id, r.member)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clerks_roster_is_read() {
+        let text = "\u{feff}姓名,党小组,正式/预备,支委,入党日期\n王建国,第一党小组,正式,是,1985-07-01\n李秀英,第二党小组,预备,否,2025/6/1\n张三,,正式,,\n";
+        let rows = parse(text).expect("valid");
+        assert_eq!(rows.len(), 3);
+        assert_eq!(rows[0].member.name.as_str(), "王建国");
+        assert!(rows[0].member.committee);
+        assert_eq!(rows[1].member.status, MemberStatus::Probationary);
+        assert_eq!(rows[1].member.joined_on.map(|d| d.to_string()).as_deref(), Some("2025-06-01"));
+        assert_eq!(rows[2].member.group, None);
+    }
+
+    #[test]
+    fn bad_rows_refuse_the_whole_file_with_line_numbers() {
+        let text = "姓名,党小组,正式/预备,支委,入党日期\n王建国,第一党小组,正式,是,1985-07-01\n,第一党小组,正式,否,\n李四,第一党小组,候补,否,\n赵五,,正式,也许,去年\n";
+        let err = parse(text).expect_err("bad rows");
+        assert_eq!(
+            err.0,
+            [
+                "第 3 行：姓名不能为空",
+                "第 4 行：「正式/预备」应填“正式”或“预备”，不是「候补」",
+                "第 5 行：「支委」应填“是”或“否”，不是「也许」",
+                "第 5 行：入党日期「去年」看不懂，请写成 1998-07-01",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_column_is_named() {
+        let err = parse("名字,党小组\n王建国,一组\n").expect_err("no name column");
+        assert_eq!(err.0[0], "第 1 行：表头缺少「姓名」列");
+    }
+
+    #[test]
+    fn ids_are_assigned_after_those_taken() {
+        let v = VillageId::parse("v1").expect("id");
+        let rows = parse("姓名,正式/预备\n甲,正式\n乙,正式\n").expect("valid");
+        let taken = [MemberId::parse("v1-m01").expect("id")];
+        let ids: Vec<String> = assign_ids(&v, rows, &taken).into_iter().map(|(id, _)| id.to_string()).collect();
+        assert_eq!(ids, ["v1-m02", "v1-m03"]);
+    }
+}
