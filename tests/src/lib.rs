@@ -1,1 +1,26 @@
-//! End-to-end tests of zhibu: the real server driven by the real client.
+//! End-to-end test support: start the real server on `127.0.0.1:0` with a fresh database
+//! (SQLite always; PostgreSQL when `ZHIBU_TEST_POSTGRES` names a server, one new database per
+//! test so tests run in parallel), seed a small township, and talk to it over HTTP.
+
+pub mod fixture;
+pub mod raw_phone;
+
+pub use fixture::{Backend, PASSWORD, TestApp};
+
+/// Runs an async test body once per backend: `backends!(name, body_fn)` makes
+/// `name::sqlite` and `name::postgres`. `body_fn` takes a [`Backend`].
+#[macro_export]
+macro_rules! backends {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::Backend::Postgres).await
+            }
+        }
+    };
+}

@@ -1,0 +1,61 @@
+//! The command line of `zhibu-server`: run (optionally seeding the demo township), or `admin`.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::admin::{self, AdminCommand};
+use crate::{Application, Config};
+
+/// zhibu 乡镇服务器：接收各村手机同步的记录，核对规则，出汇总报表。
+#[derive(Debug, Parser)]
+#[command(name = "zhibu-server", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// 管理：乡镇、村、账号、名册导入、目录、吊销令牌
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Admin(cmd)) => {
+            let state = crate::state(cli.config).await?;
+            admin::run(&state, cmd).await
+        }
+        None => {
+            let app = Application::build(cli.config).await?;
+            println!("zhibu 服务器已启动：http://127.0.0.1:{}/  （按 Ctrl-C 停止）", app.port());
+            app.run_until_stopped().await
+        }
+    }
+}
+
+/// Parses the command line and runs; the exit code is 1 on any error, which is printed.
+pub fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("无法启动：{e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

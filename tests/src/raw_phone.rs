@@ -1,0 +1,86 @@
+//! A bare Automerge peer speaking API.md's standard sync endpoint, for testing the server's
+//! protocol handling and its refusals at the byte level (the real phone library is tested
+//! against the server in the scenario tests).
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::{CommitOptions, Transaction};
+use automerge::{ActorId, Automerge};
+use serde_json::Value;
+use zhibu_schema::mapping::{self, WriteError};
+use zhibu_schema::{VillageId, Year};
+
+use crate::TestApp;
+
+/// A refusal from the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refused {
+    pub status: u16,
+    pub body: Value,
+}
+
+#[derive(Debug)]
+pub struct RawPhone {
+    pub doc: Automerge,
+    pub state: sync::State,
+    pub token: String,
+    pub peer: String,
+    pub village: String,
+}
+
+impl RawPhone {
+    /// A phone with this actor, starting from the shared genesis of the village's year.
+    pub fn new(app: &TestApp, token: &str, actor: &str, village: &str) -> RawPhone {
+        let v = VillageId::parse(village).expect("village id");
+        let doc = mapping::genesis(&v, app.year).with_actor(ActorId::from(actor.as_bytes()));
+        RawPhone { doc, state: sync::State::new(), token: token.to_owned(), peer: format!("peer-{actor}"), village: village.to_owned() }
+    }
+
+    pub fn year(&self) -> Year {
+        mapping::read(&self.doc).map(|h| h.doc.year).unwrap_or_else(|_| zhibu_server::api::this_year())
+    }
+
+    /// One user action as one change.
+    pub fn edit(&mut self, message: &str, f: impl FnOnce(&mut Transaction<'_>) -> Result<(), WriteError>) {
+        self.doc
+            .transact_with::<_, _, WriteError, _>(|_| CommitOptions::default().with_message(message.to_owned()), f)
+            .map_err(|e| e.error)
+            .expect("edit applies");
+    }
+
+    /// Sends one message body as is; returns status and body.
+    pub async fn post_raw(&self, app: &TestApp, body: Vec<u8>, content_type: &str) -> (u16, Vec<u8>) {
+        let url = format!("{}/v1/villages/{}/years/{}/sync", app.url, self.village, app.year);
+        let r = app
+            .http
+            .post(url)
+            .bearer_auth(&self.token)
+            .header("X-Peer-Id", &self.peer)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+    }
+
+    /// The standard protocol until both sides are quiet.
+    pub async fn sync(&mut self, app: &TestApp) -> Result<(), Refused> {
+        for _ in 0..32 {
+            let Some(msg) = self.doc.generate_sync_message(&mut self.state) else { return Ok(()) };
+            let (status, body) = self.post_raw(app, msg.encode(), "application/octet-stream").await;
+            match status {
+                200 => {
+                    let reply = sync::Message::decode(&body).expect("server reply decodes");
+                    self.doc.receive_sync_message(&mut self.state, reply).expect("server reply applies");
+                }
+                204 => {}
+                _ => {
+                    // The server stored nothing; forget what we believed it received.
+                    self.state = sync::State::new();
+                    return Err(Refused { status, body: serde_json::from_slice(&body).unwrap_or(Value::Null) });
+                }
+            }
+        }
+        panic!("sync did not settle in 32 round trips");
+    }
+}

@@ -1,0 +1,116 @@
+//! The standard sync endpoint against a bare Automerge peer: what it stores, what it refuses,
+//! and that a refusal stores nothing.
+
+use zhibu_schema::mapping;
+use zhibu_schema::{Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, TestApp, backends};
+
+fn award(member: &str, rule: &str, delta: i64, on: Date) -> PointEntry {
+    PointEntry {
+        member_id: MemberId::parse(member).expect("id"),
+        rule: zhibu_schema::Code::parse(rule).expect("code"),
+        delta: PointDelta::new(delta).expect("delta"),
+        on,
+        note: None,
+        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
+        voided: None,
+    }
+}
+
+async fn push_and_pull(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    assert_eq!(mapping::read(&phone.doc).expect("reads").doc.members.len(), 12, "the roster came down");
+    let id = RecordId::new_v7();
+    let p = award("v1-m01", "volunteer", 3, phone.year().first_day());
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
+    phone.sync(&app).await.expect("push");
+    assert_eq!(app.records("v1").await.points.get(&id), Some(&p));
+    // A second phone of the other cadre sees it.
+    let token2 = app.token("cadre2").await;
+    let mut other = RawPhone::new(&app, &token2, "phone-b", "v1");
+    other.sync(&app).await.expect("pull");
+    assert_eq!(other.doc.get_heads(), phone.doc.get_heads());
+}
+backends!(push_and_pull_converge, push_and_pull);
+
+async fn invalid_changes(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let before = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    let id = RecordId::new_v7();
+    let p = award("v1-m01", "volunteer", 9, phone.year().first_day());
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
+    let refused = phone.sync(&app).await.expect_err("refused");
+    assert_eq!(refused.status, 422);
+    let err = &refused.body["error"];
+    assert_eq!(err["code"], "invalid_records");
+    let violations: Vec<Violation> = serde_json::from_value(err["violations"].clone()).expect("violations");
+    assert_eq!((violations[0].record.clone(), violations[0].rule), (id.to_string(), Rule::DeltaOutOfRange));
+    assert!(err["message"].as_str().expect("message").contains("这里是 9"), "{err}");
+    let after = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    assert_eq!(before, after, "nothing stored");
+    assert!(app.records("v1").await.points.is_empty());
+}
+backends!(invalid_changes_are_refused_and_nothing_stored, invalid_changes);
+
+async fn spoofing(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let t1 = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &t1, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let id = RecordId::new_v7();
+    let p = award("v1-m01", "volunteer", 2, phone.year().first_day());
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
+    phone.sync(&app).await.expect("binds phone-a to cadre1");
+    // cadre2 presents a change made under cadre1's actor.
+    let t2 = app.token("cadre2").await;
+    let mut thief = RawPhone::new(&app, &t2, "phone-a", "v1");
+    thief.sync(&app).await.expect("pull");
+    let id2 = RecordId::new_v7();
+    let p2 = award("v1-m02", "honour", 10, phone.year().first_day());
+    thief.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id2, &p2));
+    let refused = thief.sync(&app).await.expect_err("spoofed actor refused");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["error"]["code"], "foreign_actor");
+    assert!(!app.records("v1").await.points.contains_key(&id2), "nothing of it stored");
+    // A cadre of another village cannot write v1 at all.
+    let t3 = app.token("cadre3").await;
+    let mut outsider = RawPhone::new(&app, &t3, "phone-c", "v1");
+    assert_eq!(outsider.sync(&app).await.expect_err("not their village").status, 403);
+}
+backends!(changes_under_another_accounts_actor_are_refused, spoofing);
+
+async fn bad_requests(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    for garbage in [Vec::new(), b"\x42".to_vec(), b"not a sync message".to_vec(), vec![0x42; 4096]] {
+        let (status, body) = phone.post_raw(&app, garbage, "application/octet-stream").await;
+        assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json error body");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let (status, _) = phone.post_raw(&app, b"{}".to_vec(), "application/json").await;
+    assert_eq!(status, 415);
+    let (status, body) = phone.post_raw(&app, vec![0; 9 * 1024 * 1024], "application/octet-stream").await;
+    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
+    // No device id.
+    let url = format!("{}/v1/villages/v1/years/{}/sync", app.url, app.year);
+    let r = app.http.post(&url).bearer_auth(&token).body(vec![1, 2, 3]).send().await.expect("request");
+    assert_eq!(r.status(), 400);
+    // Ids with path separators, unknown villages and years out of range.
+    for path in ["/v1/villages/..%2Fv1/years/2026/sync", "/v1/villages/V1/years/2026/sync", "/v1/villages/v1/years/99999/sync"] {
+        let r = app.http.post(format!("{}{path}", app.url)).bearer_auth(&token).header("X-Peer-Id", "p").body(vec![1]).send().await.expect("request");
+        assert_eq!(r.status(), 400, "{path}");
+    }
+    let r = app.http.post(format!("{}/v1/villages/nowhere/years/{}/sync", app.url, app.year)).bearer_auth(&token).header("X-Peer-Id", "p").body(vec![1]).send().await.expect("request");
+    assert_eq!(r.status(), 404);
+    assert!(app.records("v1").await.points.is_empty());
+}
+backends!(bad_requests_get_4xx_with_the_error_body, bad_requests);
