@@ -40,7 +40,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Parses the command line and runs; the exit code is 1 on any error, which is printed.
 pub fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

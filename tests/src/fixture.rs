@@ -54,16 +54,22 @@ impl TestDb {
     pub async fn create(backend: Backend) -> Option<TestDb> {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
-            Backend::Sqlite => Some(TestDb { url: format!("sqlite://{}/zhibu.db", dir.path().display()), dir, pg: None }),
+            Backend::Sqlite => {
+                Some(TestDb { url: format!("sqlite://{}/zhibu.db", dir.path().display()), dir, pg: None })
+            }
             Backend::Postgres => {
                 let Ok(base) = std::env::var("ZHIBU_TEST_POSTGRES") else {
-                    eprintln!("skipped: PostgreSQL test (set ZHIBU_TEST_POSTGRES=postgres://user@host:port/db to run it)");
+                    eprintln!(
+                        "skipped: PostgreSQL test (set ZHIBU_TEST_POSTGRES=postgres://user@host:port/db to run it)"
+                    );
                     return None;
                 };
                 let name = format!("zhibu_test_{:016x}", fastrand::u64(..));
                 sqlx::any::install_default_drivers();
                 let mut conn = AnyConnection::connect(&base).await.expect("connect to ZHIBU_TEST_POSTGRES");
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).await.expect("create test database");
+                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .await
+                    .expect("create test database");
                 let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
                 Some(TestDb { url: format!("{prefix}/{name}"), dir, pg: Some((base.clone(), name)) })
             }

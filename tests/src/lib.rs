@@ -3,9 +3,30 @@
 //! test so tests run in parallel), seed a small township, and talk to it over HTTP.
 
 pub mod fixture;
+pub mod process;
 pub mod raw_phone;
 
-pub use fixture::{Backend, PASSWORD, TestApp};
+pub use fixture::{Backend, PASSWORD, TestApp, TestDb};
+pub use process::ServerProcess;
+
+/// A server the test clients can talk to: in-process or a separate process.
+pub trait Server {
+    fn url(&self) -> &str;
+    fn http(&self) -> &reqwest::Client;
+    fn year(&self) -> zhibu_schema::Year;
+}
+
+impl Server for TestApp {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+    fn year(&self) -> zhibu_schema::Year {
+        self.year
+    }
+}
 
 /// Runs an async test body once per backend: `backends!(name, body_fn)` makes
 /// `name::sqlite` and `name::postgres`. `body_fn` takes a [`Backend`].

@@ -9,7 +9,7 @@ use serde_json::Value;
 use zhibu_schema::mapping::{self, WriteError};
 use zhibu_schema::{VillageId, Year};
 
-use crate::TestApp;
+use crate::Server;
 
 /// A refusal from the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +29,16 @@ pub struct RawPhone {
 
 impl RawPhone {
     /// A phone with this actor, starting from the shared genesis of the village's year.
-    pub fn new(app: &TestApp, token: &str, actor: &str, village: &str) -> RawPhone {
+    pub fn new(app: &impl Server, token: &str, actor: &str, village: &str) -> RawPhone {
         let v = VillageId::parse(village).expect("village id");
-        let doc = mapping::genesis(&v, app.year).with_actor(ActorId::from(actor.as_bytes()));
-        RawPhone { doc, state: sync::State::new(), token: token.to_owned(), peer: format!("peer-{actor}"), village: village.to_owned() }
+        let doc = mapping::genesis(&v, app.year()).with_actor(ActorId::from(actor.as_bytes()));
+        RawPhone {
+            doc,
+            state: sync::State::new(),
+            token: token.to_owned(),
+            peer: format!("peer-{actor}"),
+            village: village.to_owned(),
+        }
     }
 
     pub fn year(&self) -> Year {
@@ -48,26 +54,46 @@ impl RawPhone {
     }
 
     /// Sends one message body as is; returns status and body.
-    pub async fn post_raw(&self, app: &TestApp, body: Vec<u8>, content_type: &str) -> (u16, Vec<u8>) {
-        let url = format!("{}/v1/villages/{}/years/{}/sync", app.url, self.village, app.year);
+    pub async fn post_raw(&self, app: &impl Server, body: Vec<u8>, content_type: &str) -> (u16, Vec<u8>) {
+        self.try_post(app, body, content_type).await.expect("request")
+    }
+
+    /// Like `post_raw`, with transport errors (server gone) as `Err`.
+    pub async fn try_post(
+        &self,
+        app: &impl Server,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(u16, Vec<u8>), reqwest::Error> {
+        let url = format!("{}/v1/villages/{}/years/{}/sync", app.url(), self.village, app.year());
         let r = app
-            .http
+            .http()
             .post(url)
             .bearer_auth(&self.token)
             .header("X-Peer-Id", &self.peer)
             .header("Content-Type", content_type)
             .body(body)
             .send()
-            .await
-            .expect("request");
-        (r.status().as_u16(), r.bytes().await.expect("body").to_vec())
+            .await?;
+        let status = r.status().as_u16();
+        Ok((status, r.bytes().await?.to_vec()))
     }
 
-    /// The standard protocol until both sides are quiet.
-    pub async fn sync(&mut self, app: &TestApp) -> Result<(), Refused> {
+    /// The standard protocol until both sides are quiet. A transport error (the server went
+    /// away) is `Refused { status: 0 }`; the phone then starts its next sync afresh.
+    pub async fn sync(&mut self, app: &impl Server) -> Result<(), Refused> {
+        // A new session: keep only what persists (the shared heads), so the phone always asks
+        // the server at least once instead of assuming nothing happened since last time.
+        self.state = sync::State::decode(&self.state.encode()).unwrap_or_default();
         for _ in 0..32 {
             let Some(msg) = self.doc.generate_sync_message(&mut self.state) else { return Ok(()) };
-            let (status, body) = self.post_raw(app, msg.encode(), "application/octet-stream").await;
+            let (status, body) = match self.try_post(app, msg.encode(), "application/octet-stream").await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.state = sync::State::new();
+                    return Err(Refused { status: 0, body: Value::String(e.to_string()) });
+                }
+            };
             match status {
                 200 => {
                     let reply = sync::Message::decode(&body).expect("server reply decodes");

@@ -30,8 +30,12 @@ async fn call(app: &TestApp, token: Option<&str>, c: Call) -> u16 {
     };
     let (method, path, body, content_type): (&str, String, Vec<u8>, &str) = match c {
         Call::Catalog => ("GET", "/v1/catalog".into(), vec![], ""),
-        Call::SyncV1 => ("POST", format!("/v1/villages/v1/years/{y}/sync"), sync_body("v1"), "application/octet-stream"),
-        Call::SyncV2 => ("POST", format!("/v1/villages/v2/years/{y}/sync"), sync_body("v2"), "application/octet-stream"),
+        Call::SyncV1 => {
+            ("POST", format!("/v1/villages/v1/years/{y}/sync"), sync_body("v1"), "application/octet-stream")
+        }
+        Call::SyncV2 => {
+            ("POST", format!("/v1/villages/v2/years/{y}/sync"), sync_body("v2"), "application/octet-stream")
+        }
         Call::DocV1 => ("GET", format!("/v1/villages/v1/years/{y}/doc"), vec![], ""),
         Call::DocW1 => ("GET", format!("/v1/villages/w1/years/{y}/doc"), vec![], ""),
         Call::MyPoints => ("GET", format!("/v1/me/points?year={y}"), vec![], ""),
@@ -42,11 +46,18 @@ async fn call(app: &TestApp, token: Option<&str>, c: Call) -> u16 {
         Call::Revoke => ("POST", "/v1/admin/accounts/v1-m02/revoke".into(), vec![], ""),
         Call::FastV1 => {
             let v = zhibu_schema::VillageId::parse("v1").expect("id");
-            let req = FastRequest { v: FAST_VERSION, docs: vec![FastDoc { village: v, year: y, known: vec![], heads: vec![], changes: vec![] }] };
+            let req = FastRequest {
+                v: FAST_VERSION,
+                docs: vec![FastDoc { village: v, year: y, known: vec![], heads: vec![], changes: vec![] }],
+            };
             ("POST", "/v1/sync".into(), req.encode(), "application/cbor")
         }
     };
-    let mut req = if method == "GET" { app.http.get(format!("{}{path}", app.url)) } else { app.http.post(format!("{}{path}", app.url)) };
+    let mut req = if method == "GET" {
+        app.http.get(format!("{}{path}", app.url))
+    } else {
+        app.http.post(format!("{}{path}", app.url))
+    };
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -100,7 +111,10 @@ async fn matrix(backend: Backend) {
             let token = if i == 0 { None } else { Some(tokens[i - 1].as_str()) };
             let got = call(&app, token, c).await;
             if got != *want {
-                failures.push(format!("{c:?} as {}: got {got}, want {want}", if i == 0 { "anonymous" } else { roles[i - 1] }));
+                failures.push(format!(
+                    "{c:?} as {}: got {got}, want {want}",
+                    if i == 0 { "anonymous" } else { roles[i - 1] }
+                ));
             }
         }
     }
@@ -115,7 +129,13 @@ async fn revoked_tokens(backend: Backend) {
     let member = app.token("v1-m02").await;
     assert_eq!(app.get(&member, "/v1/catalog").await.0, 200);
     let admin = app.token("admin").await;
-    let r = app.http.post(format!("{}/v1/admin/accounts/v1-m02/revoke", app.url)).bearer_auth(&admin).send().await.expect("revoke");
+    let r = app
+        .http
+        .post(format!("{}/v1/admin/accounts/v1-m02/revoke", app.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("revoke");
     assert_eq!(r.status(), 200);
     assert_eq!(app.get(&member, "/v1/catalog").await.0, 401);
     // Logging out ends one token.
@@ -125,7 +145,13 @@ async fn revoked_tokens(backend: Backend) {
     assert_eq!(app.get(&t, "/v1/catalog").await.0, 401);
     // Wrong passwords and unknown names are both 401 with the same message.
     for (u, p) in [("cadre1", "wrong-password"), ("nobody", "pass-1234")] {
-        let r = app.http.post(format!("{}/v1/auth/login", app.url)).json(&serde_json::json!({"username": u, "password": p})).send().await.expect("login");
+        let r = app
+            .http
+            .post(format!("{}/v1/auth/login", app.url))
+            .json(&serde_json::json!({"username": u, "password": p}))
+            .send()
+            .await
+            .expect("login");
         assert_eq!(r.status(), 401);
         let v: serde_json::Value = r.json().await.expect("json");
         assert_eq!(v["error"]["message"], "用户名或密码不对");

@@ -105,11 +105,29 @@ async fn bad_requests(backend: Backend) {
     let r = app.http.post(&url).bearer_auth(&token).body(vec![1, 2, 3]).send().await.expect("request");
     assert_eq!(r.status(), 400);
     // Ids with path separators, unknown villages and years out of range.
-    for path in ["/v1/villages/..%2Fv1/years/2026/sync", "/v1/villages/V1/years/2026/sync", "/v1/villages/v1/years/99999/sync"] {
-        let r = app.http.post(format!("{}{path}", app.url)).bearer_auth(&token).header("X-Peer-Id", "p").body(vec![1]).send().await.expect("request");
+    for path in
+        ["/v1/villages/..%2Fv1/years/2026/sync", "/v1/villages/V1/years/2026/sync", "/v1/villages/v1/years/99999/sync"]
+    {
+        let r = app
+            .http
+            .post(format!("{}{path}", app.url))
+            .bearer_auth(&token)
+            .header("X-Peer-Id", "p")
+            .body(vec![1])
+            .send()
+            .await
+            .expect("request");
         assert_eq!(r.status(), 400, "{path}");
     }
-    let r = app.http.post(format!("{}/v1/villages/nowhere/years/{}/sync", app.url, app.year)).bearer_auth(&token).header("X-Peer-Id", "p").body(vec![1]).send().await.expect("request");
+    let r = app
+        .http
+        .post(format!("{}/v1/villages/nowhere/years/{}/sync", app.url, app.year))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "p")
+        .body(vec![1])
+        .send()
+        .await
+        .expect("request");
     assert_eq!(r.status(), 404);
     assert!(app.records("v1").await.points.is_empty());
 }

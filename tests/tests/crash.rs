@@ -1,0 +1,174 @@
+//! The server killed (SIGKILL) while phones sync, many times: after each restart every change
+//! it acknowledged is there and the database is intact; in the end the phones converge. And
+//! two server processes on one PostgreSQL database lose nothing under concurrent pushes.
+
+use std::time::Duration;
+
+use automerge::{ChangeHash, ReadDoc};
+use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId, mapping};
+use zhibu_server::{Config, Db};
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, ServerProcess, TestDb, backends, fixture};
+
+const PROGRAM: &str = env!("CARGO_BIN_EXE_zhibu-server-under-test");
+
+async fn seeded(backend: Backend) -> Option<TestDb> {
+    let db = TestDb::create(backend).await?;
+    let state = zhibu_server::state(Config::for_tests(db.url.clone())).await.expect("state");
+    fixture::seed(&state, zhibu_server::api::this_year()).await.expect("seed");
+    state.db.pool.close().await;
+    Some(db)
+}
+
+fn award(phone: &mut RawPhone, cadre: &str, n: usize) -> RecordId {
+    let id = RecordId::new_v7();
+    let p = PointEntry {
+        member_id: MemberId::parse(&format!("{}-m{:02}", phone.village, n % 8 + 1)).expect("id"),
+        rule: Code::parse("volunteer").expect("code"),
+        delta: PointDelta::new(1 + (n % 5) as i64).expect("delta"),
+        on: phone.year().first_day(),
+        note: None,
+        by: AccountId::parse(cadre).expect("id"),
+        voided: None,
+    };
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
+    id
+}
+
+async fn token(server: &ServerProcess, user: &str) -> String {
+    let r = server
+        .http
+        .post(format!("{}/v1/auth/login", server.url))
+        .json(&serde_json::json!({"username": user, "password": zhibu_tests::PASSWORD}))
+        .send()
+        .await
+        .expect("login");
+    let v: serde_json::Value = r.json().await.expect("json");
+    v["token"].as_str().expect("token").to_owned()
+}
+
+async fn kill_while_syncing(backend: Backend) {
+    let Some(db) = seeded(backend).await else { return };
+    let mut server = ServerProcess::start(PROGRAM, &db.url);
+    let accounts = [("cadre1", "v1"), ("cadre2", "v1"), ("cadre3", "v2")];
+    let mut phones = Vec::new();
+    for (i, (user, village)) in accounts.iter().enumerate() {
+        let t = token(&server, user).await;
+        phones.push((user.to_string(), RawPhone::new(&server, &t, &format!("crash-phone-{i}"), village)));
+    }
+    let mut acknowledged: Vec<(String, Vec<ChangeHash>)> = Vec::new();
+    for round in 0..6 {
+        // Phones edit and sync concurrently; the server dies at a random moment.
+        let url = server.url.clone();
+        let kill_after = Duration::from_millis(fastrand::u64(50..400));
+        let mut tasks = Vec::new();
+        for (user, mut phone) in phones.drain(..) {
+            let srv = zhibu_tests::process::Remote::new(&url, phone_year(&phone));
+            tasks.push(tokio::spawn(async move {
+                let mut acked = Vec::new();
+                for n in 0..200 {
+                    award(&mut phone, &user, n);
+                    match phone.sync(&srv).await {
+                        Ok(()) => acked = phone.doc.get_heads(),
+                        Err(e) if e.status == 0 => break,
+                        Err(e) => panic!("refused: {e:?}"),
+                    }
+                }
+                (user, phone, acked)
+            }));
+        }
+        tokio::time::sleep(kill_after).await;
+        server.kill();
+        for t in tasks {
+            let (user, phone, acked) = t.await.expect("phone task");
+            acknowledged.push((phone.village.clone(), acked));
+            phones.push((user, phone));
+        }
+        // Restart: every acknowledged change is there, and the database is sound.
+        server = ServerProcess::start(PROGRAM, &db.url);
+        let check = Db::connect(&db.url).await.expect("connect");
+        for (village, heads) in &acknowledged {
+            let key = zhibu_server::db::documents::DocKey {
+                township: "t1".into(),
+                village: zhibu_schema::VillageId::parse(village).expect("id"),
+                year: server.year,
+            };
+            let doc = check.load_doc(&key).await.expect("loads").doc;
+            for h in heads {
+                assert!(
+                    doc.get_change_by_hash(h).is_some(),
+                    "round {round}: acknowledged change {h} of {village} lost"
+                );
+            }
+        }
+        if backend == Backend::Sqlite {
+            let row: (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&check.pool).await.expect("check");
+            assert_eq!(row.0, "ok");
+        }
+        check.pool.close().await;
+    }
+    // The phones resume and converge with the server.
+    for (_, phone) in &mut phones {
+        phone.sync(&server).await.expect("resumes");
+    }
+    for (_, phone) in &mut phones {
+        phone.sync(&server).await.expect("settles");
+    }
+    let v1: Vec<_> = phones.iter().filter(|(_, p)| p.village == "v1").map(|(_, p)| p.doc.get_heads()).collect();
+    assert_eq!(v1[0], v1[1], "both v1 phones end with the same document");
+}
+backends!(killing_the_server_loses_no_acknowledged_change, kill_while_syncing);
+
+fn phone_year(phone: &RawPhone) -> zhibu_schema::Year {
+    phone.year()
+}
+
+async fn two_processes() {
+    let Some(db) = seeded(Backend::Postgres).await else { return };
+    let a = ServerProcess::start(PROGRAM, &db.url);
+    let b = ServerProcess::start(PROGRAM, &db.url);
+    let ta = token(&a, "cadre1").await;
+    let tb = token(&b, "cadre2").await;
+    let mut pa = RawPhone::new(&a, &ta, "two-proc-a", "v1");
+    let mut pb = RawPhone::new(&b, &tb, "two-proc-b", "v1");
+    let (ra, rb) =
+        (zhibu_tests::process::Remote::new(&a.url, a.year), zhibu_tests::process::Remote::new(&b.url, b.year));
+    let ha = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            ids.push(award(&mut pa, "cadre1", n));
+            pa.sync(&ra).await.expect("push through server a");
+        }
+        (pa, ids)
+    });
+    let hb = tokio::spawn(async move {
+        let mut ids = Vec::new();
+        for n in 0..30 {
+            ids.push(award(&mut pb, "cadre2", n));
+            pb.sync(&rb).await.expect("push through server b");
+        }
+        (pb, ids)
+    });
+    let (mut pa, ia) = ha.await.expect("a");
+    let (mut pb, ib) = hb.await.expect("b");
+    pa.sync(&a).await.expect("settle a");
+    pb.sync(&b).await.expect("settle b");
+    pa.sync(&a).await.expect("a learns b's last edits");
+    let check = Db::connect(&db.url).await.expect("connect");
+    let key = zhibu_server::db::documents::DocKey {
+        township: "t1".into(),
+        village: zhibu_schema::VillageId::parse("v1").expect("id"),
+        year: a.year,
+    };
+    let records = mapping::read(&check.load_doc(&key).await.expect("loads").doc).expect("reads").doc;
+    for id in ia.iter().chain(&ib) {
+        assert!(records.points.contains_key(id), "edit {id} lost");
+    }
+    assert_eq!(pa.doc.get_heads(), pb.doc.get_heads());
+    check.pool.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_server_processes_on_one_postgres_lose_nothing() {
+    two_processes().await
+}

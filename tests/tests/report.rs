@@ -1,0 +1,154 @@
+//! What the phones logged shows in the township report: a village behind on committee
+//! meetings, an assembly without quorum, a case missing its notice, a meeting logged 30 days
+//! after it was held flagged 补录; members see exactly their own points.
+
+use zhibu_schema::mapping;
+use zhibu_schema::{
+    AccountId, Attendance, Case, Code, Collection, Date, Line, Meeting, MeetingKind, Name, PointDelta, PointEntry,
+    RecordId, Step,
+};
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, TestApp, backends};
+
+fn line(s: &str) -> Line {
+    Line::parse(s).expect("line")
+}
+
+/// A day in the fixture's year, `days_ago` before today when possible.
+fn day(app: &TestApp, days_ago: i64) -> Date {
+    let d = zhibu_server::api::today().add_days(-days_ago).expect("date");
+    d.clamp(app.year.first_day(), app.year.last_day())
+}
+
+async fn township_report(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let roster = mapping::read(&phone.doc).expect("reads").doc.members;
+    let members: Vec<_> = roster.keys().cloned().collect();
+
+    // An assembly where only three of the eleven full members came.
+    let assembly_id = RecordId::new_v7();
+    let mut assembly = Meeting::new(MeetingKind::BranchAssembly, day(&app, 3), line("审议年度计划"));
+    for (i, m) in members.iter().enumerate() {
+        assembly.attendance.insert(m.clone(), if i < 3 { Attendance::present() } else { Attendance::absent() });
+    }
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &assembly_id, &assembly));
+    // A theme day held 30 days ago, entered only now.
+    let late_id = RecordId::new_v7();
+    let held = zhibu_server::api::today().add_days(-30).expect("date");
+    let mut theme = Meeting::new(MeetingKind::ThemeDay, held, line("主题党日：义务植树"));
+    for m in &members {
+        theme.attendance.insert(m.clone(), Attendance::present());
+    }
+    // A closed homestead case without its public notice.
+    let case_id = RecordId::new_v7();
+    let opened = day(&app, 20);
+    let mut case = Case::new(Code::parse("homestead").expect("code"), line("张家宅基地申请"), opened);
+    case.applicant = Some(Name::parse("张志强").expect("name"));
+    let cadre = AccountId::parse("cadre1").expect("id");
+    for s in ["application", "qualification_review", "notice", "report_to_township"] {
+        case.steps.insert(Code::parse(s).expect("code"), Step { done_on: opened, by: cadre.clone(), note: None });
+    }
+    case.closed_on = Some(opened);
+    phone.edit("开始办理事项", |tx| mapping::put_record_id(tx, Collection::Cases, &case_id, &case));
+    let late_in_year = app.year.contains(held);
+    if late_in_year {
+        phone.edit("补录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &late_id, &theme));
+    }
+    phone.sync(&app).await.expect("push");
+
+    let staff = app.token("staff1").await;
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+
+    let committee =
+        v1["summary"].as_array().expect("summary").iter().find(|s| s["kind"] == "branch_committee").expect("row");
+    if zhibu_server::api::today().month() > 1 {
+        assert_eq!(committee["behind"], true, "no committee meeting in months that have ended: {committee}");
+    }
+    let quorum: Vec<_> = v1["summary"]
+        .as_array()
+        .expect("s")
+        .iter()
+        .flat_map(|s| s["quorum_failures"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(quorum.contains(&serde_json::json!(assembly_id.to_string())), "assembly without quorum listed: {quorum:?}");
+
+    let cases = v1["cases"].as_array().expect("cases");
+    let c = cases.iter().find(|c| c["case_id"] == case_id.to_string()).expect("the case has gaps");
+    let gaps: Vec<&str> =
+        c["gaps"].as_array().expect("gaps").iter().map(|g| g["message"].as_str().expect("message")).collect();
+    assert!(gaps.contains(&"缺少公示记录"), "{gaps:?}");
+
+    if late_in_year {
+        let late = v1["late_entries"].as_array().expect("late");
+        let entry = late.iter().find(|l| l["id"] == late_id.to_string()).expect("late meeting flagged");
+        assert_eq!(entry["days_late"], 30);
+        assert_eq!(entry["record"], "meeting");
+    }
+    // The other village logged nothing and is behind too, but has no late entries or cases.
+    let v2 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v2").expect("v2");
+    assert_eq!(v2["late_entries"].as_array().map(Vec::len), Some(0));
+    assert_eq!(v2["last_sync_at"], serde_json::Value::Null);
+    assert!(v1["last_sync_at"].is_string());
+
+    // The exports: CSV with a byte-order mark, XLSX that is a zip.
+    let (status, csv) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM so Excel shows Chinese");
+    let text = String::from_utf8(csv[3..].to_vec()).expect("utf-8");
+    assert!(text.lines().next().expect("header").starts_with("村,村名,支部党员大会"), "{text}");
+    assert_eq!(text.lines().count(), 3, "header and two villages");
+    let (status, xlsx) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={}&period=q1", app.year)).await;
+    assert_eq!(status, 200);
+    assert!(xlsx.starts_with(b"PK"), "an XLSX file is a zip");
+    let (status, _) = app.get(&staff, &format!("/v1/townships/t1/report?year={}&period=q9", app.year)).await;
+    assert_eq!(status, 400);
+}
+backends!(the_report_shows_what_the_phones_logged, township_report);
+
+async fn member_points(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let me = zhibu_schema::MemberId::parse("v1-m01").expect("id");
+    let other = zhibu_schema::MemberId::parse("v1-m02").expect("id");
+    let meeting_id = RecordId::new_v7();
+    let mut m = Meeting::new(MeetingKind::ThemeDay, day(&app, 1), line("主题党日"));
+    m.attendance.insert(me.clone(), Attendance::absent());
+    m.attendance.insert(other.clone(), Attendance::present());
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &meeting_id, &m));
+    let p = PointEntry {
+        member_id: other.clone(),
+        rule: Code::parse("honour").expect("code"),
+        delta: PointDelta::new(8).expect("delta"),
+        on: day(&app, 1),
+        note: None,
+        by: AccountId::parse("cadre1").expect("id"),
+        voided: None,
+    };
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &RecordId::new_v7(), &p));
+    phone.sync(&app).await.expect("push");
+
+    let token = app.token("v1-m01").await;
+    let (status, body) = app.get(&token, &format!("/v1/me/points?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(v["member_id"], "v1-m01");
+    assert_eq!(v["base"], 100);
+    assert_eq!(v["total"], 98, "an absence costs two points");
+    assert_eq!(v["grade"], "excellent");
+    let entries = v["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1, "only their own entries: {entries:?}");
+    assert_eq!(entries[0]["source"], "attendance");
+    assert_eq!(entries[0]["rule"], "attend_absent");
+    assert_eq!(entries[0]["delta"], -2);
+    // Nothing about another member anywhere in the answer.
+    assert!(!String::from_utf8_lossy(&body).contains("v1-m02"));
+}
+backends!(a_member_sees_exactly_their_own_points, member_points);
