@@ -214,7 +214,7 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
-    use super::super::default::DEFAULT_CATALOG_TOML;
+    use super::super::DEFAULT_CATALOG_TOML;
     use super::*;
 
     fn line_containing(text: &str, needle: &str) -> usize {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{Cadence, Code, Line, MeetingKind};
 
 pub use check::{CatalogIssue, CatalogPath};
+pub use default::DEFAULT_CATALOG_TOML;
 pub use file::{CatalogFileError, FileIssue};
 
 /// The codes of the three attendance-derived rules, which every catalog must define.

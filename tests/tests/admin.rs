@@ -1,0 +1,107 @@
+//! `zhibu-server admin ...` as a township clerk uses it, and `--catalog` replacing the default.
+
+use std::process::Command;
+
+use zhibu_schema::mapping;
+use zhibu_server::Db;
+use zhibu_server::db::documents::DocKey;
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, TestApp, TestDb};
+
+const PROGRAM: &str = env!("CARGO_BIN_EXE_zhibu-server-under-test");
+
+fn admin(db: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(PROGRAM)
+        .args(["--database-url", db, "admin"])
+        .args(args)
+        .env("ZHIBU_PASSWORD", "secret-pass")
+        .output()
+        .expect("runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
+    let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+    let url = db.url.as_str();
+    assert!(admin(url, &["create-township", "t9", "九镇"]).0);
+    assert!(admin(url, &["create-village", "t9", "c9", "九村"]).0);
+    let (ok, _, err) = admin(url, &["create-village", "t9", "c9", "九村"]);
+    assert!(!ok && err.contains("村「c9」已存在"), "{err}");
+    let (ok, out, err) = admin(url, &["create-account", "c9-cadre", "--role", "cadre", "--village", "c9"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("已新建村干部账号 c9-cadre"), "{out}");
+
+    let bad = db.dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "姓名,党小组,正式/预备,支委,入党日期\n王建国,第一党小组,正式,是,1985-07-01\n李四,第一党小组,候补,否,\n",
+    )
+    .expect("write");
+    let (ok, _, err) = admin(url, &["import-roster", "c9", bad.to_str().expect("path")]);
+    assert!(!ok);
+    assert!(err.contains("第 3 行：「正式/预备」应填“正式”或“预备”，不是「候补」"), "{err}");
+
+    let good = db.dir.path().join("good.csv");
+    std::fs::write(&good, "\u{feff}姓名,党小组,正式/预备,支委,入党日期\n王建国,第一党小组,正式,是,1985-07-01\n李秀英,第二党小组,预备,否,2025/6/1\n").expect("write");
+    let (ok, out, err) =
+        admin(url, &["import-roster", "c9", good.to_str().expect("path"), "--member-password", "member-pass"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("已导入 2 名党员"), "{out}");
+
+    let check = Db::connect(url).await.expect("connect");
+    let key = DocKey {
+        township: "t9".into(),
+        village: zhibu_schema::VillageId::parse("c9").expect("id"),
+        year: zhibu_server::api::this_year(),
+    };
+    let records = mapping::read(&check.load_doc(&key).await.expect("loads").doc).expect("reads").doc;
+    let names: Vec<_> = records.members.values().map(|m| m.name.to_string()).collect();
+    assert_eq!(names, ["王建国", "李秀英"]);
+    assert!(check.verify_login("c9-m01", "member-pass").await.expect("login").is_some(), "member accounts made");
+    assert!(check.verify_login("c9-cadre", "secret-pass").await.expect("login").is_some());
+
+    let catalog = db.dir.path().join("catalog.toml");
+    std::fs::write(&catalog, zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace("max = 89", "max = 95"))
+        .expect("write");
+    let (ok, _, err) = admin(url, &["set-catalog", "t9", catalog.to_str().expect("path")]);
+    assert!(!ok && err.contains("行：") && err.contains("分数区间重叠"), "{err}");
+}
+
+#[tokio::test]
+async fn a_township_catalog_file_replaces_the_default() {
+    let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+    let file = db.dir.path().join("township.toml");
+    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace(
+        "code = \"volunteer\"\nname = \"志愿服务、义务劳动\"\nsource = \"manual\"\nmin = 1\nmax = 5",
+        "code = \"volunteer\"\nname = \"志愿服务、义务劳动\"\nsource = \"manual\"\nmin = 1\nmax = 3",
+    );
+    assert_ne!(text, zhibu_schema::catalog::DEFAULT_CATALOG_TOML);
+    std::fs::write(&file, text).expect("write");
+    let app = TestApp::start_on(db, Some(file)).await;
+    let token = app.token("cadre1").await;
+    let (status, body) = app.get(&token, "/v1/catalog").await;
+    assert_eq!(status, 200);
+    let c: zhibu_schema::Catalog = serde_json::from_slice(&body).expect("catalog");
+    assert_eq!(c.rule("volunteer").map(|r| r.max), Some(3));
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let p = zhibu_schema::PointEntry {
+        member_id: zhibu_schema::MemberId::parse("v1-m01").expect("id"),
+        rule: zhibu_schema::Code::parse("volunteer").expect("code"),
+        delta: zhibu_schema::PointDelta::new(4).expect("delta"),
+        on: phone.year().first_day(),
+        note: None,
+        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
+        voided: None,
+    };
+    let id = zhibu_schema::RecordId::new_v7();
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Points, &id, &p));
+    let refused = phone.sync(&app).await.expect_err("4 is over the township's 3");
+    assert_eq!(refused.status, 422);
+    assert!(refused.body["error"]["message"].as_str().expect("m").contains("应在 1 到 3 之间"));
+}
