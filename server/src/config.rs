@@ -24,6 +24,9 @@ pub struct Config {
     /// Seconds a request may take before it is cut off.
     #[arg(long, env = "ZHIBU_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+    /// Village-year documents kept in memory between requests.
+    #[arg(long, env = "ZHIBU_CACHED_DOCUMENTS", default_value_t = 64)]
+    pub cached_documents: usize,
     /// Seed the demo township (if absent) and print its accounts.
     #[arg(long)]
     pub demo: bool,
@@ -39,6 +42,7 @@ impl Config {
             token_days: 30,
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 30,
+            cached_documents: 64,
             demo: false,
         }
     }

@@ -22,8 +22,8 @@ where
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let owner = |_: &ActorId| Owner::Unbound;
     for _ in 0..8 {
-        let loaded = state.db.load_doc(key).await?;
-        let mut next = if loaded.version == 0 { mapping::genesis(&key.village, key.year) } else { loaded.doc.fork() };
+        let base = state.load_doc(key).await?;
+        let mut next = if base.version == 0 { mapping::genesis(&key.village, key.year) } else { base.doc.fork() };
         next.set_actor(ActorId::random());
         next.transact_with::<_, _, WriteError, _>(
             |_| CommitOptions::default().with_message(message.to_owned()).with_time(now_ms() / 1000),
@@ -31,18 +31,9 @@ where
         )
         .map_err(|f| AppError::Internal(f.error.into()))?;
         let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let accepted = admit(&loaded.doc, next, &gate)?;
-        let push = Push {
-            key,
-            account,
-            peer: None,
-            version: loaded.version,
-            pending: loaded.pending,
-            accepted: &accepted,
-            catalog: &catalog,
-            sync_state: None,
-        };
-        if push::store(&state.db, &push).await? {
+        let accepted = admit(&base.doc, next, &gate)?;
+        let push = Push { key, account, peer: None, base: &base, accepted, catalog: &catalog, sync_state: None };
+        if push::store(state, push).await? {
             return Ok(());
         }
     }

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
@@ -19,7 +20,6 @@ pub mod push;
 pub mod roster;
 pub mod state;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -104,7 +104,7 @@ pub fn load_catalog(config: &Config) -> anyhow::Result<Catalog> {
 pub async fn state(config: Config) -> anyhow::Result<AppState> {
     let catalog = load_catalog(&config)?;
     let db = Db::connect(&config.database_url).await?;
-    Ok(AppState { db, default_catalog: Arc::new(catalog), config: Arc::new(config) })
+    Ok(AppState::new(db, catalog, config))
 }
 
 /// A server bound to its address, ready to run.

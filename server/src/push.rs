@@ -3,17 +3,21 @@
 //!
 //! In one transaction: claim the document's next version (or give up if another push won),
 //! bind new actors to the account (refusing an actor another account holds), append the
-//! changes, rebuild the projections, compact when due, save the peer's sync state and the
-//! device's last sync. The caller replies only after this returns `Ok(true)`.
+//! changes, bring the projections up to date, compact when due, save the peer's sync state and
+//! the device's last sync. The caller replies only after this returns `Ok(true)`.
+
+use std::sync::Arc;
 
 use automerge::sync::State;
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{Accepted, Refusal};
 
+use crate::cache::Current;
 use crate::db::accounts::bind_actor;
-use crate::db::documents::{self, Claim, DocKey};
-use crate::db::{Db, now_ms, projections};
+use crate::db::documents::{self, COMPACT_AFTER, Claim, DocKey};
+use crate::db::{now_ms, projections};
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// An admitted push and where it goes.
 #[derive(Debug)]
@@ -22,34 +26,47 @@ pub struct Push<'a> {
     pub account: &'a str,
     /// The device (X-Peer-Id), or None for changes the server made itself.
     pub peer: Option<&'a str>,
-    /// The document version the push was computed against.
-    pub version: i64,
-    /// Changes pending compaction in that version.
-    pub pending: i64,
-    pub accepted: &'a Accepted,
-    pub catalog: &'a Catalog,
+    /// The document the push was computed against.
+    pub base: &'a Current,
+    pub accepted: Accepted,
+    pub catalog: &'a Arc<Catalog>,
     /// The standard protocol's new state for this peer.
     pub sync_state: Option<&'a State>,
 }
 
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
-pub async fn store(db: &Db, p: &Push<'_>) -> AppResult<bool> {
-    let mut tx = db.pool.begin().await?;
+pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
+    let mut tx = state.db.pool.begin().await?;
     let peer = p.peer.unwrap_or("server");
-    if !p.accepted.changes.is_empty() {
-        let heads = p.accepted.doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-        if documents::claim_version(&mut tx, p.key, p.version, &heads).await? == Claim::Conflict {
+    let accepted = p.accepted;
+    let changed = !accepted.changes.is_empty();
+    let mut next = None;
+    if changed {
+        let heads = accepted.doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+        if documents::claim_version(&mut tx, p.key, p.base.version, &heads).await? == Claim::Conflict {
             return Ok(false);
         }
-        for actor in &p.accepted.bind {
+        for actor in &accepted.bind {
             if !bind_actor(&mut tx, &actor.to_hex_string(), p.account).await? {
                 return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
             }
         }
-        documents::insert_changes(&mut tx, p.key, p.account, peer, &p.accepted.changes).await?;
-        projections::rebuild(&mut tx, p.key, &p.accepted.records, p.catalog, now_ms()).await?;
-        let pending = p.pending + p.accepted.changes.len() as i64;
-        documents::maybe_compact(&mut tx, p.key, &p.accepted.doc, pending).await?;
+        documents::insert_changes(&mut tx, p.key, p.account, peer, &accepted.changes).await?;
+        // The rows in the database were made from the base's records only if we know them
+        // and they were made with this very catalog.
+        let before = p.base.projected.as_ref().filter(|(_, c)| Arc::ptr_eq(c, p.catalog)).map(|(r, _)| r.as_ref());
+        projections::update(&mut tx, p.key, before, &accepted.records, p.catalog, now_ms()).await?;
+        let mut pending = p.base.pending + accepted.changes.len() as i64;
+        if pending >= COMPACT_AFTER {
+            documents::compact(&mut tx, p.key, &accepted.doc).await?;
+            pending = 0;
+        }
+        next = Some(Current {
+            doc: Arc::new(accepted.doc),
+            version: p.base.version + 1,
+            pending,
+            projected: Some((Arc::new(accepted.records), p.catalog.clone())),
+        });
     }
     if let (Some(s), Some(peer)) = (p.sync_state, p.peer) {
         documents::save_sync_state(&mut tx, p.key, peer, p.account, s).await?;
@@ -58,8 +75,9 @@ pub async fn store(db: &Db, p: &Push<'_>) -> AppResult<bool> {
         documents::touch_device(&mut tx, p.key, peer, p.account).await?;
     }
     tx.commit().await?;
-    if !p.accepted.changes.is_empty() {
-        tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = p.accepted.changes.len(), "push stored");
+    if let Some(next) = next {
+        tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = accepted.changes.len(), "push stored");
+        state.docs.put(p.key.clone(), next);
     }
     Ok(true)
 }

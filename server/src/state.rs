@@ -1,13 +1,21 @@
-//! Shared state of the handlers. Nothing here is a cache another server instance would need:
-//! every instance can answer every request from the database alone.
+//! Shared state of the handlers. Nothing here is state another server instance would need:
+//! every instance can answer every request from the database alone; the caches only save work
+//! and are checked against the database before use.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
+use sqlx::Row;
 use zhibu_schema::Catalog;
 
+use crate::cache::{Current, DocCache};
 use crate::config::Config;
 use crate::db::Db;
+use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
+
+/// Parsed township catalogs, by township, with the JSON each was parsed from.
+type CatalogCache = Mutex<HashMap<String, (String, Arc<Catalog>)>>;
 
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -15,17 +23,56 @@ pub struct AppState {
     /// The server's catalog: `--catalog` or the built-in default.
     pub default_catalog: Arc<Catalog>,
     pub config: Arc<Config>,
+    pub docs: Arc<DocCache>,
+    /// Townships' own catalogs as parsed, with the JSON they were parsed from.
+    catalogs: Arc<CatalogCache>,
 }
 
 impl AppState {
+    pub fn new(db: Db, default_catalog: Catalog, config: Config) -> AppState {
+        AppState {
+            db,
+            default_catalog: Arc::new(default_catalog),
+            docs: Arc::new(DocCache::new(config.cached_documents)),
+            config: Arc::new(config),
+            catalogs: Arc::default(),
+        }
+    }
+
     /// The catalog in force for a township: its own if it has one, else the server's.
     pub async fn catalog_for(&self, township: Option<&str>) -> AppResult<Arc<Catalog>> {
         let Some(t) = township else { return Ok(self.default_catalog.clone()) };
-        match self.db.township_catalog(t).await? {
-            None => Ok(self.default_catalog.clone()),
-            Some(json) => Catalog::from_json_str(&json)
-                .map(Arc::new)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("stored catalog of {t} is broken: {e}"))),
+        let Some(json) = self.db.township_catalog(t).await? else { return Ok(self.default_catalog.clone()) };
+        let mut cached = self.catalogs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((text, c)) = cached.get(t)
+            && *text == json
+        {
+            return Ok(c.clone());
         }
+        let c = Catalog::from_json_str(&json)
+            .map(Arc::new)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored catalog of {t} is broken: {e}")))?;
+        cached.insert(t.to_owned(), (json, c.clone()));
+        Ok(c)
+    }
+
+    /// The document as stored now: from memory when the database still has the version that
+    /// is cached, else loaded (and cached).
+    pub async fn load_doc(&self, key: &DocKey) -> AppResult<Current> {
+        let row = sqlx::query("SELECT version FROM documents WHERE township_id = $1 AND village_id = $2 AND year = $3")
+            .bind(&key.township)
+            .bind(key.village.as_str())
+            .bind(i64::from(key.year))
+            .fetch_optional(&self.db.pool)
+            .await?;
+        let version = row.map(|r| r.try_get::<i64, _>("version")).transpose()?.unwrap_or(0);
+        if let Some(hit) = self.docs.get(key, version) {
+            return Ok(hit);
+        }
+        let loaded = self.db.load_doc(key).await?;
+        let current =
+            Current { doc: Arc::new(loaded.doc), version: loaded.version, pending: loaded.pending, projected: None };
+        self.docs.put(key.clone(), current.clone());
+        Ok(current)
     }
 }

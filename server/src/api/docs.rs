@@ -17,7 +17,7 @@ async fn doc(
 ) -> AppResult<Response> {
     let key = super::doc_key(&state, &village, &year).await?;
     caller.require_reader_of(&key.village, &key.township)?;
-    let loaded = state.db.load_doc(&key).await?;
+    let loaded = state.load_doc(&key).await?;
     if loaded.version == 0 {
         return Err(AppError::not_found(format!("村「{}」{} 年还没有任何记录", key.village, key.year)));
     }

@@ -86,9 +86,9 @@ pub async fn my_points(state: &AppState, caller: &Caller, year: Option<&str>) ->
     let member = MemberId::parse(member).map_err(|e| AppError::Internal(e.into()))?;
     let key = DocKey { township: township.to_owned(), village: village.clone(), year };
     let catalog = state.catalog_for(Some(township)).await?;
-    let loaded = state.db.load_doc(&key).await?;
+    let loaded = state.load_doc(&key).await?;
     let not_found = || AppError::not_found(format!("{year} 年的党员名册上没有您的记录"));
-    let records = mapping::read(&loaded.doc).map_err(|_| not_found())?.doc;
+    let records = mapping::read(loaded.doc.as_ref()).map_err(|_| not_found())?.doc;
     let score = member_score(&records, &catalog, &member).ok_or_else(not_found)?;
     Ok(MyPoints::new(score, &village, i64::from(year), &catalog))
 }

@@ -90,21 +90,20 @@ async fn standard(
     let mine = state.db.actors_of(&caller.account.id).await?;
     let owner = owner_of(&mine);
     for _ in 0..ATTEMPTS {
-        let loaded = state.db.load_doc(&key).await?;
+        let base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
         let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let step = receive_sync(&loaded.doc, &sync_state, &body, &gate)?;
+        let step = receive_sync(&base.doc, &sync_state, &body, &gate)?;
         let push = Push {
             key: &key,
             account: &caller.account.id,
             peer: Some(&peer),
-            version: loaded.version,
-            pending: loaded.pending,
-            accepted: &step.accepted,
+            base: &base,
+            accepted: step.accepted,
             catalog: &catalog,
             sync_state: Some(&step.state),
         };
-        if push::store(&state.db, &push).await? {
+        if push::store(&state, push).await? {
             return Ok(match step.reply {
                 Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes)
                     .into_response(),
@@ -128,22 +127,21 @@ async fn fast_one(
     let catalog: Arc<Catalog> = state.catalog_for(Some(&key.township)).await?;
     let owner = owner_of(mine);
     for _ in 0..ATTEMPTS {
-        let loaded = state.db.load_doc(&key).await?;
+        let base = state.load_doc(&key).await?;
         let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let Some((accepted, outcome)) = receive_fast(&loaded.doc, doc, &gate)? else {
+        let Some((accepted, outcome)) = receive_fast(&base.doc, doc, &gate)? else {
             return Ok(FastOutcome::Resync);
         };
         let push = Push {
             key: &key,
             account: &caller.account.id,
             peer: Some(peer),
-            version: loaded.version,
-            pending: loaded.pending,
-            accepted: &accepted,
+            base: &base,
+            accepted,
             catalog: &catalog,
             sync_state: None,
         };
-        if push::store(&state.db, &push).await? {
+        if push::store(state, push).await? {
             return Ok(outcome);
         }
     }

@@ -18,7 +18,7 @@ use zhibu_schema::{VillageId, Year};
 use super::{Db, now_ms};
 
 /// Fold the change log into a new snapshot once this many changes are pending.
-const COMPACT_AFTER: i64 = 64;
+pub const COMPACT_AFTER: i64 = 64;
 
 /// The address of a document, with its township (every key starts with it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -226,17 +226,9 @@ pub async fn insert_changes(
     Ok(())
 }
 
-/// Folds the pending changes into a new snapshot when enough have gathered. Runs inside the
-/// push's transaction, after `claim_version`, so no other push can interleave.
-pub async fn maybe_compact(
-    tx: &mut Transaction<'static, Any>,
-    key: &DocKey,
-    doc: &Automerge,
-    pending: i64,
-) -> anyhow::Result<()> {
-    if pending < COMPACT_AFTER {
-        return Ok(());
-    }
+/// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered).
+/// Runs inside the push's transaction, after `claim_version`, so no other push can interleave.
+pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, doc: &Automerge) -> anyhow::Result<()> {
     sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
         .bind(doc.save())
         .bind(&key.township)

@@ -1,16 +1,25 @@
-//! Projections: relational rows derived from a village-year document, rebuilt in the same
-//! transaction as every accepted push, so the township report is SQL over small tables, never
-//! a scan of documents. Figures come from zhibu-schema, the same functions the phones run.
+//! Projections: relational rows derived from a village-year document, kept in step with it in
+//! the same transaction as every accepted push, so the township report is SQL over small
+//! tables, never a scan of documents. Figures come from zhibu-schema, the same functions the
+//! phones run.
+//!
+//! Invariant: after a push commits, every projection table holds exactly `project(records)` of
+//! the stored document. When the records the previous rows were made from are known (the
+//! version this push was computed against), only the rows that differ are rewritten, so a push
+//! that marks one attendance rewrites a handful of rows, not thousands; otherwise the
+//! document's rows are rebuilt whole.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{Any, Row, Transaction};
-use zhibu_schema::{Catalog, Date, Period, VillageYear, all_scores, case_gaps, compliance, late_by, quorum};
+use zhibu_schema::{
+    AttendanceStatus, Catalog, Date, Period, VillageYear, all_scores, case_gaps, compliance, late_by, quorum,
+};
 
 use super::documents::DocKey;
 
-/// One value of a row to insert.
-#[derive(Debug, Clone)]
+/// One value of a row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Val {
     Text(String),
     OptText(Option<String>),
@@ -18,68 +27,80 @@ enum Val {
     OptInt(Option<i64>),
 }
 
-/// What an insert does with a row whose key exists.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnConflict {
-    Fail,
-    Keep,
+/// A projection table: the columns after (township_id, village_id, year), the first
+/// `key_len` of which complete its primary key.
+#[derive(Debug)]
+struct Table {
+    name: &'static str,
+    columns: &'static [&'static str],
+    key_len: usize,
 }
 
-/// Inserts rows in batches: one statement per hundred rows instead of one per row.
-async fn insert_rows(
-    tx: &mut Transaction<'static, Any>,
-    table: &str,
-    columns: &[&str],
-    rows: Vec<Vec<Val>>,
-    on_conflict: OnConflict,
-) -> anyhow::Result<()> {
-    for chunk in rows.chunks(100) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-        let mut n = 0;
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for j in 0..row.len() {
-                n += 1;
-                if j > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${n}"));
-            }
-            sql.push(')');
-        }
-        if on_conflict == OnConflict::Keep {
-            sql.push_str(" ON CONFLICT DO NOTHING");
-        }
-        // Table and column names come from this module's constants; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            for v in row {
-                q = match v {
-                    Val::Text(s) => q.bind(s.clone()),
-                    Val::OptText(s) => q.bind(s.clone()),
-                    Val::Int(i) => q.bind(*i),
-                    Val::OptInt(i) => q.bind(*i),
-                };
-            }
-        }
-        q.execute(&mut **tx).await?;
-    }
-    Ok(())
+const TABLES: [Table; 7] = [
+    Table {
+        name: "p_members",
+        columns: &["member_id", "name", "grp", "status", "committee", "score", "grade"],
+        key_len: 1,
+    },
+    Table {
+        name: "p_meetings",
+        columns: &[
+            "meeting_id",
+            "kind",
+            "held_on",
+            "topic",
+            "grp",
+            "voided",
+            "present",
+            "quorum_due",
+            "quorum_met",
+            "first_seen_at",
+            "late_days",
+        ],
+        key_len: 1,
+    },
+    Table { name: "p_attendance", columns: &["meeting_id", "member_id", "status", "makeup_on"], key_len: 2 },
+    Table { name: "p_points", columns: &["entry_id", "member_id", "rule", "delta", "on_date", "voided"], key_len: 1 },
+    Table {
+        name: "p_cases",
+        columns: &["case_id", "item", "title", "opened_on", "closed_on", "voided", "gap_count", "gaps"],
+        key_len: 1,
+    },
+    Table { name: "p_case_steps", columns: &["case_id", "step", "done_on", "first_seen_at", "late_days"], key_len: 2 },
+    Table {
+        name: "p_compliance",
+        columns: &[
+            "kind",
+            "grp",
+            "period",
+            "period_start",
+            "period_end",
+            "required",
+            "held",
+            "valid",
+            "quorum_failures",
+        ],
+        key_len: 3,
+    },
+];
+
+/// Rows of one table, by primary key.
+type Rows = BTreeMap<Vec<Val>, Vec<Val>>;
+/// A row as (primary key, other columns).
+type RowRef<'a> = (&'a Vec<Val>, &'a Vec<Val>);
+
+fn put(rows: &mut Rows, key_len: usize, row: Vec<Val>) {
+    let mut row = row;
+    let rest = row.split_off(key_len);
+    rows.insert(row, rest);
 }
 
-fn key_vals(key: &DocKey) -> [Val; 3] {
-    [Val::Text(key.township.clone()), Val::Text(key.village.to_string()), Val::Int(i64::from(key.year))]
+fn text(s: impl ToString) -> Val {
+    Val::Text(s.to_string())
 }
-
-fn row(key: &DocKey, rest: impl IntoIterator<Item = Val>) -> Vec<Val> {
-    key_vals(key).into_iter().chain(rest).collect()
+fn opt_text<T: ToString>(s: Option<T>) -> Val {
+    Val::OptText(s.map(|s| s.to_string()))
 }
-
-const TABLES: [&str; 7] =
-    ["p_members", "p_meetings", "p_attendance", "p_points", "p_cases", "p_case_steps", "p_compliance"];
 
 /// The period's short code: `2026-03`, `2026-q1` or `2026`.
 pub fn period_code(year: zhibu_schema::Year, p: Period) -> String {
@@ -98,24 +119,195 @@ fn day_of(ms: i64) -> Date {
     Date::from_time(t.date()).unwrap_or_else(|_| zhibu_schema::Year::new(2000).expect("valid").first_day())
 }
 
-/// Rebuilds every projection of one document from its records.
-pub async fn rebuild(
+/// Every projection row of a document. `first_seen` gives when the server first saw a meeting
+/// (`meeting:ID`) or case step (`step:CASE:STEP`).
+fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i64) -> [Rows; 7] {
+    let [mut members, mut meetings, mut attendance, mut points, mut cases, mut steps, mut comp] = Default::default();
+
+    for ((id, m), s) in doc.members.iter().zip(all_scores(doc, catalog)) {
+        let row = vec![
+            text(id),
+            text(&m.name),
+            opt_text(m.group.as_ref()),
+            text(m.status.code()),
+            Val::Int(i64::from(m.committee)),
+            Val::Int(i64::from(s.total)),
+            opt_text(s.grade.map(|g| g.code())),
+        ];
+        put(&mut members, 1, row);
+    }
+
+    for (id, m) in &doc.meetings {
+        let q = catalog.requirement(m.kind).and_then(|r| quorum(doc, m, r.quorum));
+        let present = m.attendance.values().filter(|a| a.status == AttendanceStatus::Present).count() as i64;
+        let seen_at = first_seen(&format!("meeting:{id}"));
+        let row = vec![
+            text(id),
+            text(m.kind.code()),
+            text(m.held_on),
+            text(&m.topic),
+            opt_text(m.group.as_ref()),
+            Val::Int(i64::from(m.voided.is_some())),
+            Val::Int(present),
+            Val::OptInt(q.map(|q| i64::from(q.due))),
+            Val::OptInt(q.map(|q| i64::from(q.met()))),
+            Val::Int(seen_at),
+            Val::OptInt(late_by(m.held_on, day_of(seen_at), catalog)),
+        ];
+        put(&mut meetings, 1, row);
+        for (member, a) in &m.attendance {
+            put(&mut attendance, 2, vec![text(id), text(member), text(a.status.code()), opt_text(a.makeup_on)]);
+        }
+    }
+
+    for (id, p) in &doc.points {
+        let row = vec![
+            text(id),
+            text(&p.member_id),
+            text(&p.rule),
+            Val::Int(i64::from(p.delta.get())),
+            text(p.on),
+            Val::Int(i64::from(p.voided.is_some())),
+        ];
+        put(&mut points, 1, row);
+    }
+
+    for (id, c) in &doc.cases {
+        // Overdue depends on the day the report is read; the report adds it.
+        let gaps = case_gaps(c, catalog, c.opened_on);
+        let described: Vec<serde_json::Value> = gaps
+            .iter()
+            .map(|g| {
+                let mut v = serde_json::to_value(g).unwrap_or_default();
+                v["message"] = serde_json::Value::String(g.describe(catalog, &c.item));
+                v
+            })
+            .collect();
+        let row = vec![
+            text(id),
+            text(&c.item),
+            text(&c.title),
+            text(c.opened_on),
+            opt_text(c.closed_on),
+            Val::Int(i64::from(c.voided.is_some())),
+            Val::Int(gaps.len() as i64),
+            Val::Text(serde_json::to_string(&described).unwrap_or_else(|_| "[]".into())),
+        ];
+        put(&mut cases, 1, row);
+        for (code, s) in &c.steps {
+            let seen_at = first_seen(&format!("step:{id}:{code}"));
+            let late = if c.voided.is_some() { None } else { late_by(s.done_on, day_of(seen_at), catalog) };
+            put(&mut steps, 2, vec![text(id), text(code), text(s.done_on), Val::Int(seen_at), Val::OptInt(late)]);
+        }
+    }
+
+    // State depends on the day the report is read; the rows keep the period's dates.
+    for r in compliance(doc, catalog, doc.year.first_day()) {
+        let row = vec![
+            text(r.kind.code()),
+            Val::Text(r.group.clone().unwrap_or_default()),
+            Val::Text(period_code(doc.year, r.period)),
+            text(r.period.first_day(doc.year)),
+            text(r.period.last_day(doc.year)),
+            Val::Int(i64::from(r.required)),
+            Val::Int(i64::from(r.held)),
+            Val::Int(i64::from(r.valid)),
+            Val::Text(serde_json::to_string(&r.quorum_failures).unwrap_or_else(|_| "[]".into())),
+        ];
+        put(&mut comp, 3, row);
+    }
+    [members, meetings, attendance, points, cases, steps, comp]
+}
+
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
+    vals: impl IntoIterator<Item = &'q Val>,
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
+    for v in vals {
+        q = match v {
+            Val::Text(s) => q.bind(s.as_str()),
+            Val::OptText(s) => q.bind(s.as_deref()),
+            Val::Int(i) => q.bind(*i),
+            Val::OptInt(i) => q.bind(*i),
+        };
+    }
+    q
+}
+
+/// Inserts rows in batches of a hundred, each row being key columns then the rest.
+async fn insert(
     tx: &mut Transaction<'static, Any>,
     key: &DocKey,
-    doc: &VillageYear,
+    table: &str,
+    columns: &[&str],
+    rows: &[RowRef<'_>],
+    keep_existing: bool,
+) -> anyhow::Result<()> {
+    let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
+    for chunk in rows.chunks(100) {
+        let width = 3 + columns.len();
+        let mut sql = format!("INSERT INTO {table} (township_id, village_id, year, {}) VALUES ", columns.join(", "));
+        for i in 0..chunk.len() {
+            let params: Vec<String> = (1..=width).map(|j| format!("${}", i * width + j)).collect();
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        if keep_existing {
+            sql.push_str(" ON CONFLICT DO NOTHING");
+        }
+        // Table and column names come from this module's constants; values are bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (k, rest) in chunk {
+            q = bind_all(q, doc_vals.iter().chain(k.iter()).chain(rest.iter()));
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Deletes rows by primary key.
+async fn delete(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    table: &Table,
+    keys: &[&Vec<Val>],
+) -> anyhow::Result<()> {
+    let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
+    let conds: Vec<String> =
+        table.columns[..table.key_len].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
+    let sql = format!(
+        "DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3 AND {}",
+        table.name,
+        conds.join(" AND ")
+    );
+    for k in keys {
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+        bind_all(q, doc_vals.iter().chain(k.iter())).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Brings the projections of one document from `before` (the records the current rows were
+/// made from, when known) to `after`.
+pub async fn update(
+    tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    before: Option<&VillageYear>,
+    after: &VillageYear,
     catalog: &Catalog,
     received_at: i64,
 ) -> anyhow::Result<()> {
     let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
 
     // When the server first saw each meeting and case step: the basis of late entries.
-    let mut seen_keys: Vec<String> = doc.meetings.keys().map(|id| format!("meeting:{id}")).collect();
-    for (id, case) in &doc.cases {
-        seen_keys.extend(case.steps.keys().map(|s| format!("step:{id}:{s}")));
+    let mut seen_keys: Vec<Vec<Val>> = after.meetings.keys().map(|id| vec![text(format!("meeting:{id}"))]).collect();
+    for (id, case) in &after.cases {
+        seen_keys.extend(case.steps.keys().map(|s| vec![text(format!("step:{id}:{s}"))]));
     }
-    let rows = seen_keys.into_iter().map(|k| row(key, [Val::Text(k), Val::Int(received_at)])).collect();
-    let columns = ["township_id", "village_id", "year", "record_key", "first_seen_at"];
-    insert_rows(tx, "record_seen", &columns, rows, OnConflict::Keep).await?;
+    let now = vec![Val::Int(received_at)];
+    let rows: Vec<_> = seen_keys.iter().map(|k| (k, &now)).collect();
+    insert(tx, key, "record_seen", &["record_key", "first_seen_at"], &rows, true).await?;
     let seen: HashMap<String, i64> = sqlx::query(
         "SELECT record_key, first_seen_at FROM record_seen WHERE township_id = $1 AND village_id = $2 AND year = $3",
     )
@@ -129,243 +321,38 @@ pub async fn rebuild(
     .collect::<anyhow::Result<_>>()?;
     let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
 
-    for table in TABLES {
-        let sql = format!("DELETE FROM {table} WHERE township_id = $1 AND village_id = $2 AND year = $3");
-        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(v).bind(y).execute(&mut **tx).await?;
+    let new = project(after, catalog, &first_seen);
+    let old = before.map(|b| project(b, catalog, &first_seen));
+    for (i, table) in TABLES.iter().enumerate() {
+        let (stale, fresh): (Vec<&Vec<Val>>, Vec<RowRef<'_>>) = match &old {
+            None => {
+                let sql =
+                    format!("DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3", table.name);
+                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(v).bind(y).execute(&mut **tx).await?;
+                (Vec::new(), new[i].iter().collect())
+            }
+            Some(old) => {
+                let old = &old[i];
+                let changed: Vec<_> = new[i].iter().filter(|(k, r)| old.get(*k) != Some(*r)).collect();
+                let mut stale: Vec<&Vec<Val>> = old.keys().filter(|k| !new[i].contains_key(*k)).collect();
+                stale.extend(changed.iter().filter(|(k, _)| old.contains_key(*k)).map(|(k, _)| *k));
+                (stale, changed)
+            }
+        };
+        delete(tx, key, table, &stale).await?;
+        insert(tx, key, table.name, table.columns, &fresh, false).await?;
     }
-
-    let scores = all_scores(doc, catalog);
-    let members = doc
-        .members
-        .iter()
-        .zip(&scores)
-        .map(|((id, m), s)| {
-            row(
-                key,
-                [
-                    Val::Text(id.to_string()),
-                    Val::Text(m.name.to_string()),
-                    Val::OptText(m.group.as_ref().map(ToString::to_string)),
-                    Val::Text(m.status.code().to_owned()),
-                    Val::Int(i64::from(m.committee)),
-                    Val::Int(i64::from(s.total)),
-                    Val::OptText(s.grade.map(|g| g.code().to_owned())),
-                ],
-            )
-        })
-        .collect();
-    insert_rows(
-        tx,
-        "p_members",
-        &["township_id", "village_id", "year", "member_id", "name", "grp", "status", "committee", "score", "grade"],
-        members,
-        OnConflict::Fail,
-    )
-    .await?;
-
-    let mut meetings = Vec::new();
-    let mut attendance = Vec::new();
-    for (id, m) in &doc.meetings {
-        let rule = catalog.requirement(m.kind).map(|r| r.quorum);
-        let q = rule.and_then(|r| quorum(doc, m, r));
-        let present =
-            m.attendance.values().filter(|a| a.status == zhibu_schema::AttendanceStatus::Present).count() as i64;
-        let seen_at = first_seen(&format!("meeting:{id}"));
-        meetings.push(row(
-            key,
-            [
-                Val::Text(id.to_string()),
-                Val::Text(m.kind.code().to_owned()),
-                Val::Text(m.held_on.to_string()),
-                Val::Text(m.topic.to_string()),
-                Val::OptText(m.group.as_ref().map(ToString::to_string)),
-                Val::Int(i64::from(m.voided.is_some())),
-                Val::Int(present),
-                Val::OptInt(q.map(|q| i64::from(q.due))),
-                Val::OptInt(q.map(|q| i64::from(q.met()))),
-                Val::Int(seen_at),
-                Val::OptInt(late_by(m.held_on, day_of(seen_at), catalog)),
-            ],
-        ));
-        for (member, a) in &m.attendance {
-            attendance.push(row(
-                key,
-                [
-                    Val::Text(id.to_string()),
-                    Val::Text(member.to_string()),
-                    Val::Text(a.status.code().to_owned()),
-                    Val::OptText(a.makeup_on.map(|d| d.to_string())),
-                ],
-            ));
-        }
-    }
-    insert_rows(
-        tx,
-        "p_meetings",
-        &[
-            "township_id",
-            "village_id",
-            "year",
-            "meeting_id",
-            "kind",
-            "held_on",
-            "topic",
-            "grp",
-            "voided",
-            "present",
-            "quorum_due",
-            "quorum_met",
-            "first_seen_at",
-            "late_days",
-        ],
-        meetings,
-        OnConflict::Fail,
-    )
-    .await?;
-    insert_rows(
-        tx,
-        "p_attendance",
-        &["township_id", "village_id", "year", "meeting_id", "member_id", "status", "makeup_on"],
-        attendance,
-        OnConflict::Fail,
-    )
-    .await?;
-
-    let points = doc
-        .points
-        .iter()
-        .map(|(id, p)| {
-            row(
-                key,
-                [
-                    Val::Text(id.to_string()),
-                    Val::Text(p.member_id.to_string()),
-                    Val::Text(p.rule.to_string()),
-                    Val::Int(i64::from(p.delta.get())),
-                    Val::Text(p.on.to_string()),
-                    Val::Int(i64::from(p.voided.is_some())),
-                ],
-            )
-        })
-        .collect();
-    insert_rows(
-        tx,
-        "p_points",
-        &["township_id", "village_id", "year", "entry_id", "member_id", "rule", "delta", "on_date", "voided"],
-        points,
-        OnConflict::Fail,
-    )
-    .await?;
-
-    let mut cases = Vec::new();
-    let mut steps = Vec::new();
-    for (id, c) in &doc.cases {
-        // Overdue depends on the day the report is read; the report adds it.
-        let gaps = case_gaps(c, catalog, c.opened_on);
-        let described: Vec<serde_json::Value> = gaps
-            .iter()
-            .map(|g| {
-                let mut v = serde_json::to_value(g).unwrap_or_default();
-                v["message"] = serde_json::Value::String(g.describe(catalog, &c.item));
-                v
-            })
-            .collect();
-        cases.push(row(
-            key,
-            [
-                Val::Text(id.to_string()),
-                Val::Text(c.item.to_string()),
-                Val::Text(c.title.to_string()),
-                Val::Text(c.opened_on.to_string()),
-                Val::OptText(c.closed_on.map(|d| d.to_string())),
-                Val::Int(i64::from(c.voided.is_some())),
-                Val::Int(gaps.len() as i64),
-                Val::Text(serde_json::to_string(&described)?),
-            ],
-        ));
-        for (code, s) in &c.steps {
-            let seen_at = first_seen(&format!("step:{id}:{code}"));
-            steps.push(row(
-                key,
-                [
-                    Val::Text(id.to_string()),
-                    Val::Text(code.to_string()),
-                    Val::Text(s.done_on.to_string()),
-                    Val::Int(seen_at),
-                    Val::OptInt(if c.voided.is_some() { None } else { late_by(s.done_on, day_of(seen_at), catalog) }),
-                ],
-            ));
-        }
-    }
-    insert_rows(
-        tx,
-        "p_cases",
-        &[
-            "township_id",
-            "village_id",
-            "year",
-            "case_id",
-            "item",
-            "title",
-            "opened_on",
-            "closed_on",
-            "voided",
-            "gap_count",
-            "gaps",
-        ],
-        cases,
-        OnConflict::Fail,
-    )
-    .await?;
-    insert_rows(
-        tx,
-        "p_case_steps",
-        &["township_id", "village_id", "year", "case_id", "step", "done_on", "first_seen_at", "late_days"],
-        steps,
-        OnConflict::Fail,
-    )
-    .await?;
-
-    // State depends on the day the report is read; the rows keep the period's dates.
-    let rows = compliance(doc, catalog, doc.year.first_day())
-        .into_iter()
-        .map(|r| {
-            row(
-                key,
-                [
-                    Val::Text(r.kind.code().to_owned()),
-                    Val::Text(r.group.clone().unwrap_or_default()),
-                    Val::Text(period_code(doc.year, r.period)),
-                    Val::Text(r.period.first_day(doc.year).to_string()),
-                    Val::Text(r.period.last_day(doc.year).to_string()),
-                    Val::Int(i64::from(r.required)),
-                    Val::Int(i64::from(r.held)),
-                    Val::Int(i64::from(r.valid)),
-                    Val::Text(serde_json::to_string(&r.quorum_failures).unwrap_or_else(|_| "[]".into())),
-                ],
-            )
-        })
-        .collect();
-    insert_rows(
-        tx,
-        "p_compliance",
-        &[
-            "township_id",
-            "village_id",
-            "year",
-            "kind",
-            "grp",
-            "period",
-            "period_start",
-            "period_end",
-            "required",
-            "held",
-            "valid",
-            "quorum_failures",
-        ],
-        rows,
-        OnConflict::Fail,
-    )
-    .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lengths_fit_the_columns() {
+        for t in &TABLES {
+            assert!(t.key_len >= 1 && t.key_len < t.columns.len(), "{}", t.name);
+        }
+    }
 }
