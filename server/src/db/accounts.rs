@@ -205,7 +205,12 @@ impl Db {
     pub async fn verify_login(&self, username: &str, password: &str) -> anyhow::Result<Option<Account>> {
         let sql = "SELECT id, role, township_id, village_id, member_id, display_name, password_hash, disabled \
                    FROM accounts WHERE id = $1";
-        let row = sqlx::query(sql).bind(username).fetch_optional(&self.pool).await?;
+        // A name that is not a valid account id cannot exist (and PostgreSQL refuses some of
+        // them, such as a NUL byte): treat it like an unknown name.
+        let row = match zhibu_schema::AccountId::parse(username) {
+            Ok(_) => sqlx::query(sql).bind(username).fetch_optional(&self.pool).await?,
+            Err(_) => None,
+        };
         let Some(row) = row else {
             verify_password(password.to_owned(), decoy_hash().to_owned()).await;
             return Ok(None);

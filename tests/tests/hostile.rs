@@ -1,0 +1,179 @@
+//! Hostile requests: truncated and garbage bodies, oversized bodies, wrong content types, JSON
+//! of the wrong shape, ids with path separators, SQL fragments and control characters, huge
+//! strings in records, dates out of range. Each gets a 4xx with API.md's error body, stores
+//! nothing, and is never a 5xx.
+
+use automerge::sync::SyncDoc;
+use zhibu_schema::mapping;
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, TestApp, backends};
+
+/// Sends a request and checks the answer is a 4xx with the JSON error body; returns the status.
+async fn refused(app: &TestApp, req: reqwest::RequestBuilder, what: &str) -> u16 {
+    let r = req.send().await.unwrap_or_else(|e| panic!("{what}: {e}"));
+    let status = r.status().as_u16();
+    let body = r.bytes().await.expect("body");
+    assert!((400..500).contains(&status), "{what}: got {status}: {}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| panic!("{what}: not JSON: {}", String::from_utf8_lossy(&body)));
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(!message.is_empty() && v["error"]["code"].is_string(), "{what}: {v}");
+    let _ = app;
+    status
+}
+
+async fn hostile(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let before = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    let u = |p: &str| format!("{}{p}", app.url);
+    let y = app.year;
+    let sync_url = u(&format!("/v1/villages/v1/years/{y}/sync"));
+
+    // Login with JSON of the wrong shape, wrong types, truncated, and not JSON at all.
+    for (body, ct) in [
+        ("{\"username\": 1, \"password\": []}", "application/json"),
+        ("{\"user\": \"cadre1\"}", "application/json"),
+        ("{\"username\": \"cadre1\", \"password\": \"pa", "application/json"),
+        ("[1,2,3]", "application/json"),
+        ("username=cadre1&password=x", "application/x-www-form-urlencoded"),
+        ("\u{0}\u{1}\u{2}", "application/json"),
+    ] {
+        let req = app.http.post(u("/v1/auth/login")).header("Content-Type", ct).body(body);
+        refused(&app, req, &format!("login body {body:?}")).await;
+    }
+    let huge = format!("{{\"username\": \"{}\", \"password\": \"x\"}}", "a".repeat(100_000));
+    refused(
+        &app,
+        app.http.post(u("/v1/auth/login")).header("Content-Type", "application/json").body(huge),
+        "huge username",
+    )
+    .await;
+    for name in ["' OR '1'='1", "cadre1'; DROP TABLE accounts; --", "../../etc/passwd", "cadre1\u{0}"] {
+        let req =
+            app.http.post(u("/v1/auth/login")).json(&serde_json::json!({"username": name, "password": "' OR 1=1 --"}));
+        assert_eq!(refused(&app, req, name).await, 401);
+    }
+
+    // Paths with separators, SQL, control characters, and years out of range.
+    for path in [
+        format!("/v1/villages/v1%2F..%2Fv2/years/{y}/doc"),
+        format!("/v1/villages/v1'%20OR%20'1'='1/years/{y}/doc"),
+        format!("/v1/villages/%00/years/{y}/doc"),
+        format!("/v1/villages/{}/years/{y}/doc", "a".repeat(5000)),
+        "/v1/villages/v1/years/-1/doc".to_owned(),
+        "/v1/villages/v1/years/99999999999999999999/doc".to_owned(),
+        "/v1/townships/t1'--/report".to_owned(),
+        format!("/v1/townships/t1/report?year={y}&period=%27;DROP"),
+        "/v1/me/points?year=abc".to_owned(),
+    ] {
+        refused(&app, app.http.get(u(&path)).bearer_auth(&token), &path).await;
+    }
+
+    // Sync bodies: truncated, garbage, oversized, wrong content type, bad peer ids.
+    let phone = RawPhone::new(&app, &token, "phone-h", "v1");
+    let mut p2 = RawPhone::new(&app, &token, "phone-h2", "v1");
+    let valid = p2.doc.generate_sync_message(&mut p2.state).expect("message").encode();
+    for cut in [1, valid.len() / 2, valid.len() - 1] {
+        let req = app
+            .http
+            .post(&sync_url)
+            .bearer_auth(&token)
+            .header("X-Peer-Id", "p")
+            .header("Content-Type", "application/octet-stream")
+            .body(valid[..cut].to_vec());
+        refused(&app, req, &format!("sync message cut at {cut}")).await;
+    }
+    let req = app
+        .http
+        .post(&sync_url)
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "p")
+        .header("Content-Type", "text/plain")
+        .body(valid.clone());
+    assert_eq!(refused(&app, req, "text/plain").await, 415);
+    for peer in ["", &"p".repeat(200), "a b", "名字"] {
+        let req = app
+            .http
+            .post(&sync_url)
+            .bearer_auth(&token)
+            .header("X-Peer-Id", peer.as_bytes())
+            .header("Content-Type", "application/octet-stream")
+            .body(valid.clone());
+        refused(&app, req, &format!("peer id {peer:?}")).await;
+    }
+    let req = app
+        .http
+        .post(u("/v1/sync"))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "p")
+        .header("Content-Type", "application/cbor")
+        .body(b"\xa2\x61v\x01".to_vec());
+    refused(&app, req, "truncated CBOR").await;
+    let req = app
+        .http
+        .post(u("/v1/sync"))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "p")
+        .header("Content-Type", "application/cbor")
+        .body(vec![0xff; 20 * 1024 * 1024]);
+    assert_eq!(refused(&app, req, "20 MB").await, 413);
+
+    // Records that break the rules, pushed through a real sync: huge strings, control
+    // characters, SQL fragments in ids, dates out of range.
+    let mut evil = RawPhone::new(&app, &token, "phone-evil", "v1");
+    evil.sync(&app).await.expect("first sync");
+    let cases: Vec<(&str, Vec<&str>, serde_json::Value)> = vec![
+        (
+            "huge topic",
+            vec!["meetings", "0190a6b2-0000-7000-8000-000000000001"],
+            serde_json::json!({"kind": "theme_day", "held_on": format!("{y}-03-01"), "topic": "长".repeat(100_000)}),
+        ),
+        (
+            "control characters",
+            vec!["meetings", "0190a6b2-0000-7000-8000-000000000002"],
+            serde_json::json!({"kind": "theme_day", "held_on": format!("{y}-03-01"), "topic": "a\u{0}b"}),
+        ),
+        (
+            "SQL in an id",
+            vec!["meetings", "x'); DROP TABLE changes; --"],
+            serde_json::json!({"kind": "theme_day", "held_on": format!("{y}-03-01"), "topic": "t"}),
+        ),
+        (
+            "year 9999",
+            vec!["meetings", "0190a6b2-0000-7000-8000-000000000003"],
+            serde_json::json!({"kind": "theme_day", "held_on": "9999-01-01", "topic": "t"}),
+        ),
+        (
+            "date out of the document's year",
+            vec!["meetings", "0190a6b2-0000-7000-8000-000000000004"],
+            serde_json::json!({"kind": "theme_day", "held_on": "2001-01-01", "topic": "t"}),
+        ),
+        (
+            "member with a path separator",
+            vec!["members", "../admin"],
+            serde_json::json!({"name": "x", "status": "full"}),
+        ),
+        (
+            "unknown kind",
+            vec!["meetings", "0190a6b2-0000-7000-8000-000000000005"],
+            serde_json::json!({"kind": "picnic", "held_on": format!("{y}-03-01"), "topic": "t"}),
+        ),
+    ];
+    for (what, path, value) in cases {
+        let mut attempt = RawPhone::new(&app, &token, "phone-evil", "v1");
+        attempt.doc = evil.doc.fork().with_actor(automerge::ActorId::from(b"phone-evil".as_slice()));
+        attempt.edit(what, |tx| mapping::put_at(tx, &path, &value));
+        let err = attempt.sync(&app).await.expect_err(what);
+        assert_eq!(err.status, 422, "{what}: {:?}", err.body);
+        assert!(err.body["error"]["violations"].as_array().is_some_and(|v| !v.is_empty()), "{what}");
+    }
+
+    let after = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    assert_eq!(before.len(), after.len());
+    assert_eq!(before, after, "nothing hostile was stored");
+    let (status, _) = app.get(&token, "/healthz").await;
+    assert_eq!(status, 200, "the server is still well");
+    let _ = phone;
+}
+backends!(hostile_requests_get_4xx_and_store_nothing, hostile);
