@@ -1,9 +1,15 @@
 //! Login, tokens and the access rules of API.md: a cadre reads and writes only their village,
 //! township staff read their township's villages and write none, a member reads only their own
 //! points, an admin manages accounts and may read everything.
+//!
+//! A caller proves who they are with a login token, sent either as `Authorization: Bearer` (the
+//! phones, the API) or as the web pages' session cookie. The cookie is HttpOnly and
+//! SameSite=Strict and authenticates safe requests (GET, HEAD) only: every write needs the
+//! bearer token, so no page, and no other site, can make a browser write on a user's behalf.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::routing::post;
 use axum::{Json as AxumJson, Router};
 use serde::Deserialize;
@@ -28,10 +34,44 @@ fn bearer(parts: &Parts) -> Option<&str> {
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
 
+/// The name of the web pages' session cookie.
+pub const SESSION_COOKIE: &str = "zhibu_session";
+
+/// The login token in the request's session cookie, if any.
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, token)| token.trim())
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
+/// Whether the request reached us over HTTPS (directly or through a proxy that says so).
+pub fn is_https(headers: &HeaderMap) -> bool {
+    let forwarded_proto = headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok());
+    let forwarded = headers.get(header::FORWARDED).and_then(|v| v.to_str().ok());
+    forwarded_proto.is_some_and(|p| p.trim().eq_ignore_ascii_case("https"))
+        || forwarded.is_some_and(|f| f.to_ascii_lowercase().contains("proto=https"))
+}
+
+/// A `Set-Cookie` value holding a session for `max_age_secs` (0 ends it).
+pub fn session_cookie(token: &str, max_age_secs: u64, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let value = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}");
+    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("zhibu_session=; Max-Age=0"))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = bearer(parts).ok_or_else(AppError::unauthorized)?;
+        let safe = parts.method == Method::GET || parts.method == Method::HEAD;
+        let token = bearer(parts)
+            .or_else(|| if safe { session_token(&parts.headers) } else { None })
+            .ok_or_else(AppError::unauthorized)?;
         let account = state.db.account_for_token(token).await?.ok_or_else(AppError::unauthorized)?;
         Ok(Caller { account, token: token.to_owned() })
     }
@@ -87,16 +127,24 @@ struct Login {
     password: String,
 }
 
-async fn login(State(state): State<AppState>, Json(body): Json<Login>) -> AppResult<AxumJson<serde_json::Value>> {
-    if body.username.len() > 64 || body.password.len() > 256 {
-        return Err(AppError::client(axum::http::StatusCode::UNAUTHORIZED, "bad_credentials", "用户名或密码不对"));
+/// Checks a name and password and issues a login token: the API's login and the login page.
+/// A wrong name or password is a 401 `bad_credentials`.
+pub async fn log_in(state: &AppState, username: &str, password: &str) -> AppResult<(Account, String)> {
+    let refused = || AppError::client(axum::http::StatusCode::UNAUTHORIZED, "bad_credentials", "用户名或密码不对");
+    if username.len() > 64 || password.len() > 256 {
+        return Err(refused());
     }
-    let Some(account) = state.db.verify_login(&body.username, &body.password).await? else {
+    let Some(account) = state.db.verify_login(username, password).await? else {
         tracing::info!(target: "audit", event = "login_refused");
-        return Err(AppError::client(axum::http::StatusCode::UNAUTHORIZED, "bad_credentials", "用户名或密码不对"));
+        return Err(refused());
     };
     let token = state.db.issue_token(&account.id, state.config.token_days).await?;
     tracing::info!(target: "audit", event = "login", account = %account.id);
+    Ok((account, token))
+}
+
+async fn login(State(state): State<AppState>, Json(body): Json<Login>) -> AppResult<AxumJson<serde_json::Value>> {
+    let (account, token) = log_in(&state, &body.username, &body.password).await?;
     Ok(AxumJson(json!({"token": token, "account": account})))
 }
 

@@ -1,6 +1,7 @@
 //! zhibu-server: the township's server. Accounts and tokens, the sync endpoints that validate
 //! every phone's changes before storing them, storage through sqlx (SQLite by default,
-//! PostgreSQL by URL), projections for reports, and exports.
+//! PostgreSQL by URL), projections for reports, exports, and the web pages of the township
+//! staff and the members.
 //!
 //! `Application::build` binds (port 0 in tests), `app` builds the router; `main.rs` only parses
 //! flags and calls them.
@@ -16,6 +17,7 @@ pub mod demo;
 pub mod edit;
 pub mod error;
 pub mod extract;
+pub mod pages;
 pub mod push;
 pub mod roster;
 pub mod state;
@@ -39,15 +41,16 @@ pub use error::{AppError, AppResult};
 pub use state::AppState;
 
 /// Gives every error response API.md's JSON body, including those made by layers (timeouts,
-/// panics caught) and by axum itself (unknown routes, wrong methods).
+/// panics caught) and by axum itself (unknown routes, wrong methods). The web pages' own error
+/// pages (HTML) are left as they are.
 async fn json_errors(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
+    let is_json_or_page = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json_or_page {
         return response;
     }
     let (code, message) = match status {
@@ -80,6 +83,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::docs::router())
         .merge(api::points::router())
         .merge(api::report::router())
+        .merge(pages::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(json_errors))

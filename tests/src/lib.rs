@@ -2,6 +2,7 @@
 //! (SQLite always; PostgreSQL when `ZHIBU_TEST_POSTGRES` names a server, one new database per
 //! test so tests run in parallel), seed a small township, and talk to it over HTTP.
 
+pub mod browser;
 pub mod fixture;
 pub mod process;
 pub mod raw_phone;

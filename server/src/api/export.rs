@@ -84,7 +84,7 @@ pub fn report_csv(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn sheet(
+pub(crate) fn sheet(
     book: &mut Workbook,
     name: &str,
     header: &[String],

@@ -43,3 +43,15 @@ pub fn today() -> zhibu_schema::Date {
 pub fn this_year() -> Year {
     Year::new(i64::from(today().year_number())).expect("the clock is within 2000..2100")
 }
+
+/// The day a year's figures are computed for: today during the year; for a past year the day
+/// after it ended, so its last month, quarter and the year itself count as over; for a future
+/// year its first day.
+pub fn as_of(year: Year) -> zhibu_schema::Date {
+    let today = today();
+    if today > year.last_day() {
+        year.last_day().add_days(1).expect("2100 is the last supported year and has a successor")
+    } else {
+        today.max(year.first_day())
+    }
+}

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use zhibu_schema::{Date, Period, TownshipId, Year};
+use zhibu_schema::{Period, TownshipId};
 
 use super::export;
 use crate::auth::Caller;
@@ -47,14 +47,9 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
         None => super::this_year(),
     };
     let period = parse_period(q.period.as_deref())?;
-    let as_of = as_of(year);
+    let as_of = super::as_of(year);
     let catalog = state.catalog_for(Some(township.as_str())).await?;
     Ok(state.db.township_report(township.as_str(), year, period, as_of, &catalog).await?)
-}
-
-/// Today, or the last day of a past year, or the first day of a future one.
-fn as_of(year: Year) -> Date {
-    super::today().clamp(year.first_day(), year.last_day())
 }
 
 async fn json(
@@ -66,7 +61,7 @@ async fn json(
     Ok(Json(load(&state, &caller, &township, &q).await?))
 }
 
-fn attachment(body: Vec<u8>, content_type: &'static str, filename: String) -> Response {
+pub(crate) fn attachment(body: Vec<u8>, content_type: &'static str, filename: String) -> Response {
     let disposition = format!(
         "attachment; filename=\"report.{}\"; filename*=UTF-8''{}",
         filename.rsplit('.').next().unwrap_or("bin"),

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod documents;
 pub mod projections;
+pub mod records;
 pub mod report;
 
 use std::path::Path;

@@ -1,0 +1,75 @@
+//! Read models for the web pages beyond the township report: townships and village names, and
+//! when the server first received each meeting and case step with how late that was (补录),
+//! read from the projections that every accepted push rebuilds.
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use super::Db;
+use super::documents::DocKey;
+
+/// When a record first reached the server (Unix ms), and how many days after its date that was
+/// when it counts as a late entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrival {
+    pub first_seen_at: i64,
+    pub late_days: Option<i64>,
+}
+
+/// Arrivals of a document's meetings (by id) and case steps (by case id and step code).
+#[derive(Debug, Clone, Default)]
+pub struct Arrivals {
+    pub meetings: HashMap<String, Arrival>,
+    pub steps: HashMap<(String, String), Arrival>,
+}
+
+fn arrival(r: &sqlx::any::AnyRow) -> Result<Arrival, sqlx::Error> {
+    Ok(Arrival { first_seen_at: r.try_get("first_seen_at")?, late_days: r.try_get("late_days")? })
+}
+
+impl Db {
+    /// Every township: (id, name), by id.
+    pub async fn townships(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT id, name FROM townships ORDER BY id").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("name")?))).collect()
+    }
+
+    /// The name of a village, if it exists.
+    pub async fn village_name(&self, village: &str) -> anyhow::Result<Option<String>> {
+        let row =
+            sqlx::query("SELECT name FROM villages WHERE id = $1").bind(village).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.try_get("name")).transpose()?)
+    }
+
+    /// When each meeting and case step of a document first reached the server.
+    pub async fn arrivals(&self, key: &DocKey) -> anyhow::Result<Arrivals> {
+        let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
+        let mut out = Arrivals::default();
+        let rows = sqlx::query(
+            "SELECT meeting_id, first_seen_at, late_days FROM p_meetings \
+             WHERE township_id = $1 AND village_id = $2 AND year = $3",
+        )
+        .bind(t)
+        .bind(v)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.meetings.insert(r.try_get("meeting_id")?, arrival(r)?);
+        }
+        let rows = sqlx::query(
+            "SELECT case_id, step, first_seen_at, late_days FROM p_case_steps \
+             WHERE township_id = $1 AND village_id = $2 AND year = $3",
+        )
+        .bind(t)
+        .bind(v)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            out.steps.insert((r.try_get("case_id")?, r.try_get("step")?), arrival(r)?);
+        }
+        Ok(out)
+    }
+}

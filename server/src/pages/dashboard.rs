@@ -1,0 +1,297 @@
+//! `/township?year=&period=`: the township's dashboard. For the chosen period, a matrix of
+//! villages × meeting kinds (valid meetings against required, red where a period has ended
+//! short, ⚠ where an assembly or committee meeting missed its quorum), and per village the late
+//! entries (补录), cases with gaps, the members' grades as a small bar and the days since the
+//! last sync (highlighted past 7 days). Figures are the township report's (`report::load`),
+//! so the page, the JSON and the exports never disagree.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use zhibu_schema::{Date, MeetingKind, Period};
+
+use super::clock;
+use super::error::PageError;
+use super::session::Viewer;
+use super::templates::render;
+use crate::api;
+use crate::api::report::{ReportQuery, load};
+use crate::db::accounts::Role;
+use crate::db::report::{GradeCounts, VillageReport};
+use crate::error::AppError;
+use crate::extract::Query;
+use crate::state::AppState;
+
+/// A village whose last sync is older than this many days is highlighted.
+const STALE_AFTER_DAYS: i64 = 7;
+
+#[derive(Debug, Default, Deserialize)]
+struct DashboardQuery {
+    township: Option<String>,
+    year: Option<String>,
+    period: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Cell {
+    kind: &'static str,
+    text: String,
+    /// `behind`, `pending`, `met` or `none` (nothing required or held).
+    state: &'static str,
+    title: String,
+    quorum_failures: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Bar {
+    class: &'static str,
+    label: &'static str,
+    count: i64,
+    x: f64,
+    width: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct VillageRow {
+    id: String,
+    name: String,
+    url: String,
+    behind: usize,
+    cells: Vec<Cell>,
+    late: usize,
+    cases: usize,
+    members: i64,
+    grades: Vec<Bar>,
+    grades_text: String,
+    sync_text: String,
+    sync_title: String,
+    sync_stale: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Choice {
+    value: String,
+    label: String,
+    selected: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Flag {
+    village: String,
+    url: String,
+    what: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct DashboardView {
+    township_id: String,
+    township_name: String,
+    year: i64,
+    period_label: String,
+    as_of: String,
+    years: Vec<Choice>,
+    periods: Vec<Choice>,
+    kinds: Vec<&'static str>,
+    villages: Vec<VillageRow>,
+    flags: Vec<Flag>,
+    csv_url: String,
+    xlsx_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct TownshipsView {
+    townships: Vec<(String, String)>,
+}
+
+fn period_value(p: Period) -> String {
+    match p {
+        Period::Year => "year".to_owned(),
+        Period::Quarter(q) => format!("q{q}"),
+        Period::Month(m) => format!("m{m}"),
+    }
+}
+
+fn cell(v: &VillageReport, kind: MeetingKind) -> Cell {
+    let rows: Vec<_> = v.summary.iter().filter(|s| s.kind == kind).collect();
+    let (valid, held, required) = rows.iter().fold((0, 0, 0), |(a, b, c), s| (a + s.valid, b + s.held, c + s.required));
+    let quorum_failures = rows.iter().map(|s| s.quorum_failures.len()).sum();
+    let behind: Vec<String> =
+        rows.iter().filter(|s| s.behind).map(|s| s.group.clone().unwrap_or_else(|| kind.label().to_owned())).collect();
+    let state = if !behind.is_empty() {
+        "behind"
+    } else if rows.iter().any(|s| s.pending) {
+        "pending"
+    } else if required == 0 && held == 0 {
+        "none"
+    } else {
+        "met"
+    };
+    let mut title = format!("{}：应开 {required} 次，已开 {held} 次，有效 {valid} 次", kind.label());
+    match state {
+        "behind" => title.push_str(&format!("；未达标：{}", behind.join("、"))),
+        "pending" => title.push_str("；本期尚未结束"),
+        _ => {}
+    }
+    if quorum_failures > 0 {
+        title.push_str(&format!("；{quorum_failures} 次会议未达到法定人数，不计入"));
+    }
+    Cell {
+        kind: kind.code(),
+        text: if state == "none" { "—".to_owned() } else { format!("{valid}/{required}") },
+        state,
+        title,
+        quorum_failures,
+    }
+}
+
+/// The grade distribution as the segments of a 100-wide bar.
+fn grade_bars(g: &GradeCounts) -> Vec<Bar> {
+    let parts = [
+        ("excellent", "优秀", g.excellent),
+        ("good", "良好", g.good),
+        ("qualified", "合格", g.qualified),
+        ("unqualified", "不合格", g.unqualified),
+        ("ungraded", "预备党员（不评定）", g.ungraded),
+    ];
+    let total: i64 = parts.iter().map(|p| p.2).sum();
+    let mut x = 0.0;
+    parts
+        .into_iter()
+        .filter(|p| p.2 > 0)
+        .map(|(class, label, count)| {
+            let width = 100.0 * count as f64 / total as f64;
+            let bar = Bar { class, label, count, x, width };
+            x += width;
+            bar
+        })
+        .collect()
+}
+
+fn row(v: &VillageReport, year: i64, period: Period) -> VillageRow {
+    let late = v.late_entries.iter().filter(|l| Date::parse(&l.dated).is_ok_and(|d| period.contains(d))).count();
+    let (sync_text, sync_title, sync_stale) = match &v.last_sync_at {
+        None => ("从未同步".to_owned(), "本村还没有手机同步过本年度的记录".to_owned(), true),
+        Some(at) => {
+            let days = clock::days_since(at).unwrap_or(0).max(0);
+            let text = if days == 0 { "今天".to_owned() } else { format!("{days} 天前") };
+            (text, format!("最近同步：{}", clock::format_rfc3339(at)), days > STALE_AFTER_DAYS)
+        }
+    };
+    let g = &v.grades;
+    VillageRow {
+        id: v.village_id.clone(),
+        name: v.name.clone(),
+        url: format!("/villages/{}?year={year}", v.village_id),
+        behind: v.behind,
+        cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k)).collect(),
+        late,
+        cases: v.cases.len(),
+        members: v.members,
+        grades: grade_bars(g),
+        grades_text: format!(
+            "优秀 {}，良好 {}，合格 {}，不合格 {}，预备党员 {}",
+            g.excellent, g.good, g.qualified, g.unqualified, g.ungraded
+        ),
+        sync_text,
+        sync_title,
+        sync_stale,
+    }
+}
+
+/// What a village is behind on, in words, for the list above the matrix.
+fn flag(v: &VillageRow) -> Option<Flag> {
+    let mut what: Vec<String> = v
+        .cells
+        .iter()
+        .zip(MeetingKind::ALL)
+        .filter(|(c, _)| c.state == "behind")
+        .map(|(_, k)| format!("{}未达标", k.label()))
+        .collect();
+    for (c, k) in v.cells.iter().zip(MeetingKind::ALL) {
+        if c.quorum_failures > 0 {
+            what.push(format!("{} {} 次未达法定人数", k.label(), c.quorum_failures));
+        }
+    }
+    if v.late > 0 {
+        what.push(format!("补录 {} 条", v.late));
+    }
+    if v.cases > 0 {
+        what.push(format!("{} 件小微权力事项有问题", v.cases));
+    }
+    if v.sync_stale {
+        what.push(format!("同步：{}", v.sync_text));
+    }
+    (!what.is_empty()).then(|| Flag { village: v.name.clone(), url: v.url.clone(), what })
+}
+
+async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: Result<Query<DashboardQuery>, AppError>,
+) -> Result<Response, PageError> {
+    let Query(q) = q?;
+    let caller = &viewer.0;
+    let township = match (q.township.clone().filter(|t| !t.is_empty()), caller.account.township_id.clone()) {
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) if caller.role() == Role::Admin => {
+            let view = TownshipsView { townships: state.db.townships().await? };
+            return Ok(render("townships.html", "选择乡镇", Some(&viewer.info()), &view)?.into_response());
+        }
+        (None, None) => return Err(AppError::forbidden("本账号无权查看乡镇汇总").into()),
+    };
+    let this_year = api::this_year();
+    let year = match q.year.as_deref().filter(|y| !y.is_empty()) {
+        Some(y) => api::parse_year(y)?,
+        None => this_year,
+    };
+    // The current quarter by default; a whole past or future year.
+    let period = match q.period.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => api::report::parse_period(Some(p))?,
+        None if year == this_year => Period::Quarter(api::today().quarter()),
+        None => Period::Year,
+    };
+    let query = ReportQuery { year: Some(year.to_string()), period: Some(period_value(period)) };
+    let report = load(&state, caller, &township, &query).await?;
+    let township_name = state
+        .db
+        .townships()
+        .await?
+        .into_iter()
+        .find(|(id, _)| *id == township)
+        .map_or_else(|| township.clone(), |(_, name)| name);
+
+    let y = report.year;
+    let villages: Vec<VillageRow> = report.villages.iter().map(|v| row(v, y, period)).collect();
+    let mut periods = vec![Period::Year];
+    periods.extend((1..=4).map(Period::Quarter));
+    periods.extend((1..=12).map(Period::Month));
+    let files = format!("year={y}&period={}", period_value(period));
+    let view = DashboardView {
+        flags: villages.iter().filter_map(flag).collect(),
+        villages,
+        township_name,
+        year: y,
+        period_label: period.label(),
+        as_of: report.as_of.clone(),
+        years: (i64::from(this_year) - 4..=i64::from(this_year) + 1)
+            .rev()
+            .map(|v| Choice { value: v.to_string(), label: format!("{v} 年"), selected: v == y })
+            .collect(),
+        periods: periods
+            .into_iter()
+            .map(|p| Choice { value: period_value(p), label: p.label(), selected: p == period })
+            .collect(),
+        kinds: MeetingKind::ALL.iter().map(|k| k.label()).collect(),
+        csv_url: format!("/v1/townships/{township}/report.csv?{files}"),
+        xlsx_url: format!("/v1/townships/{township}/report.xlsx?{files}"),
+        township_id: township,
+    };
+    let title = format!("{} {} 年{}汇总", view.township_name, y, view.period_label);
+    Ok(render("dashboard.html", &title, Some(&viewer.info()), &view)?.into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/township", get(page))
+}

@@ -1,0 +1,82 @@
+//! Logging in and out of the pages. A login issues the same token as `POST /v1/auth/login`
+//! and keeps it in the session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS); logging
+//! out revokes that token and clears the cookie.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::{Deserialize, Serialize};
+
+use super::error::PageError;
+use super::session::{Viewer, home};
+use super::templates::render;
+use crate::auth::{self, is_https, session_cookie, session_token};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[derive(Debug, Serialize)]
+struct LoginView<'a> {
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+fn login_page(status: StatusCode, username: &str, error: Option<&str>) -> Result<Response, PageError> {
+    let html = render("login.html", "登录", None, &LoginView { username, error })?;
+    Ok((status, html).into_response())
+}
+
+/// The start page: the viewer's own page, or the login page.
+async fn root(viewer: Result<Viewer, PageError>) -> Redirect {
+    match viewer {
+        Ok(Viewer(caller)) => Redirect::to(&home(&caller.account)),
+        Err(_) => Redirect::to("/login"),
+    }
+}
+
+async fn show() -> Result<Response, PageError> {
+    login_page(StatusCode::OK, "", None)
+}
+
+async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let username = form.username.trim();
+    if username.is_empty() || form.password.is_empty() {
+        return login_page(StatusCode::UNAUTHORIZED, username, Some("请输入用户名和密码"));
+    }
+    match auth::log_in(&state, username, &form.password).await {
+        Ok((account, token)) => {
+            let max_age = u64::from(state.config.token_days) * 86_400;
+            let cookie = session_cookie(&token, max_age, is_https(&headers));
+            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&home(&account))).into_response())
+        }
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
+            login_page(StatusCode::UNAUTHORIZED, username, Some("用户名或密码不对，请重新输入"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+    if let Some(token) = session_token(&headers) {
+        state.db.revoke_token(token).await?;
+    }
+    let cookie = session_cookie("", 0, is_https(&headers));
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(root)).route("/login", get(show).post(submit)).route("/logout", post(logout))
+}

@@ -1,0 +1,92 @@
+//! `/me?year=`: a member's own points (合格党员积分) on a phone: score, grade, and every entry
+//! with where it came from. The figures are `GET /v1/me/points`'s, for the caller's own member
+//! id only; nothing about any other member is on the page.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use serde::Serialize;
+
+use super::error::PageError;
+use super::session::Viewer;
+use super::templates::render;
+use super::village_data::YearQuery;
+use crate::api::points::{MyPoints, my_points};
+use crate::error::AppError;
+use crate::extract::Query;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+struct Entry {
+    on: String,
+    rule_name: String,
+    delta: String,
+    sign: &'static str,
+    source: &'static str,
+    note: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MeView {
+    name: String,
+    village: String,
+    year: i64,
+    base: i32,
+    total: i32,
+    grade: Option<&'static str>,
+    grade_code: Option<&'static str>,
+    entries: Vec<Entry>,
+    previous_year: i64,
+    next_year: Option<i64>,
+}
+
+impl MeView {
+    fn new(p: MyPoints, village: String) -> MeView {
+        let this_year = i64::from(crate::api::this_year());
+        MeView {
+            entries: p
+                .entries
+                .into_iter()
+                .map(|e| Entry {
+                    on: e.on,
+                    rule_name: e.rule_name,
+                    delta: if e.delta > 0 { format!("+{}", e.delta) } else { e.delta.to_string() },
+                    sign: match e.delta {
+                        d if d > 0 => "plus",
+                        0 => "zero",
+                        _ => "minus",
+                    },
+                    source: if e.source == "attendance" { "出勤" } else { "手工" },
+                    note: e.note,
+                })
+                .collect(),
+            name: p.name,
+            village,
+            year: p.year,
+            base: p.base,
+            total: p.total,
+            grade: p.grade_name,
+            grade_code: p.grade,
+            previous_year: p.year - 1,
+            next_year: (p.year < this_year).then_some(p.year + 1),
+        }
+    }
+}
+
+async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    q: Result<Query<YearQuery>, AppError>,
+) -> Result<Html<String>, PageError> {
+    let Query(q) = q?;
+    let year = q.year()?.to_string();
+    let points = my_points(&state, &viewer.0, Some(&year)).await?;
+    let village = state.db.village_name(&points.village_id).await?.unwrap_or_else(|| points.village_id.clone());
+    let view = MeView::new(points, village);
+    render("me.html", "我的积分", Some(&viewer.info()), &view)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", get(page))
+}

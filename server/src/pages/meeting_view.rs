@@ -1,0 +1,143 @@
+//! A meeting as the record book shows it (会议记录): the full record, attendance member by
+//! member, quorum counted from those who were due, and whether it was entered late (补录).
+//! The village page, the printable book and the book's XLSX all read this one view.
+
+use serde::Serialize;
+use zhibu_schema::derive::compliance::due_members;
+use zhibu_schema::{AttendanceStatus, Meeting, MeetingKind, RecordId, quorum};
+
+use super::clock;
+use super::village_data::VillageData;
+
+/// One member's attendance, by name.
+#[derive(Debug, Clone)]
+pub struct AttendanceRow {
+    pub name: String,
+    pub status: AttendanceStatus,
+    pub reason: Option<String>,
+    pub approved_by: Option<String>,
+    pub makeup_on: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QuorumView {
+    pub present: u32,
+    pub due: u32,
+    pub met: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MeetingView {
+    pub id: String,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub held_on: String,
+    pub topic: String,
+    pub place: Option<String>,
+    pub host: Option<String>,
+    pub recorder: Option<String>,
+    pub group: Option<String>,
+    pub resolutions: Option<String>,
+    /// Why it was voided and by whom; a voided meeting does not count.
+    pub voided: Option<String>,
+    pub due: usize,
+    pub present: usize,
+    pub leave: usize,
+    pub absent: usize,
+    #[serde(skip)]
+    pub attendance: Vec<AttendanceRow>,
+    /// Who came, who was on leave (with the reason), who was absent (with a make-up day),
+    /// as lists of names: the record book's form.
+    pub present_names: String,
+    pub leave_names: String,
+    pub absent_names: String,
+    pub quorum: Option<QuorumView>,
+    pub first_seen: Option<String>,
+    pub late_days: Option<i64>,
+    pub history_url: String,
+}
+
+fn text(v: Option<&impl ToString>) -> Option<String> {
+    v.map(ToString::to_string)
+}
+
+impl MeetingView {
+    pub fn new(data: &VillageData, id: &RecordId, m: &Meeting) -> MeetingView {
+        let doc = &data.records;
+        let requirement = data.catalog.requirement(m.kind);
+        let due = requirement.map_or(0, |r| due_members(doc, m, r.due).count());
+        let q = requirement.and_then(|r| quorum(doc, m, r.quorum));
+        let count = |s: AttendanceStatus| m.attendance.values().filter(|a| a.status == s).count();
+        let attendance = m
+            .attendance
+            .iter()
+            .map(|(member, a)| AttendanceRow {
+                name: doc.member(member).map_or_else(|| member.to_string(), |p| p.name.to_string()),
+                status: a.status,
+                reason: text(a.reason.as_ref()),
+                approved_by: text(a.approved_by.as_ref()),
+                makeup_on: text(a.makeup_on.as_ref()),
+            })
+            .collect();
+        let arrival = data.arrivals.meetings.get(id.as_str());
+        let mut view = MeetingView {
+            id: id.to_string(),
+            kind: m.kind.code(),
+            kind_label: m.kind.label(),
+            held_on: m.held_on.to_string(),
+            topic: m.topic.to_string(),
+            place: text(m.place.as_ref()),
+            host: text(m.host.as_ref()),
+            recorder: text(m.recorder.as_ref()),
+            group: text(m.group.as_ref()),
+            resolutions: text(m.resolutions.as_ref()),
+            voided: m.voided.as_ref().map(|v| format!("已作废（{}，{}）", v.reason, v.by)),
+            due,
+            present: count(AttendanceStatus::Present),
+            leave: count(AttendanceStatus::Leave),
+            absent: count(AttendanceStatus::Absent),
+            attendance,
+            quorum: q.map(|q| QuorumView { present: q.present, due: q.due, met: q.met() }),
+            first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
+            late_days: arrival.and_then(|a| a.late_days),
+            history_url: format!("/villages/{}/history/meeting/{id}?year={}", data.key.village, data.year()),
+            present_names: String::new(),
+            leave_names: String::new(),
+            absent_names: String::new(),
+        };
+        view.present_names = view.names(AttendanceStatus::Present);
+        view.leave_names = view.names(AttendanceStatus::Leave);
+        view.absent_names = view.names(AttendanceStatus::Absent);
+        view
+    }
+
+    /// Names of the members with an attendance status, joined for one line.
+    fn names(&self, status: AttendanceStatus) -> String {
+        let names: Vec<String> = self
+            .attendance
+            .iter()
+            .filter(|a| a.status == status)
+            .map(|a| match (&a.reason, &a.makeup_on) {
+                (Some(r), _) => match &a.approved_by {
+                    Some(by) => format!("{}（{r}，{by} 批准）", a.name),
+                    None => format!("{}（{r}）", a.name),
+                },
+                (None, Some(d)) => format!("{}（{d} 补课）", a.name),
+                (None, None) => a.name.clone(),
+            })
+            .collect();
+        names.join("、")
+    }
+}
+
+/// Every meeting of the village's year, by date.
+pub fn meetings(data: &VillageData) -> Vec<MeetingView> {
+    let mut out: Vec<MeetingView> = data.records.meetings.iter().map(|(id, m)| MeetingView::new(data, id, m)).collect();
+    out.sort_by(|a, b| (&a.held_on, &a.id).cmp(&(&b.held_on, &b.id)));
+    out
+}
+
+/// The meetings grouped by kind, in the catalog's order of kinds (every kind, even if empty).
+pub fn by_kind(meetings: &[MeetingView]) -> Vec<(MeetingKind, Vec<&MeetingView>)> {
+    MeetingKind::ALL.into_iter().map(|k| (k, meetings.iter().filter(|m| m.kind == k.code()).collect())).collect()
+}

@@ -1,0 +1,127 @@
+//! Which changes of a village-year document touched one record (a meeting or a case), and what
+//! each of them wrote there.
+//!
+//! A change's own effect is the difference between the document at the change's dependencies
+//! and at the change itself; only the record's part of the document is diffed: the
+//! collection's own keys (to find the change that put the record under its id, or put a new
+//! object there) and the subtree of every object that was ever put there. Concurrent edits
+//! elsewhere never show, and the cost grows with the record, not with the whole document.
+
+use automerge::{Automerge, ChangeHash, ObjId, ObjType, PatchAction, ROOT, ReadDoc, ScalarValue, Value};
+
+/// One change that touched the record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Touch {
+    pub hash: ChangeHash,
+    /// The change put the record under its id (created it, or replaced it whole).
+    pub created: bool,
+    /// What the change wrote: the field's path inside the record, and the new value (None
+    /// when the field was deleted). Nested maps are paths: `attendance/<member>/status`.
+    pub writes: Vec<(Vec<String>, Option<String>)>,
+}
+
+fn scalar(s: &ScalarValue) -> String {
+    match s {
+        ScalarValue::Str(s) => s.to_string(),
+        ScalarValue::F64(f) if f.fract() == 0.0 => format!("{f:.0}"),
+        ScalarValue::Boolean(b) => if *b { "是" } else { "否" }.to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Every change that touched `collection/id`, in the document's causal order.
+pub fn touches(doc: &Automerge, collection: &str, id: &str) -> Vec<Touch> {
+    let Ok(Some((Value::Object(ObjType::Map), collection_obj))) = doc.get(ROOT, collection) else {
+        return Vec::new();
+    };
+    let mut objects: Vec<ObjId> = Vec::new();
+    let mut out = Vec::new();
+    for meta in doc.get_changes_meta(&[]) {
+        let after = [meta.hash];
+        let mut created = false;
+        let mut writes = Vec::new();
+        for p in doc.diff_obj(&collection_obj, &meta.deps, &after, false).unwrap_or_default() {
+            match p.action {
+                PatchAction::PutMap { key, value: (v, obj), .. } if key == id => {
+                    created = true;
+                    match v {
+                        Value::Object(_) if !objects.contains(&obj) => objects.push(obj),
+                        Value::Object(_) => {}
+                        Value::Scalar(s) => writes.push((Vec::new(), Some(scalar(&s)))),
+                    }
+                }
+                PatchAction::DeleteMap { key } if key == id => writes.push((Vec::new(), None)),
+                _ => {}
+            }
+        }
+        for record in &objects {
+            for p in doc.diff_obj(record, &meta.deps, &after, true).unwrap_or_default() {
+                let start = p.path.iter().position(|(o, _)| o == record).unwrap_or(p.path.len());
+                let mut path: Vec<String> = p.path[start..].iter().map(|(_, prop)| prop.to_string()).collect();
+                let value = match p.action {
+                    PatchAction::PutMap { key, value: (Value::Scalar(s), _), .. } => {
+                        path.push(key);
+                        Some(scalar(&s))
+                    }
+                    // A new map or text shows through the writes inside it.
+                    PatchAction::PutMap { .. } => continue,
+                    PatchAction::DeleteMap { key } => {
+                        path.push(key);
+                        None
+                    }
+                    PatchAction::SpliceText { value, .. } => Some(value.make_string()),
+                    _ => continue,
+                };
+                writes.push((path, value));
+            }
+        }
+        if created || !writes.is_empty() {
+            out.push(Touch { hash: meta.hash, created, writes });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, AutoCommit, ObjType, ROOT};
+
+    use super::*;
+
+    fn doc_with_two_meetings() -> (Automerge, ChangeHash, ChangeHash, ChangeHash) {
+        let mut d = AutoCommit::new().with_actor(ActorId::from(b"phone-a".as_slice()));
+        let meetings = d.put_object(ROOT, "meetings", ObjType::Map).expect("put");
+        let a = d.put_object(&meetings, "a", ObjType::Map).expect("put");
+        d.put(&a, "topic", "学习").expect("put");
+        let att = d.put_object(&a, "attendance", ObjType::Map).expect("put");
+        let m1 = d.put_object(&att, "m1", ObjType::Map).expect("put");
+        d.put(&m1, "status", "absent").expect("put");
+        let created = d.commit().expect("commit");
+        let b = d.put_object(&meetings, "b", ObjType::Map).expect("put");
+        d.put(&b, "topic", "另一次").expect("put");
+        let other = d.commit().expect("commit");
+        d.put(&m1, "status", "present").expect("put");
+        let edited = d.commit().expect("commit");
+        (d.document().clone(), created, other, edited)
+    }
+
+    #[test]
+    fn only_the_changes_that_touched_the_record_are_listed_with_what_they_wrote() {
+        let (doc, created, _other, edited) = doc_with_two_meetings();
+        let t = touches(&doc, "meetings", "a");
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert_eq!(t[0].hash, created);
+        assert!(t[0].created);
+        assert!(t[0].writes.contains(&(vec!["topic".into()], Some("学习".into()))), "{:?}", t[0].writes);
+        assert_eq!(t[1].hash, edited);
+        assert!(!t[1].created);
+        assert_eq!(
+            t[1].writes,
+            vec![(vec!["attendance".into(), "m1".into(), "status".into()], Some("present".into()))]
+        );
+        assert_eq!(touches(&doc, "meetings", "b").len(), 1);
+        assert!(touches(&doc, "meetings", "nope").is_empty());
+        assert!(touches(&doc, "cases", "a").is_empty());
+    }
+}

@@ -1,0 +1,116 @@
+//! `/villages/{v}?year=`: a village's year for its township (and its cadres): the meeting
+//! record book with every record and its attendance, the micro-power cases with their step
+//! timelines and notices, and the roster with each member's score and grade.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Html;
+use axum::routing::get;
+use serde::Serialize;
+use zhibu_schema::all_scores;
+
+use super::case_view::{CaseView, cases};
+use super::error::PageError;
+use super::meeting_view::{MeetingView, meetings};
+use super::session::Viewer;
+use super::templates::render;
+use super::village_data::{VillageData, YearQuery, load};
+use crate::db::accounts::Role;
+use crate::error::AppError;
+use crate::extract::Query;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+struct MemberRow {
+    id: String,
+    name: String,
+    group: Option<String>,
+    status: &'static str,
+    committee: bool,
+    score: i32,
+    grade: &'static str,
+}
+
+/// Links every page about one village's year shares.
+#[derive(Debug, Serialize)]
+pub struct VillageLinks {
+    pub village_id: String,
+    pub name: String,
+    pub year: i64,
+    pub page: String,
+    pub book: String,
+    pub book_xlsx: String,
+    /// The township dashboard, for those who may see it.
+    pub dashboard: Option<String>,
+    pub previous_year: i64,
+    pub next_year: i64,
+}
+
+impl VillageLinks {
+    pub fn new(data: &VillageData, viewer: &Viewer) -> VillageLinks {
+        let (v, y) = (&data.key.village, data.year());
+        VillageLinks {
+            village_id: v.to_string(),
+            name: data.name.clone(),
+            year: y,
+            page: format!("/villages/{v}?year={y}"),
+            book: format!("/villages/{v}/book?year={y}"),
+            book_xlsx: format!("/villages/{v}/book.xlsx?year={y}"),
+            dashboard: matches!(viewer.0.role(), Role::Township | Role::Admin)
+                .then(|| format!("/township?township={}&year={y}", data.key.township)),
+            previous_year: y - 1,
+            next_year: y + 1,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct VillageView {
+    links: VillageLinks,
+    meetings: Vec<MeetingView>,
+    late_meetings: usize,
+    cases: Vec<CaseView>,
+    cases_with_gaps: usize,
+    members: Vec<MemberRow>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(village): Path<String>,
+    q: Result<Query<YearQuery>, AppError>,
+) -> Result<Html<String>, PageError> {
+    let Query(q) = q?;
+    let data = load(&state, &viewer.0, &village, q.year()?).await?;
+    let meetings = meetings(&data);
+    let cases = cases(&data, data.as_of());
+    let members = all_scores(&data.records, &data.catalog)
+        .into_iter()
+        .map(|s| {
+            let m = data.records.member(&s.member_id);
+            MemberRow {
+                id: s.member_id.to_string(),
+                name: s.name,
+                group: m.and_then(|m| m.group.as_ref().map(ToString::to_string)),
+                status: s.status.label(),
+                committee: m.is_some_and(|m| m.committee),
+                score: s.total,
+                grade: s.grade.map_or("不评定", |g| g.label()),
+            }
+        })
+        .collect();
+    let view = VillageView {
+        links: VillageLinks::new(&data, &viewer),
+        late_meetings: meetings.iter().filter(|m| m.late_days.is_some()).count(),
+        cases_with_gaps: cases.iter().filter(|c| !c.gaps.is_empty()).count(),
+        meetings,
+        cases,
+        members,
+    };
+    let title = format!("{} {} 年记录", data.name, data.year());
+    render("village.html", &title, Some(&viewer.info()), &view)
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/villages/{village}", get(page))
+}

@@ -1,0 +1,71 @@
+//! A village's records for one year, loaded for a caller who may read them (its cadres, its
+//! township's staff, admins: `Caller::require_reader_of`), with the catalog in force and when
+//! each meeting and case step first reached the server. Shared by the village page, the record
+//! book and the history.
+
+use std::sync::Arc;
+
+use automerge::Automerge;
+use serde::Deserialize;
+use zhibu_schema::{Catalog, Date, VillageYear, Year, mapping};
+
+use super::error::PageError;
+use crate::api;
+use crate::auth::Caller;
+use crate::db::documents::DocKey;
+use crate::db::records::Arrivals;
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// `?year=`, the current year when absent.
+#[derive(Debug, Default, Deserialize)]
+pub struct YearQuery {
+    pub year: Option<String>,
+}
+
+impl YearQuery {
+    pub fn year(&self) -> Result<Year, AppError> {
+        match self.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
+            Some(y) => api::parse_year(y),
+            None => Ok(api::this_year()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct VillageData {
+    pub key: DocKey,
+    pub name: String,
+    /// The stored document (empty when the village has no records that year).
+    pub automerge: Automerge,
+    pub records: VillageYear,
+    pub catalog: Arc<Catalog>,
+    pub arrivals: Arrivals,
+}
+
+impl VillageData {
+    pub fn year(&self) -> i64 {
+        i64::from(self.key.year)
+    }
+
+    /// The day figures are computed for, as the report does: today, within the year.
+    pub fn as_of(&self) -> Date {
+        api::as_of(self.key.year)
+    }
+}
+
+/// Loads a village's year for a caller allowed to read it.
+pub async fn load(state: &AppState, caller: &Caller, village: &str, year: Year) -> Result<VillageData, PageError> {
+    let key = api::doc_key(state, village, &year.to_string()).await?;
+    caller.require_reader_of(&key.village, &key.township)?;
+    let name = state.db.village_name(key.village.as_str()).await?.unwrap_or_else(|| key.village.to_string());
+    let catalog = state.catalog_for(Some(&key.township)).await?;
+    let loaded = state.db.load_doc(&key).await?;
+    let records = if loaded.version == 0 {
+        VillageYear::new(key.village.clone(), key.year)
+    } else {
+        mapping::read(&loaded.doc).map_err(|e| anyhow::anyhow!("stored document {key:?} does not read: {e}"))?.doc
+    };
+    let arrivals = state.db.arrivals(&key).await?;
+    Ok(VillageData { key, name, automerge: loaded.doc, records, catalog, arrivals })
+}

@@ -1,0 +1,107 @@
+//! The exports open in office tools: the township report as XLSX (a sheet per section, Chinese
+//! headers) and as CSV (UTF-8 with a byte-order mark), and a village's meeting record book as
+//! XLSX (a sheet per meeting kind), read back with a spreadsheet reader and a CSV parser.
+
+use std::io::Cursor;
+
+use calamine::{Data, Range, Reader, Xlsx, open_workbook_from_rs};
+use zhibu_schema::{Attendance, Collection, Date, Line, Meeting, MeetingKind, MemberId, RecordId, mapping};
+use zhibu_tests::raw_phone::RawPhone;
+use zhibu_tests::{Backend, TestApp, backends};
+
+fn workbook(bytes: Vec<u8>) -> Xlsx<Cursor<Vec<u8>>> {
+    open_workbook_from_rs(Cursor::new(bytes)).expect("the file opens as XLSX")
+}
+
+fn rows(range: &Range<Data>) -> Vec<Vec<String>> {
+    range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect()
+}
+
+fn sheet(book: &mut Xlsx<Cursor<Vec<u8>>>, name: &str) -> Vec<Vec<String>> {
+    rows(&book.worksheet_range(name).unwrap_or_else(|e| panic!("sheet {name}: {e}")))
+}
+
+/// A day in the fixture's year, a few days before today when possible.
+fn recent(app: &TestApp) -> Date {
+    let d = zhibu_server::api::today().add_days(-3).expect("date");
+    d.clamp(app.year.first_day(), app.year.last_day())
+}
+
+async fn exports(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let y = app.year;
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let roster = mapping::read(&phone.doc).expect("reads").doc.members;
+    let held = recent(&app);
+    let mut theme = Meeting::new(MeetingKind::ThemeDay, held, Line::parse("主题党日：义务植树").expect("line"));
+    for (i, id) in roster.keys().enumerate() {
+        theme.attendance.insert(id.clone(), if i == 0 { Attendance::absent() } else { Attendance::present() });
+    }
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &theme));
+    phone.sync(&app).await.expect("push");
+    let staff = app.token("staff1").await;
+
+    // The report as XLSX: one sheet per section, Chinese headers, a row per village.
+    let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={y}")).await;
+    assert_eq!(status, 200);
+    let mut book = workbook(bytes);
+    assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "同步"]);
+    let summary = sheet(&mut book, "汇总");
+    assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（已开/应开）", "支部委员会（已开/应开）"]);
+    assert_eq!(summary[0].last().map(String::as_str), Some("最近同步"));
+    assert_eq!(summary.len(), 3, "a header and two villages");
+    let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
+    assert_eq!(v1[1], "一村");
+    let theme_col = summary[0].iter().position(|h| h.starts_with("主题党日")).expect("theme day column");
+    assert!(v1[theme_col].starts_with('1'), "one theme day held: {v1:?}");
+    let members_col = summary[0].iter().position(|h| h == "党员人数").expect("members column");
+    assert_eq!(v1[members_col], "12", "counts are numbers Excel can sum");
+    assert_ne!(v1.last().map(String::as_str), Some("从未同步"));
+    let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");
+    assert_eq!(v2.last().map(String::as_str), Some("从未同步"));
+    let sync = sheet(&mut book, "同步");
+    assert_eq!(sync[0], ["村名", "账号", "设备", "最近同步"]);
+    assert_eq!(sync[1][..3], ["一村", "cadre1", "peer-phone-a"]);
+
+    // The report as CSV: the byte-order mark, then a file any CSV reader parses.
+    let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={y}")).await;
+    assert_eq!(status, 200);
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM so Excel and WPS show Chinese");
+    let mut csv = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = csv.headers().expect("header").iter().map(str::to_owned).collect();
+    assert_eq!(header, summary[0], "the CSV and the XLSX summary have the same columns");
+    let records: Vec<csv::StringRecord> = csv.records().collect::<Result<_, _>>().expect("rows parse");
+    assert_eq!(records.len(), 2);
+    assert_eq!(&records[0][0], "v1");
+    assert_eq!(&records[0][1], "一村");
+    assert_eq!(&records[1][records[1].len() - 1], "从未同步");
+
+    // The village's meeting record book: a sheet per meeting kind, the meeting in full.
+    let (status, bytes) = app.get(&staff, &format!("/villages/v1/book.xlsx?year={y}")).await;
+    assert_eq!(status, 200);
+    let mut book = workbook(bytes);
+    let kinds: Vec<&str> = MeetingKind::ALL.iter().map(|k| k.label()).collect();
+    assert_eq!(book.sheet_names(), kinds);
+    let themes = sheet(&mut book, "主题党日");
+    assert_eq!(themes[0][..3], ["会议日期", "议题", "党小组"]);
+    assert!(themes[0].contains(&"缺席人员".to_owned()) && themes[0].contains(&"补录".to_owned()));
+    assert_eq!(themes.len(), 2, "a header and the one theme day");
+    let row = &themes[1];
+    assert_eq!(row[0], held.to_string());
+    assert_eq!(row[1], "主题党日：义务植树");
+    let col = |name: &str| themes[0].iter().position(|h| h == name).expect(name);
+    assert_eq!(row[col("出席")], "11");
+    assert_eq!(row[col("缺席")], "1");
+    let first = roster.get(&MemberId::parse("v1-m01").expect("id")).expect("member");
+    assert_eq!(row[col("缺席人员")], first.name.to_string());
+    assert_eq!(row[col("状态")], "有效");
+    assert_eq!(sheet(&mut book, "支部委员会").len(), 1, "an empty kind still has its headers");
+
+    // Another township's staff get no book.
+    let other = app.token("staff2").await;
+    let (status, _) = app.get(&other, &format!("/villages/v1/book.xlsx?year={y}")).await;
+    assert_eq!(status, 403);
+}
+backends!(the_exports_open_in_office_tools, exports);
