@@ -8,35 +8,72 @@
 use std::io;
 use std::path::PathBuf;
 
+/// Every failure of the local store's files.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (or another `StoreLock` in this process) holds `DIR/.lock`.
     #[error("本地数据目录 {} 正被另一个 zhibu 程序使用，请先关闭它再试", dir.display())]
-    Locked { dir: PathBuf },
+    Locked {
+        /// The store directory.
+        dir: PathBuf,
+    },
 
     /// The disk is full; nothing was acknowledged, so no accepted record is lost.
     #[error("手机存储空间已满，未能保存（{context}）。请清理空间后再试，已保存的记录不受影响")]
-    StorageFull { context: String, source: io::Error },
+    StorageFull {
+        /// What the store was doing.
+        context: String,
+        /// The OS error.
+        source: io::Error,
+    },
 
+    /// Any other IO failure.
     #[error("读写本地数据失败（{context}）：{source}")]
-    Io { context: String, source: io::Error },
+    Io {
+        /// What the store was doing.
+        context: String,
+        /// The OS error.
+        source: io::Error,
+    },
 
     /// A file of the store does not decode. `detail` says which rule it broke.
     #[error(
         "本地数据文件 {} 已损坏（{detail}）。请不要删除该目录，联系乡镇管理员从服务器恢复",
         path.display()
     )]
-    Corrupt { path: PathBuf, detail: String },
+    Corrupt {
+        /// The damaged file.
+        path: PathBuf,
+        /// Which rule of the format it breaks.
+        detail: String,
+    },
 
     /// The file was written by a newer zhibu with a format this build does not know.
     #[error("本地数据文件 {} 由更新版本的 zhibu 写入（格式版本 {found}），请升级本程序", path.display())]
-    UnsupportedVersion { path: PathBuf, found: u32 },
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// The format version it has.
+        found: u32,
+    },
 
+    /// A document name that could leave the directory or break a platform (a bug).
     #[error("invalid document name {name:?}: {reason}")]
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 
+    /// A chunk too large for one log record (a bug).
     #[error("chunk of {len} bytes is larger than the {max} bytes a log record can hold")]
-    ChunkTooLarge { len: usize, max: usize },
+    ChunkTooLarge {
+        /// The chunk's length.
+        len: usize,
+        /// The largest a record holds.
+        max: usize,
+    },
 }
 
 impl StoreError {

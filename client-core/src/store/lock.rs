@@ -17,6 +17,7 @@ use super::StoreError;
 
 const LOCK_FILE: &str = ".lock";
 
+/// The lock on a store directory; see the module documentation.
 #[derive(Debug)]
 pub struct StoreLock {
     dir: PathBuf,
@@ -44,6 +45,7 @@ impl StoreLock {
         }
     }
 
+    /// The directory it locks.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

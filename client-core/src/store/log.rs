@@ -44,10 +44,13 @@ use super::{StoreError, record, snapshot};
 /// What a document's files hold: the last snapshot and the chunks appended since, in order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Loaded {
+    /// The last snapshot, if there is one.
     pub snapshot: Option<Vec<u8>>,
+    /// The chunks appended since, in order.
     pub chunks: Vec<Vec<u8>>,
 }
 
+/// One document's snapshot and log; see the module documentation.
 #[derive(Debug)]
 pub struct DocFile {
     snapshot_path: PathBuf,

@@ -1,0 +1,89 @@
+//! One module per group of subcommands; each returns the exit code of a run that did not fail.
+
+mod case;
+mod meeting;
+mod online;
+mod points;
+mod roster;
+mod view;
+
+use std::fmt;
+use std::future::Future;
+
+use zhibu_client::zhibu_schema::{MemberId, Text, Year};
+use zhibu_client::{Phone, clock};
+
+use crate::args::Command;
+use crate::out::Out;
+
+/// What every subcommand gets.
+pub struct Ctx {
+    pub phone: Phone,
+    pub out: Out,
+    /// `--year`, or this year.
+    pub year: Year,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl Ctx {
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.runtime.block_on(f)
+    }
+
+    /// A member of `--year`'s roster by id or name.
+    pub fn member(&self, text: &str) -> anyhow::Result<MemberId> {
+        Ok(self.phone.find_member(self.year, text)?)
+    }
+
+    /// "待同步修改：N 条", for the end of an edit's report.
+    pub fn pending_line(&self) -> String {
+        format!("待同步的修改：{} 条", self.phone.pending_edits())
+    }
+}
+
+/// The user wrote something the program cannot use (exit code 2).
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+/// Parses free text for a field, naming the field in the error.
+pub fn text<const N: usize>(field: &str, value: &str) -> anyhow::Result<Text<N>> {
+    Text::parse(value).map_err(|e| Usage(format!("{field}：{e}")).into())
+}
+
+/// Optional free text for a field.
+pub fn opt_text<const N: usize>(field: &str, value: Option<&str>) -> anyhow::Result<Option<Text<N>>> {
+    value.map(|v| text(field, v)).transpose()
+}
+
+pub fn today() -> zhibu_client::zhibu_schema::Date {
+    clock::today()
+}
+
+pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Login(args) => online::login(ctx, args),
+        Command::Logout => online::logout(ctx),
+        Command::Sync { watch: false, retries } => online::sync(ctx, retries),
+        Command::Sync { watch: true, .. } => online::watch(ctx),
+        Command::Rebuild => online::rebuild(ctx),
+        Command::Me => online::me(ctx),
+        Command::Status => view::status(ctx),
+        Command::Score { member } => view::score(ctx, member.as_deref()),
+        Command::Compliance { period, as_of } => view::compliance(ctx, period, as_of),
+        Command::Conflicts => view::conflicts(ctx),
+        Command::Catalog => view::catalog(ctx),
+        Command::Roster(r) => roster::run(ctx, r),
+        Command::Meeting(m) => meeting::run(ctx, m),
+        Command::Attend(a) => meeting::attend(ctx, a),
+        Command::Points(p) => points::run(ctx, p),
+        Command::Case(c) => case::run(ctx, c),
+    }
+}

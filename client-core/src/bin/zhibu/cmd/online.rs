@@ -1,0 +1,214 @@
+//! The commands that talk to the server: login, logout, sync (once or `--watch`), rebuild, me.
+
+use std::io::{IsTerminal, Write};
+
+use serde_json::json;
+use zhibu_client::{DocOutcome, HttpTransport, SyncEvent, SyncOptions, SyncReport, WatchOptions, clock};
+
+use super::{Ctx, Usage};
+use crate::args::Login;
+
+pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
+    let password = match args.password {
+        Some(p) => p,
+        None => {
+            eprint!("密码：");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if password.is_empty() {
+        return Err(Usage("密码不能为空".into()).into());
+    }
+    let session = ctx.block_on(zhibu_client::login(&ctx.phone, &args.server, &args.user, &password))?;
+    let a = &session.account;
+    let line = format!(
+        "已登录：{}（{}{}），服务器 {}",
+        a.display_name.as_deref().unwrap_or(a.id.as_str()),
+        a.role.label(),
+        a.village_id.as_ref().map(|v| format!("，村 {v}")).unwrap_or_default(),
+        session.server
+    );
+    ctx.out.show(|| line, &json!({"account": a, "server": session.server}));
+    Ok(0)
+}
+
+pub fn logout(ctx: &Ctx) -> anyhow::Result<u8> {
+    ctx.block_on(zhibu_client::logout(&ctx.phone))?;
+    let line = format!("已退出登录。手机上的记录都还在，{}。", ctx.pending_line());
+    ctx.out.show(|| line, &json!({"pending": ctx.phone.pending_edits()}));
+    Ok(0)
+}
+
+/// A progress line on stderr: rewritten in place on a terminal, one line per event otherwise.
+struct Progress {
+    tty: bool,
+    open: bool,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress { tty: std::io::stderr().is_terminal(), open: false }
+    }
+
+    fn line(&mut self, text: &str, lasting: bool) {
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            let _ = write!(err, "\r\x1b[K{text}");
+            if lasting {
+                let _ = writeln!(err);
+            }
+            self.open = !lasting;
+        } else {
+            let _ = writeln!(err, "{text}");
+        }
+        let _ = err.flush();
+    }
+
+    fn event(&mut self, e: &SyncEvent) {
+        match e {
+            SyncEvent::Started { docs, pending } => {
+                self.line(&format!("同步：{docs} 份文档，{pending} 条修改待发送……"), false)
+            }
+            SyncEvent::SendingFast { changes, bytes, .. } => {
+                self.line(&format!("同步：发送 {changes} 条修改（{:.1} KB）……", *bytes as f64 / 1024.0), false)
+            }
+            SyncEvent::StandardRound { key, round, .. } => self.line(&format!("同步：{key} 第 {round} 轮……"), false),
+            SyncEvent::Received { key, changes } => self.line(&format!("同步：收到 {key} 的 {changes} 条修改"), false),
+            SyncEvent::Retrying { attempt, wait, error } => self.line(
+                &format!("同步：第 {attempt} 次未成功（{error}），{} 秒后重试……", wait.as_secs_f32().ceil()),
+                false,
+            ),
+            SyncEvent::Finished { report } => self.line(&summary(report), true),
+            SyncEvent::Offline { error, retry_in } => self.line(
+                &format!(
+                    "{} 连不上服务器（{error}），{} 秒后再试",
+                    clock::human(clock::now()),
+                    retry_in.as_secs_f32().ceil()
+                ),
+                true,
+            ),
+            SyncEvent::Failed { error } => self.line(&format!("同步失败：{error}"), true),
+        }
+    }
+
+    fn done(&mut self) {
+        if self.open {
+            self.line("", true);
+        }
+    }
+}
+
+fn summary(report: &SyncReport) -> String {
+    let mut parts = Vec::new();
+    for d in &report.docs {
+        match &d.outcome {
+            DocOutcome::Synced => parts.push(format!("{} 已同步（发出 {}，收到 {}）", d.key, d.sent, d.received)),
+            DocOutcome::Refused(r) => parts.push(format!("{} 被服务器拒绝：{}", d.key, r.message)),
+        }
+    }
+    format!("{} 同步完成：{}", clock::human(clock::now()), parts.join("；"))
+}
+
+pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
+    let transport = HttpTransport::for_phone(&ctx.phone)?;
+    let mut progress = Progress::new();
+    let mut options = SyncOptions::once();
+    options.retry.retries = retries;
+    let result = ctx.block_on(ctx.phone.sync(&transport, &options, &mut |e| progress.event(&e)));
+    progress.done();
+    let report = result?;
+    let refused: Vec<_> = report.refusals().collect();
+    for (key, r) in &refused {
+        eprintln!("服务器拒绝了 {key} 的修改（{}）：{}", r.status, r.message);
+        for v in &r.violations {
+            eprintln!("  - {v}");
+        }
+    }
+    if !refused.is_empty() {
+        eprintln!("修改仍保存在手机上。改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改。");
+    }
+    let line = format!("{}。", ctx.pending_line());
+    ctx.out.show(|| line, &json!({"report": report, "pending": ctx.phone.pending_edits()}));
+    Ok(if refused.is_empty() { 0 } else { 4 })
+}
+
+pub fn watch(ctx: &Ctx) -> anyhow::Result<u8> {
+    let transport = HttpTransport::for_phone(&ctx.phone)?;
+    let json = ctx.out.json;
+    let mut progress = Progress::new();
+    eprintln!("后台同步已开始：有修改就同步，断网时自动重试。按 Ctrl-C 结束。");
+    let result = ctx.block_on(async {
+        let mut task = ctx.phone.start_sync_task(transport, WatchOptions::default(), move |e| {
+            if json {
+                println!("{}", serde_json::to_string(&e).expect("events serialize"));
+            } else {
+                progress.event(&e);
+            }
+        });
+        let ended = tokio::select! {
+            _ = tokio::signal::ctrl_c() => None,
+            r = task.wait() => Some(r),
+        };
+        match ended {
+            None => task.stop().await,
+            Some(r) => r,
+        }
+    });
+    eprintln!();
+    result?;
+    let line = format!("后台同步已结束。{}。", ctx.pending_line());
+    ctx.out.show(|| line, &json!({"pending": ctx.phone.pending_edits()}));
+    Ok(0)
+}
+
+pub fn rebuild(ctx: &Ctx) -> anyhow::Result<u8> {
+    let transport = HttpTransport::for_phone(&ctx.phone)?;
+    let report = ctx.block_on(ctx.phone.rebuild(&transport, ctx.year))?;
+    ctx.out.show(
+        || {
+            let mut s = format!(
+                "已按服务器上的 {} 重建：保留 {} 条本地修改，舍弃 {} 条。\n",
+                report.key,
+                report.kept + report.remade,
+                report.dropped.len()
+            );
+            for d in &report.dropped {
+                let what = d.message.as_deref().unwrap_or("（无说明的修改）");
+                s += &format!("  舍弃：{} {what}\n", clock::human_unix(d.time));
+                for v in &d.violations {
+                    s += &format!("        {v}\n");
+                }
+            }
+            s + "请运行 zhibu sync 把保留的修改发给服务器。"
+        },
+        &report,
+    );
+    Ok(0)
+}
+
+pub fn me(ctx: &Ctx) -> anyhow::Result<u8> {
+    let points = ctx.block_on(zhibu_client::fetch_my_points(&ctx.phone, ctx.year))?;
+    ctx.out.show(
+        || {
+            let grade = points.grade_name.as_deref().map(|g| format!("，等次：{g}")).unwrap_or_default();
+            let mut s =
+                format!("{}（{}）{} 年积分：{} 分{grade}\n", points.name, points.member_id, points.year, points.total);
+            s += &format!("  基础分 {}\n", points.base);
+            for e in &points.entries {
+                let source = if e.source == "attendance" { "出勤" } else { "手工" };
+                let name = e.rule_name.as_deref().unwrap_or(&e.rule);
+                let note = e.note.as_deref().map(|n| format!("（{n}）")).unwrap_or_default();
+                s += &format!("  {}  {:+}  {name}  [{source}]{note}\n", e.on, e.delta);
+            }
+            if points.from_cache {
+                let at = points.fetched_at.as_deref().and_then(clock::parse).map(clock::human).unwrap_or_default();
+                s += &format!("（连不上服务器，以上是 {at} 获取的数据）\n");
+            }
+            s
+        },
+        &points,
+    );
+    Ok(0)
+}

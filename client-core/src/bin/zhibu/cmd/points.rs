@@ -1,0 +1,45 @@
+//! `zhibu points award|deduct|void`.
+
+use serde_json::json;
+use zhibu_client::NewPoints;
+use zhibu_client::zhibu_schema::{Collection, PointDelta};
+
+use super::{Ctx, Usage, opt_text, text, today};
+use crate::args::{Award, PointsCmd};
+use crate::out::short;
+
+pub fn run(ctx: &Ctx, cmd: PointsCmd) -> anyhow::Result<u8> {
+    match cmd {
+        PointsCmd::Award(a) => award(ctx, a, 1),
+        PointsCmd::Deduct(a) => award(ctx, a, -1),
+        PointsCmd::Void { entry, reason } => {
+            let id = ctx.phone.find_record(Collection::Points, &entry)?;
+            ctx.phone.void_points(&id, &text("原因", &reason)?)?;
+            let line = format!("已作废积分记录 {}。{}", short(&id), ctx.pending_line());
+            ctx.out.show(|| line, &json!({"id": id, "pending": ctx.phone.pending_edits()}));
+            Ok(0)
+        }
+    }
+}
+
+fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
+    let on = a.date.unwrap_or_else(today);
+    let year = zhibu_client::zhibu_schema::Year::new(i64::from(on.year_number()))?;
+    let member = ctx.phone.find_member(year, &a.member)?;
+    let delta = PointDelta::new(sign * i64::from(a.points)).map_err(|e| Usage(format!("分值：{e}")))?;
+    let points =
+        NewPoints { member_id: member.clone(), rule: a.rule, delta, on, note: opt_text("说明", a.note.as_deref())? };
+    let id = ctx.phone.award_points(&points)?;
+    let total = ctx.phone.score(year, &member).map(|s| s.total).ok();
+    let line = format!(
+        "已{}：党员 {member} {:+} 分（{}），编号 {}。{}{}",
+        if sign > 0 { "奖励" } else { "扣分" },
+        delta.get(),
+        points.rule,
+        short(&id),
+        total.map(|t| format!("现有 {t} 分。")).unwrap_or_default(),
+        ctx.pending_line()
+    );
+    ctx.out.show(|| line, &json!({"id": id, "total": total, "pending": ctx.phone.pending_edits()}));
+    Ok(0)
+}

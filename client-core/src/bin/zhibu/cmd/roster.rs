@@ -1,0 +1,64 @@
+//! `zhibu roster`: list, add, group, committee, status, leave.
+
+use serde_json::json;
+use zhibu_client::MemberChange;
+use zhibu_client::zhibu_schema::{Member, MemberId, MemberStatus};
+
+use super::{Ctx, Usage, opt_text, text};
+use crate::args::Roster;
+
+pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
+    let year = ctx.year;
+    match cmd {
+        Roster::List => {
+            let records = ctx.phone.records(year)?;
+            ctx.out.show(
+                || {
+                    let mut s = format!("{year} 年党员名册（{} 人）\n", records.members.len());
+                    s += "编号          姓名      党小组        身份      支委  入党日期    离开日期\n";
+                    for (id, m) in &records.members {
+                        s += &format!(
+                            "{:<13} {:<8} {:<12} {:<8} {:<4} {:<11} {}\n",
+                            id.as_str(),
+                            m.name.as_str(),
+                            m.group.as_ref().map_or("-", |g| g.as_str()),
+                            m.status.label(),
+                            if m.committee { "是" } else { "" },
+                            m.joined_on.map(|d| d.to_string()).unwrap_or_default(),
+                            m.left_on.map(|d| d.to_string()).unwrap_or_default(),
+                        );
+                    }
+                    s
+                },
+                &records.members,
+            );
+            Ok(0)
+        }
+        Roster::Add { id, name, group, probationary, committee, joined } => {
+            let id = MemberId::parse(&id).map_err(|e| Usage(e.to_string()))?;
+            let status = if probationary { MemberStatus::Probationary } else { MemberStatus::Full };
+            let mut member = Member::new(text("姓名", &name)?, status);
+            member.group = opt_text("党小组", group.as_deref())?;
+            member.committee = committee;
+            member.joined_on = joined;
+            ctx.phone.add_member(year, &id, &member)?;
+            let line = format!("已添加党员 {}（{id}）。{}", member.name, ctx.pending_line());
+            ctx.out.show(|| line, &json!({"member_id": id, "pending": ctx.phone.pending_edits()}));
+            Ok(0)
+        }
+        Roster::Group { member, group } => {
+            change(ctx, &member, MemberChange::Group(opt_text("党小组", group.as_deref())?))
+        }
+        Roster::Committee { member, seat } => change(ctx, &member, MemberChange::Committee(seat)),
+        Roster::Status { member, status } => change(ctx, &member, MemberChange::Status(status)),
+        Roster::Leave { member, on } => change(ctx, &member, MemberChange::Left(on)),
+    }
+}
+
+fn change(ctx: &Ctx, member: &str, change: MemberChange) -> anyhow::Result<u8> {
+    let id = ctx.member(member)?;
+    ctx.phone.change_member(ctx.year, &id, &change)?;
+    let line = format!("已修改党员 {id}。{}", ctx.pending_line());
+    ctx.out.show(|| line, &json!({"member_id": id, "change": change, "pending": ctx.phone.pending_edits()}));
+    Ok(0)
+}

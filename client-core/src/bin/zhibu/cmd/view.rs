@@ -1,0 +1,218 @@
+//! The offline views: status, score, compliance, conflicts, catalog.
+
+use serde_json::json;
+use zhibu_client::clock;
+use zhibu_client::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
+
+use super::{Ctx, today};
+use crate::out::short;
+
+fn when(rfc3339: Option<&str>) -> String {
+    rfc3339.and_then(clock::parse).map_or_else(|| "从未".to_owned(), clock::human)
+}
+
+pub fn status(ctx: &Ctx) -> anyhow::Result<u8> {
+    let status = ctx.phone.status()?;
+    ctx.out.show(
+        || {
+            let mut s = match &status.account {
+                Some(a) => format!(
+                    "账号：{}（{}{}），服务器 {}\n",
+                    a.display_name.as_deref().unwrap_or(a.id.as_str()),
+                    a.role.label(),
+                    a.village_id.as_ref().map(|v| format!("，村 {v}")).unwrap_or_default(),
+                    status.server.as_deref().unwrap_or("")
+                ),
+                None => "账号：未登录（请用 zhibu login 登录）\n".to_owned(),
+            };
+            s += &format!("设备编号：{}\n", status.device);
+            s += &match &status.catalog_fetched_at {
+                Some(t) => format!("积分规则和事项清单：{} 从服务器获取\n", when(Some(t))),
+                None => "积分规则和事项清单：内置默认（登录后从服务器获取）\n".to_owned(),
+            };
+            s += &format!("待同步的修改：{} 条\n上次同步成功：{}\n", status.pending, when(status.last_sync.as_deref()));
+            for d in &status.docs {
+                s += &format!(
+                    "  {}：待同步 {} 条，上次同步 {}{}\n",
+                    d.key,
+                    d.pending,
+                    when(d.last_sync.as_deref()),
+                    if d.conflicts > 0 {
+                        format!("，{} 处冲突（zhibu conflicts）", d.conflicts)
+                    } else {
+                        String::new()
+                    }
+                );
+                if let Some(r) = &d.refusal {
+                    s += &format!(
+                        "    服务器于 {} 拒绝（{}）：{}\n",
+                        when(d.refused_at.as_deref()),
+                        r.status,
+                        r.message
+                    );
+                    for v in &r.violations {
+                        s += &format!("      - {v}\n");
+                    }
+                    s += "    修改仍在手机上；可改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改\n";
+                }
+            }
+            s
+        },
+        &status,
+    );
+    Ok(0)
+}
+
+pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
+    let catalog = ctx.phone.catalog();
+    let rule_name = |code: &str| catalog.rule(code).map_or_else(|| code.to_owned(), |r| r.name.to_string());
+    let grade = |g: Option<Grade>| g.map_or("不评等次", Grade::label);
+    match member {
+        None => {
+            let scores = ctx.phone.scores(ctx.year)?;
+            ctx.out.show(
+                || {
+                    let mut s = format!("{} 年党员积分\n", ctx.year);
+                    for m in &scores {
+                        s += &format!("{}  {}  {} 分  {}\n", m.member_id, m.name, m.total, grade(m.grade));
+                    }
+                    s
+                },
+                &scores,
+            );
+        }
+        Some(who) => {
+            let score = ctx.phone.score(ctx.year, &ctx.member(who)?)?;
+            ctx.out.show(
+                || {
+                    let mut s = format!(
+                        "{}（{}）{} 年积分：{} 分，{}\n  基础分 {}\n",
+                        score.name,
+                        score.member_id,
+                        ctx.year,
+                        score.total,
+                        grade(score.grade),
+                        score.base
+                    );
+                    for e in &score.entries {
+                        let source = if e.source == RuleSource::Attendance { "出勤" } else { "手工" };
+                        let note = e.note.as_deref().map(|n| format!("（{n}）")).unwrap_or_default();
+                        s += &format!(
+                            "  {}  {:+}  {}  [{source} {}]{note}\n",
+                            e.on,
+                            e.delta,
+                            rule_name(e.rule.as_str()),
+                            short(&e.record)
+                        );
+                    }
+                    s
+                },
+                &score,
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn compliance(
+    ctx: &Ctx,
+    period: Option<(zhibu_client::zhibu_schema::Year, Period)>,
+    as_of: Option<zhibu_client::zhibu_schema::Date>,
+) -> anyhow::Result<u8> {
+    let (year, period) = period.unwrap_or((ctx.year, Period::Year));
+    let as_of = as_of.unwrap_or_else(today);
+    let rows = ctx.phone.compliance(year, period, as_of)?;
+    ctx.out.show(
+        || {
+            let mut s = format!("{year} 年{}会议完成情况（截至 {as_of}）\n", period.label());
+            for r in &rows {
+                let group = r.group.as_deref().map(|g| format!("（{g}）")).unwrap_or_default();
+                let state = if r.behind {
+                    "未完成"
+                } else if r.pending {
+                    "进行中"
+                } else {
+                    "已完成"
+                };
+                let quorum = if r.quorum_failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("，{} 次未达到法定人数", r.quorum_failures.len())
+                };
+                s += &format!(
+                    "{}{group}：应开 {} 次，已开 {} 次，有效 {} 次{quorum}  {state}\n",
+                    r.kind.label(),
+                    r.required,
+                    r.held,
+                    r.valid
+                );
+            }
+            s
+        },
+        &rows,
+    );
+    Ok(0)
+}
+
+pub fn conflicts(ctx: &Ctx) -> anyhow::Result<u8> {
+    let conflicts = ctx.phone.conflicts(ctx.year)?;
+    ctx.out.show(
+        || {
+            if conflicts.is_empty() {
+                return format!("{} 年的记录没有冲突。", ctx.year);
+            }
+            let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
+            for c in &conflicts {
+                let field = if c.field.is_empty() { "整条记录".to_owned() } else { format!("字段 {}", c.field) };
+                s += &format!("{} {}，{field}：\n", c.collection.label(), c.record);
+                for v in &c.values {
+                    let value = match &v.value {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    let who = match (&v.account, v.this_device) {
+                        (Some(a), true) => format!("{a}（本机）"),
+                        (None, true) => "本机".to_owned(),
+                        (Some(a), false) => a.clone(),
+                        (None, false) => format!("设备 {}", &v.actor[..v.actor.len().min(8)]),
+                    };
+                    s += &format!(
+                        "  {value}  —— {who}，{}{}{}\n",
+                        clock::human_unix(v.time),
+                        v.message.as_deref().map(|m| format!("「{m}」")).unwrap_or_default(),
+                        if v.shown { "（当前显示）" } else { "" }
+                    );
+                }
+            }
+            s + "重新修改该项即可确定采用哪个值。"
+        },
+        &conflicts,
+    );
+    Ok(0)
+}
+
+pub fn catalog(ctx: &Ctx) -> anyhow::Result<u8> {
+    let catalog = ctx.phone.catalog();
+    ctx.out.show(
+        || {
+            let mut s = String::from("积分规则（zhibu points award/deduct 用代码）：\n");
+            for r in &catalog.point_rules {
+                let range = if r.min == r.max { format!("{}", r.min) } else { format!("{} 到 {}", r.min, r.max) };
+                s += &format!("  {:<16} {}  {range} 分  [{}]\n", r.code, r.name, r.source.label());
+            }
+            s += "\n小微权力事项（zhibu case open 用代码；步骤用于 zhibu case step）：\n";
+            for item in &catalog.items {
+                let notice = match item.notice {
+                    NoticeRule::None => String::new(),
+                    other => format!("，{}", other.label()),
+                };
+                s += &format!("  {:<22} {}{notice}\n", item.code, item.name);
+                let steps: Vec<String> = item.steps.iter().map(|st| format!("{} {}", st.code, st.name)).collect();
+                s += &format!("      步骤：{}\n", steps.join(" → "));
+            }
+            s
+        },
+        &json!({"catalog": catalog, "fetched_at": ctx.phone.catalog_fetched_at()}),
+    );
+    Ok(0)
+}

@@ -1,0 +1,106 @@
+//! `zhibu`: the village cadre's phone on the command line, driving `zhibu-client` the way the
+//! app does. Chinese output for people, `--json` for scripts, exit codes that say what happened
+//! (listed in `zhibu --help`).
+
+mod args;
+mod cmd;
+mod out;
+
+use std::process::ExitCode;
+
+use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
+use zhibu_client::{ClientError, ErrorKind, Phone, clock};
+
+use args::Cli;
+use cmd::{Ctx, Usage};
+use out::Out;
+
+const TEMPLATE: &str = "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}";
+
+/// Chinese headings and help texts for clap's own parts, on every subcommand.
+fn localize(cmd: Command) -> Command {
+    let ids: Vec<(String, bool)> = cmd.get_arguments().map(|a| (a.get_id().to_string(), a.is_positional())).collect();
+    let mut cmd = cmd
+        .disable_help_flag(true)
+        .disable_help_subcommand(true)
+        .help_template(TEMPLATE)
+        .subcommand_help_heading("命令")
+        .subcommand_value_name("命令")
+        .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help("显示本帮助").help_heading("选项"));
+    for (id, positional) in ids {
+        cmd = cmd.mut_arg(id, |a| {
+            if a.get_help_heading().is_some() {
+                a
+            } else {
+                a.help_heading(if positional { "参数" } else { "选项" })
+            }
+        });
+    }
+    let subs: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
+    for name in subs {
+        cmd = cmd.mut_subcommand(name, localize);
+    }
+    cmd
+}
+
+fn command() -> Command {
+    localize(Cli::command()).disable_version_flag(true).arg(
+        Arg::new("version").short('V').long("version").action(ArgAction::Version).help("显示版本").help_heading("选项"),
+    )
+}
+
+/// The exit code of a failure, as `zhibu --help` lists them.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.downcast_ref::<Usage>().is_some()) {
+        return 2;
+    }
+    match e.chain().find_map(|c| c.downcast_ref::<ClientError>()).map(ClientError::kind) {
+        Some(ErrorKind::Refused) => 3,
+        Some(ErrorKind::ServerRefused) => 4,
+        Some(ErrorKind::Offline) => 5,
+        Some(ErrorKind::NotLoggedIn) => 6,
+        Some(ErrorKind::Store) | None => 7,
+    }
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIBU_LOG").unwrap_or_else(|_| "off".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let matches = match command().try_get_matches() {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    let out = Out { json: cli.json };
+    match run(cli, out) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error(&e, exit_code(&e));
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
+    let phone = Phone::open(&cli.dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let ctx = Ctx { phone, out, year: cli.year.unwrap_or_else(clock::this_year), runtime };
+    cmd::dispatch(&ctx, cli.command)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::command().debug_assert();
+    }
+}

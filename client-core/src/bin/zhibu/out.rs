@@ -1,0 +1,52 @@
+//! Output: Chinese text for people on stdout, or JSON for scripts; errors on stderr (and as a
+//! JSON object on stdout with `--json`).
+
+use serde::Serialize;
+use serde_json::json;
+use zhibu_client::ClientError;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `human` for people, or `data` as JSON.
+    pub fn show(&self, human: impl FnOnce() -> String, data: &impl Serialize) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(data).expect("output serializes"));
+        } else {
+            let text = human();
+            if !text.is_empty() {
+                println!("{}", text.trim_end());
+            }
+        }
+    }
+
+    /// Reports a failure.
+    pub fn error(&self, e: &anyhow::Error, code: u8) {
+        let client = e.chain().find_map(|c| c.downcast_ref::<ClientError>());
+        let violations = match client {
+            Some(ClientError::Refused(r)) => r.violations.clone(),
+            Some(ClientError::ServerRefused(r)) => r.violations.clone(),
+            _ => Vec::new(),
+        };
+        if self.json {
+            let body = json!({"error": {"exit_code": code, "message": format!("{e:#}"), "violations": violations}});
+            println!("{}", serde_json::to_string_pretty(&body).expect("serializes"));
+        }
+        eprintln!("错误：{e:#}");
+        if matches!(client, Some(ClientError::ServerRefused(_))) {
+            for v in &violations {
+                eprintln!("  - {v}");
+            }
+            eprintln!("修改仍保存在手机上。改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改。");
+        }
+    }
+}
+
+/// The short form of a record id that `zhibu` shows and accepts: its last 8 characters.
+pub fn short(id: &impl ToString) -> String {
+    let id = id.to_string();
+    id[id.len().saturating_sub(8)..].to_owned()
+}

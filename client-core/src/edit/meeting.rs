@@ -1,0 +1,173 @@
+//! Meeting edits: record a meeting with its attendance in one call; change one member's
+//! attendance or make-up date; void a meeting with a reason.
+
+use zhibu_schema::mapping::{put_at, put_record_id};
+use zhibu_schema::{Attendance, Collection, Date, Meeting, MemberId, Prose, RecordId, Voided};
+
+use super::key_for;
+use crate::error::ClientError;
+use crate::{DocKey, Phone};
+
+impl Phone {
+    /// Records a meeting of any kind with its attendance, as one change in the document of the
+    /// year it was held. Returns the new meeting's id.
+    pub fn record_meeting(&self, meeting: &Meeting) -> Result<RecordId, ClientError> {
+        let key = key_for(self, meeting.held_on, Collection::Meetings, "held_on")?;
+        let id = RecordId::new_v7();
+        let meeting = Meeting { voided: None, ..meeting.clone() };
+        let message = format!("记录会议：{} {}", meeting.kind.label(), meeting.held_on);
+        self.commit(&key, message, |tx, _| put_record_id(tx, Collection::Meetings, &id, &meeting))?;
+        Ok(id)
+    }
+
+    /// Sets one member's attendance at a meeting (present; leave with reason and approver;
+    /// absent; with or without a make-up date), touching no other member's.
+    pub fn set_attendance(
+        &self,
+        meeting: &RecordId,
+        member: &MemberId,
+        attendance: &Attendance,
+    ) -> Result<(), ClientError> {
+        let key = self.locate_live(Collection::Meetings, meeting)?;
+        let message = format!("修改考勤：{} {}", self.member_label(&key, member), attendance.status.label());
+        self.commit(&key, message, |tx, _| {
+            put_at(tx, &["meetings", meeting.as_str(), "attendance", member.as_str()], attendance)
+        })
+    }
+
+    /// Records the day a member who missed a meeting made it up (补课), touching only that date.
+    pub fn record_makeup(&self, meeting: &RecordId, member: &MemberId, on: Date) -> Result<(), ClientError> {
+        let key = self.locate_live(Collection::Meetings, meeting)?;
+        let path = ["meetings", meeting.as_str(), "attendance", member.as_str()];
+        if self.text(&key, &[&path[..], &["status"]].concat()).is_none() {
+            return Err(ClientError::NoSuchRecord {
+                collection: Collection::Members,
+                id: format!("{member}（该会议的考勤中没有此人）"),
+            });
+        }
+        let message = format!("记录补课：{} {on}", self.member_label(&key, member));
+        self.commit(&key, message, |tx, _| put_at(tx, &[&path[..], &["makeup_on"]].concat(), &on))
+    }
+
+    /// Voids a meeting: it stays in the record with the reason and no longer counts.
+    pub fn void_meeting(&self, meeting: &RecordId, reason: &Prose) -> Result<(), ClientError> {
+        let key = self.locate_live(Collection::Meetings, meeting)?;
+        let what = self.text(&key, &["meetings", meeting.as_str(), "topic"]).unwrap_or_default();
+        self.commit(&key, format!("作废会议：{what}（{reason}）"), |tx, by| {
+            put_at(tx, &["meetings", meeting.as_str(), "voided"], &Voided { reason: reason.clone(), by: by.clone() })
+        })
+    }
+
+    /// A member's name and id for commit messages (just the id when not on the roster).
+    pub(crate) fn member_label(&self, key: &DocKey, member: &MemberId) -> String {
+        match self.text(key, &["members", member.as_str(), "name"]) {
+            Some(name) => format!("{name}（{member}）"),
+            None => member.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zhibu_schema::{AttendanceStatus, MeetingKind, Name};
+
+    use super::*;
+    use crate::testutil::*;
+
+    fn assembly(present: &[&str]) -> Meeting {
+        let mut m = Meeting::new(MeetingKind::BranchAssembly, d("2026-03-10"), text("学习贯彻全会精神"));
+        for id in present {
+            m.attendance.insert(mid(id), Attendance::present());
+        }
+        m
+    }
+
+    #[test]
+    fn a_meeting_with_its_attendance_is_one_change() {
+        let t = cadre_phone();
+        let (n, _) = history(&t.phone);
+        let mut m = assembly(&["v1-m01", "v1-m02"]);
+        m.attendance.insert(mid("v1-m03"), Attendance::leave(text("外出务工"), Some(Name::parse("王书记").unwrap())));
+        let id = t.phone.record_meeting(&m).unwrap();
+        assert_eq!(t.phone.records(year()).unwrap().meetings.get(&id), Some(&m));
+        assert_eq!(history(&t.phone), (n + 1, Some("记录会议：支部党员大会 2026-03-10".to_owned())));
+    }
+
+    #[test]
+    fn attendance_of_someone_not_on_the_roster_is_refused() {
+        let t = cadre_phone();
+        assert_refused(&t, "党员「stranger」不在本村党员名册上", |p| {
+            p.record_meeting(&assembly(&["v1-m01", "stranger"]))
+        });
+    }
+
+    #[test]
+    fn a_group_meeting_must_name_its_group_and_leave_needs_a_reason() {
+        let t = cadre_phone();
+        let group = Meeting::new(MeetingKind::GroupMeeting, d("2026-03-12"), text("小组学习"));
+        assert_refused(&t, "党小组会须写明是哪个党小组", |p| p.record_meeting(&group));
+        let mut m = assembly(&[]);
+        m.attendance.insert(mid("v1-m04"), Attendance { reason: None, ..Attendance::leave(text("x"), None) });
+        assert_refused(&t, "请假须写明请假事由", |p| p.record_meeting(&m));
+    }
+
+    #[test]
+    fn one_members_attendance_changes_alone() {
+        let t = cadre_phone();
+        let id = t.phone.record_meeting(&assembly(&["v1-m01", "v1-m02"])).unwrap();
+        t.phone.set_attendance(&id, &mid("v1-m02"), &Attendance::absent()).unwrap();
+        let m = t.phone.records(year()).unwrap().meetings[&id].clone();
+        assert_eq!(m.attendance[&mid("v1-m02")].status, AttendanceStatus::Absent);
+        assert_eq!(m.attendance[&mid("v1-m01")].status, AttendanceStatus::Present);
+        assert!(history(&t.phone).1.unwrap().starts_with("修改考勤："));
+        t.phone.record_makeup(&id, &mid("v1-m02"), d("2026-03-20")).unwrap();
+        assert_eq!(
+            t.phone.records(year()).unwrap().meetings[&id].attendance[&mid("v1-m02")].makeup_on,
+            Some(d("2026-03-20"))
+        );
+    }
+
+    #[test]
+    fn make_up_is_for_absentees_and_after_the_meeting() {
+        let t = cadre_phone();
+        let id = t.phone.record_meeting(&assembly(&["v1-m01"])).unwrap();
+        assert_refused(&t, "已出席的党员不需要补课", |p| {
+            p.record_makeup(&id, &mid("v1-m01"), d("2026-03-20"))
+        });
+        t.phone.set_attendance(&id, &mid("v1-m01"), &Attendance::absent()).unwrap();
+        assert_refused(&t, "补课日期 2026-03-01 早于会议日期 2026-03-10", |p| {
+            p.record_makeup(&id, &mid("v1-m01"), d("2026-03-01"))
+        });
+        assert_refused(&t, "该会议的考勤中没有此人", |p| {
+            p.record_makeup(&id, &mid("v1-m05"), d("2026-03-20"))
+        });
+    }
+
+    #[test]
+    fn a_voided_meeting_keeps_its_reason_and_cannot_be_edited() {
+        let t = cadre_phone();
+        let id = t.phone.record_meeting(&assembly(&["v1-m01"])).unwrap();
+        t.phone.void_meeting(&id, &text("重复录入")).unwrap();
+        let voided = t.phone.records(year()).unwrap().meetings[&id].voided.clone().unwrap();
+        assert_eq!((voided.reason.as_str(), voided.by.as_str()), ("重复录入", "cadre1"));
+        assert_refused(&t, "已作废，不能再修改", |p| {
+            p.set_attendance(&id, &mid("v1-m01"), &Attendance::absent())
+        });
+        assert_refused(&t, "已作废", |p| p.void_meeting(&id, &text("再次作废")));
+    }
+
+    #[test]
+    fn editing_an_unknown_meeting_is_refused() {
+        let t = cadre_phone();
+        assert_refused(&t, "手机上找不到会议", |p| {
+            p.set_attendance(&RecordId::new_v7(), &mid("v1-m01"), &Attendance::present())
+        });
+    }
+
+    #[test]
+    fn a_meeting_outside_the_supported_years_is_refused() {
+        let t = cadre_phone();
+        let m = Meeting::new(MeetingKind::ThemeDay, d("1999-07-01"), text("旧会议"));
+        assert_refused(&t, "年份 1999 不在 2000 到 2100 之间", |p| p.record_meeting(&m));
+    }
+}

@@ -1,0 +1,111 @@
+//! Roster edits: add a member; change group, committee seat or status; record leaving.
+
+use zhibu_schema::mapping::{put_at, put_record};
+use zhibu_schema::{Collection, Date, Member, MemberId, Year};
+
+use super::{MemberChange, map_at};
+use crate::error::ClientError;
+use crate::{DocKey, Phone};
+
+impl Phone {
+    /// Adds a member to the roster of `year`. Refused if the id is already on it.
+    pub fn add_member(&self, year: Year, id: &MemberId, member: &Member) -> Result<(), ClientError> {
+        let key = DocKey::new(self.with(|inner| inner.village())?, year);
+        let exists = self.with(|inner| {
+            Ok(inner.docs.get(&key).is_some_and(|d| map_at(&d.replica.doc, &["members", id.as_str()]).is_some()))
+        })?;
+        if exists {
+            return Err(ClientError::MemberExists(id.to_string()));
+        }
+        self.commit(&key, format!("添加党员：{}（{id}）", member.name), |tx, _| {
+            put_record(tx, Collection::Members, id.as_str(), member)
+        })
+    }
+
+    /// Changes one thing about a member on the roster of `year`, writing only that field.
+    pub fn change_member(&self, year: Year, id: &MemberId, change: &MemberChange) -> Result<(), ClientError> {
+        let key = DocKey::new(self.with(|inner| inner.village())?, year);
+        let name = self
+            .text(&key, &["members", id.as_str(), "name"])
+            .ok_or_else(|| ClientError::NoSuchRecord { collection: Collection::Members, id: id.to_string() })?;
+        let path = |field: &'static str| ["members", id.as_str(), field];
+        let (message, field) = match change {
+            MemberChange::Group(Some(g)) => (format!("调整党小组：{name} → {g}"), "group"),
+            MemberChange::Group(None) => (format!("调整党小组：{name} 不再属于任何党小组"), "group"),
+            MemberChange::Committee(true) => (format!("支委调整：{name} 进入支部委员会"), "committee"),
+            MemberChange::Committee(false) => (format!("支委调整：{name} 退出支部委员会"), "committee"),
+            MemberChange::Status(s) => (format!("调整党员身份：{name} → {}", s.label()), "status"),
+            MemberChange::Left(d) => (format!("党员离开：{name} {d}"), "left_on"),
+        };
+        self.commit(&key, message, |tx, _| match change {
+            MemberChange::Group(g) => put_at(tx, &path(field), g),
+            MemberChange::Committee(c) => put_at(tx, &path(field), c),
+            MemberChange::Status(s) => put_at(tx, &path(field), s),
+            MemberChange::Left(d) => put_at(tx, &path(field), d),
+        })
+    }
+
+    /// Records that a member left the branch on `on` (same as [`MemberChange::Left`]).
+    pub fn record_leaving(&self, year: Year, id: &MemberId, on: Date) -> Result<(), ClientError> {
+        self.change_member(year, id, &MemberChange::Left(on))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zhibu_schema::{MemberStatus, Name};
+
+    use super::*;
+    use crate::testutil::*;
+
+    #[test]
+    fn a_new_member_is_on_the_roster_after_one_change() {
+        let t = cadre_phone();
+        let (n, _) = history(&t.phone);
+        let mut m = Member::new(Name::parse("赵新民").unwrap(), MemberStatus::Probationary);
+        m.joined_on = Some(d("2026-03-01"));
+        t.phone.add_member(year(), &mid("v1-m13"), &m).unwrap();
+        assert_eq!(t.phone.records(year()).unwrap().members.get(&mid("v1-m13")), Some(&m));
+        assert_eq!(history(&t.phone), (n + 1, Some("添加党员：赵新民（v1-m13）".to_owned())));
+    }
+
+    #[test]
+    fn a_member_id_already_on_the_roster_is_refused() {
+        let t = cadre_phone();
+        let m = Member::new(Name::parse("赵新民").unwrap(), MemberStatus::Full);
+        assert_refused(&t, "党员编号「v1-m01」已在名册上", |p| p.add_member(year(), &mid("v1-m01"), &m));
+    }
+
+    #[test]
+    fn group_committee_and_status_change_one_field_each() {
+        let t = cadre_phone();
+        let id = mid("v1-m05");
+        t.phone.change_member(year(), &id, &MemberChange::Group(Some(Name::parse("第三党小组").unwrap()))).unwrap();
+        t.phone.change_member(year(), &id, &MemberChange::Committee(true)).unwrap();
+        t.phone.change_member(year(), &id, &MemberChange::Status(MemberStatus::Probationary)).unwrap();
+        let m = t.phone.records(year()).unwrap().members[&id].clone();
+        assert_eq!(m.group.as_ref().map(Name::as_str), Some("第三党小组"));
+        assert!(m.committee);
+        assert_eq!(m.status, MemberStatus::Probationary);
+        assert!(history(&t.phone).1.unwrap().starts_with("调整党员身份："));
+        t.phone.change_member(year(), &id, &MemberChange::Group(None)).unwrap();
+        assert_eq!(t.phone.records(year()).unwrap().members[&id].group, None, "no group: the field is deleted");
+    }
+
+    #[test]
+    fn leaving_is_recorded_and_cannot_come_before_joining() {
+        let t = cadre_phone();
+        let id = mid("v1-m02");
+        t.phone.record_leaving(year(), &id, d("2026-06-30")).unwrap();
+        assert_eq!(t.phone.records(year()).unwrap().members[&id].left_on, Some(d("2026-06-30")));
+        assert_refused(&t, "早于入党日期", |p| p.record_leaving(year(), &id, d("1960-01-01")));
+    }
+
+    #[test]
+    fn changing_a_member_not_on_the_roster_is_refused() {
+        let t = cadre_phone();
+        assert_refused(&t, "找不到党员「v1-m99」", |p| {
+            p.change_member(year(), &mid("v1-m99"), &MemberChange::Committee(true))
+        });
+    }
+}

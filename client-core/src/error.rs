@@ -1,0 +1,195 @@
+//! The errors of the phone library, one enum for the whole boundary.
+//!
+//! Every message is Chinese and says what happened and what to do, because the app shows it to
+//! the cadre as it is. [`ClientError::kind`] sorts the errors into what a program needs to
+//! decide on (retry later, log in again, fix the input, ...); the `zhibu` program turns the kind
+//! into its exit code.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use zhibu_schema::{Collection, Violation};
+
+use crate::store::StoreError;
+
+/// What went wrong, for a program to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The edit was refused on the phone (a rule, an unknown or voided record): fix the input.
+    Refused,
+    /// The server refused (403, 422 and other 4xx): local edits are kept; see the message.
+    ServerRefused,
+    /// The server could not be reached or did not answer usefully: edits are kept, try later.
+    Offline,
+    /// No login on this phone, or the token expired or was revoked: log in again.
+    NotLoggedIn,
+    /// The local store is locked by another program, damaged, or the disk failed or is full.
+    Store,
+}
+
+/// An edit that breaks a rule; nothing was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EditRefusal {
+    /// Every rule the edit would newly break.
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for EditRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("未保存：")?;
+        for (i, v) in self.violations.iter().enumerate() {
+            if i > 0 {
+                f.write_str("；")?;
+            }
+            write!(f, "{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A refusal from the server, as its JSON error body (or the fast path's `Refused`) says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerRefusal {
+    /// The HTTP status: 403 not allowed, 422 records that break a rule, other 4xx.
+    pub status: u16,
+    /// The stable error code, e.g. `invalid_records`, `foreign_actor`, `forbidden`.
+    pub code: String,
+    /// The server's Chinese message.
+    pub message: String,
+    /// Which record broke which rule (422).
+    #[serde(default)]
+    pub violations: Vec<Violation>,
+}
+
+impl fmt::Display for ServerRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "服务器拒绝了同步（{}）：{}", self.status, self.message)
+    }
+}
+
+/// Every failure of the phone library.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The store directory: locked by another program, a disk error, a full disk, a damaged
+    /// file.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+
+    /// A file of the store is readable but its content does not decode.
+    #[error("本地数据文件 {} 无法读取（{detail}）。请不要删除该目录，联系乡镇管理员从服务器恢复", path.display())]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What does not decode.
+        detail: String,
+    },
+
+    /// No account on this phone yet.
+    #[error("尚未登录：请先用 zhibu login 登录（需要联网一次）")]
+    NotLoggedIn,
+
+    /// The server did not accept the user name and password.
+    #[error("登录失败：{0}")]
+    LoginFailed(String),
+
+    /// The server no longer accepts the token.
+    #[error("登录已过期或已退出（{0}），请重新登录。手机上的修改都还在")]
+    SessionExpired(String),
+
+    /// The account may not do this (a member account syncing village records, ...).
+    #[error("{0}")]
+    NotAllowed(String),
+
+    /// An edit broke a rule; nothing was saved.
+    #[error("{0}")]
+    Refused(EditRefusal),
+
+    /// The record the edit names is not on this phone.
+    #[error("手机上找不到{}「{id}」", collection.label())]
+    NoSuchRecord {
+        /// Where it was looked for.
+        collection: Collection,
+        /// The id as given.
+        id: String,
+    },
+
+    /// A short id matches several records.
+    #[error("「{id}」对应多条{}，请写完整编号：{}", collection.label(), candidates.join("、"))]
+    Ambiguous {
+        /// Where it was looked for.
+        collection: Collection,
+        /// The short id as given.
+        id: String,
+        /// The full ids it matches.
+        candidates: Vec<String>,
+    },
+
+    /// The record was voided; voided records are kept as they are.
+    #[error("{}「{id}」已作废，不能再修改", collection.label())]
+    Voided {
+        /// The record's collection.
+        collection: Collection,
+        /// The record's id.
+        id: String,
+    },
+
+    /// Adding a member whose id is already on the roster.
+    #[error("党员编号「{0}」已在名册上")]
+    MemberExists(String),
+
+    /// The server refused; the phone's edits are kept.
+    #[error("{0}")]
+    ServerRefused(ServerRefusal),
+
+    /// The server could not be reached; the phone's edits are kept.
+    #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后会自动同步")]
+    Offline(String),
+
+    /// A fault of this program, not of the input or the store; nothing was saved.
+    #[error("程序内部错误（{0}），未保存。请把这条信息告诉管理员")]
+    Internal(String),
+}
+
+impl ClientError {
+    /// What a program should make of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Store(_) | ClientError::Damaged { .. } | ClientError::Internal(_) => ErrorKind::Store,
+            ClientError::NotLoggedIn | ClientError::SessionExpired(_) | ClientError::LoginFailed(_) => {
+                ErrorKind::NotLoggedIn
+            }
+            ClientError::NotAllowed(_) | ClientError::ServerRefused(_) => ErrorKind::ServerRefused,
+            ClientError::Refused(_)
+            | ClientError::NoSuchRecord { .. }
+            | ClientError::Ambiguous { .. }
+            | ClientError::Voided { .. }
+            | ClientError::MemberExists(_) => ErrorKind::Refused,
+            ClientError::Offline(_) => ErrorKind::Offline,
+        }
+    }
+
+    pub(crate) fn damaged(path: impl Into<PathBuf>, detail: impl fmt::Display) -> ClientError {
+        ClientError::Damaged { path: path.into(), detail: detail.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zhibu_schema::Rule;
+
+    #[test]
+    fn client_error_crosses_threads() {
+        fn assert_send_sync<T: Send + Sync + 'static>() {}
+        assert_send_sync::<ClientError>();
+    }
+
+    #[test]
+    fn a_refusal_lists_every_broken_rule_in_chinese() {
+        let v = |m: &str| Violation::new(Collection::Points, "r1", "delta", Rule::DeltaOutOfRange, m);
+        let e = ClientError::Refused(EditRefusal { violations: vec![v("分值太大"), v("分值太小")] });
+        assert_eq!(e.to_string(), "未保存：积分记录 r1（字段 delta）：分值太大；积分记录 r1（字段 delta）：分值太小");
+        assert_eq!(e.kind(), ErrorKind::Refused);
+    }
+}

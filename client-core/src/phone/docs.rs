@@ -1,0 +1,88 @@
+//! The documents of a store: found by listing the directory, each loaded from its snapshot and
+//! log, each change appended durably.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use automerge::ActorId;
+
+use crate::DocKey;
+use crate::error::ClientError;
+use crate::replica::{Replica, SyncMeta, meta};
+use crate::store::{DocFile, StoreError};
+
+/// One document: its files and its replica in memory.
+#[derive(Debug)]
+pub(crate) struct StoredDoc {
+    pub file: DocFile,
+    pub replica: Replica,
+}
+
+impl StoredDoc {
+    /// A document the phone does not have yet: the genesis change only, no file written.
+    pub fn create(dir: &Path, key: DocKey, actor: ActorId) -> Result<StoredDoc, ClientError> {
+        let file = DocFile::open(dir, &key.stem())?;
+        Ok(StoredDoc { file, replica: Replica::new(key, actor) })
+    }
+
+    fn load(dir: &Path, key: DocKey, actor: ActorId) -> Result<StoredDoc, ClientError> {
+        let file = DocFile::open(dir, &key.stem())?;
+        let loaded = file.load()?;
+        let meta = SyncMeta::load(&meta::path_for(dir, &key))?;
+        let path = dir.join(format!("{}.log", key.stem()));
+        let replica = Replica::load(key, actor, loaded.snapshot.as_deref(), &loaded.chunks, meta)
+            .map_err(|e| ClientError::damaged(path, format!("文档内容无法解析：{e}")))?;
+        Ok(StoredDoc { file, replica })
+    }
+
+    /// Appends `bytes` (new changes, already in the replica) and fsyncs them; then folds the log
+    /// into a snapshot when it has grown past `compact_after` bytes.
+    pub fn persist(&mut self, bytes: &[u8], compact_after: u64) -> Result<(), ClientError> {
+        self.file.append(bytes)?;
+        if self.file.log_len() > compact_after
+            && let Err(e) = self.file.compact(&self.replica.doc.save())
+        {
+            // The changes are already durable in the log; a failed compaction leaves the old
+            // snapshot and log in force (see `DocFile::compact`), so the edit still stands.
+            tracing::warn!(doc = %self.replica.key, error = %e, "compaction failed; will retry on a later edit");
+        }
+        Ok(())
+    }
+
+    /// Replaces the whole document by `snapshot` (a rebuild): durable before it returns.
+    pub fn replace(&mut self, snapshot: &[u8]) -> Result<(), ClientError> {
+        self.file.compact(snapshot)?;
+        Ok(())
+    }
+
+    /// Reloads the document from disk after a failed write, so memory holds what the disk
+    /// holds. The file is reopened: a write that failed midway may have left a tail that only
+    /// a fresh scan accounts for.
+    pub fn reload(&mut self, dir: &Path, actor: ActorId) -> Result<(), ClientError> {
+        let fresh = StoredDoc::load(dir, self.replica.key.clone(), actor)?;
+        let meta = std::mem::take(&mut self.replica.meta);
+        *self = fresh;
+        self.replica.meta = meta;
+        Ok(())
+    }
+}
+
+/// Every document in `dir`, by the snapshot and log files it has.
+pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<BTreeMap<DocKey, StoredDoc>, ClientError> {
+    let entries =
+        fs::read_dir(dir).map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e })?;
+    let mut keys = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e })?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stem = name.strip_suffix(".snap").or_else(|| name.strip_suffix(".log"));
+        if let Some(key) = stem.and_then(DocKey::from_stem)
+            && !keys.contains(&key)
+        {
+            keys.push(key);
+        }
+    }
+    keys.into_iter().map(|key| Ok((key.clone(), StoredDoc::load(dir, key, actor.clone())?))).collect()
+}

@@ -1,0 +1,88 @@
+use zhibu_schema::{Attendance, Meeting, MeetingKind};
+
+use super::*;
+use crate::session::Role;
+use crate::store::StoreError;
+use crate::testutil::*;
+
+#[test]
+fn every_acknowledged_edit_is_there_after_reopening() {
+    let t = cadre_phone();
+    let mut m = Meeting::new(MeetingKind::ThemeDay, d("2026-05-08"), text("主题党日"));
+    m.attendance.insert(mid("v1-m01"), Attendance::present());
+    let id = t.phone.record_meeting(&m).unwrap();
+    let heads = t.phone.lock().docs[&key()].replica.doc.get_heads();
+    let device = t.phone.device();
+    drop(t.phone);
+
+    let again = Phone::open(t.dir.path()).unwrap();
+    assert_eq!(again.records(year()).unwrap().meetings.get(&id), Some(&m));
+    assert_eq!(again.lock().docs[&key()].replica.doc.get_heads(), heads);
+    assert_eq!(again.device(), device, "the actor is made once and kept");
+    assert_eq!(again.session().unwrap().account.id.as_str(), "cadre1");
+    assert_eq!(again.pending_edits(), 2, "roster import and meeting wait to sync");
+}
+
+#[test]
+fn a_second_opener_in_the_same_process_gets_a_lock_error() {
+    let t = cadre_phone();
+    let err = Phone::open(t.dir.path()).unwrap_err();
+    assert!(matches!(err, ClientError::Store(StoreError::Locked { .. })), "{err:?}");
+    assert!(err.to_string().contains("正被另一个 zhibu 程序使用"), "{err}");
+    assert_eq!(err.kind(), crate::ErrorKind::Store);
+    let clone = t.phone.clone();
+    drop(t.phone);
+    assert!(Phone::open(t.dir.path()).is_err(), "a clone still holds the lock");
+    drop(clone);
+    Phone::open(t.dir.path()).expect("released with the last handle");
+}
+
+#[test]
+fn edits_need_a_cadres_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    let m = Meeting::new(MeetingKind::ThemeDay, d("2026-05-08"), text("主题党日"));
+    let err = phone.record_meeting(&m).unwrap_err();
+    assert!(matches!(err, ClientError::NotLoggedIn), "{err:?}");
+    phone.set_session(session("v1-m01", Role::Member)).unwrap();
+    let err = phone.record_meeting(&m).unwrap_err();
+    assert!(err.to_string().contains("不能修改或同步村里的记录"), "{err}");
+    assert!(files(dir.path()).keys().all(|f| !f.ends_with(".log")), "no document was written");
+}
+
+#[test]
+fn logging_out_keeps_the_documents() {
+    let t = cadre_phone();
+    t.phone.clear_session().unwrap();
+    assert!(t.phone.session().is_none());
+    drop(t.phone);
+    let again = Phone::open(t.dir.path()).unwrap();
+    assert!(again.session().is_none());
+    assert_eq!(again.documents(), vec![key()]);
+}
+
+#[test]
+fn the_log_is_folded_into_a_snapshot_once_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open_with(dir.path(), PhoneOptions { compact_log_bytes: 2_000 }).unwrap();
+    phone.set_session(session("cadre1", Role::Cadre)).unwrap();
+    for i in 0..30 {
+        let m = zhibu_schema::Member::new(text(&format!("党员{i}")), zhibu_schema::MemberStatus::Full);
+        phone.add_member(year(), &mid(&format!("v1-x{i:02}")), &m).unwrap();
+    }
+    assert!(dir.path().join("v1.2026.snap").exists(), "compacted");
+    let heads = phone.lock().docs[&key()].replica.doc.get_heads();
+    drop(phone);
+    let again = Phone::open(dir.path()).unwrap();
+    assert_eq!(again.lock().docs[&key()].replica.doc.get_heads(), heads);
+    assert_eq!(again.records(year()).unwrap().members.len(), 30);
+}
+
+#[test]
+fn a_damaged_login_file_is_reported_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(ACCOUNT_FILE), b"{not json").unwrap();
+    let err = Phone::open(dir.path()).unwrap_err();
+    assert!(matches!(err, ClientError::Damaged { .. }), "{err:?}");
+    assert!(err.to_string().contains("请不要删除该目录"), "{err}");
+}

@@ -1,0 +1,197 @@
+//! One village-year document in memory, with what the phone knows of the server's copy. No IO:
+//! the phone persists what these functions return.
+//!
+//! Invariant: the document always starts from the shared genesis change of its village and
+//! year, so every replica of it (other phones, the server) has the same first change and the
+//! same collection maps; this device's changes are made under its own actor.
+
+pub(crate) mod json;
+pub(crate) mod meta;
+pub(crate) mod order;
+
+use std::collections::BTreeSet;
+
+use automerge::{ActorId, Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
+use serde_bytes::ByteBuf;
+use zhibu_schema::mapping;
+use zhibu_schema::sync::{FastDoc, hashes_to_wire};
+use zhibu_schema::{Catalog, Violation, check_document};
+
+pub(crate) use meta::{RecordedRefusal, SyncMeta};
+
+use crate::DocKey;
+
+#[derive(Debug)]
+pub(crate) struct Replica {
+    pub key: DocKey,
+    pub doc: Automerge,
+    pub meta: SyncMeta,
+    /// The rules the document breaks at the given heads (the catalog may have changed since
+    /// they were broken); edits are refused only for rules they newly break.
+    violations: Option<(Vec<ChangeHash>, BTreeSet<Violation>)>,
+}
+
+impl Replica {
+    /// The document with only its genesis change.
+    pub fn new(key: DocKey, actor: ActorId) -> Replica {
+        let doc = mapping::genesis(&key.village, key.year).with_actor(actor);
+        Replica { key, doc, meta: SyncMeta::default(), violations: None }
+    }
+
+    /// The document from its stored snapshot and chunks (whole documents or concatenated
+    /// changes, as `load_incremental` takes them).
+    pub fn load(
+        key: DocKey,
+        actor: ActorId,
+        snapshot: Option<&[u8]>,
+        chunks: &[Vec<u8>],
+        meta: SyncMeta,
+    ) -> Result<Replica, AutomergeError> {
+        let mut replica = Replica::new(key, actor);
+        for chunk in snapshot.into_iter().chain(chunks.iter().map(Vec::as_slice)) {
+            replica.doc.load_incremental(chunk)?;
+        }
+        replica.meta = meta;
+        Ok(replica)
+    }
+
+    /// The server heads from the last sync that this document has (all of them, unless the
+    /// metadata outlived a lost document write).
+    pub fn known_server_heads(&self) -> Vec<ChangeHash> {
+        present(&self.doc, &self.meta.server_heads)
+    }
+
+    /// Every change the server may lack: those that are not ancestors of its known heads.
+    pub fn unsynced_changes(&self) -> Vec<Change> {
+        self.doc.get_changes(&self.known_server_heads())
+    }
+
+    /// This device's edits that the server has not acknowledged (the outbox).
+    pub fn pending(&self) -> usize {
+        let actor = self.doc.get_actor();
+        self.unsynced_changes().iter().filter(|c| c.actor_id() == actor).count()
+    }
+
+    /// The server refused this document as it is now: sending it again would be refused again.
+    pub fn is_stuck(&self) -> bool {
+        self.meta.refusal.as_ref().is_some_and(|r| r.heads == self.doc.get_heads())
+    }
+
+    /// This document's part of a fast sync request.
+    pub fn fast_doc(&self) -> FastDoc {
+        let known = self.known_server_heads();
+        FastDoc {
+            village: self.key.village.clone(),
+            year: self.key.year,
+            known: hashes_to_wire(&known),
+            heads: hashes_to_wire(&self.doc.get_heads()),
+            changes: self.doc.get_changes(&known).iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+        }
+    }
+
+    /// Applies changes from the server; returns the bytes of those that were new, for the
+    /// caller to persist (None when nothing was new).
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<Option<Vec<u8>>, AutomergeError> {
+        let before = self.doc.get_heads();
+        self.doc.apply_changes(changes)?;
+        Ok(self.new_since(&before))
+    }
+
+    /// The bytes of the changes not ancestors of `before`, None when there are none.
+    pub fn new_since(&self, before: &[ChangeHash]) -> Option<Vec<u8>> {
+        if self.doc.get_heads() == before {
+            return None;
+        }
+        Some(self.doc.save_after(before)).filter(|b| !b.is_empty())
+    }
+
+    /// The rules the document breaks now, under `catalog`.
+    pub fn violations(&mut self, catalog: &Catalog) -> BTreeSet<Violation> {
+        let heads = self.doc.get_heads();
+        match &self.violations {
+            Some((at, v)) if *at == heads => v.clone(),
+            _ => {
+                let v = violations_of(&self.doc, &self.key, catalog);
+                self.violations = Some((heads, v.clone()));
+                v
+            }
+        }
+    }
+
+    /// Forgets the cached violations (the catalog changed).
+    pub fn forget_violations(&mut self) {
+        self.violations = None;
+    }
+}
+
+/// Those of `heads` that `doc` has.
+pub(crate) fn present(doc: &Automerge, heads: &[ChangeHash]) -> Vec<ChangeHash> {
+    let missing = doc.get_missing_deps(heads);
+    heads.iter().filter(|h| !missing.contains(h)).copied().collect()
+}
+
+/// Every rule a document (or a transaction on it) breaks.
+pub(crate) fn violations_of(doc: &impl ReadDoc, key: &DocKey, catalog: &Catalog) -> BTreeSet<Violation> {
+    match check_document(doc, &key.village, key.year, catalog) {
+        Ok(_) => BTreeSet::new(),
+        Err(v) => v.into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::CommitOptions;
+    use zhibu_schema::{Collection, Member, MemberStatus, Name, VillageId, Year};
+
+    fn key() -> DocKey {
+        DocKey::new(VillageId::parse("v1").unwrap(), Year::new(2026).unwrap())
+    }
+
+    fn add_member(r: &mut Replica, id: &str) {
+        let m = Member::new(Name::parse("王芳").unwrap(), MemberStatus::Full);
+        r.doc
+            .transact_with::<_, _, mapping::WriteError, _>(
+                |_| CommitOptions::default().with_message("添加党员"),
+                |tx| mapping::put_record(tx, Collection::Members, id, &m),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn pending_counts_own_edits_the_server_has_not_acknowledged() {
+        let mut phone = Replica::new(key(), ActorId::from(b"phone".as_slice()));
+        assert_eq!(phone.pending(), 0, "the genesis change is everyone's, not an edit");
+        add_member(&mut phone, "v1-m01");
+        add_member(&mut phone, "v1-m02");
+        assert_eq!(phone.pending(), 2);
+        phone.meta.server_heads = phone.doc.get_heads();
+        assert_eq!(phone.pending(), 0);
+        add_member(&mut phone, "v1-m03");
+        assert_eq!(phone.pending(), 1);
+        assert_eq!(phone.fast_doc().changes.len(), 1, "only what the server lacks is sent");
+    }
+
+    #[test]
+    fn server_heads_the_document_lacks_are_ignored() {
+        let mut phone = Replica::new(key(), ActorId::from(b"phone".as_slice()));
+        add_member(&mut phone, "v1-m01");
+        phone.meta.server_heads = vec![ChangeHash([9; 32])];
+        assert_eq!(phone.known_server_heads(), vec![]);
+        assert_eq!(phone.pending(), 1);
+    }
+
+    #[test]
+    fn stored_chunks_load_back_to_the_same_document() {
+        let mut phone = Replica::new(key(), ActorId::from(b"phone".as_slice()));
+        add_member(&mut phone, "v1-m01");
+        let snapshot = phone.doc.save();
+        let before = phone.doc.get_heads();
+        add_member(&mut phone, "v1-m02");
+        let chunk = phone.new_since(&before).unwrap();
+        let back =
+            Replica::load(key(), ActorId::from(b"phone".as_slice()), Some(&snapshot), &[chunk], SyncMeta::default())
+                .unwrap();
+        assert_eq!(back.doc.get_heads(), phone.doc.get_heads());
+    }
+}

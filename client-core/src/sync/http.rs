@@ -1,0 +1,300 @@
+//! The server's HTTP API (API.md and the fast path) over reqwest: the [`Transport`] for sync,
+//! and login, logout and a member's own points.
+//!
+//! Status codes become [`TransportError`]s: 401 `Unauthorized`; 408, 409 (busy), 429 and 5xx
+//! `Network` (try again later); every other 4xx `Refused`, with the server's Chinese message
+//! and violations. An answer that does not decode (a captive portal's login page, a proxy's
+//! error) counts as no answer.
+
+use std::fmt;
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use serde::{Deserialize, Serialize};
+use zhibu_schema::sync::{FastRequest, FastResponse};
+use zhibu_schema::{Catalog, Violation, Year};
+
+use super::transport::{Transport, TransportError};
+use crate::error::{ClientError, ServerRefusal};
+use crate::session::{Account, Session};
+use crate::store::{read_optional, write_atomic};
+use crate::{DocKey, Phone, clock};
+
+/// HTTP access to one server with one login and device.
+#[derive(Clone)]
+pub struct HttpTransport {
+    client: Client,
+    server: String,
+    token: String,
+    peer: String,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport").field("server", &self.server).field("peer", &self.peer).finish_non_exhaustive()
+    }
+}
+
+fn client() -> Result<Client, ClientError> {
+    Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        // A 2G line moves a few KB per second; a large first sync needs time.
+        .timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| ClientError::Internal(format!("HTTP client: {e}")))
+}
+
+/// The base URL without a trailing `/`, with `http://` added when no scheme is given.
+fn normalize(server: &str) -> String {
+    let server = server.trim().trim_end_matches('/');
+    if server.contains("://") { server.to_owned() } else { format!("http://{server}") }
+}
+
+fn network(e: &reqwest::Error) -> TransportError {
+    let host = e.url().and_then(|u| u.host_str().map(|h| format!(" {h}"))).unwrap_or_default();
+    TransportError::Network(if e.is_timeout() {
+        format!("连接服务器{host}超时")
+    } else if e.is_connect() {
+        format!("连不上服务器{host}")
+    } else {
+        format!("网络错误：{e}")
+    })
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+    message: String,
+    #[serde(default)]
+    violations: Vec<Violation>,
+}
+
+/// Sends a request and sorts the answer: a 2xx response, or the error it means.
+async fn send(request: RequestBuilder) -> Result<Response, TransportError> {
+    let response = request.send().await.map_err(|e| network(&e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let body = response.bytes().await.unwrap_or_default();
+    let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
+    let message = detail.as_ref().map_or_else(|| format!("HTTP {status}"), |d| d.message.clone());
+    Err(match status {
+        StatusCode::UNAUTHORIZED => TransportError::Unauthorized(message),
+        StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => {
+            TransportError::Network(format!("服务器忙（{}）：{message}", status.as_u16()))
+        }
+        s if s.is_client_error() => TransportError::Refused(ServerRefusal {
+            status: s.as_u16(),
+            code: detail.as_ref().map_or_else(|| "http_error".to_owned(), |d| d.code.clone()),
+            message,
+            violations: detail.map(|d| d.violations).unwrap_or_default(),
+        }),
+        s => TransportError::Network(format!("服务器暂时无法处理（{}）：{message}", s.as_u16())),
+    })
+}
+
+async fn body(response: Response) -> Result<Vec<u8>, TransportError> {
+    response.bytes().await.map(|b| b.to_vec()).map_err(|e| network(&e))
+}
+
+fn undecodable(e: impl fmt::Display) -> TransportError {
+    TransportError::Network(format!("服务器的回复无法解析：{e}"))
+}
+
+impl HttpTransport {
+    /// Access to `server` with a bearer `token`, as device `peer` (`X-Peer-Id`).
+    pub fn new(server: &str, token: &str, peer: &str) -> Result<HttpTransport, ClientError> {
+        Ok(HttpTransport {
+            client: client()?,
+            server: normalize(server),
+            token: token.to_owned(),
+            peer: peer.to_owned(),
+        })
+    }
+
+    /// Access with the phone's login and device id.
+    pub fn for_phone(phone: &Phone) -> Result<HttpTransport, ClientError> {
+        let session = phone.session().ok_or(ClientError::NotLoggedIn)?;
+        HttpTransport::new(&session.server, &session.token, phone.device().peer_id())
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server)
+    }
+
+    fn doc_path(key: &DocKey) -> String {
+        format!("/v1/villages/{}/years/{}", key.village, key.year)
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn fast_sync(&self, request: FastRequest) -> Result<FastResponse, TransportError> {
+        let request = self
+            .client
+            .post(self.url("/v1/sync"))
+            .bearer_auth(&self.token)
+            .header("X-Peer-Id", &self.peer)
+            .header("Content-Type", "application/cbor")
+            .body(request.encode());
+        let bytes = body(send(request).await?).await?;
+        FastResponse::decode(&bytes).map_err(undecodable)
+    }
+
+    async fn sync_message(&self, key: &DocKey, message: Vec<u8>) -> Result<Option<Vec<u8>>, TransportError> {
+        let request = self
+            .client
+            .post(self.url(&format!("{}/sync", Self::doc_path(key))))
+            .bearer_auth(&self.token)
+            .header("X-Peer-Id", &self.peer)
+            .header("Content-Type", "application/octet-stream")
+            .body(message);
+        let response = send(request).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        body(response).await.map(Some)
+    }
+
+    async fn fetch_doc(&self, key: &DocKey) -> Result<Option<Vec<u8>>, TransportError> {
+        let request = self.client.get(self.url(&format!("{}/doc", Self::doc_path(key)))).bearer_auth(&self.token);
+        match send(request).await {
+            Ok(response) => body(response).await.map(Some),
+            Err(TransportError::Refused(r)) if r.status == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch_catalog(&self) -> Result<Catalog, TransportError> {
+        let request = self.client.get(self.url("/v1/catalog")).bearer_auth(&self.token);
+        let bytes = body(send(request).await?).await?;
+        serde_json::from_slice(&bytes).map_err(undecodable)
+    }
+}
+
+#[derive(Deserialize)]
+struct LoginReply {
+    token: String,
+    account: Account,
+}
+
+/// Logs in to `server` with a user name and password, stores the login on the phone and
+/// fetches the township's catalog. Needs the network once; after it the phone works offline.
+pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) -> Result<Session, ClientError> {
+    let server = normalize(server);
+    let request = client()?
+        .post(format!("{server}/v1/auth/login"))
+        .json(&serde_json::json!({"username": username, "password": password}));
+    let response = match send(request).await {
+        Ok(r) => r,
+        Err(TransportError::Unauthorized(m)) => return Err(ClientError::LoginFailed(m)),
+        Err(e) => return Err(e.into()),
+    };
+    let bytes = body(response).await?;
+    let reply: LoginReply = serde_json::from_slice(&bytes).map_err(undecodable)?;
+    let session = Session { server, token: reply.token, account: reply.account };
+    phone.set_session(session.clone())?;
+    let transport = HttpTransport::for_phone(phone)?;
+    match transport.fetch_catalog().await {
+        Ok(catalog) => phone.set_catalog(catalog)?,
+        Err(e) => tracing::info!(error = %e, "catalog not fetched at login; the next sync fetches it"),
+    }
+    Ok(session)
+}
+
+/// Logs out: tells the server to revoke the token (if it can be reached) and forgets the login.
+/// Documents and edits waiting to sync stay on the phone.
+pub async fn logout(phone: &Phone) -> Result<(), ClientError> {
+    if let Some(session) = phone.session() {
+        let request = client()?.post(format!("{}/v1/auth/logout", session.server)).bearer_auth(&session.token);
+        if let Err(e) = send(request).await {
+            tracing::info!(error = %e, "logout not confirmed by the server");
+        }
+    }
+    phone.clear_session()
+}
+
+/// A member's own points as `GET /v1/me/points` returns them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyPoints {
+    /// The member.
+    pub member_id: String,
+    /// The member's name.
+    pub name: String,
+    /// The member's village.
+    pub village_id: String,
+    /// The year.
+    pub year: i64,
+    /// 基础分.
+    pub base: i32,
+    /// The score.
+    pub total: i32,
+    /// The grade's code (`excellent`, ...); None for probationary members.
+    pub grade: Option<String>,
+    /// The grade in Chinese (优秀, ...).
+    pub grade_name: Option<String>,
+    /// Every entry, by date.
+    pub entries: Vec<MyPointsEntry>,
+    /// When the phone fetched them (RFC 3339).
+    #[serde(default)]
+    pub fetched_at: Option<String>,
+    /// Shown from the phone's copy because the server could not be reached.
+    #[serde(default)]
+    pub from_cache: bool,
+}
+
+/// One line of a member's points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyPointsEntry {
+    /// The day.
+    pub on: String,
+    /// The rule's code.
+    pub rule: String,
+    /// The rule's name.
+    #[serde(default)]
+    pub rule_name: Option<String>,
+    /// Points, positive or negative.
+    pub delta: i32,
+    /// `attendance` or `manual`.
+    pub source: String,
+    /// What it was for.
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The logged-in member's own points for `year`, from the server; when the server cannot be
+/// reached, the copy from the last fetch (marked `from_cache`), if there is one.
+pub async fn fetch_my_points(phone: &Phone, year: Year) -> Result<MyPoints, ClientError> {
+    let session = phone.session().ok_or(ClientError::NotLoggedIn)?;
+    let cache = phone.dir().join(format!("me.{year}.json"));
+    let request = client()?.get(format!("{}/v1/me/points?year={year}", session.server)).bearer_auth(&session.token);
+    let fetched = match send(request).await {
+        Ok(response) => body(response).await,
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok(bytes) => {
+            let mut points: MyPoints = serde_json::from_slice(&bytes).map_err(undecodable)?;
+            points.fetched_at = Some(clock::format(clock::now()));
+            let _guard = phone.lock();
+            write_atomic(&cache, &serde_json::to_vec(&points).expect("points serialize"))?;
+            Ok(points)
+        }
+        Err(TransportError::Network(e)) => {
+            let cached = {
+                let _guard = phone.lock();
+                read_optional(&cache)?
+            };
+            match cached.and_then(|b| serde_json::from_slice::<MyPoints>(&b).ok()) {
+                Some(points) => Ok(MyPoints { from_cache: true, ..points }),
+                None => Err(ClientError::Offline(e)),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,174 @@
+//! `rebuild`: after a refusal, start again from the server's document plus the local edits that
+//! still pass.
+//!
+//! The local changes the server lacks are replayed onto the server's document one at a time, in
+//! causal order, each checked like a new edit (it may not break a rule the document did not
+//! already break):
+//! - a change whose dependencies are all in the rebuilt document is applied as it is;
+//! - a change that builds on one that was dropped (every later edit of the same phone does,
+//!   Automerge chains a phone's changes) is re-made: what it changed in the records, read from
+//!   the local document just before and after it, is written again as a new change with the same
+//!   message and time. So an independent later edit survives the drop of an earlier bad one,
+//!   while an edit of a record whose creation was dropped fails its check and is dropped too.
+//!
+//! The result replaces the local document durably (as a new snapshot), the sync state starts from
+//! the server's heads, and the report lists every dropped edit with the rules it broke. The
+//! dropped and the re-made originals were never accepted by the server, so no other replica has
+//! them.
+
+use std::collections::BTreeSet;
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, Automerge, Change, ReadDoc};
+use serde::{Deserialize, Serialize};
+use zhibu_schema::mapping::{self, WriteError};
+use zhibu_schema::{Catalog, Collection, Rule, Violation, Year};
+
+use super::transport::Transport;
+use crate::error::ClientError;
+use crate::replica::json::{hydrated_json, writes};
+use crate::replica::order::causal_order;
+use crate::replica::{present, violations_of};
+use crate::{DocKey, Phone};
+
+/// A local edit that `rebuild` left out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DroppedEdit {
+    /// The change's hash.
+    pub hash: String,
+    /// The action, as its commit message names it.
+    pub message: Option<String>,
+    /// When it was made (Unix seconds, the phone's clock).
+    pub time: i64,
+    /// The rules it broke.
+    pub violations: Vec<Violation>,
+}
+
+/// What `rebuild` did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebuildReport {
+    /// The document rebuilt.
+    pub key: DocKey,
+    /// Local edits kept as they were.
+    pub kept: usize,
+    /// Local edits kept by writing their effect again (they built on a dropped edit).
+    pub remade: usize,
+    /// Local edits left out, in causal order.
+    pub dropped: Vec<DroppedEdit>,
+}
+
+enum Fail {
+    Refused(Vec<Violation>),
+    Write(WriteError),
+}
+
+/// Replays `changes` (local changes taken from `local`) onto `base`; see the module docs.
+pub(crate) fn replay(
+    base: Automerge,
+    local: &Automerge,
+    changes: Vec<Change>,
+    key: &DocKey,
+    catalog: &Catalog,
+    actor: &ActorId,
+) -> (Automerge, RebuildReport) {
+    let mut doc = base.with_actor(actor.clone());
+    let mut report = RebuildReport { key: key.clone(), kept: 0, remade: 0, dropped: Vec::new() };
+    for change in causal_order(changes) {
+        let before: BTreeSet<Violation> = violations_of(&doc, key, catalog);
+        let dropped = |violations| DroppedEdit {
+            hash: change.hash().to_string(),
+            message: change.message().map(str::to_owned),
+            time: change.timestamp(),
+            violations,
+        };
+        if present(&doc, change.deps()).len() == change.deps().len() {
+            let mut next = doc.fork().with_actor(actor.clone());
+            let applied = next.apply_changes([change.clone()]).is_ok();
+            let new = if applied { new_violations(&next, key, catalog, &before) } else { vec![unreplayable("")] };
+            if new.is_empty() {
+                doc = next;
+                report.kept += 1;
+            } else {
+                report.dropped.push(dropped(new));
+            }
+            continue;
+        }
+        let effect = writes(
+            &hydrated_json(&local.hydrate(Some(change.deps()))),
+            &hydrated_json(&local.hydrate(Some(&[change.hash()]))),
+        );
+        let message = change.message().unwrap_or("重建").to_owned();
+        let result = doc.transact_with::<_, _, Fail, _>(
+            |_| CommitOptions::default().with_message(message).with_time(change.timestamp()),
+            |tx| {
+                for (path, value) in &effect {
+                    let path: Vec<&str> = path.iter().map(String::as_str).collect();
+                    mapping::put_at(tx, &path, value).map_err(Fail::Write)?;
+                }
+                let new = new_violations(&*tx, key, catalog, &before);
+                if new.is_empty() { Ok(()) } else { Err(Fail::Refused(new)) }
+            },
+        );
+        match result {
+            Ok(_) => report.remade += 1,
+            Err(f) => report.dropped.push(dropped(match f.error {
+                Fail::Refused(v) => v,
+                Fail::Write(e) => vec![unreplayable(&e.to_string())],
+            })),
+        }
+    }
+    (doc, report)
+}
+
+fn unreplayable(why: &str) -> Violation {
+    let why = if why.is_empty() { String::new() } else { format!("（{why}）") };
+    Violation::new(Collection::Document, "", "", Rule::Header, format!("这条修改无法应用到服务器的文档上{why}"))
+}
+
+/// The rules `doc` breaks that were not broken `before`.
+fn new_violations(doc: &impl ReadDoc, key: &DocKey, catalog: &Catalog, before: &BTreeSet<Violation>) -> Vec<Violation> {
+    violations_of(doc, key, catalog).into_iter().filter(|v| !before.contains(v)).collect()
+}
+
+impl Phone {
+    /// Replaces `year`'s document by the server's plus the local edits that still pass (see the
+    /// module documentation). Needs the network for one request.
+    pub async fn rebuild<T: Transport>(&self, transport: &T, year: Year) -> Result<RebuildReport, ClientError> {
+        let key = self.with(|inner| Ok(DocKey::new(inner.village()?, year)))?;
+        // A refusal often comes from a catalog the township changed: replay against the one
+        // in force now.
+        self.set_catalog(transport.fetch_catalog().await?)?;
+        let bytes = transport.fetch_doc(&key).await?;
+        let server = match bytes {
+            Some(bytes) => {
+                Automerge::load(&bytes).map_err(|e| ClientError::Offline(format!("服务器的文档无法解析：{e}")))?
+            }
+            None => mapping::genesis(&key.village, key.year),
+        };
+        self.with(|inner| {
+            let actor = inner.actor.clone();
+            inner.doc_or_new(&key)?;
+            let catalog = inner.catalog.catalog.clone();
+            let stored = inner.docs.get_mut(&key).expect("created above");
+            let local = server.get_changes_added(&stored.replica.doc);
+            let server_heads = server.get_heads();
+            let (rebuilt, report) = replay(server, &stored.replica.doc, local, &key, &catalog, &actor);
+            if let Err(e) = stored.replace(&rebuilt.save()) {
+                // The snapshot may or may not have been replaced: take whichever the disk holds.
+                if let Err(reload) = stored.reload(&inner.dir, actor) {
+                    inner.broken = Some(format!("重建失败后无法重新读取：{reload}"));
+                }
+                return Err(e);
+            }
+            let replica = &mut stored.replica;
+            replica.doc = rebuilt;
+            replica.forget_violations();
+            replica.meta.server_heads.clone_from(&server_heads);
+            replica.meta.sync_state = automerge::sync::State::new();
+            replica.meta.sync_state.shared_heads = server_heads;
+            replica.meta.refusal = None;
+            inner.save_meta(&key)?;
+            Ok(report)
+        })
+    }
+}

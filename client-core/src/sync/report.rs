@@ -1,0 +1,117 @@
+//! What a sync reports: progress events while it runs, and a report per document at the end.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DocKey;
+use crate::error::ServerRefusal;
+
+/// How a document's sync ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum DocOutcome {
+    /// Both sides now have every change of the other.
+    Synced,
+    /// The server refused and stored nothing; the phone keeps its edits (see
+    /// [`Phone::rebuild`](crate::Phone::rebuild)).
+    Refused(ServerRefusal),
+}
+
+/// One document of a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocSyncReport {
+    /// The document.
+    pub key: DocKey,
+    /// How its sync ended.
+    pub outcome: DocOutcome,
+    /// Changes the phone sent (the fast path's count; the standard protocol decides itself).
+    pub sent: usize,
+    /// Changes the phone received that it did not have.
+    pub received: usize,
+    /// Whether the standard protocol was needed (the fast path asked for a resync).
+    pub standard: bool,
+}
+
+/// A finished sync.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Each document synced.
+    pub docs: Vec<DocSyncReport>,
+    /// The catalog was fetched anew.
+    pub catalog_updated: bool,
+}
+
+impl SyncReport {
+    /// The documents the server refused.
+    pub fn refusals(&self) -> impl Iterator<Item = (&DocKey, &ServerRefusal)> {
+        self.docs.iter().filter_map(|d| match &d.outcome {
+            DocOutcome::Refused(r) => Some((&d.key, r)),
+            DocOutcome::Synced => None,
+        })
+    }
+}
+
+/// Progress of a sync, and of the background sync task, for a progress line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum SyncEvent {
+    /// A sync starts: this many documents, this many edits waiting.
+    Started {
+        /// Documents to sync.
+        docs: usize,
+        /// Edits waiting.
+        pending: usize,
+    },
+    /// The fast path's one request is on its way.
+    SendingFast {
+        /// Documents in the request.
+        docs: usize,
+        /// Changes it carries.
+        changes: usize,
+        /// Bytes of those changes.
+        bytes: usize,
+    },
+    /// A round of the standard protocol for one document.
+    StandardRound {
+        /// The document.
+        key: DocKey,
+        /// The round, from 1.
+        round: usize,
+        /// Bytes of the message sent.
+        bytes: usize,
+    },
+    /// Changes arrived for a document.
+    Received {
+        /// The document.
+        key: DocKey,
+        /// Changes new to the phone.
+        changes: usize,
+    },
+    /// A request failed; the next try is after `wait`.
+    Retrying {
+        /// The try that failed, from 1.
+        attempt: u32,
+        /// The wait before the next.
+        wait: Duration,
+        /// Why it failed.
+        error: String,
+    },
+    /// A sync finished.
+    Finished {
+        /// What happened to each document.
+        report: SyncReport,
+    },
+    /// (Background task) the server is out of reach; the next probe is after `retry_in`.
+    Offline {
+        /// Why the server could not be reached.
+        error: String,
+        /// The wait before the next probe.
+        retry_in: Duration,
+    },
+    /// (Background task) a sync failed for another reason; it is tried again later.
+    Failed {
+        /// What went wrong.
+        error: String,
+    },
+}

@@ -1,0 +1,112 @@
+//! The phone's side of the standard Automerge sync protocol over
+//! `POST /v1/villages/V/years/Y/sync`: send a message, apply the reply, until neither side has
+//! anything more to say (the phone has no message to send, or the server answers 204).
+//!
+//! A session starts from the persisted state (the shared heads of the last sync), so a
+//! reconnect sends only what is new. A session cut short by the network starts again from the
+//! persisted state; what either side already received is not sent twice in effect, as changes
+//! are identified by hash.
+
+use automerge::sync::{self, SyncDoc};
+
+use super::report::SyncEvent;
+use super::transport::{Transport, TransportError};
+use super::{Progress, Retrier, SyncOptions};
+use crate::error::{ClientError, ServerRefusal};
+use crate::phone::Inner;
+use crate::{DocKey, Phone, clock};
+
+/// Syncs one document; the number of changes received, or the server's refusal.
+pub(crate) async fn sync<T: Transport>(
+    phone: &Phone,
+    transport: &T,
+    key: &DocKey,
+    options: &SyncOptions,
+    progress: Progress<'_>,
+) -> Result<Result<usize, ServerRefusal>, ClientError> {
+    let mut retrier = Retrier::new(&options.retry);
+    'session: loop {
+        let mut state = phone.lock().persisted_state(key);
+        let mut received = 0;
+        for round in 1..=options.max_rounds {
+            let message = phone.lock().docs[key].replica.doc.generate_sync_message(&mut state);
+            let Some(message) = message else {
+                phone.with(|inner| inner.finish_standard(key, &state))?;
+                return Ok(Ok(received));
+            };
+            let bytes = message.encode();
+            progress(SyncEvent::StandardRound { key: key.clone(), round, bytes: bytes.len() });
+            let heads = phone.lock().docs[key].replica.doc.get_heads();
+            match transport.sync_message(key, bytes).await {
+                Ok(Some(reply)) => match phone.with(|inner| inner.receive_standard(key, &mut state, &reply)) {
+                    Ok(n) => {
+                        received += n;
+                        if n > 0 {
+                            progress(SyncEvent::Received { key: key.clone(), changes: n });
+                        }
+                    }
+                    Err(ClientError::Offline(e)) => {
+                        retrier.failed(TransportError::Network(e), progress).await?;
+                        continue 'session;
+                    }
+                    Err(e) => return Err(e),
+                },
+                // The server has nothing more to send; the next message, if any, says so.
+                Ok(None) => {}
+                Err(TransportError::Refused(refusal)) => {
+                    // The server stored nothing, its state for us included: the persisted
+                    // state stays as it was.
+                    phone.record_refusal(key, heads, refusal.clone())?;
+                    return Ok(Err(refusal));
+                }
+                Err(e) => {
+                    retrier.failed(e, progress).await?;
+                    continue 'session;
+                }
+            }
+        }
+        return Err(ClientError::Offline(format!("与服务器同步 {key} 未能在 {} 轮内完成", options.max_rounds)));
+    }
+}
+
+impl Inner {
+    /// The standard protocol's state as persisted: the shared heads, nothing of a session.
+    fn persisted_state(&self, key: &DocKey) -> sync::State {
+        sync::State::decode(&self.docs[key].replica.meta.sync_state.encode()).unwrap_or_default()
+    }
+
+    /// Applies one reply of the server, durably; the number of changes that were new.
+    fn receive_standard(&mut self, key: &DocKey, state: &mut sync::State, reply: &[u8]) -> Result<usize, ClientError> {
+        let bad = |e: &dyn std::fmt::Display| ClientError::Offline(format!("服务器的回复无法解析：{e}"));
+        let message = sync::Message::decode(reply).map_err(|e| bad(&e))?;
+        let replica = &mut self.docs.get_mut(key).expect("a document being synced").replica;
+        let before = replica.doc.get_heads();
+        replica.doc.receive_sync_message(state, message).map_err(|e| bad(&e))?;
+        let new = replica.doc.get_changes(&before).len();
+        if let Some(bytes) = replica.new_since(&before) {
+            self.persist(key, &bytes)?;
+        }
+        let meta = &mut self.docs.get_mut(key).expect("still there").replica.meta;
+        if meta.sync_state.shared_heads != state.shared_heads {
+            meta.sync_state.shared_heads.clone_from(&state.shared_heads);
+            self.save_meta(key)?;
+        }
+        Ok(new)
+    }
+
+    /// Both sides are quiet: remember the server's heads and the time.
+    fn finish_standard(&mut self, key: &DocKey, state: &sync::State) -> Result<(), ClientError> {
+        let replica = &mut self.docs.get_mut(key).expect("a document being synced").replica;
+        let has_all = |hs: &[automerge::ChangeHash]| crate::replica::present(&replica.doc, hs).len() == hs.len();
+        let server_heads = match &state.their_heads {
+            Some(theirs) if has_all(theirs) => theirs.clone(),
+            _ => state.shared_heads.clone(),
+        };
+        let meta = &mut replica.meta;
+        meta.server_heads = server_heads;
+        meta.sync_state.shared_heads.clone_from(&state.shared_heads);
+        meta.last_sync = Some(clock::now());
+        meta.refusal = None;
+        self.save_meta(key)
+    }
+}

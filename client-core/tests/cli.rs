@@ -1,0 +1,209 @@
+//! The `zhibu` program: Chinese help, edits and views with their output and exit codes, and
+//! `--json`. (Exit code 7, a locked store, is tested in `processes.rs`; 4, a server refusal,
+//! needs a server and is covered by the end-to-end tests.)
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{cadre_session, year};
+use zhibu_client::Phone;
+use zhibu_client::zhibu_schema::{Member, MemberId, MemberStatus, Name};
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn zhibu(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_zhibu"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .env_remove("ZHIBU_DIR")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).unwrap(),
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// A store with a cadre's login and six members: 王一 … 王六 (v1-m01 … v1-m06).
+fn store() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    phone.set_session(cadre_session("cadre1")).unwrap();
+    for (i, name) in ["王一", "王二", "王三", "王四", "王五", "王六"].iter().enumerate() {
+        let mut m = Member::new(Name::parse(name).unwrap(), MemberStatus::Full);
+        m.committee = i < 3;
+        phone.add_member(year(), &MemberId::parse(&format!("v1-m{:02}", i + 1)).unwrap(), &m).unwrap();
+    }
+    dir
+}
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name() != ".lock")
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn date(md: &str) -> String {
+    format!("{}-{md}", year())
+}
+
+#[test]
+fn help_reads_in_chinese_and_lists_the_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = zhibu(dir.path(), &["--help"]);
+    assert_eq!(run.code, 0);
+    for want in [
+        "用法：zhibu [选项] <命令>",
+        "命令",
+        "登录乡镇服务器",
+        "与服务器同步",
+        "退出码：",
+        "5  连不上服务器",
+        "显示本帮助",
+    ] {
+        assert!(run.stdout.contains(want), "help lacks {want:?}:\n{}", run.stdout);
+    }
+    let sub = zhibu(dir.path(), &["points", "award", "--help"]);
+    assert!(sub.stdout.contains("积分规则代码"), "{}", sub.stdout);
+    assert_eq!(zhibu(dir.path(), &["meeting", "record", "--kind", "茶话会", "--topic", "x"]).code, 2);
+    assert_eq!(zhibu(dir.path(), &["no-such-command"]).code, 2);
+}
+
+#[test]
+fn edits_need_a_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = zhibu(dir.path(), &["meeting", "record", "--kind", "党课", "--topic", "党课"]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert!(run.stderr.contains("尚未登录"), "{}", run.stderr);
+    assert!(zhibu(dir.path(), &["status"]).stdout.contains("未登录"));
+}
+
+#[test]
+fn a_meeting_is_recorded_listed_and_its_attendance_changed() {
+    let dir = store();
+    let d = date("03-10");
+    let run = zhibu(
+        dir.path(),
+        &[
+            "meeting",
+            "record",
+            "--kind",
+            "支部党员大会",
+            "--date",
+            &d,
+            "--topic",
+            "学习全会精神",
+            "--all-present",
+            "--absent",
+            "王二",
+            "--leave",
+            "v1-m03:外出务工:王一",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("出席 4 人，请假 1 人，缺席 1 人"), "{}", run.stdout);
+    assert!(run.stdout.contains("待同步的修改：7 条"), "{}", run.stdout);
+
+    let list = zhibu(dir.path(), &["--json", "meeting", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let meeting = &v[0]["meeting"];
+    assert_eq!(meeting["attendance"]["v1-m02"]["status"], "absent");
+    assert_eq!(meeting["attendance"]["v1-m03"]["approved_by"], "王一");
+    let id = v[0]["id"].as_str().unwrap().to_owned();
+    let short = &id[id.len() - 8..];
+
+    let run = zhibu(dir.path(), &["attend", short, "王二", "缺席", "--makeup", &date("03-15")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let score = zhibu(dir.path(), &["score", "v1-m02"]);
+    assert!(score.stdout.contains("99 分"), "{}", score.stdout);
+    assert!(score.stdout.contains("无故缺席") && score.stdout.contains("缺席后按时补课"), "{}", score.stdout);
+
+    let run = zhibu(dir.path(), &["meeting", "void", short, "--reason", "重复录入"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(zhibu(dir.path(), &["meeting", "list"]).stdout.contains("已作废：重复录入"));
+    let again = zhibu(dir.path(), &["attend", short, "王二", "出席"]);
+    assert_eq!(again.code, 3);
+    assert!(again.stderr.contains("已作废"), "{}", again.stderr);
+}
+
+#[test]
+fn a_refused_edit_exits_3_with_the_rule_and_changes_nothing() {
+    let dir = store();
+    let before = files(dir.path());
+    let run = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "9", "--date", &date("04-01")]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("「志愿服务、义务劳动」的分值应在 1 到 5 之间，这里是 9"), "{}", run.stderr);
+    let json = zhibu(dir.path(), &["--json", "points", "award", "v1-m01", "honour", "50"]);
+    assert_eq!(json.code, 3);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(v["error"]["exit_code"], 3);
+    assert_eq!(v["error"]["violations"][0]["rule"], "delta_out_of_range");
+    let unknown = zhibu(dir.path(), &["points", "award", "v1-m99", "volunteer", "1"]);
+    assert_eq!(unknown.code, 3);
+    assert!(unknown.stderr.contains("找不到党员「v1-m99」"), "{}", unknown.stderr);
+    assert_eq!(files(dir.path()), before);
+
+    let ok = zhibu(dir.path(), &["points", "deduct", "v1-m01", "dues_late", "2", "--date", &date("04-01")]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains("现有 98 分"), "{}", ok.stdout);
+}
+
+#[test]
+fn a_case_and_its_gaps() {
+    let dir = store();
+    let run = zhibu(
+        dir.path(),
+        &["--json", "case", "open", "homestead", "李家宅基地申请", "--date", &date("02-01"), "--applicant", "李志强"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    assert_eq!(zhibu(dir.path(), &["case", "step", &id, "notice", "--date", &date("02-05")]).code, 0);
+    let list = zhibu(dir.path(), &["case", "list"]);
+    assert!(list.stdout.contains("缺少步骤「申请」"), "{}", list.stdout);
+    let bad = zhibu(dir.path(), &["case", "step", &id, "bidding"]);
+    assert_eq!(bad.code, 3);
+    assert!(bad.stderr.contains("不属于事项「宅基地申请」"), "{}", bad.stderr);
+}
+
+#[test]
+fn status_roster_compliance_conflicts_and_catalog() {
+    let dir = store();
+    let status: serde_json::Value = serde_json::from_str(&zhibu(dir.path(), &["--json", "status"]).stdout).unwrap();
+    assert_eq!(status["pending"], 6);
+    assert_eq!(status["last_sync"], serde_json::Value::Null);
+    let text = zhibu(dir.path(), &["status"]).stdout;
+    assert!(text.contains("待同步的修改：6 条") && text.contains("上次同步成功：从未"), "{text}");
+    assert!(zhibu(dir.path(), &["roster", "committee", "王四", "是"]).code == 0);
+    assert!(zhibu(dir.path(), &["roster", "list"]).stdout.contains("王四"));
+    let compliance =
+        zhibu(dir.path(), &["compliance", "--period", &format!("{}-q1", year()), "--as-of", &date("12-31")]);
+    assert!(
+        compliance.stdout.contains("支部党员大会：应开 1 次，已开 0 次，有效 0 次  未完成"),
+        "{}",
+        compliance.stdout
+    );
+    assert!(zhibu(dir.path(), &["conflicts"]).stdout.contains("没有冲突"));
+    assert!(zhibu(dir.path(), &["catalog"]).stdout.contains("volunteer"));
+}
+
+#[test]
+fn sync_out_of_reach_exits_5_and_keeps_the_edits() {
+    let dir = store();
+    let run = zhibu(dir.path(), &["sync", "--retries", "0"]);
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert!(run.stderr.contains("修改已保存在手机上"), "{}", run.stderr);
+    assert!(zhibu(dir.path(), &["status"]).stdout.contains("待同步的修改：6 条"));
+}
