@@ -29,6 +29,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog_cache;
+pub mod cli;
 pub mod clock;
 pub mod device;
 pub mod doc_key;

@@ -1,12 +1,12 @@
 //! `zhibu points award|deduct|void`.
 
 use serde_json::json;
-use zhibu_client::NewPoints;
-use zhibu_client::zhibu_schema::{Collection, PointDelta};
+use crate::NewPoints;
+use crate::zhibu_schema::{Collection, PointDelta};
 
 use super::{Ctx, Usage, opt_text, text, today};
-use crate::args::{Award, PointsCmd};
-use crate::out::short;
+use crate::cli::args::{Award, PointsCmd};
+use crate::cli::out::short;
 
 pub fn run(ctx: &Ctx, cmd: PointsCmd) -> anyhow::Result<u8> {
     match cmd {
@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, cmd: PointsCmd) -> anyhow::Result<u8> {
 
 fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
     let on = a.date.unwrap_or_else(today);
-    let year = zhibu_client::zhibu_schema::Year::new(i64::from(on.year_number()))?;
+    let year = crate::zhibu_schema::Year::new(i64::from(on.year_number()))?;
     let member = ctx.phone.find_member(year, &a.member)?;
     let delta = PointDelta::new(sign * i64::from(a.points)).map_err(|e| Usage(format!("分值：{e}")))?;
     let points =

@@ -1,11 +1,11 @@
 //! `zhibu roster`: list, add, group, committee, status, leave.
 
 use serde_json::json;
-use zhibu_client::MemberChange;
-use zhibu_client::zhibu_schema::{Member, MemberId, MemberStatus};
+use crate::MemberChange;
+use crate::zhibu_schema::{Member, MemberId, MemberStatus};
 
 use super::{Ctx, Usage, opt_text, text};
-use crate::args::Roster;
+use crate::cli::args::Roster;
 
 pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
     let year = ctx.year;

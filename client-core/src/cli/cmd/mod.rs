@@ -10,11 +10,11 @@ mod view;
 use std::fmt;
 use std::future::Future;
 
-use zhibu_client::zhibu_schema::{MemberId, Text, Year};
-use zhibu_client::{Phone, clock};
+use crate::zhibu_schema::{MemberId, Text, Year};
+use crate::{Phone, clock};
 
-use crate::args::Command;
-use crate::out::Out;
+use crate::cli::args::Command;
+use crate::cli::out::Out;
 
 /// What every subcommand gets.
 pub struct Ctx {
@@ -63,7 +63,7 @@ pub fn opt_text<const N: usize>(field: &str, value: Option<&str>) -> anyhow::Res
     value.map(|v| text(field, v)).transpose()
 }
 
-pub fn today() -> zhibu_client::zhibu_schema::Date {
+pub fn today() -> crate::zhibu_schema::Date {
     clock::today()
 }
 

@@ -1,5 +1,6 @@
-//! `zhibu`: the village cadre's phone on the command line, driving `zhibu-client` the way the
-//! app does. Chinese output for people, `--json` for scripts, exit codes that say what happened
+//! The `zhibu` program: the village cadre's phone on the command line, driving `zhibu-client`
+//! the way the app does. It lives in the library so that end-to-end tests elsewhere in the
+//! workspace can build and run this very program. Chinese output for people, `--json` for scripts, exit codes that say what happened
 //! (listed in `zhibu --help`).
 
 mod args;
@@ -9,7 +10,7 @@ mod out;
 use std::process::ExitCode;
 
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
-use zhibu_client::{ClientError, ErrorKind, Phone, clock};
+use crate::{ClientError, ErrorKind, Phone, clock};
 
 use args::Cli;
 use cmd::{Ctx, Usage};
@@ -63,7 +64,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
-fn main() -> ExitCode {
+/// Runs the `zhibu` program on the process's arguments; the exit code says what happened.
+pub fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIBU_LOG").unwrap_or_else(|_| "off".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let matches = match command().try_get_matches() {

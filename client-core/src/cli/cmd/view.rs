@@ -1,11 +1,11 @@
 //! The offline views: status, score, compliance, conflicts, catalog.
 
 use serde_json::json;
-use zhibu_client::clock;
-use zhibu_client::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
+use crate::clock;
+use crate::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
 
 use super::{Ctx, today};
-use crate::out::short;
+use crate::cli::out::short;
 
 fn when(rfc3339: Option<&str>) -> String {
     rfc3339.and_then(clock::parse).map_or_else(|| "从未".to_owned(), clock::human)
@@ -116,8 +116,8 @@ pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
 
 pub fn compliance(
     ctx: &Ctx,
-    period: Option<(zhibu_client::zhibu_schema::Year, Period)>,
-    as_of: Option<zhibu_client::zhibu_schema::Date>,
+    period: Option<(crate::zhibu_schema::Year, Period)>,
+    as_of: Option<crate::zhibu_schema::Date>,
 ) -> anyhow::Result<u8> {
     let (year, period) = period.unwrap_or((ctx.year, Period::Year));
     let as_of = as_of.unwrap_or_else(today);

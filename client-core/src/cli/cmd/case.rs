@@ -1,12 +1,12 @@
 //! `zhibu case open|step|notice|close|void|list`.
 
 use serde_json::json;
-use zhibu_client::NewCase;
-use zhibu_client::zhibu_schema::{Collection, Notice};
+use crate::NewCase;
+use crate::zhibu_schema::{Collection, Notice};
 
 use super::{Ctx, opt_text, text, today};
-use crate::args::CaseCmd;
-use crate::out::short;
+use crate::cli::args::CaseCmd;
+use crate::cli::out::short;
 
 pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
     let find = |case: &str| ctx.phone.find_record(Collection::Cases, case);

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use zhibu_client::zhibu_schema::{AttendanceStatus, Code, Date, MeetingKind, MemberStatus, Period, Year};
+use crate::zhibu_schema::{AttendanceStatus, Code, Date, MeetingKind, MemberStatus, Period, Year};
 
 pub const EXIT_CODES: &str = "\
 退出码：

@@ -1,11 +1,11 @@
 //! `zhibu meeting record|list|void` and `zhibu attend`.
 
 use serde_json::json;
-use zhibu_client::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period};
+use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period};
 
 use super::{Ctx, Usage, opt_text, text, today};
-use crate::args::{Attend, MeetingCmd, RecordMeeting};
-use crate::out::short;
+use crate::cli::args::{Attend, MeetingCmd, RecordMeeting};
+use crate::cli::out::short;
 
 pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
     match cmd {
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
 
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let held_on = a.date.unwrap_or_else(today);
-    let year = zhibu_client::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
+    let year = crate::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     m.place = opt_text("地点", a.place.as_deref())?;
     m.host = opt_text("主持人", a.host.as_deref())?;

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde_json::json;
-use zhibu_client::ClientError;
+use crate::ClientError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Out {

@@ -3,10 +3,10 @@
 use std::io::{IsTerminal, Write};
 
 use serde_json::json;
-use zhibu_client::{DocOutcome, HttpTransport, SyncEvent, SyncOptions, SyncReport, WatchOptions, clock};
+use crate::{DocOutcome, HttpTransport, SyncEvent, SyncOptions, SyncReport, WatchOptions, clock};
 
 use super::{Ctx, Usage};
-use crate::args::Login;
+use crate::cli::args::Login;
 
 pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
     let password = match args.password {
@@ -21,7 +21,7 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
     if password.is_empty() {
         return Err(Usage("密码不能为空".into()).into());
     }
-    let session = ctx.block_on(zhibu_client::login(&ctx.phone, &args.server, &args.user, &password))?;
+    let session = ctx.block_on(crate::login(&ctx.phone, &args.server, &args.user, &password))?;
     let a = &session.account;
     let line = format!(
         "已登录：{}（{}{}），服务器 {}",
@@ -35,7 +35,7 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
 }
 
 pub fn logout(ctx: &Ctx) -> anyhow::Result<u8> {
-    ctx.block_on(zhibu_client::logout(&ctx.phone))?;
+    ctx.block_on(crate::logout(&ctx.phone))?;
     let line = format!("已退出登录。手机上的记录都还在，{}。", ctx.pending_line());
     ctx.out.show(|| line, &json!({"pending": ctx.phone.pending_edits()}));
     Ok(0)
@@ -189,7 +189,7 @@ pub fn rebuild(ctx: &Ctx) -> anyhow::Result<u8> {
 }
 
 pub fn me(ctx: &Ctx) -> anyhow::Result<u8> {
-    let points = ctx.block_on(zhibu_client::fetch_my_points(&ctx.phone, ctx.year))?;
+    let points = ctx.block_on(crate::fetch_my_points(&ctx.phone, ctx.year))?;
     ctx.out.show(
         || {
             let grade = points.grade_name.as_deref().map(|g| format!("，等次：{g}")).unwrap_or_default();
