@@ -1,0 +1,240 @@
+//! Scenarios with the real phone library and the real `zhibu` program against the real server:
+//! two cadres working offline on two phones; a refusal that keeps the phone's edits and a
+//! rebuild; a cadre using the command line from login to sync.
+
+use std::process::Command;
+
+use tempfile::TempDir;
+use zhibu_client::{DocOutcome, HttpTransport, NewPoints, Phone, SyncOptions};
+use zhibu_schema::{Attendance, Code, Line, Meeting, MeetingKind, MemberId, PointDelta, Prose, RecordId};
+use zhibu_tests::{Backend, PASSWORD, TestApp, backends};
+
+struct Cadre {
+    phone: Phone,
+    _dir: TempDir,
+}
+
+impl Cadre {
+    async fn login(app: &TestApp, user: &str) -> Cadre {
+        let dir = tempfile::tempdir().expect("dir");
+        let phone = Phone::open(dir.path()).expect("opens");
+        zhibu_client::login(&phone, &app.url, user, PASSWORD).await.expect("login");
+        Cadre { phone, _dir: dir }
+    }
+
+    async fn sync(&self) -> Vec<DocOutcome> {
+        let transport = HttpTransport::for_phone(&self.phone).expect("transport");
+        let report = self.phone.sync(&transport, &SyncOptions::no_retry(), &mut |_| {}).await.expect("sync runs");
+        report.docs.into_iter().map(|d| d.outcome).collect()
+    }
+
+    async fn synced(&self) {
+        assert!(self.sync().await.iter().all(|o| *o == DocOutcome::Synced));
+    }
+}
+
+fn member(n: usize) -> MemberId {
+    MemberId::parse(&format!("v1-m{n:02}")).expect("id")
+}
+
+fn points(n: usize, rule: &str, delta: i64, app: &TestApp) -> NewPoints {
+    NewPoints {
+        member_id: member(n),
+        rule: Code::parse(rule).expect("rule"),
+        delta: PointDelta::new(delta).expect("delta"),
+        on: app.year.first_day().add_days(60).expect("day"),
+        note: Some(Prose::parse("离线录入").expect("note")),
+    }
+}
+
+/// Two cadres of one village offline on two phones: a meeting each, different attendance for
+/// the same member of the same meeting, points; they sync in the order given.
+async fn two_cadres(backend: Backend, a_first: bool) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let a = Cadre::login(&app, "cadre1").await;
+    let b = Cadre::login(&app, "cadre2").await;
+    a.synced().await;
+    // A shared meeting both phones have before going offline.
+    let day = |n| app.year.first_day().add_days(n).expect("day");
+    let mut shared = Meeting::new(MeetingKind::BranchAssembly, day(40), Line::parse("学习全会精神").expect("l"));
+    for n in 1..=12 {
+        shared.attendance.insert(member(n), Attendance::present());
+    }
+    let shared_id = a.phone.record_meeting(&shared).expect("recorded");
+    a.synced().await;
+    b.synced().await;
+
+    // Offline.
+    let ma = a
+        .phone
+        .record_meeting(&Meeting::new(MeetingKind::ThemeDay, day(41), Line::parse("主题党日").expect("l")))
+        .expect("a");
+    let mb = b
+        .phone
+        .record_meeting(&Meeting::new(MeetingKind::PartyLesson, day(42), Line::parse("党课").expect("l")))
+        .expect("b");
+    a.phone.set_attendance(&shared_id, &member(5), &Attendance::absent()).expect("a marks absent");
+    let leave = Attendance::leave(Prose::parse("外出务工").expect("p"), None);
+    b.phone.set_attendance(&shared_id, &member(5), &leave).expect("b marks leave");
+    let pa = a.phone.award_points(&points(1, "volunteer", 3, &app)).expect("a awards");
+    let pb = b.phone.award_points(&points(2, "dues_late", -2, &app)).expect("b deducts");
+    assert!(a.phone.pending_edits() >= 3 && b.phone.pending_edits() >= 3);
+
+    let (first, second) = if a_first { (&a, &b) } else { (&b, &a) };
+    first.synced().await;
+    second.synced().await;
+    first.synced().await;
+
+    let server = app.records("v1").await;
+    for phone in [&a.phone, &b.phone] {
+        let records = phone.records(app.year).expect("records");
+        assert_eq!(records, server, "phone and server agree on every record");
+        assert_eq!(phone.pending_edits(), 0, "nothing left to send");
+    }
+    for id in [&ma, &mb, &shared_id] {
+        assert!(server.meetings.contains_key(id));
+    }
+    assert!(server.points.contains_key(&pa) && server.points.contains_key(&pb));
+    let docs = |p: &Phone| {
+        p.document(&zhibu_client::DocKey { village: zhibu_schema::VillageId::parse("v1").expect("id"), year: app.year })
+            .map(|d| d.get_heads())
+    };
+    assert_eq!(docs(&a.phone), docs(&b.phone));
+
+    // The attendance both set differently is reported, with both values and who wrote them.
+    for phone in [&a.phone, &b.phone] {
+        let conflicts = phone.conflicts(app.year).expect("conflicts");
+        let c = conflicts
+            .iter()
+            .find(|c| c.record == shared_id.to_string() && c.field.starts_with("attendance.v1-m05"))
+            .unwrap_or_else(|| panic!("conflict reported: {conflicts:#?}"));
+        let values: Vec<String> = c.values.iter().map(|v| v.value.to_string()).collect();
+        assert_eq!(c.values.len(), 2, "{values:?}");
+        assert!(
+            values.iter().any(|v| v.contains("absent")) && values.iter().any(|v| v.contains("leave")),
+            "{values:?}"
+        );
+        assert_eq!(c.values.iter().filter(|v| v.this_device).count(), 1, "one value is this phone's own");
+    }
+}
+
+async fn a_then_b(backend: Backend) {
+    two_cadres(backend, true).await
+}
+async fn b_then_a(backend: Backend) {
+    two_cadres(backend, false).await
+}
+backends!(two_cadres_offline_sync_a_first, a_then_b);
+backends!(two_cadres_offline_sync_b_first, b_then_a);
+
+/// The township narrows a rule after the phone cached the catalog: the server refuses (422),
+/// the phone keeps every edit and says which record broke which rule; rebuild keeps what still
+/// passes and drops the rest.
+async fn refusal_and_rebuild(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let a = Cadre::login(&app, "cadre1").await;
+    a.synced().await;
+    let mut narrow = zhibu_schema::Catalog::default();
+    narrow.point_rules.iter_mut().filter(|r| r.code.as_str() == "volunteer").for_each(|r| r.max = 3);
+    app.state.db.set_township_catalog("t1", Some(&serde_json::to_string(&narrow).expect("json"))).await.expect("set");
+
+    let ok = a.phone.award_points(&points(1, "honour", 6, &app)).expect("fine under any catalog");
+    let bad = a.phone.award_points(&points(2, "volunteer", 5, &app)).expect("fine under the phone's old catalog");
+    let before = a.phone.records(app.year).expect("records");
+    let outcomes = a.sync().await;
+    let DocOutcome::Refused(refusal) = &outcomes[0] else { panic!("refused: {outcomes:?}") };
+    assert_eq!(refusal.status, 422);
+    assert_eq!(refusal.violations[0].record, bad.to_string());
+    assert!(refusal.message.contains("应在 1 到 3 之间"), "{}", refusal.message);
+    assert_eq!(a.phone.records(app.year).expect("records"), before, "the phone keeps its edits");
+    assert!(a.phone.pending_edits() >= 2);
+    let status = a.phone.status().expect("status");
+    assert!(status.docs.iter().any(|d| d.refusal.is_some()), "the refusal is shown until resolved");
+    assert!(!app.records("v1").await.points.contains_key(&ok), "the server stored nothing of the push");
+
+    let transport = HttpTransport::for_phone(&a.phone).expect("transport");
+    let report = a.phone.rebuild(&transport, app.year).await.expect("rebuild");
+    assert_eq!(report.dropped.len(), 1, "{report:?}");
+    assert_eq!(report.dropped[0].violations[0].record, bad.to_string());
+    a.synced().await;
+    let server = app.records("v1").await;
+    assert!(server.points.contains_key(&ok), "the edit that still passes reached the server");
+    assert!(!server.points.contains_key(&bad));
+    assert_eq!(a.phone.records(app.year).expect("records"), server);
+}
+backends!(a_refusal_keeps_edits_and_rebuild_keeps_what_passes, refusal_and_rebuild);
+
+fn zhibu(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zhibu-under-test"))
+        .arg("--dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("zhibu runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A cadre on the command line: login, record a meeting offline, see it waiting, sync, and the
+/// township's report shows it; a member sees their own points with `zhibu me`.
+async fn command_line(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let held = app.year.first_day().add_days(70).expect("day").to_string();
+    let (code, out, err) = zhibu(
+        d,
+        &[
+            "meeting",
+            "record",
+            "--kind",
+            "theme_day",
+            "--date",
+            &held,
+            "--topic",
+            "主题党日：学习新思想",
+            "--all-present",
+            "--absent",
+            "v1-m01",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = zhibu(d, &["--json", "status"]);
+    assert_eq!(code, 0);
+    let status: serde_json::Value = serde_json::from_str(&out).expect("json status");
+    assert!(status["pending"].as_u64().is_some_and(|n| n >= 1), "{status}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m01", "volunteer", "9"]);
+    assert_eq!(code, 3, "refused on the phone: {out}{err}");
+    assert!(format!("{out}{err}").contains("应在 1 到 5 之间"), "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let server = app.records("v1").await;
+    let meeting = server.meetings.values().find(|m| m.topic.as_str() == "主题党日：学习新思想").expect("on the server");
+    assert_eq!(
+        meeting.attendance.get(&member(1)).map(|a| a.status),
+        Some(zhibu_schema::AttendanceStatus::Absent),
+        "{:?}",
+        meeting.attendance
+    );
+
+    let member_dir = tempfile::tempdir().expect("dir");
+    let (code, out, err) =
+        zhibu(member_dir.path(), &["login", "--server", &app.url, "--user", "v1-m01", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(member_dir.path(), &["--json", "me"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let me: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(me["member_id"], "v1-m01");
+    assert_eq!(me["total"], 98);
+    let (code, _, _) = zhibu(member_dir.path(), &["sync"]);
+    assert_ne!(code, 0, "a member cannot sync a village");
+    let _ = RecordId::new_v7();
+}
+backends!(a_cadre_uses_the_zhibu_program, command_line);
