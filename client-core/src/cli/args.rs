@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
 use crate::zhibu_schema::{AttendanceStatus, Code, Date, MeetingKind, MemberStatus, Period, Year};
+use clap::{Args, Parser, Subcommand};
 
 pub const EXIT_CODES: &str = "\
 退出码：

@@ -9,8 +9,8 @@ mod out;
 
 use std::process::ExitCode;
 
-use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 use crate::{ClientError, ErrorKind, Phone, clock};
+use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 
 use args::Cli;
 use cmd::{Ctx, Usage};

@@ -1,9 +1,9 @@
 //! Output: Chinese text for people on stdout, or JSON for scripts; errors on stderr (and as a
 //! JSON object on stdout with `--json`).
 
+use crate::ClientError;
 use serde::Serialize;
 use serde_json::json;
-use crate::ClientError;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Out {

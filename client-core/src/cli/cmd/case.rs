@@ -1,8 +1,8 @@
 //! `zhibu case open|step|notice|close|void|list`.
 
-use serde_json::json;
 use crate::NewCase;
 use crate::zhibu_schema::{Collection, Notice};
+use serde_json::json;
 
 use super::{Ctx, opt_text, text, today};
 use crate::cli::args::CaseCmd;

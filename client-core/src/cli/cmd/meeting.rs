@@ -1,7 +1,7 @@
 //! `zhibu meeting record|list|void` and `zhibu attend`.
 
-use serde_json::json;
 use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period};
+use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text, today};
 use crate::cli::args::{Attend, MeetingCmd, RecordMeeting};

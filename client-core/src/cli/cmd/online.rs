@@ -2,8 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use serde_json::json;
 use crate::{DocOutcome, HttpTransport, SyncEvent, SyncOptions, SyncReport, WatchOptions, clock};
+use serde_json::json;
 
 use super::{Ctx, Usage};
 use crate::cli::args::Login;
@@ -30,7 +30,24 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
         a.village_id.as_ref().map(|v| format!("，村 {v}")).unwrap_or_default(),
         session.server
     );
-    ctx.out.show(|| line, &json!({"account": a, "server": session.server}));
+    // A cadre's phone fetches the village's records right away, so the first offline edit
+    // already has the roster to work with.
+    let mut fetched = None;
+    if a.role == crate::Role::Cadre {
+        let transport = HttpTransport::for_phone(&ctx.phone)?;
+        let report = ctx.block_on(ctx.phone.sync(&transport, &SyncOptions::once(), &mut |_| {}));
+        fetched = Some(match &report {
+            Ok(r) if r.refusals().next().is_none() => "已取回本村记录，可以离线使用。".to_owned(),
+            Ok(_) => "取回本村记录时服务器拒绝了，请运行 zhibu sync 查看原因。".to_owned(),
+            Err(e) => format!("暂时没能取回本村记录（{e}），联网后运行 zhibu sync。"),
+        });
+    }
+    let json = json!({"account": a, "server": session.server, "fetched": fetched});
+    let line = match &fetched {
+        Some(f) => format!("{line}\n{f}"),
+        None => line,
+    };
+    ctx.out.show(|| line, &json);
     Ok(0)
 }
 

@@ -1,8 +1,8 @@
 //! `zhibu points award|deduct|void`.
 
-use serde_json::json;
 use crate::NewPoints;
 use crate::zhibu_schema::{Collection, PointDelta};
+use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text, today};
 use crate::cli::args::{Award, PointsCmd};

@@ -1,8 +1,8 @@
 //! `zhibu roster`: list, add, group, committee, status, leave.
 
-use serde_json::json;
 use crate::MemberChange;
 use crate::zhibu_schema::{Member, MemberId, MemberStatus};
+use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text};
 use crate::cli::args::Roster;

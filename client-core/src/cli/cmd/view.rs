@@ -1,8 +1,8 @@
 //! The offline views: status, score, compliance, conflicts, catalog.
 
-use serde_json::json;
 use crate::clock;
 use crate::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
+use serde_json::json;
 
 use super::{Ctx, today};
 use crate::cli::out::short;
