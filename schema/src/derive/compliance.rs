@@ -25,6 +25,22 @@ pub enum PeriodState {
     Future,
 }
 
+impl PeriodState {
+    /// Where a period from `first` to `last` stands on `as_of` with `valid` of `required`
+    /// meetings held.
+    pub fn on(required: u32, valid: u32, first: Date, last: Date, as_of: Date) -> PeriodState {
+        if valid >= required {
+            PeriodState::Met
+        } else if last < as_of {
+            PeriodState::Missing
+        } else if first > as_of {
+            PeriodState::Future
+        } else {
+            PeriodState::Pending
+        }
+    }
+}
+
 /// One requirement in one period (and group).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComplianceRow {
@@ -138,15 +154,7 @@ fn row(
         }
     }
     let valid = held - quorum_failures.len() as u32;
-    let state = if valid >= req.min_count {
-        PeriodState::Met
-    } else if period.last_day(doc.year) < as_of {
-        PeriodState::Missing
-    } else if period.first_day(doc.year) > as_of {
-        PeriodState::Future
-    } else {
-        PeriodState::Pending
-    };
+    let state = PeriodState::on(req.min_count, valid, period.first_day(doc.year), period.last_day(doc.year), as_of);
     ComplianceRow { kind: req.kind, group, period, required: req.min_count, held, valid, quorum_failures, state }
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
-use zhibu_schema::{Catalog, Date, Grade, MeetingKind, Period, PeriodState, Year};
+use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, Year, summarize};
 
 use super::Db;
 
@@ -112,18 +112,6 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn state_on(required: i64, valid: i64, start: Date, end: Date, as_of: Date) -> PeriodState {
-    if valid >= required {
-        PeriodState::Met
-    } else if end < as_of {
-        PeriodState::Missing
-    } else if start > as_of {
-        PeriodState::Future
-    } else {
-        PeriodState::Pending
-    }
-}
-
 impl Db {
     /// The report of a township for a year and a period, with states as of `as_of`.
     pub async fn township_report(
@@ -163,65 +151,60 @@ impl Db {
         .bind(y)
         .fetch_all(&self.pool)
         .await?;
+        // The same figures the phones compute, from the projected rows: one
+        // `ComplianceRow` per requirement period, summed by zhibu-schema's `summarize`.
+        let mut per_village: BTreeMap<String, Vec<ComplianceRow>> = BTreeMap::new();
         for r in &rows {
-            let village: String = r.try_get("village_id")?;
-            let Some(v) = villages.get_mut(&village) else { continue };
             let kind: String = r.try_get("kind")?;
             let Some(kind) = MeetingKind::from_code(&kind) else { continue };
-            let code: String = r.try_get("period")?;
-            let Some((_, req_period)) = Period::parse(&code) else { continue };
+            let Some((_, req_period)) = Period::parse(&r.try_get::<String, _>("period")?) else { continue };
             let start = Date::parse(&r.try_get::<String, _>("period_start")?)?;
             let end = Date::parse(&r.try_get::<String, _>("period_end")?)?;
-            let (required, held, valid): (i64, i64, i64) =
-                (r.try_get("required")?, r.try_get("held")?, r.try_get("valid")?);
+            let count = |c: &str| -> anyhow::Result<u32> { Ok(u32::try_from(r.try_get::<i64, _>(c)?)?) };
+            let (required, held, valid) = (count("required")?, count("held")?, count("valid")?);
             let grp: String = r.try_get("grp")?;
-            let group = (!grp.is_empty()).then_some(grp);
-            let failures: Vec<String> = serde_json::from_str(&r.try_get::<String, _>("quorum_failures")?)?;
-            let state = state_on(required, valid, start, end, as_of);
-            if state != PeriodState::Future {
-                v.compliance.push(ComplianceItem {
-                    kind,
-                    kind_name: kind.label(),
-                    group: group.clone(),
-                    period: code,
-                    required,
-                    held,
-                    valid,
-                    state,
-                    quorum_failures: failures.clone(),
-                });
-            }
-            // The chosen period sums the requirement periods inside it; a coarser requirement
-            // (quarterly, in a month view) is shown by the period that contains it.
-            let inside = period.covers(req_period) || req_period.covers(period);
-            if !inside {
-                continue;
-            }
-            let s = match v.summary.iter().position(|s| s.kind == kind && s.group == group) {
-                Some(i) => &mut v.summary[i],
-                None => {
-                    v.summary.push(KindSummary {
-                        kind,
-                        kind_name: kind.label(),
-                        group,
-                        required: 0,
-                        held: 0,
-                        valid: 0,
-                        quorum_failures: Vec::new(),
-                        behind: false,
-                        pending: false,
-                    });
-                    v.summary.last_mut().expect("just pushed")
-                }
-            };
-            s.held += held;
-            s.valid += valid;
-            s.quorum_failures.extend(failures);
-            if state != PeriodState::Future {
-                s.required += required;
-            }
-            s.behind |= state == PeriodState::Missing;
-            s.pending |= state == PeriodState::Pending;
+            per_village.entry(r.try_get("village_id")?).or_default().push(ComplianceRow {
+                kind,
+                group: (!grp.is_empty()).then_some(grp),
+                period: req_period,
+                required,
+                held,
+                valid,
+                quorum_failures: serde_json::from_str(&r.try_get::<String, _>("quorum_failures")?)?,
+                state: PeriodState::on(required, valid, start, end, as_of),
+            });
+        }
+        for (village, rows) in per_village {
+            let Some(v) = villages.get_mut(&village) else { continue };
+            v.compliance = rows
+                .iter()
+                .filter(|r| r.state != PeriodState::Future)
+                .map(|r| ComplianceItem {
+                    kind: r.kind,
+                    kind_name: r.kind.label(),
+                    group: r.group.clone(),
+                    period: super::projections::period_code(year, r.period),
+                    required: i64::from(r.required),
+                    held: i64::from(r.held),
+                    valid: i64::from(r.valid),
+                    state: r.state,
+                    quorum_failures: r.quorum_failures.iter().map(ToString::to_string).collect(),
+                })
+                .collect();
+            v.summary = summarize(&rows, period)
+                .into_iter()
+                .map(|s| KindSummary {
+                    kind: s.kind,
+                    kind_name: s.kind.label(),
+                    group: s.group,
+                    required: i64::from(s.required),
+                    held: i64::from(s.held),
+                    valid: i64::from(s.valid),
+                    quorum_failures: s.quorum_failures.iter().map(ToString::to_string).collect(),
+                    behind: s.behind,
+                    pending: s.pending,
+                })
+                .collect();
         }
         for v in villages.values_mut() {
             v.behind = v.summary.iter().filter(|s| s.behind).count();
