@@ -7,30 +7,7 @@ use serde::{Deserialize, Serialize};
 use zhibu_schema::{AccountId, MemberId, VillageId};
 
 /// What an account may do, as the server's login returns it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 村干部: records and syncs their village's documents.
-    Cadre,
-    /// 乡镇工作人员: reads the township's villages on the server.
-    Township,
-    /// 党员: reads their own points.
-    Member,
-    /// Runs the server.
-    Admin,
-}
-
-impl Role {
-    /// The role in Chinese.
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Cadre => "村干部",
-            Role::Township => "乡镇",
-            Role::Member => "党员",
-            Role::Admin => "管理员",
-        }
-    }
-}
+pub use zhibu_schema::Role;
 
 /// An account as `POST /v1/auth/login` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

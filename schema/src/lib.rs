@@ -16,6 +16,7 @@ pub mod mapping;
 pub mod meeting;
 pub mod member;
 pub mod points;
+pub mod role;
 pub mod sample;
 pub mod sync;
 pub mod text;
@@ -41,6 +42,7 @@ pub use id::{AccountId, Code, IdError, MemberId, RecordId, TownshipId, VillageId
 pub use meeting::{Attendance, AttendanceStatus, Meeting, MeetingKind};
 pub use member::{Member, MemberStatus};
 pub use points::{DeltaError, PointDelta, PointEntry};
+pub use role::Role;
 pub use text::{Line, Name, Prose, Text, TextError};
 pub use validate::{check_document, validate};
 pub use violation::{Collection, Rule, Violation};

@@ -12,40 +12,7 @@ use sqlx::{Any, Row, Transaction};
 
 use super::{Db, now_ms};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// 村干部: reads and writes their village.
-    Cadre,
-    /// 乡镇工作人员: reads the township's villages.
-    Township,
-    /// 党员: reads their own points.
-    Member,
-    /// Runs the server: accounts and tokens.
-    Admin,
-}
-
-impl Role {
-    pub fn code(self) -> &'static str {
-        match self {
-            Role::Cadre => "cadre",
-            Role::Township => "township",
-            Role::Member => "member",
-            Role::Admin => "admin",
-        }
-    }
-    pub fn from_code(s: &str) -> Option<Role> {
-        [Role::Cadre, Role::Township, Role::Member, Role::Admin].into_iter().find(|r| r.code() == s)
-    }
-    pub fn label(self) -> &'static str {
-        match self {
-            Role::Cadre => "村干部",
-            Role::Township => "乡镇",
-            Role::Member => "党员",
-            Role::Admin => "管理员",
-        }
-    }
-}
+pub use zhibu_schema::Role;
 
 /// An account as API.md's login returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
