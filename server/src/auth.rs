@@ -16,10 +16,13 @@ use serde::Deserialize;
 use serde_json::json;
 use zhibu_schema::VillageId;
 
+use crate::audit::{self, Typed};
 use crate::db::accounts::{Account, Role};
+use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
 use crate::extract::Json;
 use crate::state::AppState;
+use crate::throttle::{self, ClientAddr, Limits, Subject, Verdict};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -128,34 +131,128 @@ struct Login {
 }
 
 /// Checks a name and password and issues a login token: the API's login and the login page.
-/// A wrong name or password is a 401 `bad_credentials`.
-pub async fn log_in(state: &AppState, username: &str, password: &str) -> AppResult<(Account, String)> {
+/// A wrong name or password is a 401 `bad_credentials`; too many of them, per name or per
+/// address (see [`crate::throttle`]), a 429 that says when to try again.
+pub async fn log_in(
+    state: &AppState,
+    addr: ClientAddr,
+    username: &str,
+    password: &str,
+) -> AppResult<(Account, String)> {
     let refused = || AppError::client(axum::http::StatusCode::UNAUTHORIZED, "bad_credentials", "用户名或密码不对");
     if username.len() > 64 || password.len() > 256 {
         return Err(refused());
     }
+    let limits = Limits::default();
+    let now = now_ms();
+    let by_address = addr.0.map(Subject::Address);
+    let by_account = Subject::Account(username);
+    if let Some(subject) = by_address
+        && let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await?
+    {
+        audit::login_throttled(typed(state, username).await?, addr, "address", retry_after);
+        return Err(AppError::Throttled { retry_after });
+    }
+    if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, by_account, &limits, now).await? {
+        if let Some(subject) = by_address {
+            throttle::uncount(&state.db, subject).await?;
+        }
+        audit::login_throttled(typed(state, username).await?, addr, "account", retry_after);
+        return Err(AppError::Throttled { retry_after });
+    }
     let Some(account) = state.db.verify_login(username, password).await? else {
-        tracing::info!(target: "audit", event = "login_refused");
+        audit::login_refused(typed(state, username).await?, addr);
         return Err(refused());
     };
+    throttle::clear(&state.db, by_account, &limits, now).await?;
+    if let Some(subject) = by_address {
+        throttle::uncount(&state.db, subject).await?;
+    }
     let token = state.db.issue_token(&account.id, state.config.token_days).await?;
-    tracing::info!(target: "audit", event = "login", account = %account.id);
+    audit::login(&account.id, addr);
     Ok((account, token))
 }
 
-async fn login(State(state): State<AppState>, Json(body): Json<Login>) -> AppResult<AxumJson<serde_json::Value>> {
-    let (account, token) = log_in(&state, &body.username, &body.password).await?;
+/// A name typed at login as the audit log may show it: only when it is an existing account.
+async fn typed<'a>(state: &AppState, username: &'a str) -> AppResult<Typed<'a>> {
+    let exists = zhibu_schema::AccountId::parse(username).is_ok() && state.db.account(username).await?.is_some();
+    Ok(if exists { Typed::Account(username) } else { Typed::Unknown })
+}
+
+/// Ends one login token (logging out of the API or the pages).
+pub async fn log_out(state: &AppState, addr: ClientAddr, token: &str) -> AppResult<()> {
+    let account = state.db.account_for_token(token).await?;
+    state.db.revoke_token(token).await?;
+    if let Some(a) = account {
+        audit::logout(&a.id, addr);
+    }
+    Ok(())
+}
+
+/// Logs in with a name and password.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/login",
+    tag = "auth",
+    request_body = crate::openapi::LoginRequest,
+    responses(
+        (status = 200, description = "登录令牌与账号", body = crate::openapi::LoginResponse),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
+        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
+        (status = 429, description = "登录失败次数过多，Retry-After 秒后再试", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
+async fn login(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    Json(body): Json<Login>,
+) -> AppResult<AxumJson<serde_json::Value>> {
+    let (account, token) = log_in(&state, addr, &body.username, &body.password).await?;
     Ok(AxumJson(json!({"token": token, "account": account})))
 }
 
-async fn logout(State(state): State<AppState>, caller: Caller) -> AppResult<AxumJson<serde_json::Value>> {
-    state.db.revoke_token(&caller.token).await?;
+/// Ends the caller's token.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "已退出", body = crate::openapi::LoggedOut),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    caller: Caller,
+) -> AppResult<AxumJson<serde_json::Value>> {
+    log_out(&state, addr, &caller.token).await?;
     Ok(AxumJson(json!({"ok": true})))
 }
 
 /// Revokes every token of an account (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/admin/accounts/{account}/revoke",
+    tag = "admin",
+    params(("account" = String, Path, description = "账号", pattern = "^[a-z0-9-]{1,64}$", example = "demo-1-m01")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "已吊销的令牌数", body = crate::openapi::Revoked),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn revoke(
     State(state): State<AppState>,
+    addr: ClientAddr,
     caller: Caller,
     axum::extract::Path(account): axum::extract::Path<String>,
 ) -> AppResult<AxumJson<serde_json::Value>> {
@@ -164,7 +261,7 @@ async fn revoke(
         return Err(AppError::not_found(format!("账号「{account}」不存在")));
     }
     let n = state.db.revoke_tokens(&account).await?;
-    tracing::info!(target: "audit", event = "tokens_revoked", by = %caller.account.id, account = %account, count = n);
+    audit::tokens_revoked(&caller.account.id, &account, n, addr);
     Ok(AxumJson(json!({"revoked": n})))
 }
 

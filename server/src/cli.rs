@@ -39,13 +39,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Parses the command line and runs; the exit code is 1 on any error, which is printed.
 pub fn main() -> std::process::ExitCode {
+    main_from(std::env::args_os())
+}
+
+/// [`main`] with the arguments given (the first is the program's name), for a program that
+/// embeds the server behind its own first argument (the benchmark).
+pub fn main_from<I, T>(args: I) -> std::process::ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

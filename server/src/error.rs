@@ -1,6 +1,8 @@
 //! The server's error type. Client mistakes become a 4xx with API.md's JSON body
 //! `{"error": {"code", "message"}}` and a Chinese message a person can act on; internal errors
-//! become a generic 500 whose cause is logged, never shown.
+//! become a generic 500 whose cause is logged, never shown. A database out of reach (down,
+//! restarting, the connection broken mid-query) is a 503 however deep the error was wrapped;
+//! a throttled login is a 429 with `Retry-After`.
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
@@ -13,6 +15,8 @@ use zhibu_schema::Violation;
 pub enum AppError {
     /// A client mistake: status, stable code, message for a person, and violations if any.
     Client { status: StatusCode, code: &'static str, message: String, violations: Vec<Violation> },
+    /// Too many failed logins: 429 with `Retry-After`, until the throttle's window ends.
+    Throttled { retry_after: std::time::Duration },
     /// The database is out of reach: 503, the client should retry.
     Unavailable(String),
     /// Anything else: logged, answered with a bare 500.
@@ -49,26 +53,45 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Client { status, .. } => *status,
+            AppError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
 
+/// Whether a database error means the database is out of reach (down, restarting, refusing
+/// connections, or the connection broke), as opposed to a fault in the query or the data.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's SQLSTATE classes 08 (connection exception) and 57 (operator
+        // intervention: shutting down, starting up, crash recovery), and too many connections.
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "53300")
+        }
+        _ => false,
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                AppError::Unavailable(e.to_string())
-            }
-            other => AppError::Internal(other.into()),
-        }
+        if is_unavailable(&e) { AppError::Unavailable(e.to_string()) } else { AppError::Internal(e.into()) }
     }
 }
 
 impl From<anyhow::Error> for AppError {
+    /// A database that is out of reach is 503 also when the error was wrapped on its way up.
     fn from(e: anyhow::Error) -> Self {
-        AppError::Internal(e)
+        if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(is_unavailable) {
+            AppError::Unavailable(format!("{e:#}"))
+        } else {
+            AppError::Internal(e)
+        }
     }
 }
 
@@ -86,6 +109,16 @@ impl IntoResponse for AppError {
                     body["error"]["violations"] = json!(violations);
                 }
                 (status, Json(body)).into_response()
+            }
+            AppError::Throttled { retry_after } => {
+                let message = throttled_message(retry_after);
+                let secs = crate::throttle::seconds(retry_after).to_string();
+                let mut response =
+                    (StatusCode::TOO_MANY_REQUESTS, Json(error_body("too_many_attempts", &message))).into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&secs) {
+                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                response
             }
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
@@ -131,10 +164,16 @@ impl From<QueryRejection> for AppError {
     }
 }
 
+/// The Chinese refusal of a throttled login, saying when to try again.
+pub fn throttled_message(retry_after: std::time::Duration) -> String {
+    format!("登录失败次数过多，请 {} 分钟后再试", crate::throttle::minutes(retry_after))
+}
+
 impl std::fmt::Display for AppError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             AppError::Client { message, .. } => f.write_str(message),
+            AppError::Throttled { retry_after } => f.write_str(&throttled_message(*retry_after)),
             AppError::Unavailable(cause) => write!(f, "数据库无法访问：{cause}"),
             AppError::Internal(cause) => write!(f, "{cause:#}"),
         }

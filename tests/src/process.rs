@@ -21,9 +21,18 @@ impl ServerProcess {
     /// `program` is `env!("CARGO_BIN_EXE_zhibu-server-under-test")`, which cargo gives to
     /// integration tests only.
     pub fn start(program: &str, database_url: &str) -> ServerProcess {
-        let mut child = Command::new(program)
+        ServerProcess::start_with(Command::new(program), database_url)
+    }
+
+    /// Like [`ServerProcess::start`] with a prepared command: the server program with any
+    /// arguments that come before the server's own, and its environment (the benchmark runs
+    /// itself as the server this way).
+    pub fn start_with(mut command: Command, database_url: &str) -> ServerProcess {
+        if !command.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            command.env("RUST_LOG", "warn");
+        }
+        let mut child = command
             .args(["--listen", "127.0.0.1:0", "--database-url", database_url])
-            .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -35,6 +44,11 @@ impl ServerProcess {
         let url = line[start..].split_whitespace().next().expect("url").trim_end_matches('/').to_owned();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
         ServerProcess { child, url, http, year: zhibu_server::api::this_year() }
+    }
+
+    /// The process id, for reading its memory use from `/proc`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no flush, as a power cut or the OOM killer would.

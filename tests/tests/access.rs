@@ -49,6 +49,7 @@ async fn call(app: &TestApp, token: Option<&str>, c: Call) -> u16 {
             let req = FastRequest {
                 v: FAST_VERSION,
                 docs: vec![FastDoc { village: v, year: y, known: vec![], heads: vec![], changes: vec![] }],
+                catalog: None,
             };
             ("POST", "/v1/sync".into(), req.encode(), "application/cbor")
         }

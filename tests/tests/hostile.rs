@@ -117,7 +117,12 @@ async fn hostile(backend: Backend) {
         .header("X-Peer-Id", "p")
         .header("Content-Type", "application/cbor")
         .body(vec![0xff; 20 * 1024 * 1024]);
-    assert_eq!(refused(&app, req, "20 MB").await, 413);
+    // The server answers 413 as soon as the limit is passed and may close the connection while
+    // the client is still sending; either the 413 or that reset is a correct refusal.
+    match req.send().await {
+        Ok(response) => assert_eq!(response.status().as_u16(), 413, "20 MB"),
+        Err(e) => assert!(e.is_request() || e.is_body() || e.is_connect(), "20 MB: {e}"),
+    }
 
     // Records that break the rules, pushed through a real sync: huge strings, control
     // characters, SQL fragments in ids, dates out of range.

@@ -1,7 +1,7 @@
 //! The standard Automerge sync protocol, one message at a time, with admission in between.
 
-use automerge::Automerge;
 use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, ReadDoc};
 
 use super::admit::{Accepted, Gate, Refusal, admit};
 
@@ -16,18 +16,80 @@ pub struct SyncStep {
 }
 
 /// Receives one sync message from a peer. Nothing changes unless it returns `Ok`: the caller
-/// stores the new changes and state, then sends the reply.
+/// stores the new changes and state, then sends the reply. Malformed input that makes
+/// Automerge panic is refused as undecodable (see [`crate::guard`]).
 pub fn receive_sync(
     base: &Automerge,
     state: &sync::State,
     message: &[u8],
     gate: &Gate<'_>,
 ) -> Result<SyncStep, Refusal> {
+    crate::guard::refuse_panics(|| receive_sync_unguarded(base, state, message, gate))
+}
+
+fn receive_sync_unguarded(
+    base: &Automerge,
+    state: &sync::State,
+    message: &[u8],
+    gate: &Gate<'_>,
+) -> Result<SyncStep, Refusal> {
     let message = sync::Message::decode(message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    check_filters(&message)?;
     let mut state = state.clone();
     let mut next = base.fork();
     next.receive_sync_message(&mut state, message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    // Changes whose dependencies have not arrived wait in the document's queue; the caller
+    // stores only applied changes, so they are lost with this request. The peer believes it
+    // sent them and would never send them again (its `sent_hashes`), and the sync would never
+    // settle: ask it to forget what it sent, so it sends them again with their dependencies.
+    if !next.get_missing_deps(&[]).is_empty() {
+        state.needs_reset = true;
+    }
     let accepted = admit(base, next, gate)?;
     let reply = accepted.doc.generate_sync_message(&mut state).map(sync::Message::encode);
     Ok(SyncStep { accepted, state, reply })
+}
+
+/// The most probes and bits per entry a peer's Bloom filter may declare. Automerge (Rust and
+/// JavaScript) makes filters of 7 probes and 10 bits per entry; these leave room for other peers.
+const MAX_PROBES: u64 = 64;
+const MAX_BITS_PER_ENTRY: u64 = 64;
+
+/// Automerge trusts the sizes a Bloom filter declares: a 63-byte message declaring millions of
+/// probes made the server test each of its changes millions of times (seconds of CPU) or reserve
+/// gigabytes for the probes (found by fuzzing, `fuzz/hangs/`). Such a filter is refused.
+fn check_filters(message: &sync::Message) -> Result<(), Refusal> {
+    for have in &message.have {
+        let bytes = have.bloom.to_bytes();
+        let mut rest = bytes.as_slice();
+        // Empty: no filter. Otherwise: entries, bits per entry, probes, each LEB128.
+        let mut fields = [0u64; 3];
+        if rest.is_empty() {
+            continue;
+        }
+        for field in &mut fields {
+            *field = leb128(&mut rest).ok_or_else(|| Refusal::Undecodable("Bloom 过滤器格式错误".to_owned()))?;
+        }
+        let [_, bits_per_entry, probes] = fields;
+        if probes > MAX_PROBES || bits_per_entry > MAX_BITS_PER_ENTRY {
+            return Err(Refusal::Undecodable(format!(
+                "Bloom 过滤器的参数超出范围（每项 {bits_per_entry} 位，{probes} 次探测）"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// An unsigned LEB128 number from the front of `input`.
+fn leb128(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let (&byte, rest) = input.split_first()?;
+        *input = rest;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }

@@ -9,6 +9,18 @@ use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::state::AppState;
 
+/// The catalog in force for the caller's township.
+#[utoipa::path(
+    get,
+    path = "/v1/catalog",
+    tag = "read",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "目录：积分规则、等级、会议要求、小微权力事项", body = crate::openapi::CatalogSchema),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn catalog(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Catalog>> {
     let c = state.catalog_for(caller.account.township_id.as_deref()).await?;
     Ok(Json((*c).clone()))

@@ -10,6 +10,25 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
+/// The whole village-year document as saved Automerge bytes.
+#[utoipa::path(
+    get,
+    path = "/v1/villages/{village}/years/{year}/doc",
+    tag = "read",
+    params(
+        ("village" = String, Path, description = "村编号", pattern = "^[a-z0-9-]{1,64}$", example = "demo-1"),
+        ("year" = i64, Path, description = "年度", minimum = 2000, maximum = 2100),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "保存的 Automerge 文档", content_type = "application/octet-stream", body = crate::openapi::BinarySchema),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn doc(
     State(state): State<AppState>,
     caller: Caller,

@@ -8,6 +8,16 @@ use serde_json::{Value, json};
 
 use crate::state::AppState;
 
+/// Whether the server can reach its database.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses(
+        (status = 200, description = "数据库可访问", body = crate::openapi::Health),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.db.ping().await {
         (StatusCode::OK, Json(json!({"status": "ok"})))

@@ -14,12 +14,15 @@ use crate::error::{AppError, AppResult};
 use crate::extract::Query;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct YearQuery {
+    /// The year; this year if absent.
+    #[param(value_type = Option<i64>, minimum = 2000, maximum = 2100)]
     pub year: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PointsEntry {
     pub on: String,
     pub rule: String,
@@ -30,7 +33,7 @@ pub struct PointsEntry {
     pub note: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MyPoints {
     pub member_id: String,
     pub name: String,
@@ -93,6 +96,22 @@ pub async fn my_points(state: &AppState, caller: &Caller, year: Option<&str>) ->
     Ok(MyPoints::new(score, &village, i64::from(year), &catalog))
 }
 
+/// The caller's own points for a year (member accounts).
+#[utoipa::path(
+    get,
+    path = "/v1/me/points",
+    tag = "read",
+    params(YearQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "本人积分", body = MyPoints),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn points(
     State(state): State<AppState>,
     caller: Caller,

@@ -16,9 +16,14 @@ use crate::error::{AppError, AppResult};
 use crate::extract::Query;
 use crate::state::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
+    /// The year; this year if absent.
+    #[param(value_type = Option<i64>, minimum = 2000, maximum = 2100)]
     pub year: Option<String>,
+    /// `year` (default), `q1` to `q4`, or a month `1` to `12`.
+    #[param(pattern = "^(year|[qQ][1-4]|[mM]?([1-9]|1[0-2]))$")]
     pub period: Option<String>,
 }
 
@@ -52,6 +57,22 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
     Ok(state.db.township_report(township.as_str(), year, period, as_of, &catalog).await?)
 }
 
+/// The township report.
+#[utoipa::path(
+    get,
+    path = "/v1/townships/{township}/report",
+    tag = "report",
+    params(("township" = String, Path, description = "乡镇编号", pattern = "^[a-z0-9-]{1,64}$", example = "demo"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "汇总", content_type = "application/json", body = crate::openapi::ReportSchema),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn json(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +109,22 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// The township report as a file.
+#[utoipa::path(
+    get,
+    path = "/v1/townships/{township}/report.csv",
+    tag = "report",
+    params(("township" = String, Path, description = "乡镇编号", pattern = "^[a-z0-9-]{1,64}$", example = "demo"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "汇总 CSV（UTF-8，带 BOM）", content_type = "text/csv", body = crate::openapi::BinarySchema),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn csv(
     State(state): State<AppState>,
     caller: Caller,
@@ -99,6 +136,22 @@ async fn csv(
     Ok(attachment(body, "text/csv; charset=utf-8", format!("{}-{}-汇总.csv", report.township_id, report.period)))
 }
 
+/// The township report as a file.
+#[utoipa::path(
+    get,
+    path = "/v1/townships/{township}/report.xlsx",
+    tag = "report",
+    params(("township" = String, Path, description = "乡镇编号", pattern = "^[a-z0-9-]{1,64}$", example = "demo"), ReportQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "汇总 XLSX", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::BinarySchema),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn xlsx(
     State(state): State<AppState>,
     caller: Caller,

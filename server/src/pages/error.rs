@@ -21,7 +21,7 @@ impl From<AppError> for PageError {
 
 impl From<anyhow::Error> for PageError {
     fn from(e: anyhow::Error) -> Self {
-        PageError(AppError::Internal(e))
+        PageError(e.into())
     }
 }
 
@@ -53,6 +53,7 @@ impl IntoResponse for PageError {
                 };
                 (heading, message.clone())
             }
+            AppError::Throttled { .. } => ("请稍后再试", self.0.to_string()),
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 ("暂时无法访问", "服务器暂时无法访问数据库，请稍后再试".to_owned())

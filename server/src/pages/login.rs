@@ -3,7 +3,7 @@
 //! out revokes that token and clears the cookie.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -13,7 +13,9 @@ use super::error::PageError;
 use super::session::{Viewer, home};
 use super::templates::render;
 use crate::auth::{self, is_https, session_cookie, session_token};
+use crate::error::{AppError, throttled_message};
 use crate::state::AppState;
+use crate::throttle::{self, ClientAddr};
 
 #[derive(Debug, Default, Deserialize)]
 struct LoginForm {
@@ -48,6 +50,7 @@ async fn show() -> Result<Response, PageError> {
 
 async fn submit(
     State(state): State<AppState>,
+    addr: ClientAddr,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
@@ -56,7 +59,7 @@ async fn submit(
     if username.is_empty() || form.password.is_empty() {
         return login_page(StatusCode::UNAUTHORIZED, username, Some("请输入用户名和密码"));
     }
-    match auth::log_in(&state, username, &form.password).await {
+    match auth::log_in(&state, addr, username, &form.password).await {
         Ok((account, token)) => {
             let max_age = u64::from(state.config.token_days) * 86_400;
             let cookie = session_cookie(&token, max_age, is_https(&headers));
@@ -65,13 +68,20 @@ async fn submit(
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => {
             login_page(StatusCode::UNAUTHORIZED, username, Some("用户名或密码不对，请重新输入"))
         }
+        Err(AppError::Throttled { retry_after }) => {
+            let mut page = login_page(StatusCode::TOO_MANY_REQUESTS, username, Some(&throttled_message(retry_after)))?;
+            if let Ok(v) = HeaderValue::from_str(&throttle::seconds(retry_after).to_string()) {
+                page.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            Ok(page)
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, PageError> {
+async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Result<Response, PageError> {
     if let Some(token) = session_token(&headers) {
-        state.db.revoke_token(token).await?;
+        auth::log_out(&state, addr, token).await?;
     }
     let cookie = session_cookie("", 0, is_https(&headers));
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())

@@ -1,0 +1,1 @@
+//! AFL++ fuzz targets of zhibu; one binary per target under `src/bin/`.

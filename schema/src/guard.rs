@@ -1,0 +1,36 @@
+//! Automerge's decoders trust their input more than a server can. Fuzzing (`scripts/fuzz.sh`)
+//! found sync messages, changes and documents on which automerge 0.12 panics: unwraps on
+//! malformed columns, a Bloom filter of zero bits (a division by zero), changes with missing
+//! dependencies or unknown actor indexes. Every use of Automerge on outside input goes through
+//! [`refuse_panics`] or [`load_document`], which turn such a panic into a refusal; the document
+//! being worked on is a fork or a new one, dropped with the panic, so nothing half-done remains.
+//! The inputs that crashed are kept in `tests/fixtures/fuzz/` and checked by a normal test.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::Automerge;
+
+use crate::sync::Refusal;
+
+/// The message of a caught panic.
+fn message(payload: Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Runs `f` on outside input; a panic inside becomes `Refusal::Undecodable`.
+pub fn refuse_panics<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Refusal::Undecodable(format!("Automerge 无法处理这些数据（{}）", message(p)))))
+}
+
+/// `Automerge::load` of bytes from outside, with a panic as an error.
+pub fn load_document(bytes: &[u8]) -> Result<Automerge, String> {
+    match catch_unwind(AssertUnwindSafe(|| Automerge::load(bytes))) {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(p) => Err(format!("Automerge 无法处理这些数据（{}）", message(p))),
+    }
+}

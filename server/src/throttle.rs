@@ -1,0 +1,231 @@
+//! Login throttling, per account name and per client address.
+//!
+//! Invariants:
+//! - Attempts are counted in the database, so every server instance sharing it enforces the
+//!   same limits and a restart forgets nothing. Nothing is kept in memory.
+//! - An attempt is counted *before* its password is checked, in one atomic statement, so a
+//!   burst of parallel attempts cannot get past the limit; a success then clears the account's
+//!   counter and takes its own attempt back off the address's counter (an office behind one
+//!   address logs in all day without locking itself out).
+//! - Once a counter reaches its limit, further attempts are refused without checking the
+//!   password until its window ends; the refusal says when, in minutes, with `Retry-After`.
+//! - The table holds SHA-256 digests of names and addresses, never the names or addresses.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::db::Db;
+
+/// How many attempts may fail within a window before further attempts are refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub per_account: i64,
+    pub per_address: i64,
+    pub window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { per_account: 5, per_address: 20, window: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// What a counter is kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// The name typed at login, whether or not such an account exists (so that the answer does
+    /// not tell which accounts exist).
+    Account(&'a str),
+    /// Where the attempt came from; IPv6 by /64, the block one host usually holds.
+    Address(IpAddr),
+}
+
+impl Subject<'_> {
+    fn scope(&self) -> &'static str {
+        match self {
+            Subject::Account(_) => "account",
+            Subject::Address(_) => "address",
+        }
+    }
+
+    fn limit(&self, limits: &Limits) -> i64 {
+        match self {
+            Subject::Account(_) => limits.per_account,
+            Subject::Address(_) => limits.per_address,
+        }
+    }
+
+    /// The digest stored for this subject.
+    fn digest(&self) -> String {
+        let clear = match self {
+            Subject::Account(name) => (*name).to_owned(),
+            Subject::Address(ip) => address_key(*ip),
+        };
+        let mut h = Sha256::new();
+        h.update(self.scope().as_bytes());
+        h.update([0]);
+        h.update(clear.as_bytes());
+        hex::encode(h.finalize())
+    }
+}
+
+/// An address as counted: IPv4 as is (also when mapped into IPv6), IPv6 by its /64 prefix.
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Whether an attempt may go on to the password check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Allowed,
+    /// Refused until the window ends, `retry_after` from now.
+    Locked {
+        retry_after: Duration,
+    },
+}
+
+/// The verdict for a counter holding `attempts` (this one included) since `window_start_ms`.
+pub fn verdict(attempts: i64, window_start_ms: i64, limit: i64, window: Duration, now_ms: i64) -> Verdict {
+    if attempts <= limit {
+        return Verdict::Allowed;
+    }
+    let ends = window_start_ms.saturating_add(window.as_millis() as i64);
+    let left_ms = ends.saturating_sub(now_ms).max(1000) as u64;
+    Verdict::Locked { retry_after: Duration::from_millis(left_ms) }
+}
+
+/// Whole minutes to wait, rounded up, as the refusal's message says them.
+pub fn minutes(retry_after: Duration) -> u64 {
+    retry_after.as_secs().div_ceil(60).max(1)
+}
+
+/// Whole seconds to wait, rounded up, for `Retry-After`.
+pub fn seconds(retry_after: Duration) -> u64 {
+    retry_after.as_millis().div_ceil(1000).max(1) as u64
+}
+
+/// Counts one attempt for `subject` (a new window if the last one ended) and says whether it
+/// may go on.
+pub async fn count_attempt(
+    db: &Db,
+    subject: Subject<'_>,
+    limits: &Limits,
+    now_ms: i64,
+) -> Result<Verdict, sqlx::Error> {
+    let window_ms = limits.window.as_millis() as i64;
+    let row = sqlx::query(
+        "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 1) \
+         ON CONFLICT (scope, subject) DO UPDATE SET \
+           attempts = CASE WHEN login_throttle.window_start <= $4 THEN 1 ELSE login_throttle.attempts + 1 END, \
+           window_start = CASE WHEN login_throttle.window_start <= $5 THEN $6 ELSE login_throttle.window_start END \
+         RETURNING attempts, window_start",
+    )
+    .bind(subject.scope())
+    .bind(subject.digest())
+    .bind(now_ms)
+    .bind(now_ms - window_ms)
+    .bind(now_ms - window_ms)
+    .bind(now_ms)
+    .fetch_one(&db.pool)
+    .await?;
+    let attempts: i64 = row.try_get("attempts")?;
+    let started: i64 = row.try_get("window_start")?;
+    Ok(verdict(attempts, started, subject.limit(limits), limits.window, now_ms))
+}
+
+/// Takes one counted attempt back: it succeeded, or it was refused before its password was
+/// checked.
+pub async fn uncount(db: &Db, subject: Subject<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE login_throttle SET attempts = attempts - 1 WHERE scope = $1 AND subject = $2 AND attempts > 0")
+        .bind(subject.scope())
+        .bind(subject.digest())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// Forgets a subject's counter (an account after a successful login), and every counter whose
+/// window ended long ago, so the table stays small.
+pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM login_throttle WHERE scope = $1 AND subject = $2")
+        .bind(subject.scope())
+        .bind(subject.digest())
+        .execute(&db.pool)
+        .await?;
+    sqlx::query("DELETE FROM login_throttle WHERE window_start < $1")
+        .bind(now_ms - 2 * limits.window.as_millis() as i64)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+/// The client's address, when the server was started with connection info (it always is;
+/// router tests driven with `oneshot` have none, and are then throttled per account only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip())))
+    }
+}
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+    #[test]
+    fn the_limit_itself_is_allowed_and_one_more_is_locked_until_the_window_ends() {
+        assert_eq!(verdict(5, 0, 5, WINDOW, 60_000), Verdict::Allowed);
+        let Verdict::Locked { retry_after } = verdict(6, 0, 5, WINDOW, 3 * 60_000) else { panic!("locked") };
+        assert_eq!(retry_after, Duration::from_secs(12 * 60));
+        assert_eq!(minutes(retry_after), 12);
+        assert_eq!(seconds(retry_after), 720);
+    }
+
+    #[test]
+    fn waits_are_rounded_up_and_never_zero() {
+        assert_eq!(minutes(Duration::from_secs(61)), 2);
+        assert_eq!(minutes(Duration::from_millis(10)), 1);
+        assert_eq!(seconds(Duration::from_millis(1001)), 2);
+        let Verdict::Locked { retry_after } = verdict(9, 0, 5, WINDOW, WINDOW.as_millis() as i64) else {
+            panic!("locked")
+        };
+        assert_eq!(seconds(retry_after), 1);
+    }
+
+    #[test]
+    fn ipv6_hosts_are_counted_by_their_64_block_and_mapped_ipv4_as_ipv4() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        assert_eq!(address_key(a), address_key(b));
+        assert_eq!(address_key("::ffff:10.0.0.7".parse().expect("ip")), "10.0.0.7");
+        assert_ne!(Subject::Address(a).digest(), Subject::Account("2001:db8:1:2::/64").digest());
+    }
+}
