@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod date;
 pub mod derive;
 pub mod document;
+pub mod guard;
 pub mod id;
 pub mod mapping;
 pub mod meeting;
@@ -36,7 +37,9 @@ pub use date::{Cadence, Date, DateError, Period, Year};
 pub use derive::compliance::{ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize};
 pub use derive::gaps::{CaseGap, case_gaps};
 pub use derive::late::late_by;
-pub use derive::score::{MemberScore, ScoreEntry, all_scores, grade_distribution, member_score};
+pub use derive::score::{
+    MemberScore, MemberTotal, ScoreEntry, all_scores, all_totals, grade_distribution, member_score,
+};
 pub use document::{SCHEMA_VERSION, VillageYear, Voided};
 pub use id::{AccountId, Code, IdError, MemberId, RecordId, TownshipId, VillageId};
 pub use meeting::{Attendance, AttendanceStatus, Meeting, MeetingKind};
@@ -44,5 +47,5 @@ pub use member::{Member, MemberStatus};
 pub use points::{DeltaError, PointDelta, PointEntry};
 pub use role::Role;
 pub use text::{Line, Name, Prose, Text, TextError};
-pub use validate::{check_document, validate};
+pub use validate::{check_document, check_read, validate};
 pub use violation::{Collection, Rule, Violation};

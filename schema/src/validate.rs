@@ -4,7 +4,7 @@
 
 use automerge::ReadDoc;
 
-use crate::mapping::{self, ReadError};
+use crate::mapping::{self, Hydrated, ReadError};
 use crate::{
     AttendanceStatus, Catalog, Collection, Date, MeetingKind, Rule, RuleSource, VillageId, VillageYear, Violation, Year,
 };
@@ -136,14 +136,26 @@ pub fn check_document(
     year: Year,
     catalog: &Catalog,
 ) -> Result<VillageYear, Vec<Violation>> {
-    let hydrated = mapping::read(doc).map_err(|e| match e {
-        ReadError::Header(v) => vec![v],
+    let hydrated = mapping::read(doc).map_err(|e| vec![unreadable(&e)])?;
+    let problems = check_read(&hydrated, village, year, catalog);
+    if problems.is_empty() { Ok(hydrated.doc) } else { Err(problems) }
+}
+
+/// The violation of a document that cannot be read at all.
+pub fn unreadable(e: &ReadError) -> Violation {
+    match e {
+        ReadError::Header(v) => v.clone(),
         ReadError::Automerge(e) => {
-            vec![Violation::new(Collection::Document, "", "", Rule::Header, format!("无法读取文档：{e}"))]
+            Violation::new(Collection::Document, "", "", Rule::Header, format!("无法读取文档：{e}"))
         }
-    })?;
-    let mut problems = hydrated.problems;
-    let doc = hydrated.doc;
+    }
+}
+
+/// What [`check_document`] finds in a document already read: the records that could not be
+/// read, the address, and every rule of [`validate`].
+pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog: &Catalog) -> Vec<Violation> {
+    let mut problems = hydrated.problems.clone();
+    let doc = &hydrated.doc;
     if &doc.village_id != village {
         problems.insert(
             0,
@@ -168,8 +180,8 @@ pub fn check_document(
             ),
         );
     }
-    problems.extend(validate(&doc, catalog));
-    if problems.is_empty() { Ok(doc) } else { Err(problems) }
+    problems.extend(validate(doc, catalog));
+    problems
 }
 
 #[cfg(test)]

@@ -1,14 +1,19 @@
 //! Recently used documents in memory, each with the stored version it is. A hit is only used
 //! when the database still says that version (one cheap query), so several server instances
 //! sharing a database stay correct: a cache can only save work, never serve stale data.
+//!
+//! With a document the cache keeps what the next push would otherwise work out again from the
+//! whole document: its records as read (so admission reads only the records new changes
+//! touch), the catalog the projection rows stored for this version were made with (so only the
+//! rows that differ are rewritten), and when the server first saw each meeting and case step.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use automerge::Automerge;
-use zhibu_schema::{Catalog, VillageYear};
+use zhibu_schema::mapping::Hydrated;
 
-use crate::db::documents::DocKey;
+use crate::db::documents::{DocKey, Loaded};
 
 /// A document as stored at `version`.
 #[derive(Debug, Clone)]
@@ -18,8 +23,37 @@ pub struct Current {
     pub version: i64,
     /// Changes not yet folded into the snapshot.
     pub pending: i64,
-    /// The records the projections were last made from, with the catalog used, when known.
-    pub projected: Option<(Arc<VillageYear>, Arc<Catalog>)>,
+    /// The document as read (records, and the problems of those that could not be read).
+    pub read: Option<Arc<Hydrated>>,
+    /// The catalog (its digest) the stored projection rows were made with, from this version's
+    /// records; None when that is not known (the rows are then rebuilt whole at the next push).
+    pub projected: Option<String>,
+    /// When the server first saw each meeting (`meeting:ID`) and case step (`step:CASE:STEP`),
+    /// as stored at this version.
+    pub seen: Option<Arc<HashMap<String, i64>>>,
+}
+
+impl Current {
+    /// A document just loaded from the database.
+    pub fn loaded(loaded: Loaded) -> Current {
+        Current {
+            doc: Arc::new(loaded.doc),
+            version: loaded.version,
+            pending: loaded.pending,
+            read: None,
+            projected: loaded.projected,
+            seen: None,
+        }
+    }
+
+    /// The records as read, if the stored projection rows were made from them with the catalog
+    /// of this digest.
+    pub fn projected_with(&self, catalog: &str) -> Option<&Arc<Hydrated>> {
+        match (&self.read, &self.projected) {
+            (Some(read), Some(c)) if c == catalog => Some(read),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -67,6 +101,18 @@ impl DocCache {
         while slots.len() > self.capacity {
             let Some(oldest) = slots.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) else { break };
             slots.remove(&oldest);
+        }
+    }
+
+    /// Adds what a request learned of a cached document (its records as read) when it is
+    /// still at `version`.
+    pub fn learn_read(&self, key: &DocKey, version: i64, read: Arc<Hydrated>) {
+        let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(slot) = guard.0.get_mut(key)
+            && slot.current.version == version
+            && slot.current.read.is_none()
+        {
+            slot.current.read = Some(read);
         }
     }
 }

@@ -21,6 +21,7 @@ where
 {
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let owner = |_: &ActorId| Owner::Unbound;
+    let _turn = state.gates.document(key).await;
     for _ in 0..8 {
         let base = state.load_doc(key).await?;
         let mut next = if base.version == 0 { mapping::genesis(&key.village, key.year) } else { base.doc.fork() };

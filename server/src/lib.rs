@@ -7,20 +7,26 @@
 //! flags and calls them.
 
 pub mod admin;
+pub mod admission;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deflate;
 pub mod demo;
 pub mod edit;
 pub mod error;
 pub mod extract;
+pub mod gates;
+pub mod openapi;
 pub mod pages;
 pub mod push;
 pub mod roster;
 pub mod state;
+pub mod throttle;
 
 use std::time::Duration;
 
@@ -83,6 +89,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::docs::router())
         .merge(api::points::router())
         .merge(api::report::router())
+        .merge(openapi::router())
         .merge(pages::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -142,7 +149,8 @@ impl Application {
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM finish in-flight requests).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let app = app(self.state);
+        // Connection info gives the handlers the client's address (login throttling, audit).
+        let app = app(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
         Ok(())
     }

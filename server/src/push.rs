@@ -5,6 +5,10 @@
 //! bind new actors to the account (refusing an actor another account holds), append the
 //! changes, bring the projections up to date, compact when due, save the peer's sync state and
 //! the device's last sync. The caller replies only after this returns `Ok(true)`.
+//!
+//! What takes computing (the projection rows, a new snapshot) is worked out before the
+//! transaction, on a free core; the transaction only writes, so the database's writer is held
+//! for the writes alone.
 
 use std::sync::Arc;
 
@@ -36,48 +40,90 @@ pub struct Push<'a> {
 
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
-    let mut tx = state.db.pool.begin().await?;
+    let Accepted { doc, changes, bind, read, touched } = p.accepted;
+    let read = Arc::new(read);
+    if changes.is_empty() {
+        let _writer = state.gates.write().await;
+        let mut tx = state.db.pool.begin().await?;
+        peer_and_device(&mut tx, p.key, p.account, p.peer, p.sync_state).await?;
+        tx.commit().await?;
+        // The base as read, for the next push that brings changes.
+        state.docs.learn_read(p.key, p.base.version, read);
+        return Ok(true);
+    }
+
     let peer = p.peer.unwrap_or("server");
-    let accepted = p.accepted;
-    let changed = !accepted.changes.is_empty();
-    let mut next = None;
-    if changed {
-        let heads = accepted.doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-        if documents::claim_version(&mut tx, p.key, p.base.version, &heads).await? == Claim::Conflict {
-            return Ok(false);
-        }
-        for actor in &accepted.bind {
-            if !bind_actor(&mut tx, &actor.to_hex_string(), p.account).await? {
-                return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
-            }
-        }
-        documents::insert_changes(&mut tx, p.key, p.account, peer, &accepted.changes).await?;
-        // The rows in the database were made from the base's records only if we know them
-        // and they were made with this very catalog.
-        let before = p.base.projected.as_ref().filter(|(_, c)| Arc::ptr_eq(c, p.catalog)).map(|(r, _)| r.as_ref());
-        projections::update(&mut tx, p.key, before, &accepted.records, p.catalog, now_ms()).await?;
-        let mut pending = p.base.pending + accepted.changes.len() as i64;
-        if pending >= COMPACT_AFTER {
-            documents::compact(&mut tx, p.key, &accepted.doc).await?;
-            pending = 0;
-        }
-        next = Some(Current {
-            doc: Arc::new(accepted.doc),
-            version: p.base.version + 1,
-            pending,
-            projected: Some((Arc::new(accepted.records), p.catalog.clone())),
-        });
+    let seen = match &p.base.seen {
+        Some(s) => (**s).clone(),
+        None => projections::load_seen(&state.db.pool, p.key).await?,
+    };
+    // The stored rows were made from the base's records only if we know them and they were
+    // made with this very catalog.
+    let digest = p.catalog.digest();
+    let before = p.base.projected_with(&digest).cloned();
+    let doc = Arc::new(doc);
+    let pending = p.base.pending + changes.len() as i64;
+    let compact = pending >= COMPACT_AFTER;
+    let received_at = now_ms();
+    let (plan, seen, snapshot) = {
+        let (doc, read, catalog) = (doc.clone(), read.clone(), p.catalog.clone());
+        state
+            .gates
+            .cpu(move || {
+                let mut seen = seen;
+                let before = before.as_deref().map(|h| (&h.doc, &touched));
+                let plan = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
+                (plan, seen, compact.then(|| doc.save()))
+            })
+            .await
+    };
+    let heads = doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+
+    let writer = state.gates.write().await;
+    let mut tx = state.db.pool.begin().await?;
+    if documents::claim_version(&mut tx, p.key, p.base.version, &heads, &digest).await? == Claim::Conflict {
+        return Ok(false);
     }
-    if let (Some(s), Some(peer)) = (p.sync_state, p.peer) {
-        documents::save_sync_state(&mut tx, p.key, peer, p.account, s).await?;
+    for actor in &bind {
+        if !bind_actor(&mut tx, &actor.to_hex_string(), p.account).await? {
+            return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+        }
     }
-    if let Some(peer) = p.peer {
-        documents::touch_device(&mut tx, p.key, peer, p.account).await?;
+    documents::insert_changes(&mut tx, p.key, p.account, peer, &changes).await?;
+    projections::apply(&mut tx, p.key, &plan).await?;
+    if let Some(snapshot) = snapshot {
+        documents::compact(&mut tx, p.key, snapshot).await?;
     }
+    peer_and_device(&mut tx, p.key, p.account, p.peer, p.sync_state).await?;
     tx.commit().await?;
-    if let Some(next) = next {
-        tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = accepted.changes.len(), "push stored");
-        state.docs.put(p.key.clone(), next);
-    }
+    drop(writer);
+
+    tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = changes.len(), "push stored");
+    let next = Current {
+        doc,
+        version: p.base.version + 1,
+        pending: if compact { 0 } else { pending },
+        read: Some(read),
+        projected: Some(digest),
+        seen: Some(Arc::new(seen)),
+    };
+    state.docs.put(p.key.clone(), next);
     Ok(true)
+}
+
+/// The peer's sync state and the device's last sync.
+async fn peer_and_device(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    key: &DocKey,
+    account: &str,
+    peer: Option<&str>,
+    sync_state: Option<&State>,
+) -> anyhow::Result<()> {
+    if let (Some(s), Some(peer)) = (sync_state, peer) {
+        documents::save_sync_state(tx, key, peer, account, s).await?;
+    }
+    if let Some(peer) = peer {
+        documents::touch_device(tx, key, peer, account).await?;
+    }
+    Ok(())
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
+use crate::gates::Gates;
 
 /// Parsed township catalogs, by township, with the JSON each was parsed from.
 type CatalogCache = Mutex<HashMap<String, (String, Arc<Catalog>)>>;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub default_catalog: Arc<Catalog>,
     pub config: Arc<Config>,
     pub docs: Arc<DocCache>,
+    /// Queues for the documents, the SQLite writer and the cores.
+    pub gates: Arc<Gates>,
     /// Townships' own catalogs as parsed, with the JSON they were parsed from.
     catalogs: Arc<CatalogCache>,
 }
@@ -31,6 +34,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, default_catalog: Catalog, config: Config) -> AppState {
         AppState {
+            gates: Arc::new(Gates::new(db.backend)),
             db,
             default_catalog: Arc::new(default_catalog),
             docs: Arc::new(DocCache::new(config.cached_documents)),
@@ -69,9 +73,9 @@ impl AppState {
         if let Some(hit) = self.docs.get(key, version) {
             return Ok(hit);
         }
-        let loaded = self.db.load_doc(key).await?;
-        let current =
-            Current { doc: Arc::new(loaded.doc), version: loaded.version, pending: loaded.pending, projected: None };
+        let parts = self.db.load_parts(key).await?;
+        let loaded = self.gates.cpu(move || parts.build()).await?;
+        let current = Current::loaded(loaded);
         self.docs.put(key.clone(), current.clone());
         Ok(current)
     }

@@ -2,8 +2,14 @@
 //! (SQLite always; PostgreSQL when `ZHIBU_TEST_POSTGRES` names a server, one new database per
 //! test so tests run in parallel), seed a small township, and talk to it over HTTP.
 
+pub mod bench;
 pub mod browser;
+pub mod cut_proxy;
+pub mod fast_phone;
 pub mod fixture;
+pub mod fuzz_targets;
+pub mod load;
+pub mod pg_cluster;
 pub mod process;
 pub mod raw_phone;
 

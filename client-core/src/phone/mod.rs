@@ -168,6 +168,18 @@ impl Phone {
         Ok(())
     }
 
+    /// Records that the server confirmed the cached catalog is the one in force: it counts as
+    /// fetched now.
+    pub(crate) fn confirm_catalog(&self) -> Result<(), ClientError> {
+        let mut inner = self.lock();
+        if !inner.catalog.is_stale() {
+            return Ok(());
+        }
+        let catalog = inner.catalog.catalog.clone();
+        inner.catalog = CachedCatalog::store(&inner.dir, catalog)?;
+        Ok(())
+    }
+
     /// The village-year documents on this phone.
     pub fn documents(&self) -> Vec<DocKey> {
         self.lock().docs.keys().cloned().collect()
@@ -232,7 +244,7 @@ impl Inner {
     pub fn persist(&mut self, key: &DocKey, bytes: &[u8]) -> Result<(), ClientError> {
         let (dir, actor, limit) = (self.dir.clone(), self.actor.clone(), self.options.compact_log_bytes);
         let doc = self.docs.get_mut(key).expect("persisting a document that is loaded");
-        if let Err(e) = doc.persist(bytes, limit) {
+        if let Err(e) = doc.persist(&dir, bytes, limit) {
             if let Err(reload) = doc.reload(&dir, actor) {
                 self.broken = Some(format!("写入失败后无法重新读取：{reload}"));
             }

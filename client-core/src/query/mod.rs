@@ -5,9 +5,11 @@ pub mod conflicts;
 pub mod gaps;
 pub mod status;
 
+use std::sync::Arc;
+
 use zhibu_schema::{
     Catalog, Collection, ComplianceRow, Date, KindSummary, Meeting, MemberId, MemberScore, Period, RecordId,
-    VillageYear, Year, all_scores, compliance, mapping, member_score, summarize,
+    VillageYear, Year, all_scores, compliance, member_score, summarize,
 };
 
 use crate::error::ClientError;
@@ -15,13 +17,15 @@ use crate::phone::Inner;
 use crate::{DocKey, Phone};
 
 impl Inner {
-    /// The records of a document; an empty village-year when the phone has none yet.
-    pub fn records(&self, key: &DocKey) -> Result<VillageYear, ClientError> {
-        match self.docs.get(key) {
-            None => Ok(VillageYear::new(key.village.clone(), key.year)),
-            Some(doc) => mapping::read(&doc.replica.doc)
-                .map(|h| h.doc)
-                .map_err(|e| ClientError::damaged(self.dir.join(format!("{}.log", key.stem())), e)),
+    /// The records of a document (read once per state of the document; see
+    /// [`crate::replica::records`]); an empty village-year when the phone has none yet.
+    pub fn records(&mut self, key: &DocKey) -> Result<Arc<VillageYear>, ClientError> {
+        let dir = self.dir.clone();
+        match self.docs.get_mut(key) {
+            None => Ok(Arc::new(VillageYear::new(key.village.clone(), key.year))),
+            Some(doc) => {
+                doc.replica.records(&dir).map_err(|e| ClientError::damaged(dir.join(format!("{}.log", key.stem())), e))
+            }
         }
     }
 }
@@ -31,11 +35,11 @@ impl Phone {
     pub fn records(&self, year: Year) -> Result<VillageYear, ClientError> {
         self.with(|inner| {
             let key = DocKey::new(inner.village()?, year);
-            inner.records(&key)
+            Ok((*inner.records(&key)?).clone())
         })
     }
 
-    fn records_and_catalog(&self, year: Year) -> Result<(VillageYear, Catalog), ClientError> {
+    fn records_and_catalog(&self, year: Year) -> Result<(Arc<VillageYear>, Catalog), ClientError> {
         self.with(|inner| {
             let key = DocKey::new(inner.village()?, year);
             Ok((inner.records(&key)?, inner.catalog.catalog.clone()))

@@ -8,14 +8,17 @@
 pub(crate) mod json;
 pub(crate) mod meta;
 pub(crate) mod order;
+pub(crate) mod records;
 
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, AutomergeError, Change, ChangeHash, ReadDoc};
 use serde_bytes::ByteBuf;
-use zhibu_schema::mapping;
+use zhibu_schema::mapping::{self, ReadError};
 use zhibu_schema::sync::{FastDoc, hashes_to_wire};
-use zhibu_schema::{Catalog, Violation, check_document};
+use zhibu_schema::{Catalog, VillageYear, Violation, check_document};
 
 pub(crate) use meta::{RecordedRefusal, SyncMeta};
 
@@ -29,13 +32,15 @@ pub(crate) struct Replica {
     /// The rules the document breaks at the given heads (the catalog may have changed since
     /// they were broken); edits are refused only for rules they newly break.
     violations: Option<(Vec<ChangeHash>, BTreeSet<Violation>)>,
+    /// The records as read at the given heads (see [`records`]).
+    records: Option<(Vec<ChangeHash>, Arc<VillageYear>)>,
 }
 
 impl Replica {
     /// The document with only its genesis change.
     pub fn new(key: DocKey, actor: ActorId) -> Replica {
         let doc = mapping::genesis(&key.village, key.year).with_actor(actor);
-        Replica { key, doc, meta: SyncMeta::default(), violations: None }
+        Replica { key, doc, meta: SyncMeta::default(), violations: None, records: None }
     }
 
     /// The document from its stored snapshot and chunks (whole documents or concatenated
@@ -47,8 +52,15 @@ impl Replica {
         chunks: &[Vec<u8>],
         meta: SyncMeta,
     ) -> Result<Replica, AutomergeError> {
-        let mut replica = Replica::new(key, actor);
-        for chunk in snapshot.into_iter().chain(chunks.iter().map(Vec::as_slice)) {
+        let mut replica = Replica::new(key, actor.clone());
+        if let Some(snapshot) = snapshot {
+            // Loading a snapshot whole is several times faster than merging it into the genesis
+            // document; the genesis change is merged in afterwards (it is always there already
+            // unless the snapshot came from elsewhere).
+            let genesis = std::mem::replace(&mut replica.doc, Automerge::load(snapshot)?.with_actor(actor));
+            replica.doc.apply_changes(genesis.get_changes(&[]))?;
+        }
+        for chunk in chunks {
             replica.doc.load_incremental(chunk)?;
         }
         replica.meta = meta;
@@ -115,6 +127,32 @@ impl Replica {
                 self.violations = Some((heads, v.clone()));
                 v
             }
+        }
+    }
+
+    /// The records as they stand: from memory when read at the current heads, else from the
+    /// cache file in `dir` when it was written at them, else read from the document.
+    pub fn records(&mut self, dir: &Path) -> Result<Arc<VillageYear>, ReadError> {
+        let heads = self.doc.get_heads();
+        if let Some((at, r)) = &self.records
+            && *at == heads
+        {
+            return Ok(r.clone());
+        }
+        let r = match records::load(dir, &self.key, &heads) {
+            Some(r) => r,
+            None => mapping::read(&self.doc)?.doc,
+        };
+        let r = Arc::new(r);
+        self.records = Some((heads, r.clone()));
+        Ok(r)
+    }
+
+    /// Caches the records on disk in `dir`, beside a snapshot just written.
+    pub fn cache_records(&mut self, dir: &Path) {
+        match self.records(dir) {
+            Ok(r) => records::store(dir, &self.key, &self.doc.get_heads(), &r),
+            Err(e) => tracing::info!(doc = %self.key, error = %e, "records not cached"),
         }
     }
 

@@ -2,7 +2,7 @@
 //! lack, one reply with what the phone lacks (or `Resync`, or a refusal) per document.
 
 use automerge::Change;
-use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastRequest, hashes_from_wire};
+use zhibu_schema::sync::{FAST_VERSION, FastCatalog, FastOutcome, FastRequest, hashes_from_wire};
 
 use super::report::{DocOutcome, DocSyncReport, SyncEvent};
 use super::transport::{Transport, TransportError};
@@ -13,15 +13,28 @@ use crate::{DocKey, Phone, clock};
 /// The server takes at most this many documents per request.
 pub(crate) const MAX_DOCS: usize = 64;
 
-/// Syncs `keys` over the fast path. Returns the settled documents, and those that need the
-/// standard protocol with the number of changes sent for them.
+/// What one fast request settled.
+pub(crate) struct Fast {
+    /// The documents settled.
+    pub done: Vec<DocSyncReport>,
+    /// The documents that need the standard protocol, with the number of changes sent for them.
+    pub resync: Vec<(DocKey, usize)>,
+    /// The server said which catalog is in force: the phone's is now current.
+    pub catalog_current: bool,
+    /// The server sent a new catalog.
+    pub catalog_updated: bool,
+}
+
+/// Syncs `keys` over the fast path. The request names the phone's catalog, so the reply also
+/// says whether it is still the one in force (and brings the new one if not): a phone back
+/// after weeks away need not ask for it separately.
 pub(crate) async fn sync<T: Transport>(
     phone: &Phone,
     transport: &T,
     keys: &[DocKey],
     options: &SyncOptions,
     progress: Progress<'_>,
-) -> Result<(Vec<DocSyncReport>, Vec<(DocKey, usize)>), ClientError> {
+) -> Result<Fast, ClientError> {
     let mut retrier = Retrier::new(&options.retry);
     let (response, sent) = loop {
         // Built afresh for every try: edits made meanwhile go along.
@@ -40,7 +53,7 @@ pub(crate) async fn sync<T: Transport>(
                     phone.record_refusal(&key, heads, refusal.clone())?;
                     done.push(report(key, DocOutcome::Refused(refusal.clone()), count, 0));
                 }
-                return Ok((done, Vec::new()));
+                return Ok(Fast { done, resync: Vec::new(), catalog_current: false, catalog_updated: false });
             }
             Err(e) => retrier.failed(e, progress).await?,
         }
@@ -77,7 +90,18 @@ pub(crate) async fn sync<T: Transport>(
             }
         }
     }
-    Ok((done, resync))
+    let (catalog_current, catalog_updated) = match response.catalog {
+        Some(FastCatalog { catalog: Some(catalog), .. }) => {
+            phone.set_catalog(catalog)?;
+            (true, true)
+        }
+        Some(FastCatalog { catalog: None, .. }) => {
+            phone.confirm_catalog()?;
+            (true, false)
+        }
+        None => (false, false),
+    };
+    Ok(Fast { done, resync, catalog_current, catalog_updated })
 }
 
 fn report(key: DocKey, outcome: DocOutcome, sent: usize, received: usize) -> DocSyncReport {
@@ -100,7 +124,7 @@ impl crate::phone::Inner {
             sent.push((key.clone(), doc.changes.len(), replica.doc.get_heads()));
             docs.push(doc);
         }
-        (FastRequest { v: FAST_VERSION, docs }, sent)
+        (FastRequest { v: FAST_VERSION, docs, catalog: Some(self.catalog.catalog.digest()) }, sent)
     }
 
     /// Applies what the server sent, durably, then records the server's heads.

@@ -7,6 +7,8 @@
 //! error) counts as no answer.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
@@ -27,6 +29,8 @@ pub struct HttpTransport {
     server: String,
     token: String,
     peer: String,
+    /// The server did not take a deflated request: send them plain.
+    plain: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for HttpTransport {
@@ -103,6 +107,26 @@ async fn body(response: Response) -> Result<Vec<u8>, TransportError> {
     response.bytes().await.map(|b| b.to_vec()).map_err(|e| network(&e))
 }
 
+/// HTTP's "deflate" content coding: the zlib format.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::with_capacity(bytes.len() / 2), flate2::Compression::default());
+    e.write_all(bytes).expect("writing to memory");
+    e.finish().expect("writing to memory")
+}
+
+/// Inflates a deflated reply, to no more than a phone should ever hold in one reply.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    const LIMIT: u64 = 256 * 1024 * 1024;
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(bytes).take(LIMIT + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
+    if out.len() as u64 > LIMIT {
+        return Err("回复解压后太大".to_owned());
+    }
+    Ok(out)
+}
+
 fn undecodable(e: impl fmt::Display) -> TransportError {
     TransportError::Network(format!("服务器的回复无法解析：{e}"))
 }
@@ -115,6 +139,7 @@ impl HttpTransport {
             server: normalize(server),
             token: token.to_owned(),
             peer: peer.to_owned(),
+            plain: Arc::default(),
         })
     }
 
@@ -133,17 +158,46 @@ impl HttpTransport {
     }
 }
 
-impl Transport for HttpTransport {
-    async fn fast_sync(&self, request: FastRequest) -> Result<FastResponse, TransportError> {
-        let request = self
+impl HttpTransport {
+    /// `POST /v1/sync` with a CBOR body, deflated or not.
+    async fn post_fast(&self, payload: Vec<u8>, deflated: bool) -> Result<FastResponse, TransportError> {
+        let mut request = self
             .client
             .post(self.url("/v1/sync"))
             .bearer_auth(&self.token)
             .header("X-Peer-Id", &self.peer)
             .header("Content-Type", "application/cbor")
-            .body(request.encode());
-        let bytes = body(send(request).await?).await?;
+            .header("Accept-Encoding", "deflate");
+        if deflated {
+            request = request.header("Content-Encoding", "deflate");
+        }
+        let response = send(request.body(payload)).await?;
+        let deflated_reply = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.to_str().is_ok_and(|v| v.trim().eq_ignore_ascii_case("deflate")));
+        let bytes = body(response).await?;
+        let bytes = if deflated_reply { inflate(&bytes).map_err(undecodable)? } else { bytes };
         FastResponse::decode(&bytes).map_err(undecodable)
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn fast_sync(&self, request: FastRequest) -> Result<FastResponse, TransportError> {
+        let body = request.encode();
+        if self.plain.load(Ordering::Relaxed) {
+            return self.post_fast(body, false).await;
+        }
+        // Deflated both ways: on a 2G line every byte is time. A server that cannot read a
+        // deflated request refuses it as undecodable (400) or its coding as unsupported (415):
+        // then this transport sends plain requests from now on.
+        match self.post_fast(deflate(&body), true).await {
+            Err(TransportError::Refused(r)) if r.status == 400 || r.status == 415 => {
+                self.plain.store(true, Ordering::Relaxed);
+                self.post_fast(body, false).await
+            }
+            other => other,
+        }
     }
 
     async fn sync_message(&self, key: &DocKey, message: Vec<u8>) -> Result<Option<Vec<u8>>, TransportError> {

@@ -125,10 +125,13 @@ impl Phone {
         progress(SyncEvent::Started { docs: keys.len(), pending: self.pending_edits() });
         let mut report = SyncReport::default();
         let mut resync = Vec::new();
+        let mut catalog_current = false;
         for chunk in keys.chunks(fast::MAX_DOCS) {
-            let (done, again) = fast::sync(self, transport, chunk, options, progress).await?;
-            report.docs.extend(done);
-            resync.extend(again);
+            let fast = fast::sync(self, transport, chunk, options, progress).await?;
+            report.docs.extend(fast.done);
+            resync.extend(fast.resync);
+            catalog_current |= fast.catalog_current;
+            report.catalog_updated |= fast.catalog_updated;
         }
         for (key, sent) in resync {
             let received = standard::sync(self, transport, &key, options, progress).await?;
@@ -140,8 +143,9 @@ impl Phone {
             });
         }
         report.docs.sort_by(|a, b| a.key.cmp(&b.key));
-        // A refusal often means the township changed the catalog: fetch it now, not tomorrow.
-        let stale = self.lock().catalog.is_stale() || report.refusals().next().is_some();
+        // A refusal often means the township changed the catalog: fetch it now, not tomorrow
+        // (unless the fast path's reply just said which catalog is in force).
+        let stale = !catalog_current && (self.lock().catalog.is_stale() || report.refusals().next().is_some());
         if options.refresh_catalog && stale {
             match transport.fetch_catalog().await {
                 Ok(catalog) => {

@@ -134,7 +134,7 @@ impl Server {
             };
             docs.push(FastReply { village: doc.village.clone(), year: doc.year, outcome });
         }
-        Ok(FastResponse { v: FAST_VERSION, docs })
+        Ok(FastResponse { v: FAST_VERSION, docs, catalog: None })
     }
 
     /// `GET /v1/villages/V/years/Y/doc`.

@@ -96,6 +96,53 @@ pub fn all_scores(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberScore> {
     doc.members.keys().filter_map(|id| member_score(doc, catalog, id)).collect()
 }
 
+/// A member's total and grade, without the lines that make it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberTotal {
+    pub member_id: MemberId,
+    pub total: i32,
+    /// None for probationary members, who are not graded.
+    pub grade: Option<Grade>,
+}
+
+/// Every member's total and grade, in roster order: what [`all_scores`] gives without the
+/// lines, in one pass over the records (the server's projections need only these).
+pub fn all_totals(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberTotal> {
+    let mut totals: std::collections::BTreeMap<&MemberId, i32> =
+        doc.members.keys().map(|id| (id, catalog.base_score)).collect();
+    let (present, absent, makeup) = (
+        catalog.attendance_points(ATTEND_PRESENT),
+        catalog.attendance_points(ATTEND_ABSENT),
+        catalog.attendance_points(ATTEND_MAKEUP),
+    );
+    for (_, meeting) in doc.live_meetings() {
+        for (member, a) in &meeting.attendance {
+            let Some(t) = totals.get_mut(member) else { continue };
+            *t += match a.status {
+                AttendanceStatus::Present => present,
+                AttendanceStatus::Absent => absent + if a.makeup_on.is_some() { makeup } else { 0 },
+                AttendanceStatus::Leave => 0,
+            };
+        }
+    }
+    for (_, p) in doc.live_points() {
+        if let Some(t) = totals.get_mut(&p.member_id) {
+            *t += p.delta.get();
+        }
+    }
+    doc.members
+        .iter()
+        .map(|(id, m)| {
+            let total = totals[id];
+            MemberTotal {
+                member_id: id.clone(),
+                total,
+                grade: (m.status == MemberStatus::Full).then(|| catalog.grade_of(total)),
+            }
+        })
+        .collect()
+}
+
 /// How many full members fall in each grade, in [`Grade::ALL`] order.
 pub fn grade_distribution(scores: &[MemberScore]) -> [(Grade, usize); 4] {
     Grade::ALL.map(|g| (g, scores.iter().filter(|s| s.grade == Some(g)).count()))

@@ -235,3 +235,25 @@ fn a_case_open_past_the_deadline_is_overdue_and_voided_cases_have_no_gaps() {
     c.voided = Some(Voided { reason: prose("申请人撤回"), by: account("cadre1") });
     assert_eq!(gaps(&c, "2026-06-01"), vec![]);
 }
+
+#[test]
+fn totals_alone_are_the_totals_of_the_full_scores() {
+    let mut doc = village();
+    let c = catalog();
+    doc.points.insert(
+        rid(12),
+        PointEntry {
+            member_id: mid("v1-m08"),
+            rule: code("volunteer"),
+            delta: PointDelta::new(4).expect("delta"),
+            on: d("2026-06-01"),
+            note: None,
+            by: account("cadre1"),
+            voided: None,
+        },
+    );
+    let expected: Vec<_> = all_scores(&doc, &c).into_iter().map(|s| (s.member_id, s.total, s.grade)).collect();
+    let got: Vec<_> = all_totals(&doc, &c).into_iter().map(|t| (t.member_id, t.total, t.grade)).collect();
+    assert_eq!(got, expected);
+    assert!(expected.iter().any(|(_, total, _)| *total != c.base_score), "the sample moves some scores");
+}

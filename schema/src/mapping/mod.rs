@@ -4,7 +4,7 @@ mod fields;
 mod read;
 mod write;
 
-pub use read::{Hydrated, ReadError, read};
+pub use read::{Hydrated, ReadError, Touched, read, reread, touched_by};
 pub use write::{WriteError, genesis, genesis_actor, put_at, put_document, put_record, put_record_id};
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Reading a village-year document into typed records. Every record that cannot be read is
 //! left out and reported as a violation, so one bad record never hides the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use automerge::hydrate::{Map, Value};
-use automerge::{ROOT, ReadDoc};
+use automerge::{Patch, PatchAction, Prop, ROOT, ReadDoc, TextEncoding};
 
 use super::fields::Fields;
 use crate::{
@@ -85,25 +85,184 @@ fn collection<K: Ord, T, E: std::fmt::Display>(
         }
     };
     for (key, value) in records.iter() {
-        let id = match parse_id(key) {
-            Ok(id) => id,
-            Err(e) => {
-                problems.push(Violation::new(which, key.as_str(), "", Rule::BadId, e.to_string()));
-                continue;
-            }
-        };
-        let Value::Map(map) = &value.value else {
-            problems.push(Violation::new(which, key.as_str(), "", Rule::BadValue, "记录应为键值表"));
-            continue;
-        };
-        let mut f = Fields::new(map, which, key, String::new(), problems);
-        if let Some(record) = read_one(&mut f)
-            && f.ok
-        {
+        if let Some((id, record)) = entry(which, key, &value.value, &parse_id, &read_one, problems) {
             out.insert(id, record);
         }
     }
     out
+}
+
+/// One record of a collection, or None with its problems.
+fn entry<K, T, E: std::fmt::Display>(
+    which: Collection,
+    key: &str,
+    value: &Value,
+    parse_id: &impl Fn(&str) -> Result<K, E>,
+    read_one: &impl Fn(&mut Fields<'_>) -> Option<T>,
+    problems: &mut Vec<Violation>,
+) -> Option<(K, T)> {
+    let id = match parse_id(key) {
+        Ok(id) => id,
+        Err(e) => {
+            problems.push(Violation::new(which, key, "", Rule::BadId, e.to_string()));
+            return None;
+        }
+    };
+    let Value::Map(map) = value else {
+        problems.push(Violation::new(which, key, "", Rule::BadValue, "记录应为键值表"));
+        return None;
+    };
+    let mut f = Fields::new(map, which, key, String::new(), problems);
+    let record = read_one(&mut f);
+    if f.ok { record.map(|r| (id, r)) } else { None }
+}
+
+/// Which records some changes touched: possibly all (the header or a whole collection
+/// changed), or only these, by collection and key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Touched {
+    #[default]
+    All,
+    Records(BTreeSet<(Collection, String)>),
+}
+
+/// The records that patches (from applying changes to a document) touched.
+pub fn touched_by(patches: &[Patch]) -> Touched {
+    let mut out = BTreeSet::new();
+    for p in patches {
+        let Some((_, Prop::Map(top))) = p.path.first() else {
+            // The root itself: the header or a whole collection.
+            return Touched::All;
+        };
+        // Keys the reader does not know are not read either.
+        let Some(which) = collection_of(top) else { continue };
+        let record = match (p.path.get(1), &p.action) {
+            (Some((_, Prop::Map(id))), _) => id.clone(),
+            (None, PatchAction::PutMap { key, .. } | PatchAction::DeleteMap { key }) => key.clone(),
+            (None, PatchAction::Conflict { prop: Prop::Map(key) }) => key.clone(),
+            _ => return Touched::All,
+        };
+        out.insert((which, record));
+    }
+    Touched::Records(out)
+}
+
+fn collection_of(key: &str) -> Option<Collection> {
+    [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases]
+        .into_iter()
+        .find(|c| c.key() == key)
+}
+
+/// Reads `doc` again after changes were applied to `base` (which `before` is read from), with
+/// `patches` the patches of applying them: the same [`Hydrated`] as [`read`] gives, reading
+/// only the records the patches touched, and those records. A record the changes created is
+/// made from the patches alone; one that existed is read from `doc`. Falls back to [`read`]
+/// when everything may have changed.
+pub fn reread(
+    base: &impl ReadDoc,
+    doc: &impl ReadDoc,
+    before: &Hydrated,
+    patches: Vec<Patch>,
+    text_encoding: TextEncoding,
+) -> Result<(Hydrated, Touched), ReadError> {
+    let touched = touched_by(&patches);
+    let Touched::Records(records) = &touched else { return Ok((read(doc)?, touched)) };
+    // Records new to the document, made once by one put: built from their patches.
+    let mut fresh: BTreeMap<(Collection, String), Option<Value>> = BTreeMap::new();
+    let mut puts: BTreeMap<(Collection, &str), usize> = BTreeMap::new();
+    for p in &patches {
+        if let ([(_, Prop::Map(top))], PatchAction::PutMap { key, conflict, .. }) = (p.path.as_slice(), &p.action)
+            && let Some(which) = collection_of(top)
+        {
+            *puts.entry((which, key.as_str())).or_default() += if *conflict { 2 } else { 1 };
+        }
+    }
+    for ((which, key), n) in &puts {
+        let absent_before = match base.get(ROOT, which.key())? {
+            Some((automerge::Value::Object(automerge::ObjType::Map), obj)) => base.get(&obj, *key)?.is_none(),
+            _ => false,
+        };
+        if *n == 1 && absent_before {
+            fresh.insert((*which, (*key).to_owned()), None);
+        }
+    }
+    if !fresh.is_empty() {
+        let mut collections = std::collections::HashMap::new();
+        for c in [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases] {
+            collections.insert(c.key().to_owned(), Value::map());
+        }
+        let mut root = Value::from(Map::from(collections));
+        let mine = patches.into_iter().filter(|p| {
+            let record = match (p.path.first(), p.path.get(1), &p.action) {
+                (Some((_, Prop::Map(top))), Some((_, Prop::Map(id))), _) => Some((top, id)),
+                (Some((_, Prop::Map(top))), None, PatchAction::PutMap { key, .. }) => Some((top, key)),
+                _ => None,
+            };
+            record.is_some_and(|(top, id)| collection_of(top).is_some_and(|c| fresh.contains_key(&(c, id.clone()))))
+        });
+        if root.apply_patches(text_encoding, mine).is_err() {
+            fresh.clear();
+        } else if let Value::Map(root) = &root {
+            for ((which, key), v) in &mut fresh {
+                match root.get(which.key()) {
+                    Some(Value::Map(m)) => *v = m.get(key).cloned(),
+                    _ => unreachable!("made as maps above"),
+                }
+            }
+        }
+    }
+    let mut out = before.clone();
+    for (which, key) in records {
+        out.problems.retain(|p| !(p.collection == *which && p.record == *key));
+        let value = match fresh.remove(&(*which, key.clone())) {
+            Some(made) => made,
+            None => {
+                let collection = match doc.get(ROOT, which.key())? {
+                    Some((automerge::Value::Object(automerge::ObjType::Map), id)) => id,
+                    // The collection itself changed: only a whole read says how.
+                    _ => return Ok((read(doc)?, Touched::All)),
+                };
+                match doc.get(&collection, key.as_str())? {
+                    None => None,
+                    Some((automerge::Value::Object(_), id)) => Some(doc.hydrate(&id, None)?),
+                    Some((automerge::Value::Scalar(s), _)) => Some(Value::Scalar(s.into_owned())),
+                }
+            }
+        };
+        let problems = &mut out.problems;
+        let d = &mut out.doc;
+        match which {
+            Collection::Members => {
+                reread_one(&mut d.members, *which, key, value, MemberId::parse, read_member, problems)
+            }
+            Collection::Meetings => {
+                reread_one(&mut d.meetings, *which, key, value, RecordId::parse, read_meeting, problems)
+            }
+            Collection::Points => reread_one(&mut d.points, *which, key, value, RecordId::parse, read_point, problems),
+            Collection::Cases => reread_one(&mut d.cases, *which, key, value, RecordId::parse, read_case, problems),
+            Collection::Document => return Ok((read(doc)?, Touched::All)),
+        }
+    }
+    Ok((out, touched))
+}
+
+fn reread_one<K: Ord, T, E: std::fmt::Display>(
+    records: &mut BTreeMap<K, T>,
+    which: Collection,
+    key: &str,
+    value: Option<Value>,
+    parse_id: impl Fn(&str) -> Result<K, E>,
+    read_one: impl Fn(&mut Fields<'_>) -> Option<T>,
+    problems: &mut Vec<Violation>,
+) {
+    if let Ok(id) = parse_id(key) {
+        records.remove(&id);
+    }
+    if let Some(value) = value
+        && let Some((id, record)) = entry(which, key, &value, &parse_id, &read_one, problems)
+    {
+        records.insert(id, record);
+    }
 }
 
 fn enum_code<T>(from: impl Fn(&str) -> Option<T>, allowed: &'static str) -> impl Fn(&str) -> Result<T, String> {

@@ -1,11 +1,17 @@
 //! Admission of new changes: who wrote them, and whether the result is still valid.
+//!
+//! Validation reads the records of the new document. When the caller knows the base document's
+//! records as read (the server keeps them with the document it has in memory), only the records
+//! the new changes touched are read again ([`mapping::reread`]); the rules are then checked on
+//! every record, as always.
 
 use std::collections::BTreeSet;
 
-use automerge::{ActorId, Automerge, Change};
+use automerge::{ActorId, Automerge, Change, Patch};
 
-use crate::mapping::genesis;
-use crate::{Catalog, VillageId, VillageYear, Violation, Year, check_document};
+use crate::mapping::{self, Hydrated, Touched, genesis};
+use crate::validate::unreadable;
+use crate::{Catalog, VillageId, Violation, Year, check_read};
 
 /// Who an actor id belongs to, as the server's bindings say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +47,10 @@ pub struct Accepted {
     pub changes: Vec<Change>,
     /// Actors seen for the first time: bind them to the caller.
     pub bind: Vec<ActorId>,
-    /// The records of the new document.
-    pub records: VillageYear,
+    /// The new document as read: its records, and the problems of those that could not be.
+    pub read: Hydrated,
+    /// The records that may differ from the base's (all, when the base was not known as read).
+    pub touched: Touched,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -67,6 +75,19 @@ fn first_line(v: &[Violation]) -> String {
 
 /// Decides whether `next` (the base document with a phone's changes applied) may replace `base`.
 pub fn admit(base: &Automerge, next: Automerge, gate: &Gate<'_>) -> Result<Accepted, Refusal> {
+    admit_known(base, None, next, Vec::new(), gate)
+}
+
+/// [`admit`], given what is known of the base: `base_read` (the base as read) and `patches`
+/// (those of applying the new changes to it), so that only the records they touch are read
+/// again.
+pub fn admit_known(
+    base: &Automerge,
+    base_read: Option<&Hydrated>,
+    next: Automerge,
+    patches: Vec<Patch>,
+    gate: &Gate<'_>,
+) -> Result<Accepted, Refusal> {
     let changes: Vec<Change> = next.get_changes(&base.get_heads());
     let genesis_actor = crate::mapping::genesis_actor(gate.village, gate.year);
     let mut bind = Vec::new();
@@ -90,21 +111,32 @@ pub fn admit(base: &Automerge, next: Automerge, gate: &Gate<'_>) -> Result<Accep
             }
         }
     }
-    let records = match check_document(&next, gate.village, gate.year, gate.catalog) {
-        Ok(records) => records,
-        Err(now) => {
-            // Only what these changes broke counts: a rule broken before (say, by a catalog
-            // that changed since) must not block every later edit of the village.
-            let before: BTreeSet<Violation> = match check_document(base, gate.village, gate.year, gate.catalog) {
+    let (read, touched) = match base_read {
+        Some(before) => match mapping::reread(base, &next, before, patches, next.text_encoding()) {
+            Ok((read, touched)) => (Ok(read), touched),
+            Err(e) => (Err(e), Touched::All),
+        },
+        None => (mapping::read(&next), Touched::All),
+    };
+    let now = match &read {
+        Ok(h) => check_read(h, gate.village, gate.year, gate.catalog),
+        Err(e) => vec![unreadable(e)],
+    };
+    if !now.is_empty() {
+        // Only what these changes broke counts: a rule broken before (say, by a catalog
+        // that changed since) must not block every later edit of the village.
+        let before: BTreeSet<Violation> = match base_read {
+            Some(b) => check_read(b, gate.village, gate.year, gate.catalog).into_iter().collect(),
+            None => match crate::check_document(base, gate.village, gate.year, gate.catalog) {
                 Ok(_) => BTreeSet::new(),
                 Err(v) => v.into_iter().collect(),
-            };
-            let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
-            if !new.is_empty() {
-                return Err(Refusal::Invalid(new));
-            }
-            crate::mapping::read(&next).map(|h| h.doc).map_err(|e| Refusal::Undecodable(e.to_string()))?
+            },
+        };
+        let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
+        if !new.is_empty() {
+            return Err(Refusal::Invalid(new));
         }
-    };
-    Ok(Accepted { doc: next, changes, bind, records })
+    }
+    let read = read.map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    Ok(Accepted { doc: next, changes, bind, read, touched })
 }

@@ -11,11 +11,13 @@
 //! Encoding: CBOR (RFC 8949), so a client in any language can speak it; hashes and changes are
 //! byte strings.
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::admit::{Accepted, Gate, Refusal, admit};
+use super::admit::{Accepted, Gate, Refusal, admit_known};
+use crate::Catalog;
+use crate::mapping::Hydrated;
 use crate::{VillageId, Violation, Year};
 
 /// Version of the fast-path encoding.
@@ -25,6 +27,10 @@ pub const FAST_VERSION: u32 = 1;
 pub struct FastRequest {
     pub v: u32,
     pub docs: Vec<FastDoc>,
+    /// The digest ([`Catalog::digest`]) of the catalog the phone has: the reply then says
+    /// whether it is current, and carries the one in force when it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<String>,
 }
 
 /// One document of a fast sync request.
@@ -44,6 +50,18 @@ pub struct FastDoc {
 pub struct FastResponse {
     pub v: u32,
     pub docs: Vec<FastReply>,
+    /// When the request named its catalog: the one in force.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<FastCatalog>,
+}
+
+/// The catalog in force for the caller: its digest, and the catalog itself when the phone's
+/// is not this one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FastCatalog {
+    pub digest: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Catalog>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -113,6 +131,27 @@ pub fn receive_fast(
     doc: &FastDoc,
     gate: &Gate<'_>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
+    receive_fast_known(base, None, doc, gate)
+}
+
+/// [`receive_fast`], given the base as read (`base_read`): then only the records the new changes
+/// touch are read again. Malformed changes that make Automerge panic are refused as
+/// undecodable (see [`crate::guard`]).
+pub fn receive_fast_known(
+    base: &Automerge,
+    base_read: Option<&Hydrated>,
+    doc: &FastDoc,
+    gate: &Gate<'_>,
+) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
+    crate::guard::refuse_panics(|| receive_fast_known_unguarded(base, base_read, doc, gate))
+}
+
+fn receive_fast_known_unguarded(
+    base: &Automerge,
+    base_read: Option<&Hydrated>,
+    doc: &FastDoc,
+    gate: &Gate<'_>,
+) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let changes = doc
         .changes
         .iter()
@@ -120,11 +159,13 @@ pub fn receive_fast(
         .collect::<Result<Vec<_>, _>>()?;
     let phone_heads = hashes_from_wire(&doc.heads)?;
     let mut next = base.fork();
-    next.apply_changes(changes).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    let mut log = PatchLog::new(base_read.is_some());
+    next.apply_changes_log_patches(changes, &mut log).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     if !next.get_missing_deps(&[]).is_empty() {
         return Ok(None);
     }
-    let accepted = admit(base, next, gate)?;
+    let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
+    let accepted = admit_known(base, base_read, next, patches, gate)?;
     if phone_heads.iter().any(|h| accepted.doc.get_change_by_hash(h).is_none()) {
         return Ok(None);
     }

@@ -10,12 +10,14 @@ mod admit;
 mod fast;
 mod standard;
 
-pub use admit::{Accepted, Gate, Owner, Refusal, admit};
+pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_known};
 pub use fast::{
-    FAST_VERSION, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
-    hashes_to_wire, receive_fast,
+    FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
+    hashes_to_wire, receive_fast, receive_fast_known,
 };
 pub use standard::{SyncStep, receive_sync};
 
+#[cfg(test)]
+mod known_tests;
 #[cfg(test)]
 mod tests;

@@ -205,6 +205,7 @@ fn the_fast_path_exchanges_both_sides_in_one_request() {
             heads: hashes_to_wire(&p.get_heads()),
             changes: p.get_changes(&known).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
         }],
+        catalog: None,
     };
     let request = FastRequest::decode(&request.encode()).expect("round trip");
     let owner = |_: &ActorId| Owner::Unbound;

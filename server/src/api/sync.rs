@@ -17,14 +17,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{
-    FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Gate, Owner, Refusal, receive_fast, receive_sync,
+    FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Gate, Owner, Refusal, receive_sync,
 };
 
+use crate::audit;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::extract::Body;
 use crate::push::{self, Push};
 use crate::state::AppState;
+use crate::throttle::ClientAddr;
 
 const PEER_HEADER: &str = "x-peer-id";
 
@@ -75,25 +77,77 @@ fn owner_of(mine: &HashSet<String>) -> impl Fn(&ActorId) -> Owner + '_ {
 /// How often a push is recomputed when other pushes to the same document keep winning.
 const ATTEMPTS: usize = 8;
 
+/// Puts a refused sync (403, 422) in the audit log.
+fn audit_refusal(caller: &Caller, addr: ClientAddr, village: &str, year: &str, e: &AppError) {
+    if let AppError::Client { status, code, .. } = e
+        && matches!(status.as_u16(), 403 | 422)
+    {
+        audit::sync_refused(&caller.account.id, addr, village, year, status.as_u16(), code);
+    }
+}
+
+/// One message of the standard Automerge sync protocol.
+#[utoipa::path(
+    post,
+    path = "/v1/villages/{village}/years/{year}/sync",
+    tag = "sync",
+    params(
+        ("village" = String, Path, description = "村编号", pattern = "^[a-z0-9-]{1,64}$", example = "demo-1"),
+        ("year" = i64, Path, description = "年度", minimum = 2000, maximum = 2100),
+        ("X-Peer-Id" = String, Header, description = "设备编号：1 到 128 个可见 ASCII 字符", pattern = "^[!-~]{1,128}$", example = "phone-1"),
+    ),
+    request_body(content = crate::openapi::BinarySchema, content_type = "application/octet-stream", description = "一条 Automerge 同步消息"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "服务器的下一条同步消息", content_type = "application/octet-stream", body = crate::openapi::BinarySchema),
+        (status = 204, description = "服务器没有更多要发送的"),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
+        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
+        (status = 409, description = "该村的记录正被频繁修改，稍后重试", body = crate::openapi::ErrorBody),
+        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
+        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
+        (status = 422, description = "修改不合规，未保存", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn standard(
     State(state): State<AppState>,
+    addr: ClientAddr,
     caller: Caller,
     Path((village, year)): Path<(String, String)>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> AppResult<Response> {
-    let key = super::doc_key(&state, &village, &year).await?;
+    let result = standard_push(&state, &caller, &village, &year, &headers, &body).await;
+    if let Err(e) = &result {
+        audit_refusal(&caller, addr, &village, &year, e);
+    }
+    result
+}
+
+async fn standard_push(
+    state: &AppState,
+    caller: &Caller,
+    village: &str,
+    year: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> AppResult<Response> {
+    let key = super::doc_key(state, village, year).await?;
     caller.require_cadre_of(&key.village)?;
-    let peer = peer_id(&headers)?;
-    require_content_type(&headers, &["application/octet-stream"])?;
+    let peer = peer_id(headers)?;
+    require_content_type(headers, &["application/octet-stream"])?;
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
     let owner = owner_of(&mine);
+    let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
         let base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
         let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let step = receive_sync(&base.doc, &sync_state, &body, &gate)?;
+        let step = receive_sync(&base.doc, &sync_state, body, &gate)?;
         let push = Push {
             key: &key,
             account: &caller.account.id,
@@ -103,7 +157,7 @@ async fn standard(
             catalog: &catalog,
             sync_state: Some(&step.state),
         };
-        if push::store(&state, push).await? {
+        if push::store(state, push).await? {
             return Ok(match step.reply {
                 Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes)
                     .into_response(),
@@ -125,11 +179,11 @@ async fn fast_one(
     let key = super::doc_key(state, doc.village.as_str(), &doc.year.to_string()).await?;
     caller.require_cadre_of(&key.village)?;
     let catalog: Arc<Catalog> = state.catalog_for(Some(&key.township)).await?;
-    let owner = owner_of(mine);
+    let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
-        let base = state.load_doc(&key).await?;
-        let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let Some((accepted, outcome)) = receive_fast(&base.doc, doc, &gate)? else {
+        let mut base = state.load_doc(&key).await?;
+        let Some((accepted, outcome)) = crate::admission::fast(state, &key, &mut base, doc, &catalog, mine).await?
+        else {
             return Ok(FastOutcome::Resync);
         };
         let push = Push {
@@ -148,14 +202,34 @@ async fn fast_one(
     Err(AppError::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试"))
 }
 
+/// The phones' fast path: every document of a device in one round trip (CBOR; see the README).
+#[utoipa::path(
+    post,
+    path = "/v1/sync",
+    tag = "sync",
+    params(("X-Peer-Id" = String, Header, description = "设备编号：1 到 128 个可见 ASCII 字符", pattern = "^[!-~]{1,128}$", example = "phone-1")),
+    request_body(content = crate::openapi::BinarySchema, content_type = "application/cbor", description = "{v: 1, docs: [{village, year, known, heads, changes}]}"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "每份文档的结果：synced、resync 或 refused", content_type = "application/cbor", body = crate::openapi::BinarySchema),
+        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
+        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
+        (status = 409, description = "该村的记录正被频繁修改，稍后重试", body = crate::openapi::ErrorBody),
+        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
+        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
+        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+    )
+)]
 async fn fast(
     State(state): State<AppState>,
+    addr: ClientAddr,
     caller: Caller,
     headers: HeaderMap,
     Body(body): Body,
 ) -> AppResult<Response> {
     let peer = peer_id(&headers)?;
     require_content_type(&headers, &["application/cbor"])?;
+    let body = crate::deflate::request_body(&headers, body, state.config.max_body_bytes)?;
     let request = FastRequest::decode(&body).map_err(|e| AppError::bad_request(e.to_string()))?;
     if request.v != FAST_VERSION {
         return Err(AppError::bad_request(format!("快速同步协议版本 {} 不受支持，请升级程序", request.v)));
@@ -169,14 +243,22 @@ async fn fast(
         let outcome = match fast_one(&state, &caller, &peer, doc, &mine).await {
             Ok(o) => o,
             Err(AppError::Client { status, code, message, violations }) => {
+                if matches!(status.as_u16(), 403 | 422) {
+                    let year = doc.year.to_string();
+                    audit::sync_refused(&caller.account.id, addr, doc.village.as_str(), &year, status.as_u16(), code);
+                }
                 FastOutcome::Refused { status: status.as_u16(), code: code.to_owned(), message, violations }
             }
             Err(other) => return Err(other),
         };
         docs.push(FastReply { village: doc.village.clone(), year: doc.year, outcome });
     }
-    let response = FastResponse { v: FAST_VERSION, docs };
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/cbor"))], response.encode()).into_response())
+    let catalog = match &request.catalog {
+        Some(theirs) => Some(crate::admission::catalog(&state, &caller, theirs).await?),
+        None => None,
+    };
+    let response = FastResponse { v: FAST_VERSION, docs, catalog };
+    Ok(crate::deflate::reply(crate::deflate::accepted(&headers), "application/cbor", response.encode()))
 }
 
 pub fn router() -> Router<AppState> {

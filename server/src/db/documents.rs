@@ -15,7 +15,7 @@ use automerge::{Automerge, Change};
 use sqlx::{Any, Row, Transaction};
 use zhibu_schema::{VillageId, Year};
 
-use super::{Db, now_ms};
+use super::{Backend, Db, now_ms};
 
 /// Fold the change log into a new snapshot once this many changes are pending.
 pub const COMPACT_AFTER: i64 = 64;
@@ -35,23 +35,63 @@ pub struct Loaded {
     /// 0 when the document has never been stored.
     pub version: i64,
     pub pending: i64,
+    /// The catalog (digest) the projection rows were made with from this version.
+    pub projected: Option<String>,
+}
+
+/// A document's stored parts, not yet put together: its snapshot and the changes since.
+#[derive(Debug)]
+pub struct Parts {
+    snapshot: Option<Vec<u8>>,
+    changes: Vec<Vec<u8>>,
+    version: i64,
+    projected: Option<String>,
+}
+
+impl Parts {
+    /// The document the parts make: computing, no IO.
+    pub fn build(self) -> anyhow::Result<Loaded> {
+        let mut doc = match self.snapshot {
+            Some(bytes) => Automerge::load(&bytes).context("while loading a stored snapshot")?,
+            None => Automerge::new(),
+        };
+        let changes = self
+            .changes
+            .into_iter()
+            .map(Change::from_bytes)
+            .collect::<Result<Vec<_>, _>>()
+            .context("while decoding stored changes")?;
+        let pending = changes.len() as i64;
+        doc.apply_changes(changes).context("while applying stored changes")?;
+        Ok(Loaded { doc, version: self.version, pending, projected: self.projected })
+    }
 }
 
 impl Db {
     /// The document as it stands (empty, version 0, when it was never stored).
     pub async fn load_doc(&self, key: &DocKey) -> anyhow::Result<Loaded> {
+        self.load_parts(key).await?.build()
+    }
+
+    /// The stored parts of a document as it stands.
+    pub async fn load_parts(&self, key: &DocKey) -> anyhow::Result<Parts> {
         for _ in 0..8 {
             let head = sqlx::query(
-                "SELECT snapshot, version FROM documents WHERE township_id = $1 AND village_id = $2 AND year = $3",
+                "SELECT snapshot, version, projected_catalog FROM documents \
+                 WHERE township_id = $1 AND village_id = $2 AND year = $3",
             )
             .bind(&key.township)
             .bind(key.village.as_str())
             .bind(i64::from(key.year))
             .fetch_optional(&self.pool)
             .await?;
-            let (snapshot, version) = match &head {
-                Some(r) => (r.try_get::<Option<Vec<u8>>, _>("snapshot")?, r.try_get::<i64, _>("version")?),
-                None => (None, 0),
+            let (snapshot, version, projected) = match &head {
+                Some(r) => (
+                    r.try_get::<Option<Vec<u8>>, _>("snapshot")?,
+                    r.try_get::<i64, _>("version")?,
+                    r.try_get::<Option<String>, _>("projected_catalog")?,
+                ),
+                None => (None, 0, None),
             };
             let rows = sqlx::query(
                 "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
@@ -75,18 +115,8 @@ impl Db {
             if again != version {
                 continue;
             }
-            let mut doc = match snapshot {
-                Some(bytes) => Automerge::load(&bytes).context("while loading a stored snapshot")?,
-                None => Automerge::new(),
-            };
-            let changes = rows
-                .iter()
-                .map(|r| Ok(Change::from_bytes(r.try_get::<Vec<u8>, _>("data")?)?))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .context("while decoding stored changes")?;
-            let pending = changes.len() as i64;
-            doc.apply_changes(changes).context("while applying stored changes")?;
-            return Ok(Loaded { doc, version, pending });
+            let changes = rows.iter().map(|r| r.try_get::<Vec<u8>, _>("data")).collect::<Result<Vec<_>, _>>()?;
+            return Ok(Parts { snapshot, changes, version, projected });
         }
         anyhow::bail!("the document {key:?} kept changing while it was loaded")
     }
@@ -156,29 +186,32 @@ pub enum Claim {
 }
 
 /// Moves the document from `loaded.version` to the next version, holding its row until commit.
+/// `projected` is the digest of the catalog the push's projection rows are made with.
 pub async fn claim_version(
     tx: &mut Transaction<'static, Any>,
     key: &DocKey,
     version: i64,
     heads: &str,
+    projected: &str,
 ) -> anyhow::Result<Claim> {
     let now = now_ms();
     let affected = if version == 0 {
         sqlx::query(
-            "INSERT INTO documents (township_id, village_id, year, version, heads, updated_at) VALUES ($1, $2, $3, 1, $4, $5) \
-             ON CONFLICT DO NOTHING",
+            "INSERT INTO documents (township_id, village_id, year, version, heads, updated_at, projected_catalog) \
+             VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&key.township)
         .bind(key.village.as_str())
         .bind(i64::from(key.year))
         .bind(heads)
         .bind(now)
+        .bind(projected)
         .execute(&mut **tx)
         .await?
         .rows_affected()
     } else {
         sqlx::query(
-            "UPDATE documents SET version = version + 1, heads = $1, updated_at = $2 \
+            "UPDATE documents SET version = version + 1, heads = $1, updated_at = $2, projected_catalog = $7 \
              WHERE township_id = $3 AND village_id = $4 AND year = $5 AND version = $6",
         )
         .bind(heads)
@@ -187,6 +220,7 @@ pub async fn claim_version(
         .bind(key.village.as_str())
         .bind(i64::from(key.year))
         .bind(version)
+        .bind(projected)
         .execute(&mut **tx)
         .await?
         .rows_affected()
@@ -194,7 +228,7 @@ pub async fn claim_version(
     Ok(if affected == 1 { Claim::Claimed } else { Claim::Conflict })
 }
 
-/// Appends new changes to the log.
+/// Appends new changes to the log, in multi-row statements.
 pub async fn insert_changes(
     tx: &mut Transaction<'static, Any>,
     key: &DocKey,
@@ -202,35 +236,54 @@ pub async fn insert_changes(
     peer: &str,
     changes: &[Change],
 ) -> anyhow::Result<()> {
+    const COLUMNS: usize = 12;
+    let backend = super::projections::backend_of(tx);
     let now = now_ms();
-    for c in changes {
-        sqlx::query(
+    for chunk in changes.chunks(200) {
+        let mut sql = String::from(
             "INSERT INTO changes (township_id, village_id, year, hash, actor, seq, account_id, peer_id, device_time, \
-             received_at, message, data) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
-        )
-        .bind(&key.township)
-        .bind(key.village.as_str())
-        .bind(i64::from(key.year))
-        .bind(c.hash().to_string())
-        .bind(c.actor_id().to_hex_string())
-        .bind(c.seq() as i64)
-        .bind(account)
-        .bind(peer)
-        .bind(c.timestamp())
-        .bind(now)
-        .bind(c.message().map(str::to_owned))
-        .bind(c.raw_bytes().to_vec())
-        .execute(&mut **tx)
-        .await?;
+             received_at, message, data) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            sql.push_str(if i == 0 { "(" } else { ", (" });
+            let params: Vec<String> = (1..=COLUMNS)
+                .map(|j| match backend {
+                    // SQLite looks numbered parameters up by name, in time proportional to their number.
+                    Backend::Sqlite => "?".to_owned(),
+                    Backend::Postgres => format!("${}", i * COLUMNS + j),
+                })
+                .collect();
+            sql.push_str(&params.join(", "));
+            sql.push(')');
+        }
+        sql.push_str(" ON CONFLICT DO NOTHING");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for c in chunk {
+            q = q
+                .bind(&key.township)
+                .bind(key.village.as_str())
+                .bind(i64::from(key.year))
+                .bind(c.hash().to_string())
+                .bind(c.actor_id().to_hex_string())
+                .bind(c.seq() as i64)
+                .bind(account)
+                .bind(peer)
+                .bind(c.timestamp())
+                .bind(now)
+                .bind(c.message().map(str::to_owned))
+                .bind(c.raw_bytes().to_vec());
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
 
-/// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered).
-/// Runs inside the push's transaction, after `claim_version`, so no other push can interleave.
-pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, doc: &Automerge) -> anyhow::Result<()> {
+/// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered):
+/// `snapshot` is the document saved whole. Runs inside the push's transaction, after
+/// `claim_version`, so no other push can interleave.
+pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, snapshot: Vec<u8>) -> anyhow::Result<()> {
     sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
-        .bind(doc.save())
+        .bind(snapshot)
         .bind(&key.township)
         .bind(key.village.as_str())
         .bind(i64::from(key.year))

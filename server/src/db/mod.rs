@@ -78,9 +78,11 @@ impl Db {
         Ok(Db { pool, backend })
     }
 
-    /// Whether the database answers.
+    /// Whether the database answers, within two seconds: a health probe must answer quickly
+    /// even while every connection attempt waits out the pool's acquire timeout.
     pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        matches!(tokio::time::timeout(Duration::from_secs(2), query).await, Ok(Ok(_)))
     }
 }
 

@@ -7,15 +7,19 @@
 //! the stored document. When the records the previous rows were made from are known (the
 //! version this push was computed against), only the rows that differ are rewritten, so a push
 //! that marks one attendance rewrites a handful of rows, not thousands; otherwise the
-//! document's rows are rebuilt whole.
+//! document's rows are rebuilt whole. The rows are worked out before the push's transaction
+//! ([`plan`]); the transaction only writes them ([`apply`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{Any, Row, Transaction};
+use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
-    AttendanceStatus, Catalog, Date, Period, VillageYear, all_scores, case_gaps, compliance, late_by, quorum,
+    AttendanceStatus, Catalog, Collection, Date, Period, RecordId, VillageYear, all_totals, case_gaps, compliance,
+    late_by, quorum,
 };
 
+use super::Backend;
 use super::documents::DocKey;
 
 /// One value of a row.
@@ -86,8 +90,6 @@ const TABLES: [Table; 7] = [
 
 /// Rows of one table, by primary key.
 type Rows = BTreeMap<Vec<Val>, Vec<Val>>;
-/// A row as (primary key, other columns).
-type RowRef<'a> = (&'a Vec<Val>, &'a Vec<Val>);
 
 fn put(rows: &mut Rows, key_len: usize, row: Vec<Val>) {
     let mut row = row;
@@ -119,12 +121,29 @@ fn day_of(ms: i64) -> Date {
     Date::from_time(t.date()).unwrap_or_else(|_| zhibu_schema::Year::new(2000).expect("valid").first_day())
 }
 
-/// Every projection row of a document. `first_seen` gives when the server first saw a meeting
-/// (`meeting:ID`) or case step (`step:CASE:STEP`).
-fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i64) -> [Rows; 7] {
+/// Which records' rows to make: all, or only those of some meetings, point entries and cases
+/// (the rows of members and compliance, which every record can change, are always made).
+#[derive(Debug, Clone, Copy)]
+enum Only<'a> {
+    All,
+    Records(&'a BTreeSet<(Collection, String)>),
+}
+
+impl Only<'_> {
+    fn has(&self, c: Collection, id: &RecordId) -> bool {
+        match self {
+            Only::All => true,
+            Only::Records(set) => set.contains(&(c, id.to_string())),
+        }
+    }
+}
+
+/// Every projection row of a document (of the records `only` names). `first_seen` gives when
+/// the server first saw a meeting (`meeting:ID`) or case step (`step:CASE:STEP`).
+fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i64, only: Only<'_>) -> [Rows; 7] {
     let [mut members, mut meetings, mut attendance, mut points, mut cases, mut steps, mut comp] = Default::default();
 
-    for ((id, m), s) in doc.members.iter().zip(all_scores(doc, catalog)) {
+    for ((id, m), s) in doc.members.iter().zip(all_totals(doc, catalog)) {
         let row = vec![
             text(id),
             text(&m.name),
@@ -137,7 +156,7 @@ fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i6
         put(&mut members, 1, row);
     }
 
-    for (id, m) in &doc.meetings {
+    for (id, m) in doc.meetings.iter().filter(|(id, _)| only.has(Collection::Meetings, id)) {
         let q = catalog.requirement(m.kind).and_then(|r| quorum(doc, m, r.quorum));
         let present = m.attendance.values().filter(|a| a.status == AttendanceStatus::Present).count() as i64;
         let seen_at = first_seen(&format!("meeting:{id}"));
@@ -160,7 +179,7 @@ fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i6
         }
     }
 
-    for (id, p) in &doc.points {
+    for (id, p) in doc.points.iter().filter(|(id, _)| only.has(Collection::Points, id)) {
         let row = vec![
             text(id),
             text(&p.member_id),
@@ -172,7 +191,7 @@ fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i6
         put(&mut points, 1, row);
     }
 
-    for (id, c) in &doc.cases {
+    for (id, c) in doc.cases.iter().filter(|(id, _)| only.has(Collection::Cases, id)) {
         // Overdue depends on the day the report is read; the report adds it.
         let gaps = case_gaps(c, catalog, c.opened_on);
         let described: Vec<serde_json::Value> = gaps
@@ -234,28 +253,149 @@ fn bind_all<'q>(
     q
 }
 
-/// Inserts rows in batches of a hundred, each row being key columns then the rest.
-async fn insert(
+/// A row's values, or the values of its key.
+type Values = Vec<Val>;
+
+/// For one table: the keys of rows that are gone, and the rows to write with their keys.
+type TableChange = (Vec<Values>, Vec<(Values, Values)>);
+
+/// What a push changes in a document's projection rows, worked out before its transaction so
+/// the transaction only writes.
+#[derive(Debug)]
+pub struct Plan {
+    /// The rows stored before are not known: replace them all.
+    rebuild: bool,
+    /// Per table of [`TABLES`]: the keys of rows that are gone, and the rows to write (new, or
+    /// replacing the row with the same key).
+    tables: Vec<TableChange>,
+    /// Meetings and case steps the server sees for the first time, at `received_at`.
+    seen_new: Vec<String>,
+    received_at: i64,
+}
+
+/// The keys under which the server remembers when it first saw a document's meetings and case
+/// steps: the basis of late entries.
+fn seen_keys(doc: &VillageYear) -> impl Iterator<Item = String> + '_ {
+    let meetings = doc.meetings.keys().map(|id| format!("meeting:{id}"));
+    let steps = doc.cases.iter().flat_map(|(id, c)| c.steps.keys().map(move |s| format!("step:{id}:{s}")));
+    meetings.chain(steps)
+}
+
+/// The projection rows of `after`, against the rows stored now: `before` is the records they
+/// were made from with this very catalog, when known (else every row is replaced), with the
+/// records that may differ between the two. `seen` says when the server first saw each meeting
+/// and case step so far; the ones new in `after` are added to it, seen at `received_at`.
+pub fn plan(
+    before: Option<(&VillageYear, &Touched)>,
+    after: &VillageYear,
+    catalog: &Catalog,
+    seen: &mut HashMap<String, i64>,
+    received_at: i64,
+) -> Plan {
+    let mut seen_new = Vec::new();
+    for k in seen_keys(after) {
+        if !seen.contains_key(&k) {
+            seen.insert(k.clone(), received_at);
+            seen_new.push(k);
+        }
+    }
+    let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
+    // A roster change can change every meeting's quorum: then every row is compared.
+    let only = match before {
+        Some((_, Touched::Records(set))) if !set.iter().any(|(c, _)| *c == Collection::Members) => Only::Records(set),
+        _ => Only::All,
+    };
+    let new = project(after, catalog, &first_seen, only);
+    let old = before.map(|(b, _)| project(b, catalog, &first_seen, only));
+    let tables = new
+        .into_iter()
+        .enumerate()
+        .map(|(i, new)| match &old {
+            None => (Vec::new(), new.into_iter().collect()),
+            Some(old) => {
+                let old = &old[i];
+                let stale = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+                let fresh = new.into_iter().filter(|(k, r)| old.get(k) != Some(r)).collect();
+                (stale, fresh)
+            }
+        })
+        .collect();
+    Plan { rebuild: old.is_none(), tables, seen_new, received_at }
+}
+
+/// Brings the projections of one document from `before` (the records the stored rows were made
+/// from with this catalog; None: not known, rebuild them) to `after`, all inside `tx`. Pushes
+/// do this in two steps ([`plan`] before their transaction, [`apply`] in it); this is for
+/// tools and tests.
+pub async fn update(
     tx: &mut Transaction<'static, Any>,
+    key: &DocKey,
+    before: Option<&VillageYear>,
+    after: &VillageYear,
+    catalog: &Catalog,
+    received_at: i64,
+) -> anyhow::Result<()> {
+    let mut seen = load_seen(&mut **tx, key).await?;
+    let plan = plan(before.map(|b| (b, &Touched::All)), after, catalog, &mut seen, received_at);
+    apply(tx, key, &plan).await
+}
+
+/// When the server first saw each meeting and case step of a document.
+pub async fn load_seen<'e, E>(db: E, key: &DocKey) -> anyhow::Result<HashMap<String, i64>>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    sqlx::query(
+        "SELECT record_key, first_seen_at FROM record_seen WHERE township_id = $1 AND village_id = $2 AND year = $3",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| Ok((r.try_get("record_key")?, r.try_get("first_seen_at")?)))
+    .collect()
+}
+
+/// Bind parameters `first..first + n`, as the backend writes them. SQLite gets anonymous `?`:
+/// looking a numbered parameter up by name costs SQLite time in proportion to the number of
+/// parameters, which made large multi-row statements quadratic.
+fn placeholders(backend: Backend, first: usize, n: usize) -> String {
+    let one = |j: usize| match backend {
+        Backend::Sqlite => "?".to_owned(),
+        Backend::Postgres => format!("${j}"),
+    };
+    (first..first + n).map(one).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes rows (key columns, then the rest) in multi-row statements; `conflict` is what to do
+/// with a row whose key is taken.
+async fn write_rows(
+    tx: &mut Transaction<'static, Any>,
+    backend: Backend,
     key: &DocKey,
     table: &str,
     columns: &[&str],
-    rows: &[RowRef<'_>],
-    keep_existing: bool,
+    conflict: &str,
+    rows: &[(Vec<Val>, Vec<Val>)],
 ) -> anyhow::Result<()> {
     let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
-    for chunk in rows.chunks(100) {
-        let width = 3 + columns.len();
+    let width = 3 + columns.len();
+    let per_statement = (match backend {
+        Backend::Sqlite => 30_000,
+        Backend::Postgres => 10_000,
+    } / width)
+        .max(1);
+    for chunk in rows.chunks(per_statement) {
         let mut sql = format!("INSERT INTO {table} (township_id, village_id, year, {}) VALUES ", columns.join(", "));
         for i in 0..chunk.len() {
-            let params: Vec<String> = (1..=width).map(|j| format!("${}", i * width + j)).collect();
             sql.push_str(if i == 0 { "(" } else { ", (" });
-            sql.push_str(&params.join(", "));
+            sql.push_str(&placeholders(backend, i * width + 1, width));
             sql.push(')');
         }
-        if keep_existing {
-            sql.push_str(" ON CONFLICT DO NOTHING");
-        }
+        sql.push(' ');
+        sql.push_str(conflict);
         // Table and column names come from this module's constants; values are bound.
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (k, rest) in chunk {
@@ -271,7 +411,7 @@ async fn delete(
     tx: &mut Transaction<'static, Any>,
     key: &DocKey,
     table: &Table,
-    keys: &[&Vec<Val>],
+    keys: &[Vec<Val>],
 ) -> anyhow::Result<()> {
     let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
     let conds: Vec<String> =
@@ -288,59 +428,32 @@ async fn delete(
     Ok(())
 }
 
-/// Brings the projections of one document from `before` (the records the current rows were
-/// made from, when known) to `after`.
-pub async fn update(
-    tx: &mut Transaction<'static, Any>,
-    key: &DocKey,
-    before: Option<&VillageYear>,
-    after: &VillageYear,
-    catalog: &Catalog,
-    received_at: i64,
-) -> anyhow::Result<()> {
+/// The database behind a transaction.
+pub(crate) fn backend_of(tx: &Transaction<'static, Any>) -> Backend {
+    if tx.backend_name().eq_ignore_ascii_case("postgresql") { Backend::Postgres } else { Backend::Sqlite }
+}
+
+/// Writes a plan: the record first-seen times, then the projection rows.
+pub async fn apply(tx: &mut Transaction<'static, Any>, key: &DocKey, plan: &Plan) -> anyhow::Result<()> {
+    let backend = backend_of(tx);
+    let now = vec![Val::Int(plan.received_at)];
+    let seen: Vec<(Vec<Val>, Vec<Val>)> = plan.seen_new.iter().map(|k| (vec![text(k)], now.clone())).collect();
+    let keep = "ON CONFLICT DO NOTHING";
+    write_rows(tx, backend, key, "record_seen", &["record_key", "first_seen_at"], keep, &seen).await?;
     let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
-
-    // When the server first saw each meeting and case step: the basis of late entries.
-    let mut seen_keys: Vec<Vec<Val>> = after.meetings.keys().map(|id| vec![text(format!("meeting:{id}"))]).collect();
-    for (id, case) in &after.cases {
-        seen_keys.extend(case.steps.keys().map(|s| vec![text(format!("step:{id}:{s}"))]));
-    }
-    let now = vec![Val::Int(received_at)];
-    let rows: Vec<_> = seen_keys.iter().map(|k| (k, &now)).collect();
-    insert(tx, key, "record_seen", &["record_key", "first_seen_at"], &rows, true).await?;
-    let seen: HashMap<String, i64> = sqlx::query(
-        "SELECT record_key, first_seen_at FROM record_seen WHERE township_id = $1 AND village_id = $2 AND year = $3",
-    )
-    .bind(t)
-    .bind(v)
-    .bind(y)
-    .fetch_all(&mut **tx)
-    .await?
-    .iter()
-    .map(|r| Ok((r.try_get("record_key")?, r.try_get("first_seen_at")?)))
-    .collect::<anyhow::Result<_>>()?;
-    let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
-
-    let new = project(after, catalog, &first_seen);
-    let old = before.map(|b| project(b, catalog, &first_seen));
-    for (i, table) in TABLES.iter().enumerate() {
-        let (stale, fresh): (Vec<&Vec<Val>>, Vec<RowRef<'_>>) = match &old {
-            None => {
-                let sql =
-                    format!("DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3", table.name);
-                sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(v).bind(y).execute(&mut **tx).await?;
-                (Vec::new(), new[i].iter().collect())
-            }
-            Some(old) => {
-                let old = &old[i];
-                let changed: Vec<_> = new[i].iter().filter(|(k, r)| old.get(*k) != Some(*r)).collect();
-                let mut stale: Vec<&Vec<Val>> = old.keys().filter(|k| !new[i].contains_key(*k)).collect();
-                stale.extend(changed.iter().filter(|(k, _)| old.contains_key(*k)).map(|(k, _)| *k));
-                (stale, changed)
-            }
-        };
-        delete(tx, key, table, &stale).await?;
-        insert(tx, key, table.name, table.columns, &fresh, false).await?;
+    for (table, (stale, fresh)) in TABLES.iter().zip(&plan.tables) {
+        if plan.rebuild {
+            let sql = format!("DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3", table.name);
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(v).bind(y).execute(&mut **tx).await?;
+        }
+        delete(tx, key, table, stale).await?;
+        let (keys, rest) = table.columns.split_at(table.key_len);
+        let replace = format!(
+            "ON CONFLICT (township_id, village_id, year, {}) DO UPDATE SET {}",
+            keys.join(", "),
+            rest.iter().map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ")
+        );
+        write_rows(tx, backend, key, table.name, table.columns, &replace, fresh).await?;
     }
     Ok(())
 }

@@ -1,0 +1,66 @@
+//! The phones' fast path beside HTTP: the sync core's admission of a push, run on a free core
+//! (see [`crate::gates`]), and the catalog part of the reply. When the server knows the base
+//! document's records as read (kept with the cached document), only the records the new changes
+//! touch are read again.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use automerge::ActorId;
+use zhibu_schema::sync::{Accepted, FastCatalog, FastDoc, FastOutcome, Gate, Owner, Refusal, receive_fast_known};
+use zhibu_schema::{Catalog, mapping};
+
+use crate::auth::Caller;
+use crate::cache::Current;
+use crate::db::documents::DocKey;
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// Who an actor belongs to, as far as admission is concerned: the caller's actors (`mine`, in
+/// hex) or unbound. Actors bound to other accounts are caught when binding, inside the push's
+/// transaction.
+pub fn owner_of(mine: &HashSet<String>) -> impl Fn(&ActorId) -> Owner + Sync + '_ {
+    move |actor| if mine.contains(&actor.to_hex_string()) { Owner::Caller } else { Owner::Unbound }
+}
+
+/// Admits one document of a fast request against `base`. `Ok(None)`: resync. A base whose
+/// records were not known yet is read whole first, and learns them (in the cache too).
+pub async fn fast(
+    state: &AppState,
+    key: &DocKey,
+    base: &mut Current,
+    doc: &FastDoc,
+    catalog: &Arc<Catalog>,
+    mine: &HashSet<String>,
+) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
+    let (job_key, doc, catalog, mine) = (key.clone(), doc.clone(), catalog.clone(), mine.clone());
+    let (base_doc, known) = (base.doc.clone(), base.read.clone());
+    let (result, base_read) = state
+        .gates
+        .cpu(move || {
+            let base_read = match known {
+                Some(r) => Some(r),
+                None => mapping::read(&*base_doc).ok().map(Arc::new),
+            };
+            let owner = owner_of(&mine);
+            let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
+            (receive_fast_known(&base_doc, base_read.as_deref(), &doc, &gate), base_read)
+        })
+        .await;
+    if base.read.is_none()
+        && let Some(read) = base_read
+    {
+        state.docs.learn_read(key, base.version, read.clone());
+        base.read = Some(read);
+    }
+    result
+}
+
+/// The catalog part of a fast reply to a phone that holds the catalog of digest `theirs`: the
+/// digest in force, with the catalog itself when the phone's is another.
+pub async fn catalog(state: &AppState, caller: &Caller, theirs: &str) -> AppResult<FastCatalog> {
+    let catalog = state.catalog_for(caller.account.township_id.as_deref()).await?;
+    let digest = catalog.digest();
+    let catalog = (digest != theirs).then(|| (*catalog).clone());
+    Ok(FastCatalog { digest, catalog })
+}

@@ -1,0 +1,78 @@
+//! Queues in front of contended work inside one server process. They only order work that
+//! would otherwise collide; correctness never depends on them (several processes may share a
+//! database, and the version check of every push still decides).
+//!
+//! - One document at a time: pushes to the same document wait for each other instead of all
+//!   computing against the same base and all but one starting again.
+//! - One SQLite writer at a time: SQLite allows one writing transaction, and a second one that
+//!   finds the database locked sleeps in steps of up to 100 ms; waiting here in turn is fast.
+//!   PostgreSQL has no such limit.
+//! - Heavy computation (loading a document, admission, projections, snapshots) runs on the
+//!   blocking threads, no more jobs at once than there are cores, so the async threads keep
+//!   serving the network.
+//! - A few pushes at a time (four per core) are past the door: loaded, admitted, waiting to be
+//!   written. The rest wait before loading anything, holding only their request, so a burst of
+//!   hundreds of phones does not hold hundreds of documents in memory at once; the few inside
+//!   are enough to keep the cores and the database busy.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
+
+use crate::db::Backend;
+use crate::db::documents::DocKey;
+
+#[derive(Debug)]
+pub struct Gates {
+    documents: Mutex<HashMap<DocKey, Arc<tokio::sync::Mutex<()>>>>,
+    writes: Option<Arc<tokio::sync::Mutex<()>>>,
+    cpu: Arc<Semaphore>,
+    pushes: Arc<Semaphore>,
+}
+
+impl Gates {
+    pub fn new(backend: Backend) -> Gates {
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Gates {
+            documents: Mutex::default(),
+            writes: (backend == Backend::Sqlite).then(Arc::default),
+            cpu: Arc::new(Semaphore::new(cores)),
+            pushes: Arc::new(Semaphore::new(4 * cores)),
+        }
+    }
+
+    /// Waits for the document to be free; it stays taken until the guard is dropped.
+    pub async fn document(&self, key: &DocKey) -> OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.documents.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 4096 {
+                map.retain(|_, m| Arc::strong_count(m) > 1);
+            }
+            map.entry(key.clone()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
+    /// Waits for a push's turn to go past the door (see the module documentation).
+    pub async fn push(&self) -> OwnedSemaphorePermit {
+        self.pushes.clone().acquire_owned().await.expect("the semaphore is never closed")
+    }
+
+    /// Waits for the database's write turn (SQLite), or nothing (PostgreSQL).
+    pub async fn write(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.writes {
+            Some(w) => Some(w.clone().lock_owned().await),
+            None => None,
+        }
+    }
+
+    /// Runs heavy computation on a blocking thread when a core is free.
+    pub async fn cpu<R: Send + 'static>(&self, f: impl FnOnce() -> R + Send + 'static) -> R {
+        let _permit = self.cpu.clone().acquire_owned().await.expect("the semaphore is never closed");
+        match tokio::task::spawn_blocking(f).await {
+            Ok(r) => r,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
