@@ -21,16 +21,18 @@ fn message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// Runs `f` on outside input; a panic inside becomes an error in words a person can read.
+/// Whatever `f` changes must be dropped when it panics (work on a fork or a copy).
+pub fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|p| format!("Automerge 无法处理这些数据（{}）", message(p)))
+}
+
 /// Runs `f` on outside input; a panic inside becomes `Refusal::Undecodable`.
 pub fn refuse_panics<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
-    catch_unwind(AssertUnwindSafe(f))
-        .unwrap_or_else(|p| Err(Refusal::Undecodable(format!("Automerge 无法处理这些数据（{}）", message(p)))))
+    catch(f).unwrap_or_else(|e| Err(Refusal::Undecodable(e)))
 }
 
 /// `Automerge::load` of bytes from outside, with a panic as an error.
 pub fn load_document(bytes: &[u8]) -> Result<Automerge, String> {
-    match catch_unwind(AssertUnwindSafe(|| Automerge::load(bytes))) {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(p) => Err(format!("Automerge 无法处理这些数据（{}）", message(p))),
-    }
+    catch(|| Automerge::load(bytes))?.map_err(|e| e.to_string())
 }

@@ -103,10 +103,21 @@ impl Replica {
 
     /// Applies changes from the server; returns the bytes of those that were new, for the
     /// caller to persist (None when nothing was new).
-    pub fn apply(&mut self, changes: Vec<Change>) -> Result<Option<Vec<u8>>, AutomergeError> {
+    pub fn apply(&mut self, changes: Vec<Change>) -> Result<Option<Vec<u8>>, String> {
         let before = self.doc.get_heads();
-        self.doc.apply_changes(changes)?;
+        self.guarded(|doc| doc.apply_changes(changes).map_err(|e| e.to_string()))?;
         Ok(self.new_since(&before))
+    }
+
+    /// Runs `f` on a copy of the document and keeps the copy only when `f` succeeds. What a
+    /// server sends is outside input: Automerge panics on some malformed changes and messages
+    /// (see `zhibu_schema::guard`), and a broken or hostile reply must neither crash the phone
+    /// nor leave its document half changed.
+    pub fn guarded<T>(&mut self, f: impl FnOnce(&mut Automerge) -> Result<T, String>) -> Result<T, String> {
+        let mut next = self.doc.clone();
+        let result = zhibu_schema::guard::catch(|| f(&mut next))??;
+        self.doc = next;
+        Ok(result)
     }
 
     /// The bytes of the changes not ancestors of `before`, None when there are none.
@@ -231,5 +242,53 @@ mod tests {
             Replica::load(key(), ActorId::from(b"phone".as_slice()), Some(&snapshot), &[chunk], SyncMeta::default())
                 .unwrap();
         assert_eq!(back.doc.get_heads(), phone.doc.get_heads());
+    }
+
+    /// The changes of the fast requests that once made the server's Automerge panic (kept by
+    /// the fuzzing in `tests/fixtures/fuzz/`), as if a broken server sent them to the phone:
+    /// the phone refuses them, never panics, and keeps its document as it was.
+    #[test]
+    fn malformed_changes_from_a_server_are_refused_and_change_nothing() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/fuzz/fast_request");
+        let mut refused = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let Ok(request) = zhibu_schema::sync::FastRequest::decode(&bytes) else { continue };
+            for fast in request.docs {
+                let Ok(changes) =
+                    fast.changes.iter().map(|c| Change::from_bytes(c.to_vec())).collect::<Result<Vec<_>, _>>()
+                else {
+                    continue;
+                };
+                let mut phone = Replica::new(key(), ActorId::from(b"phone".as_slice()));
+                add_member(&mut phone, "v1-m01");
+                let before = phone.doc.get_heads();
+                if phone.apply(changes).is_err() {
+                    refused += 1;
+                    assert_eq!(phone.doc.get_heads(), before, "a refused reply changes nothing");
+                    assert!(mapping::read(&phone.doc).is_ok(), "the document still reads");
+                }
+            }
+        }
+        assert!(refused > 0, "some fixture is refused");
+    }
+
+    /// A panic inside Automerge while applying what a server sent is an error, and the change
+    /// it was making is dropped with the copy it worked on.
+    #[test]
+    fn a_panic_while_applying_leaves_the_document_as_it_was() {
+        let mut phone = Replica::new(key(), ActorId::from(b"phone".as_slice()));
+        add_member(&mut phone, "v1-m01");
+        let before = phone.doc.get_heads();
+        let result: Result<(), String> = phone.guarded(|doc| {
+            let mut scratch = Replica { doc: std::mem::take(doc), ..Replica::new(key(), ActorId::random()) };
+            add_member(&mut scratch, "v1-m02");
+            *doc = scratch.doc;
+            panic!("malformed input");
+        });
+        assert!(result.unwrap_err().contains("malformed input"));
+        assert_eq!(phone.doc.get_heads(), before);
+        add_member(&mut phone, "v1-m03");
+        assert_eq!(phone.pending(), 2, "the phone goes on as before");
     }
 }

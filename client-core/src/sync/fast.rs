@@ -135,7 +135,7 @@ impl crate::phone::Inner {
         server_heads: Vec<automerge::ChangeHash>,
     ) -> Result<(), ClientError> {
         let doc = self.docs.get_mut(key).expect("a document of the request");
-        let new = doc.replica.apply(changes).map_err(|e| bad_reply(&e.to_string()))?;
+        let new = doc.replica.apply(changes).map_err(|e| bad_reply(&e))?;
         if let Some(bytes) = new {
             self.persist(key, &bytes)?;
         }

@@ -140,9 +140,8 @@ impl Phone {
         self.set_catalog(transport.fetch_catalog().await?)?;
         let bytes = transport.fetch_doc(&key).await?;
         let server = match bytes {
-            Some(bytes) => {
-                Automerge::load(&bytes).map_err(|e| ClientError::Offline(format!("服务器的文档无法解析：{e}")))?
-            }
+            Some(bytes) => zhibu_schema::guard::load_document(&bytes)
+                .map_err(|e| ClientError::Offline(format!("服务器的文档无法解析：{e}")))?,
             None => mapping::genesis(&key.village, key.year),
         };
         self.with(|inner| {

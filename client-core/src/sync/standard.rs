@@ -81,7 +81,11 @@ impl Inner {
         let message = sync::Message::decode(reply).map_err(|e| bad(&e))?;
         let replica = &mut self.docs.get_mut(key).expect("a document being synced").replica;
         let before = replica.doc.get_heads();
-        replica.doc.receive_sync_message(state, message).map_err(|e| bad(&e))?;
+        let mut next_state = state.clone();
+        replica
+            .guarded(|doc| doc.receive_sync_message(&mut next_state, message).map_err(|e| e.to_string()))
+            .map_err(|e| bad(&e))?;
+        *state = next_state;
         let new = replica.doc.get_changes(&before).len();
         if let Some(bytes) = replica.new_since(&before) {
             self.persist(key, &bytes)?;
