@@ -24,8 +24,10 @@ pub struct Config {
     /// Seconds a request may take before it is cut off.
     #[arg(long, env = "ZHIBU_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
-    /// Village-year documents kept in memory between requests.
-    #[arg(long, env = "ZHIBU_CACHED_DOCUMENTS", default_value_t = 64)]
+    /// Village-year documents kept in memory between requests, about 1.5 MiB each with their
+    /// records as read. A document not in memory is loaded and read again on every push, which
+    /// doubles its cost (docs/PERFORMANCE.md): keep every village that syncs daily in memory.
+    #[arg(long, env = "ZHIBU_CACHED_DOCUMENTS", default_value_t = 256)]
     pub cached_documents: usize,
     /// Seed the demo township (if absent) and print its accounts.
     #[arg(long)]
