@@ -37,16 +37,21 @@ pub struct TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let Some((base, name)) = self.pg.take() else { return };
-        // Drop runs outside any runtime guarantee: use a thread with its own small runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut conn = AnyConnection::connect(&base).await.ok()?;
-                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok()
-            })
-        })
-        .join();
+        drop_database(base, name);
     }
+}
+
+/// Drops the PostgreSQL database `name` on the server of `base`, from a `Drop`: that runs
+/// outside any runtime guarantee, so a thread with its own small runtime does it.
+pub(crate) fn drop_database(base: String, name: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+        rt.block_on(async {
+            let mut conn = AnyConnection::connect(&base).await.ok()?;
+            conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok()
+        })
+    })
+    .join();
 }
 
 impl TestDb {

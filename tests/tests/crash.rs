@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use automerge::{ChangeHash, ReadDoc};
-use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId, mapping};
+use zhibu_schema::mapping;
 use zhibu_server::{Config, Db};
 use zhibu_tests::raw_phone::RawPhone;
 use zhibu_tests::{Backend, ServerProcess, TestDb, backends, fixture};
@@ -18,21 +18,6 @@ async fn seeded(backend: Backend) -> Option<TestDb> {
     fixture::seed(&state, zhibu_server::api::this_year()).await.expect("seed");
     state.db.pool.close().await;
     Some(db)
-}
-
-fn award(phone: &mut RawPhone, cadre: &str, n: usize) -> RecordId {
-    let id = RecordId::new_v7();
-    let p = PointEntry {
-        member_id: MemberId::parse(&format!("{}-m{:02}", phone.village, n % 8 + 1)).expect("id"),
-        rule: Code::parse("volunteer").expect("code"),
-        delta: PointDelta::new(1 + (n % 5) as i64).expect("delta"),
-        on: phone.year().first_day(),
-        note: None,
-        by: AccountId::parse(cadre).expect("id"),
-        voided: None,
-    };
-    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
-    id
 }
 
 async fn token(server: &ServerProcess, user: &str) -> String {
@@ -67,7 +52,7 @@ async fn kill_while_syncing(backend: Backend) {
             tasks.push(tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for n in 0..200 {
-                    award(&mut phone, &user, n);
+                    phone.award(&user, n);
                     match phone.sync(&srv).await {
                         Ok(()) => acked = phone.doc.get_heads(),
                         Err(e) if e.status == 0 => break,
@@ -136,7 +121,7 @@ async fn two_processes() {
     let ha = tokio::spawn(async move {
         let mut ids = Vec::new();
         for n in 0..30 {
-            ids.push(award(&mut pa, "cadre1", n));
+            ids.push(pa.award("cadre1", n));
             pa.sync(&ra).await.expect("push through server a");
         }
         (pa, ids)
@@ -144,7 +129,7 @@ async fn two_processes() {
     let hb = tokio::spawn(async move {
         let mut ids = Vec::new();
         for n in 0..30 {
-            ids.push(award(&mut pb, "cadre2", n));
+            ids.push(pb.award("cadre2", n));
             pb.sync(&rb).await.expect("push through server b");
         }
         (pb, ids)

@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use automerge::{ChangeHash, ReadDoc};
 use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Executor};
-use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId, mapping};
 use zhibu_server::db::documents::DocKey;
 use zhibu_server::{Config, Db};
 use zhibu_tests::pg_cluster::PgCluster;
@@ -29,21 +28,6 @@ const PROGRAM: &str = env!("CARGO_BIN_EXE_zhibu-server-under-test");
 #[derive(Debug, Default)]
 struct Seen {
     by_phase: BTreeMap<(&'static str, u16), usize>,
-}
-
-fn award(phone: &mut RawPhone, cadre: &str, n: usize) -> RecordId {
-    let id = RecordId::new_v7();
-    let p = PointEntry {
-        member_id: MemberId::parse(&format!("{}-m{:02}", phone.village, n % 8 + 1)).expect("id"),
-        rule: Code::parse("volunteer").expect("code"),
-        delta: PointDelta::new(1 + (n % 5) as i64).expect("delta"),
-        on: phone.year().first_day(),
-        note: None,
-        by: AccountId::parse(cadre).expect("id"),
-        voided: None,
-    };
-    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
-    id
 }
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, Value) {
@@ -126,7 +110,7 @@ async fn postgres_restarted_under_load_answers_503_and_recovers_without_a_server
             let mut acked: Vec<ChangeHash> = Vec::new();
             let mut n = 0;
             while !stop.load(Ordering::SeqCst) {
-                award(&mut phone, user, n);
+                phone.award(user, n);
                 n += 1;
                 // A sync counts in the phase it started in.
                 let now = *phase.lock().expect("lock");

@@ -51,14 +51,7 @@ impl BenchDb {
 impl Drop for BenchDb {
     fn drop(&mut self) {
         let Some((base, name)) = self.pg.take() else { return };
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
-            rt.block_on(async {
-                let mut conn = AnyConnection::connect(&base).await.ok()?;
-                conn.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.ok()
-            })
-        })
-        .join();
+        crate::fixture::drop_database(base, name);
     }
 }
 
