@@ -98,10 +98,21 @@ async fn bad_requests(backend: Backend) {
     }
     let (status, _) = phone.post_raw(&app, b"{}".to_vec(), "application/json").await;
     assert_eq!(status, 415);
-    let (status, body) = phone.post_raw(&app, vec![0; 9 * 1024 * 1024], "application/octet-stream").await;
-    assert_eq!(status, 413, "{}", String::from_utf8_lossy(&body));
     // No device id.
     let url = format!("{}/v1/villages/v1/years/{}/sync", app.url, app.year);
+    // Too large, on a connection of its own: the server answers 413 and closes the connection
+    // without reading the rest, and a pooled connection would carry that close into the next
+    // request.
+    let r = reqwest::Client::new()
+        .post(&url)
+        .bearer_auth(&phone.token)
+        .header("X-Peer-Id", &phone.peer)
+        .header("Content-Type", "application/octet-stream")
+        .body(vec![0; 9 * 1024 * 1024])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 413, "{:?}", r.text().await);
     let r = app.http.post(&url).bearer_auth(&token).body(vec![1, 2, 3]).send().await.expect("request");
     assert_eq!(r.status(), 400);
     // Ids with path separators, unknown villages and years out of range.
