@@ -106,9 +106,12 @@ fn sync_message(data: &[u8]) -> Result<(), String> {
 fn fast_request(data: &[u8]) -> Result<(), String> {
     let request = FastRequest::decode(data).map_err(|e| e.to_string())?;
     let owner = |_: &ActorId| Owner::Unbound;
-    // The server answers at most 64 documents per request; each is admitted on its own.
+    // The server answers at most 64 documents per request; each is admitted on its own. A
+    // resync stores nothing and sends the phone to the standard protocol: a refusal here.
     for doc in request.docs.iter().take(64) {
-        receive_fast(base_document(), doc, &gate(&owner)).map_err(|e| e.to_string())?;
+        if receive_fast(base_document(), doc, &gate(&owner)).map_err(|e| e.to_string())?.is_none() {
+            return Err(format!("{}: resync", doc.village));
+        }
     }
     Ok(())
 }

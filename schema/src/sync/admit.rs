@@ -5,9 +5,9 @@
 //! the new changes touched are read again ([`mapping::reread`]); the rules are then checked on
 //! every record, as always.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::{ActorId, Automerge, Change, Patch};
+use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
@@ -88,7 +88,21 @@ pub fn admit_known(
     patches: Vec<Patch>,
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
-    let changes: Vec<Change> = next.get_changes(&base.get_heads());
+    let changes = next.get_changes(&base.get_heads());
+    admit_changes(base, base_read, next, patches, changes, gate)
+}
+
+/// [`admit_known`], given `changes`: those of `next` that `base` lacks, in causal order (see
+/// [`new_to`]). Automerge 0.12 rebuilds a change's bytes from the op set when asked for it;
+/// a caller that received the changes already has them.
+pub(crate) fn admit_changes(
+    base: &Automerge,
+    base_read: Option<&Hydrated>,
+    next: Automerge,
+    patches: Vec<Patch>,
+    changes: Vec<Change>,
+    gate: &Gate<'_>,
+) -> Result<Accepted, Refusal> {
     let genesis_actor = crate::mapping::genesis_actor(gate.village, gate.year);
     let mut bind = Vec::new();
     let mut genesis_hash = None;
@@ -139,4 +153,46 @@ pub fn admit_known(
     }
     let read = read.map_err(|e| Refusal::Undecodable(e.to_string()))?;
     Ok(Accepted { doc: next, changes, bind, read, touched })
+}
+
+/// The changes of `incoming` that `base` lacks, each once, in an order where every change
+/// comes after those of its dependencies that are among them (a phone may send them in any
+/// order; they are stored in this one).
+pub(crate) fn new_to(base: &Automerge, incoming: &[Change]) -> Vec<Change> {
+    let mut pending: Vec<&Change> = Vec::new();
+    let mut hashes = HashSet::new();
+    for c in incoming {
+        // A change the document holds has no missing dependencies from it; Automerge's
+        // `get_change_by_hash` would rebuild the change to answer the same question.
+        if base.get_missing_deps(&[c.hash()]).is_empty() || !hashes.insert(c.hash()) {
+            continue;
+        }
+        pending.push(c);
+    }
+    // Kahn's algorithm: linear in the changes and their dependencies, whatever the order.
+    let index: HashMap<ChangeHash, usize> = pending.iter().enumerate().map(|(i, c)| (c.hash(), i)).collect();
+    let mut waiting = vec![0usize; pending.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); pending.len()];
+    for (i, c) in pending.iter().enumerate() {
+        for d in c.deps() {
+            if let Some(&j) = index.get(d) {
+                waiting[i] += 1;
+                dependents[j].push(i);
+            }
+        }
+    }
+    let mut ready: Vec<usize> = (0..pending.len()).rev().filter(|&i| waiting[i] == 0).collect();
+    let mut out = Vec::with_capacity(pending.len());
+    while let Some(i) = ready.pop() {
+        out.push(pending[i].clone());
+        for &k in dependents[i].iter().rev() {
+            waiting[k] -= 1;
+            if waiting[k] == 0 {
+                ready.push(k);
+            }
+        }
+    }
+    // A cycle cannot be (a change's hash covers its dependencies); a change caught in one
+    // would simply not be stored.
+    out
 }

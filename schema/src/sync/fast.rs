@@ -15,7 +15,7 @@ use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::admit::{Accepted, Gate, Refusal, admit_known};
+use super::admit::{Accepted, Gate, Refusal, admit_changes, new_to};
 use crate::Catalog;
 use crate::mapping::Hydrated;
 use crate::{VillageId, Violation, Year};
@@ -158,6 +158,7 @@ fn receive_fast_known_unguarded(
         .map(|c| Change::from_bytes(c.to_vec()).map_err(|e| Refusal::Undecodable(e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let phone_heads = hashes_from_wire(&doc.heads)?;
+    let new = new_to(base, &changes);
     let mut next = base.fork();
     let mut log = PatchLog::new(base_read.is_some());
     next.apply_changes_log_patches(changes, &mut log).map_err(|e| Refusal::Undecodable(e.to_string()))?;
@@ -165,8 +166,9 @@ fn receive_fast_known_unguarded(
         return Ok(None);
     }
     let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
-    let accepted = admit_known(base, base_read, next, patches, gate)?;
-    if phone_heads.iter().any(|h| accepted.doc.get_change_by_hash(h).is_none()) {
+    let accepted = admit_changes(base, base_read, next, patches, new, gate)?;
+    // A head of the phone the server does not hold: the phone's memory of the server is wrong.
+    if !accepted.doc.get_missing_deps(&phone_heads).is_empty() {
         return Ok(None);
     }
     let lacking = accepted.doc.get_changes(&phone_heads);

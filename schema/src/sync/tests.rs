@@ -243,3 +243,40 @@ fn the_fast_path_asks_for_a_resync_when_the_phone_remembers_wrongly() {
     let gate = server.gate_for("cadre1", &owner);
     assert!(receive_fast(&server.doc, &doc, &gate).expect("no refusal").is_none());
 }
+
+#[test]
+fn the_fast_path_stores_each_new_change_once_in_causal_order_whatever_the_phone_sends() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let known = server.doc.get_heads();
+    for n in 0..5 {
+        award(&mut p, 200 + n, "volunteer", 2);
+    }
+    let mut changes: Vec<_> = p.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect();
+    // Every change the phone has (most of them the server's already), newest first, twice.
+    changes.reverse();
+    changes.extend(changes.clone());
+    let doc = FastDoc {
+        village: vid().clone(),
+        year: year(),
+        known: hashes_to_wire(&known),
+        heads: hashes_to_wire(&p.get_heads()),
+        changes: changes.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+    };
+    let owner = |_: &ActorId| Owner::Unbound;
+    let gate = server.gate_for("cadre1", &owner);
+    let (accepted, _) = receive_fast(&server.doc, &doc, &gate).expect("ok").expect("not resync");
+    let stored: Vec<_> = accepted.changes.iter().map(automerge::Change::hash).collect();
+    let expected: Vec<_> = p.get_changes(&known).iter().map(automerge::Change::hash).collect();
+    assert_eq!(stored, expected, "the five new changes, oldest first, once each");
+    let mut replay = server.doc.clone();
+    for c in &accepted.changes {
+        replay.apply_changes([c.clone()]).expect("applies");
+        assert!(
+            automerge::ReadDoc::get_missing_deps(&replay, &[]).is_empty(),
+            "each change's dependencies came before it"
+        );
+    }
+    assert_eq!(replay.get_heads(), p.get_heads());
+}
