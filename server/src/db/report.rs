@@ -8,7 +8,7 @@ use serde::Serialize;
 use sqlx::Row;
 use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, Year, summarize};
 
-use super::Db;
+use super::{Backend, Db};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TownshipReport {
@@ -143,36 +143,46 @@ impl Db {
             );
         }
 
-        let rows = sqlx::query(
-            "SELECT village_id, kind, grp, period, period_start, period_end, required, held, valid, quorum_failures \
-             FROM p_compliance WHERE township_id = $1 AND year = $2 ORDER BY village_id, kind, grp, period_start",
-        )
-        .bind(township)
-        .bind(y)
-        .fetch_all(&self.pool)
-        .await?;
+        // One row per village carrying its requirement periods as a JSON array: a township has
+        // thousands of them, and the database driver costs more per row than per byte.
+        let aggregate = match self.backend {
+            Backend::Sqlite => {
+                "json_group_array(json_array(kind, grp, period, period_start, period_end, required, held, valid, \
+                 quorum_failures))"
+            }
+            Backend::Postgres => {
+                "json_agg(json_build_array(kind, grp, period, period_start, period_end, required, held, valid, \
+                 quorum_failures))::text"
+            }
+        };
+        let sql = format!(
+            "SELECT village_id, {aggregate} AS periods FROM p_compliance WHERE township_id = $1 AND year = $2 \
+             GROUP BY village_id"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(township).bind(y).fetch_all(&self.pool).await?;
         // The same figures the phones compute, from the projected rows: one
         // `ComplianceRow` per requirement period, summed by zhibu-schema's `summarize`.
         let mut per_village: BTreeMap<String, Vec<ComplianceRow>> = BTreeMap::new();
         for r in &rows {
-            let kind: String = r.try_get("kind")?;
-            let Some(kind) = MeetingKind::from_code(&kind) else { continue };
-            let Some((_, req_period)) = Period::parse(&r.try_get::<String, _>("period")?) else { continue };
-            let start = Date::parse(&r.try_get::<String, _>("period_start")?)?;
-            let end = Date::parse(&r.try_get::<String, _>("period_end")?)?;
-            let count = |c: &str| -> anyhow::Result<u32> { Ok(u32::try_from(r.try_get::<i64, _>(c)?)?) };
-            let (required, held, valid) = (count("required")?, count("held")?, count("valid")?);
-            let grp: String = r.try_get("grp")?;
-            per_village.entry(r.try_get("village_id")?).or_default().push(ComplianceRow {
-                kind,
-                group: (!grp.is_empty()).then_some(grp),
-                period: req_period,
-                required,
-                held,
-                valid,
-                quorum_failures: serde_json::from_str(&r.try_get::<String, _>("quorum_failures")?)?,
-                state: PeriodState::on(required, valid, start, end, as_of),
-            });
+            type Stored = (String, String, String, String, String, u32, u32, u32, String);
+            let mut periods: Vec<Stored> = serde_json::from_str(&r.try_get::<String, _>("periods")?)?;
+            periods.sort_by(|a, b| (&a.0, &a.1, &a.3).cmp(&(&b.0, &b.1, &b.3)));
+            let out = per_village.entry(r.try_get("village_id")?).or_default();
+            for (kind, grp, period, start, end, required, held, valid, quorum_failures) in periods {
+                let Some(kind) = MeetingKind::from_code(&kind) else { continue };
+                let Some((_, req_period)) = Period::parse(&period) else { continue };
+                let (start, end) = (Date::parse(&start)?, Date::parse(&end)?);
+                out.push(ComplianceRow {
+                    kind,
+                    group: (!grp.is_empty()).then_some(grp),
+                    period: req_period,
+                    required,
+                    held,
+                    valid,
+                    quorum_failures: serde_json::from_str(&quorum_failures)?,
+                    state: PeriodState::on(required, valid, start, end, as_of),
+                });
+            }
         }
         for (village, rows) in per_village {
             let Some(v) = villages.get_mut(&village) else { continue };
