@@ -66,6 +66,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Runs the `zhibu` program on the process's arguments; the exit code says what happened.
 pub fn main() -> ExitCode {
+    zhibu_schema::guard::quiet_caught_panics();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZHIBU_LOG").unwrap_or_else(|_| "off".into());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let matches = match command().try_get_matches() {
