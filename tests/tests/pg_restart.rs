@@ -168,6 +168,14 @@ async fn postgres_restarted_under_load_answers_503_and_recovers_without_a_server
     }
     let (status, body) = get(&http, &format!("{}/healthz", server.url)).await;
     assert_unavailable("/healthz", status, &body);
+    // A sync that started while PostgreSQL was down waits for a connection up to the pool's
+    // acquire timeout (10 s) and then gets 503; PostgreSQL stays down until one of them has, or
+    // a sync started late in this phase could rightly succeed once it is back.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !seen.lock().expect("lock").by_phase.contains_key(&("down", 503)) {
+        assert!(tokio::time::Instant::now() < deadline, "no sync was refused while down: {:?}", seen.lock());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // PostgreSQL comes back; the same server process recovers by itself.
     *phase.lock().expect("lock") = "recovering";
