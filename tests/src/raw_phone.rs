@@ -45,7 +45,6 @@ impl RawPhone {
         mapping::read(&self.doc).map(|h| h.doc.year).unwrap_or_else(|_| zhibu_server::api::this_year())
     }
 
-    /// One user action as one change.
     /// Awards points to one of the village's first eight members as `cadre`, the `n`th award
     /// (the deltas vary with `n`), in one change; the record's id.
     pub fn award(&mut self, cadre: &str, n: usize) -> RecordId {
@@ -63,6 +62,7 @@ impl RawPhone {
         id
     }
 
+    /// One user action as one change.
     pub fn edit(&mut self, message: &str, f: impl FnOnce(&mut Transaction<'_>) -> Result<(), WriteError>) {
         self.doc
             .transact_with::<_, _, WriteError, _>(|_| CommitOptions::default().with_message(message.to_owned()), f)

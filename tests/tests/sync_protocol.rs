@@ -98,7 +98,6 @@ async fn bad_requests(backend: Backend) {
     }
     let (status, _) = phone.post_raw(&app, b"{}".to_vec(), "application/json").await;
     assert_eq!(status, 415);
-    // No device id.
     let url = format!("{}/v1/villages/v1/years/{}/sync", app.url, app.year);
     // Too large, on a connection of its own: the server answers 413 and closes the connection
     // without reading the rest, and a pooled connection would carry that close into the next
@@ -113,6 +112,7 @@ async fn bad_requests(backend: Backend) {
         .await
         .expect("request");
     assert_eq!(r.status(), 413, "{:?}", r.text().await);
+    // No device id.
     let r = app.http.post(&url).bearer_auth(&token).body(vec![1, 2, 3]).send().await.expect("request");
     assert_eq!(r.status(), 400);
     // Ids with path separators, unknown villages and years out of range.
