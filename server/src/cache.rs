@@ -14,6 +14,7 @@ use automerge::Automerge;
 use zhibu_schema::mapping::Hydrated;
 
 use crate::db::documents::{DocKey, Loaded};
+use crate::db::projections::SharedRows;
 
 /// A document as stored at `version`.
 #[derive(Debug, Clone)]
@@ -28,6 +29,9 @@ pub struct Current {
     /// The catalog (its digest) the stored projection rows were made with, from this version's
     /// records; None when that is not known (the rows are then rebuilt whole at the next push).
     pub projected: Option<String>,
+    /// The stored members' and compliance rows, when they were made from `read` with the
+    /// catalog `projected` (the push that stored this version made them).
+    pub shared_rows: Option<Arc<SharedRows>>,
     /// When the server first saw each meeting (`meeting:ID`) and case step (`step:CASE:STEP`),
     /// as stored at this version.
     pub seen: Option<Arc<HashMap<String, i64>>>,
@@ -42,15 +46,16 @@ impl Current {
             pending: loaded.pending,
             read: None,
             projected: loaded.projected,
+            shared_rows: None,
             seen: None,
         }
     }
 
     /// The records as read, if the stored projection rows were made from them with the catalog
-    /// of this digest.
-    pub fn projected_with(&self, catalog: &str) -> Option<&Arc<Hydrated>> {
+    /// of this digest, with the members' and compliance rows when they are kept.
+    pub fn projected_with(&self, catalog: &str) -> Option<(&Arc<Hydrated>, Option<&Arc<SharedRows>>)> {
         match (&self.read, &self.projected) {
-            (Some(read), Some(c)) if c == catalog => Some(read),
+            (Some(read), Some(c)) if c == catalog => Some((read, self.shared_rows.as_ref())),
             _ => None,
         }
     }

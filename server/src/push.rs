@@ -60,20 +60,27 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     // The stored rows were made from the base's records only if we know them and they were
     // made with this very catalog.
     let digest = p.catalog.digest();
-    let before = p.base.projected_with(&digest).cloned();
+    let before = p.base.projected_with(&digest).map(|(read, rows)| (read.clone(), rows.cloned()));
     let doc = Arc::new(doc);
     let pending = p.base.pending + changes.len() as i64;
     let compact = pending >= COMPACT_AFTER;
     let received_at = now_ms();
-    let (plan, seen, snapshot) = {
+    let (plan, shared_rows, seen, snapshot) = {
         let (doc, read, catalog) = (doc.clone(), read.clone(), p.catalog.clone());
         state
             .gates
             .cpu(move || {
                 let mut seen = seen;
-                let before = before.as_deref().map(|h| (&h.doc, &touched));
-                let plan = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
-                (plan, seen, compact.then(|| doc.save()))
+                let before = before.as_ref().map(|(h, rows)| projections::Before {
+                    records: &h.doc,
+                    touched: &touched,
+                    shared: rows.as_deref(),
+                });
+                let (plan, rows) = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
+                // Without DEFLATE: a year's snapshot saves in a tenth of the time (0.2 ms, not 2)
+                // and loads a little faster; it is 120 KB instead of 13 (the change log beside it
+                // holds 180 KB).
+                (plan, Arc::new(rows), seen, compact.then(|| doc.save_nocompress()))
             })
             .await
     };
@@ -105,6 +112,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         pending: if compact { 0 } else { pending },
         read: Some(read),
         projected: Some(digest),
+        shared_rows: Some(shared_rows),
         seen: Some(Arc::new(seen)),
     };
     state.docs.put(p.key.clone(), next);

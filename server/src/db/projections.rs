@@ -3,7 +3,7 @@
 //! tables, never a scan of documents. Figures come from zhibu-schema, the same functions the
 //! phones run.
 //!
-//! Invariant: after a push commits, every projection table holds exactly `project(records)` of
+//! Invariant: after a push commits, every projection table holds exactly the rows made from the records of
 //! the stored document. When the records the previous rows were made from are known (the
 //! version this push was computed against), only the rows that differ are rewritten, so a push
 //! that marks one attendance rewrites a handful of rows, not thousands; otherwise the
@@ -138,11 +138,18 @@ impl Only<'_> {
     }
 }
 
-/// Every projection row of a document (of the records `only` names). `first_seen` gives when
-/// the server first saw a meeting (`meeting:ID`) or case step (`step:CASE:STEP`).
-fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i64, only: Only<'_>) -> [Rows; 7] {
-    let [mut members, mut meetings, mut attendance, mut points, mut cases, mut steps, mut comp] = Default::default();
+/// The rows of members and of compliance, which any record can change: made whole at every
+/// push, and kept with the cached document so that the next push compares against them instead
+/// of making them again from the records before it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedRows {
+    members: Rows,
+    compliance: Rows,
+}
 
+/// The members' and compliance rows of a document.
+fn project_shared(doc: &VillageYear, catalog: &Catalog) -> SharedRows {
+    let (mut members, mut comp) = (Rows::new(), Rows::new());
     for ((id, m), s) in doc.members.iter().zip(all_totals(doc, catalog)) {
         let row = vec![
             text(id),
@@ -155,7 +162,34 @@ fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i6
         ];
         put(&mut members, 1, row);
     }
+    // State depends on the day the report is read; the rows keep the period's dates.
+    for r in compliance(doc, catalog, doc.year.first_day()) {
+        let row = vec![
+            text(r.kind.code()),
+            Val::Text(r.group.clone().unwrap_or_default()),
+            Val::Text(period_code(doc.year, r.period)),
+            text(r.period.first_day(doc.year)),
+            text(r.period.last_day(doc.year)),
+            Val::Int(i64::from(r.required)),
+            Val::Int(i64::from(r.held)),
+            Val::Int(i64::from(r.valid)),
+            Val::Text(serde_json::to_string(&r.quorum_failures).unwrap_or_else(|_| "[]".into())),
+        ];
+        put(&mut comp, 3, row);
+    }
+    SharedRows { members, compliance: comp }
+}
 
+/// The rows of the meetings, point entries and cases `only` names, in the order of [`TABLES`]
+/// from `p_meetings` to `p_case_steps`. `first_seen` gives when the server first saw a meeting
+/// (`meeting:ID`) or case step (`step:CASE:STEP`).
+fn project_records(
+    doc: &VillageYear,
+    catalog: &Catalog,
+    first_seen: &dyn Fn(&str) -> i64,
+    only: Only<'_>,
+) -> [Rows; 5] {
+    let [mut meetings, mut attendance, mut points, mut cases, mut steps] = Default::default();
     for (id, m) in doc.meetings.iter().filter(|(id, _)| only.has(Collection::Meetings, id)) {
         let q = catalog.requirement(m.kind).and_then(|r| quorum(doc, m, r.quorum));
         let present = m.attendance.values().filter(|a| a.status == AttendanceStatus::Present).count() as i64;
@@ -219,23 +253,7 @@ fn project(doc: &VillageYear, catalog: &Catalog, first_seen: &dyn Fn(&str) -> i6
             put(&mut steps, 2, vec![text(id), text(code), text(s.done_on), Val::Int(seen_at), Val::OptInt(late)]);
         }
     }
-
-    // State depends on the day the report is read; the rows keep the period's dates.
-    for r in compliance(doc, catalog, doc.year.first_day()) {
-        let row = vec![
-            text(r.kind.code()),
-            Val::Text(r.group.clone().unwrap_or_default()),
-            Val::Text(period_code(doc.year, r.period)),
-            text(r.period.first_day(doc.year)),
-            text(r.period.last_day(doc.year)),
-            Val::Int(i64::from(r.required)),
-            Val::Int(i64::from(r.held)),
-            Val::Int(i64::from(r.valid)),
-            Val::Text(serde_json::to_string(&r.quorum_failures).unwrap_or_else(|_| "[]".into())),
-        ];
-        put(&mut comp, 3, row);
-    }
-    [members, meetings, attendance, points, cases, steps, comp]
+    [meetings, attendance, points, cases, steps]
 }
 
 fn bind_all<'q>(
@@ -281,17 +299,27 @@ fn seen_keys(doc: &VillageYear) -> impl Iterator<Item = String> + '_ {
     meetings.chain(steps)
 }
 
-/// The projection rows of `after`, against the rows stored now: `before` is the records they
-/// were made from with this very catalog, when known (else every row is replaced), with the
-/// records that may differ between the two. `seen` says when the server first saw each meeting
-/// and case step so far; the ones new in `after` are added to it, seen at `received_at`.
+/// What the projection rows stored now were made from, when known: the records, with this
+/// very catalog, the records that may differ from them now, and (when kept) their
+/// [`SharedRows`].
+#[derive(Debug, Clone, Copy)]
+pub struct Before<'a> {
+    pub records: &'a VillageYear,
+    pub touched: &'a Touched,
+    pub shared: Option<&'a SharedRows>,
+}
+
+/// The projection rows of `after`, against the rows stored now (all replaced when `before` is
+/// not known). `seen` says when the server first saw each meeting and case step so far; the
+/// ones new in `after` are added to it, seen at `received_at`. Also returns the [`SharedRows`]
+/// of `after`, for the next push.
 pub fn plan(
-    before: Option<(&VillageYear, &Touched)>,
+    before: Option<Before<'_>>,
     after: &VillageYear,
     catalog: &Catalog,
     seen: &mut HashMap<String, i64>,
     received_at: i64,
-) -> Plan {
+) -> (Plan, SharedRows) {
     let mut seen_new = Vec::new();
     for k in seen_keys(after) {
         if !seen.contains_key(&k) {
@@ -302,25 +330,40 @@ pub fn plan(
     let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
     // A roster change can change every meeting's quorum: then every row is compared.
     let only = match before {
-        Some((_, Touched::Records(set))) if !set.iter().any(|(c, _)| *c == Collection::Members) => Only::Records(set),
+        Some(Before { touched: Touched::Records(set), .. }) if !set.iter().any(|(c, _)| *c == Collection::Members) => {
+            Only::Records(set)
+        }
         _ => Only::All,
     };
-    let new = project(after, catalog, &first_seen, only);
-    let old = before.map(|(b, _)| project(b, catalog, &first_seen, only));
+    let shared = project_shared(after, catalog);
+    let records = project_records(after, catalog, &first_seen, only);
+    let Some(before) = before else {
+        let whole = |rows: &Rows| rows.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
+        let mut tables = vec![(Vec::new(), whole(&shared.members))];
+        tables.extend(records.into_iter().map(|rows| (Vec::new(), rows.into_iter().collect())));
+        tables.push((Vec::new(), whole(&shared.compliance)));
+        return (Plan { rebuild: true, tables, seen_new, received_at }, shared);
+    };
+    let made;
+    let old_shared = match before.shared {
+        Some(kept) => kept,
+        None => {
+            made = project_shared(before.records, catalog);
+            &made
+        }
+    };
+    let old_records = project_records(before.records, catalog, &first_seen, only);
+    let old = [&old_shared.members].into_iter().chain(&old_records).chain([&old_shared.compliance]);
+    let new = [&shared.members].into_iter().chain(&records).chain([&shared.compliance]);
     let tables = new
-        .into_iter()
-        .enumerate()
-        .map(|(i, new)| match &old {
-            None => (Vec::new(), new.into_iter().collect()),
-            Some(old) => {
-                let old = &old[i];
-                let stale = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
-                let fresh = new.into_iter().filter(|(k, r)| old.get(k) != Some(r)).collect();
-                (stale, fresh)
-            }
+        .zip(old)
+        .map(|(new, old)| {
+            let stale = old.keys().filter(|k| !new.contains_key(*k)).cloned().collect();
+            let fresh = new.iter().filter(|(k, r)| old.get(*k) != Some(*r)).map(|(k, r)| (k.clone(), r.clone()));
+            (stale, fresh.collect())
         })
         .collect();
-    Plan { rebuild: old.is_none(), tables, seen_new, received_at }
+    (Plan { rebuild: false, tables, seen_new, received_at }, shared)
 }
 
 /// Brings the projections of one document from `before` (the records the stored rows were made
@@ -336,7 +379,8 @@ pub async fn update(
     received_at: i64,
 ) -> anyhow::Result<()> {
     let mut seen = load_seen(&mut **tx, key).await?;
-    let plan = plan(before.map(|b| (b, &Touched::All)), after, catalog, &mut seen, received_at);
+    let before = before.map(|records| Before { records, touched: &Touched::All, shared: None });
+    let (plan, _) = plan(before, after, catalog, &mut seen, received_at);
     apply(tx, key, &plan).await
 }
 
