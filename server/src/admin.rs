@@ -159,6 +159,11 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             };
             db.set_township_catalog(&township, json.as_deref()).await?;
             println!("已更新乡镇「{township}」的目录");
+            let done = crate::push::reproject_township(state, &township).await?;
+            println!("已按新目录重算 {} 份村年度记录的统计", done.documents);
+            for (key, why) in &done.skipped {
+                eprintln!("村 {} {} 年的记录未重算：{why}", key.village, key.year);
+            }
         }
         AdminCommand::Revoke { username } => {
             let n = db.revoke_tokens(&username).await?;

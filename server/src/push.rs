@@ -135,3 +135,51 @@ async fn peer_and_device(
     }
     Ok(())
 }
+
+/// What [`reproject_township`] did.
+#[derive(Debug, Default)]
+pub struct Reprojected {
+    /// Documents whose rows were made again.
+    pub documents: usize,
+    /// Documents left as they were, each with why (one that cannot be read has no records to
+    /// make rows from).
+    pub skipped: Vec<(DocKey, String)>,
+}
+
+/// Makes every projection row of a township's documents again with the catalog now in force,
+/// for every year: after a township's catalog changes, its report shows figures by the new
+/// catalog at once, not only for the documents pushed to since (last year's are never pushed
+/// to again).
+///
+/// Each document in a transaction of its own that moves its version on (as a push does): a
+/// server holding the document in memory sees the new version and loads it again, and a push
+/// computed against the old version recomputes.
+pub async fn reproject_township(state: &AppState, township: &str) -> anyhow::Result<Reprojected> {
+    let catalog = state.catalog_for(Some(township)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let digest = catalog.digest();
+    let mut done = Reprojected::default();
+    'documents: for key in state.db.documents_of(township).await? {
+        for _ in 0..8 {
+            let loaded = state.db.load_doc(&key).await?;
+            let records = match zhibu_schema::mapping::read(&loaded.doc) {
+                Ok(read) => read.doc,
+                Err(e) => {
+                    done.skipped.push((key, e.to_string()));
+                    continue 'documents;
+                }
+            };
+            let heads = loaded.doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let _writer = state.gates.write().await;
+            let mut tx = state.db.pool.begin().await?;
+            if documents::claim_version(&mut tx, &key, loaded.version, &heads, &digest).await? == Claim::Conflict {
+                continue;
+            }
+            projections::update(&mut tx, &key, None, &records, &catalog, now_ms()).await?;
+            tx.commit().await?;
+            done.documents += 1;
+            continue 'documents;
+        }
+        done.skipped.push((key, "该文档正被频繁修改，请稍后重试".to_owned()));
+    }
+    Ok(done)
+}

@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+use sqlx::Row;
 use zhibu_schema::mapping;
 use zhibu_server::Db;
 use zhibu_server::db::documents::DocKey;
@@ -105,3 +106,71 @@ async fn a_township_catalog_file_replaces_the_default() {
     assert_eq!(refused.status, 422);
     assert!(refused.body["error"]["message"].as_str().expect("m").contains("应在 1 到 3 之间"));
 }
+
+/// The members' scores of a village as the report's tables hold them.
+async fn scores(app: &TestApp, village: &str) -> Vec<(String, i64)> {
+    let key = app.doc_key(village);
+    let rows = sqlx::query(
+        "SELECT member_id, score FROM p_members WHERE township_id = $1 AND village_id = $2 AND year = $3 \
+         ORDER BY member_id",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .fetch_all(&app.state.db.pool)
+    .await
+    .expect("p_members");
+    rows.iter().map(|r| (r.get::<String, _>("member_id"), r.get::<i64, _>("score"))).collect()
+}
+
+fn all_at(scores: &[(String, i64)], want: i64) -> bool {
+    !scores.is_empty() && scores.iter().all(|(_, s)| *s == want)
+}
+
+/// A township's new catalog shows in its figures at once: `set-catalog` makes the rows of every
+/// document of the township again, without waiting for each village's next push (last year's
+/// documents never get one). Other townships keep theirs; later pushes build on the new rows.
+async fn catalog_change_remakes_figures(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    for v in ["v1", "v2", "w1"] {
+        assert!(all_at(&scores(&app, v).await, 100), "{v}: base score 100 before");
+    }
+    let file = app.db.dir.path().join("t1.toml");
+    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace("base_score = 100", "base_score = 90");
+    assert_ne!(text, zhibu_schema::catalog::DEFAULT_CATALOG_TOML);
+    std::fs::write(&file, text).expect("write");
+    let (ok, out, err) = admin(&app.db.url, &["set-catalog", "t1", file.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("已按新目录重算 2 份村年度记录的统计"), "{out}");
+    assert!(all_at(&scores(&app, "v1").await, 90), "{:?}", scores(&app, "v1").await);
+    assert!(all_at(&scores(&app, "v2").await, 90));
+    assert!(all_at(&scores(&app, "w1").await, 100), "another township's catalog is not touched");
+
+    // The running server had v1 in memory with rows by the old catalog: its next push must
+    // build on the new ones.
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let p = zhibu_schema::PointEntry {
+        member_id: zhibu_schema::MemberId::parse("v1-m01").expect("id"),
+        rule: zhibu_schema::Code::parse("volunteer").expect("code"),
+        delta: zhibu_schema::PointDelta::new(3).expect("delta"),
+        on: phone.year().first_day(),
+        note: None,
+        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
+        voided: None,
+    };
+    let id = zhibu_schema::RecordId::new_v7();
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Points, &id, &p));
+    phone.sync(&app).await.expect("the entry is stored");
+    let v1 = scores(&app, "v1").await;
+    assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 93 } else { 90 }), "{v1:?}");
+
+    // No file: back to the default catalog.
+    let (ok, out, err) = admin(&app.db.url, &["set-catalog", "t1"]);
+    assert!(ok && out.contains("已按新目录重算 2 份"), "{out}{err}");
+    let v1 = scores(&app, "v1").await;
+    assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 103 } else { 100 }), "{v1:?}");
+}
+
+zhibu_tests::backends!(a_new_catalog_remakes_the_townships_figures, catalog_change_remakes_figures);

@@ -121,6 +121,22 @@ impl Db {
         anyhow::bail!("the document {key:?} kept changing while it was loaded")
     }
 
+    /// Every stored document of a township.
+    pub async fn documents_of(&self, township: &str) -> anyhow::Result<Vec<DocKey>> {
+        let rows =
+            sqlx::query("SELECT village_id, year FROM documents WHERE township_id = $1 ORDER BY village_id, year")
+                .bind(township)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let village = VillageId::parse(&r.try_get::<String, _>("village_id")?)?;
+                let year = Year::new(r.try_get::<i64, _>("year")?)?;
+                Ok(DocKey { township: township.to_owned(), village, year })
+            })
+            .collect()
+    }
+
     pub async fn load_sync_state(&self, key: &DocKey, peer: &str) -> anyhow::Result<State> {
         let row = sqlx::query(
             "SELECT state FROM sync_states WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
