@@ -49,8 +49,13 @@ pub use state::AppState;
 /// Gives every error response API.md's JSON body, including those made by layers (timeouts,
 /// panics caught) and by axum itself (unknown routes, wrong methods). The web pages' own error
 /// pages (HTML) are left as they are.
-async fn json_errors(response: Response) -> Response {
+async fn json_errors(mut response: Response) -> Response {
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is not read, so the connection cannot carry another request:
+        // saying so sends the client's next request on a new connection instead of failing it.
+        response.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
     let is_json_or_page = response
         .headers()
         .get(header::CONTENT_TYPE)
