@@ -58,6 +58,9 @@ impl Db {
         let options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))
+            // Checking a connection before each use costs a round trip to its thread; an
+            // embedded SQLite connection does not go stale, a PostgreSQL one does (restarts).
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
