@@ -50,6 +50,18 @@ impl AppError {
         AppError::Client { status: StatusCode::UNPROCESSABLE_ENTITY, code: "invalid_records", message, violations }
     }
 
+    /// The same error again, for each of several requests one failure answers.
+    pub fn again(&self) -> AppError {
+        match self {
+            AppError::Client { status, code, message, violations } => {
+                AppError::Client { status: *status, code, message: message.clone(), violations: violations.clone() }
+            }
+            AppError::Throttled { retry_after } => AppError::Throttled { retry_after: *retry_after },
+            AppError::Unavailable(cause) => AppError::Unavailable(cause.clone()),
+            AppError::Internal(cause) => AppError::Internal(anyhow::anyhow!("{cause:#}")),
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::Client { status, .. } => *status,

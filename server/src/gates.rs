@@ -6,7 +6,8 @@
 //!   computing against the same base and all but one starting again.
 //! - One SQLite writer at a time: SQLite allows one writing transaction, and a second one that
 //!   finds the database locked sleeps in steps of up to 100 ms; waiting here in turn is fast.
-//!   PostgreSQL has no such limit.
+//!   The pushes that wait for it share one transaction ([`crate::writer`]). PostgreSQL has no
+//!   such limit.
 //! - Heavy computation (loading a document, admission, projections, snapshots) runs on the
 //!   blocking threads, no more jobs at once than there are cores, so the async threads keep
 //!   serving the network.

@@ -27,6 +27,7 @@ pub mod push;
 pub mod roster;
 pub mod state;
 pub mod throttle;
+pub mod writer;
 
 use std::time::Duration;
 

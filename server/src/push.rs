@@ -1,10 +1,12 @@
 //! Storing an admitted push: the one path by which changes reach the database, whether a
 //! phone sent them or the server made them (roster imports, the demo).
 //!
-//! In one transaction: claim the document's next version (or give up if another push won),
-//! bind new actors to the account (refusing an actor another account holds), append the
-//! changes, bring the projections up to date, compact when due, save the peer's sync state and
-//! the device's last sync. The caller replies only after this returns `Ok(true)`.
+//! In one transaction (on SQLite, one savepoint of a transaction the pushes waiting for the
+//! writer share: [`crate::writer`]): claim the document's next version (or give up if another
+//! push won), bind new actors to the account (refusing an actor another account holds), append
+//! the changes, bring the projections up to date, compact when due, save the peer's sync state
+//! and the device's last sync. The caller replies only after the commit, when this returns
+//! `Ok(true)`.
 //!
 //! What takes computing (the projection rows, a new snapshot) is worked out before the
 //! transaction, on a free core; the transaction only writes, so the database's writer is held
@@ -13,12 +15,14 @@
 use std::sync::Arc;
 
 use automerge::sync::State;
+use automerge::{ActorId, Change};
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{Accepted, Refusal};
 
 use crate::cache::Current;
 use crate::db::accounts::bind_actor;
 use crate::db::documents::{self, COMPACT_AFTER, Claim, DocKey};
+use crate::db::projections::Plan;
 use crate::db::{now_ms, projections};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -85,27 +89,26 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
             .await
     };
     let heads = doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-
-    let writer = state.gates.write().await;
-    let mut tx = state.db.pool.begin().await?;
-    if documents::claim_version(&mut tx, p.key, p.base.version, &heads, &digest).await? == Claim::Conflict {
+    let count = changes.len();
+    let write = Write {
+        key: p.key.clone(),
+        account: p.account.to_owned(),
+        peer: peer.to_owned(),
+        device: p.peer.map(str::to_owned),
+        version: p.base.version,
+        heads,
+        digest: digest.clone(),
+        bind,
+        changes,
+        plan,
+        snapshot,
+        sync_state: p.sync_state.cloned(),
+    };
+    if !crate::writer::store(state, write).await? {
         return Ok(false);
     }
-    for actor in &bind {
-        if !bind_actor(&mut tx, &actor.to_hex_string(), p.account).await? {
-            return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
-        }
-    }
-    documents::insert_changes(&mut tx, p.key, p.account, peer, &changes).await?;
-    projections::apply(&mut tx, p.key, &plan).await?;
-    if let Some(snapshot) = snapshot {
-        documents::compact(&mut tx, p.key, snapshot).await?;
-    }
-    peer_and_device(&mut tx, p.key, p.account, p.peer, p.sync_state).await?;
-    tx.commit().await?;
-    drop(writer);
 
-    tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = changes.len(), "push stored");
+    tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = count, "push stored");
     let next = Current {
         doc,
         version: p.base.version + 1,
@@ -116,6 +119,48 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         seen: Some(Arc::new(seen)),
     };
     state.docs.put(p.key.clone(), next);
+    Ok(true)
+}
+
+/// A push's writes, owned: what goes into the database in one transaction (or one savepoint of
+/// a transaction several pushes share, see [`crate::writer`]).
+#[derive(Debug)]
+pub struct Write {
+    pub key: DocKey,
+    pub account: String,
+    /// Who sent the changes: the device, or `server`.
+    pub peer: String,
+    /// The device (X-Peer-Id), or None for changes the server made itself.
+    pub device: Option<String>,
+    /// The version the push was computed against.
+    pub version: i64,
+    pub heads: String,
+    /// The catalog the projection rows are made with.
+    pub digest: String,
+    pub bind: Vec<ActorId>,
+    pub changes: Vec<Change>,
+    pub plan: Plan,
+    pub snapshot: Option<Vec<u8>>,
+    pub sync_state: Option<State>,
+}
+
+/// Writes a push inside `tx`: `Ok(false)` when another push moved the document on first (then
+/// nothing of this one may be kept: the caller rolls back).
+pub async fn write_one(tx: &mut sqlx::Transaction<'static, sqlx::Any>, w: &Write) -> AppResult<bool> {
+    if documents::claim_version(tx, &w.key, w.version, &w.heads, &w.digest).await? == Claim::Conflict {
+        return Ok(false);
+    }
+    for actor in &w.bind {
+        if !bind_actor(tx, &actor.to_hex_string(), &w.account).await? {
+            return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+        }
+    }
+    documents::insert_changes(tx, &w.key, &w.account, &w.peer, &w.changes).await?;
+    projections::apply(tx, &w.key, &w.plan).await?;
+    if let Some(snapshot) = &w.snapshot {
+        documents::compact(tx, &w.key, snapshot).await?;
+    }
+    peer_and_device(tx, &w.key, &w.account, w.device.as_deref(), w.sync_state.as_ref()).await?;
     Ok(true)
 }
 

@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
 use crate::gates::Gates;
+use crate::writer::Writer;
 
 /// Parsed township catalogs, by township, with the JSON each was parsed from.
 type CatalogCache = Mutex<HashMap<String, (String, Arc<Catalog>)>>;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub gates: Arc<Gates>,
     /// Townships' own catalogs as parsed, with the JSON they were parsed from.
     catalogs: Arc<CatalogCache>,
+    /// The SQLite writer's queue (pushes share its transactions).
+    pub writer: Arc<Writer>,
 }
 
 impl AppState {
@@ -40,6 +43,7 @@ impl AppState {
             docs: Arc::new(DocCache::new(config.cached_documents)),
             config: Arc::new(config),
             catalogs: Arc::default(),
+            writer: Arc::default(),
         }
     }
 

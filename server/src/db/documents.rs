@@ -297,7 +297,7 @@ pub async fn insert_changes(
 /// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered):
 /// `snapshot` is the document saved whole. Runs inside the push's transaction, after
 /// `claim_version`, so no other push can interleave.
-pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, snapshot: Vec<u8>) -> anyhow::Result<()> {
+pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
     sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
         .bind(snapshot)
         .bind(&key.township)

@@ -1,0 +1,166 @@
+//! Writing pushes to the database. On PostgreSQL each push commits its own transaction (the
+//! database takes many writers at once). SQLite takes one writer at a time, and a push spent
+//! most of its turn on what every transaction pays (begin, commit, the WAL's sync to disk)
+//! while the others waited: the pushes waiting for the writer now go in one transaction
+//! (group commit), each under a savepoint of its own.
+//!
+//! A push under a savepoint is kept or undone alone: one that lost its version to another push
+//! or was refused (an actor of another account) is rolled back to its savepoint and answered
+//! at once; the others go on. A push is answered `Ok(true)` only after the shared transaction
+//! commits, so an acknowledged write is a durable one; when the transaction itself fails,
+//! every push in it is answered with that error and nothing of any is kept.
+//!
+//! The batches are made by a task of their own that takes whatever waits when the writer is
+//! free: under no load a push is written alone, as before; under a burst they share commits.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{Backend, Db};
+use crate::error::{AppError, AppResult};
+use crate::gates::Gates;
+use crate::push::{Write, write_one};
+use crate::state::AppState;
+
+/// At most this many pushes share a transaction.
+const MAX_BATCH: usize = 32;
+
+type Job = (Write, oneshot::Sender<AppResult<bool>>);
+
+/// The queue to the SQLite writer task, started at the first push.
+#[derive(Debug, Default)]
+pub struct Writer {
+    queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
+    counts: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// Pushes in the queue, not yet taken by the writer.
+    waiting: AtomicUsize,
+    /// The most pushes one transaction has held.
+    largest: AtomicUsize,
+}
+
+/// Stores a push: `Ok(false)` when another push moved the document on first (nothing stored).
+pub async fn store(state: &AppState, write: Write) -> AppResult<bool> {
+    if state.db.backend == Backend::Postgres {
+        let mut tx = state.db.pool.begin().await?;
+        let stored = write_one(&mut tx, &write).await?;
+        if stored {
+            tx.commit().await?;
+        }
+        return Ok(stored);
+    }
+    let (reply, answer) = oneshot::channel();
+    let queue = state.writer.queue(state);
+    state.writer.counts.waiting.fetch_add(1, Ordering::Relaxed);
+    if queue.send((write, reply)).is_err() {
+        state.writer.counts.waiting.fetch_sub(1, Ordering::Relaxed);
+        return Err(stopped());
+    }
+    answer.await.map_err(|_| stopped())?
+}
+
+fn stopped() -> AppError {
+    AppError::Internal(anyhow::anyhow!("the database writer stopped"))
+}
+
+impl Writer {
+    /// Pushes waiting for the writer (not counting those it is writing).
+    pub fn waiting(&self) -> usize {
+        self.counts.waiting.load(Ordering::Relaxed)
+    }
+
+    /// The most pushes one transaction has held so far.
+    pub fn largest_batch(&self) -> usize {
+        self.counts.largest.load(Ordering::Relaxed)
+    }
+
+    /// The writer task's queue, starting the task when there is none (or it stopped).
+    fn queue(&self, state: &AppState) -> mpsc::UnboundedSender<Job> {
+        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        match &*queue {
+            Some(q) if !q.is_closed() => q.clone(),
+            _ => {
+                let (send, receive) = mpsc::unbounded_channel();
+                tokio::spawn(run(state.db.clone(), state.gates.clone(), self.counts.clone(), receive));
+                *queue = Some(send.clone());
+                send
+            }
+        }
+    }
+}
+
+/// The writer task: when the writer's turn comes, whatever waits, in one transaction; until
+/// the queue closes.
+async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = receive.recv().await {
+        counts.waiting.fetch_sub(1, Ordering::Relaxed);
+        let _turn = gates.write().await;
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH
+            && let Ok(job) = receive.try_recv()
+        {
+            counts.waiting.fetch_sub(1, Ordering::Relaxed);
+            batch.push(job);
+        }
+        counts.largest.fetch_max(batch.len(), Ordering::Relaxed);
+        write_batch(&db, batch).await;
+    }
+}
+
+/// Writes the pushes of a batch in one transaction and answers each.
+async fn write_batch(db: &Db, batch: Vec<Job>) {
+    let mut tx = match db.pool.begin().await {
+        Ok(tx) => tx,
+        Err(e) => return fail(batch.into_iter().map(|(_, r)| r), &e.into()),
+    };
+    let mut kept = Vec::new();
+    let mut jobs = batch.into_iter();
+    while let Some((write, reply)) = jobs.next() {
+        match savepointed(&mut tx, &write).await {
+            Ok(Ok(true)) => kept.push(reply),
+            Ok(other) => {
+                let _ = reply.send(other);
+            }
+            Err(e) => {
+                // The transaction itself can no longer be used: nothing of it is kept.
+                let waiting = kept.into_iter().chain([reply]).chain(jobs.map(|(_, r)| r));
+                return fail(waiting, &e.into());
+            }
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => {
+            for reply in kept {
+                let _ = reply.send(Ok(true));
+            }
+        }
+        Err(e) => fail(kept.into_iter(), &e.into()),
+    }
+}
+
+/// One push under a savepoint: its outcome, its writes kept only for `Ok(true)`. `Err` when
+/// the savepoint itself failed.
+async fn savepointed(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    write: &Write,
+) -> Result<AppResult<bool>, sqlx::Error> {
+    sqlx::query("SAVEPOINT push").execute(&mut **tx).await?;
+    let outcome = write_one(tx, write).await;
+    if !matches!(outcome, Ok(true)) {
+        sqlx::query("ROLLBACK TO push").execute(&mut **tx).await?;
+    }
+    sqlx::query("RELEASE push").execute(&mut **tx).await?;
+    Ok(outcome)
+}
+
+/// Answers every push with the same error.
+fn fail(replies: impl Iterator<Item = oneshot::Sender<AppResult<bool>>>, e: &AppError) {
+    for reply in replies {
+        let _ = reply.send(Err(e.again()));
+    }
+}

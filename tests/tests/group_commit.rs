@@ -1,0 +1,93 @@
+//! Pushes waiting for the SQLite writer share one transaction (group commit), each under a
+//! savepoint of its own: a refused push is undone alone, the others in the same transaction
+//! are kept, and each phone gets its own answer.
+
+use sqlx::Row;
+use zhibu_schema::mapping;
+use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId};
+use zhibu_tests::fast_phone::FastPhone;
+use zhibu_tests::{Backend, TestApp};
+
+/// Records a point entry on the phone; returns its id.
+fn award(phone: &mut FastPhone, member: &str, cadre: &str) -> RecordId {
+    let entry = PointEntry {
+        member_id: MemberId::parse(member).expect("id"),
+        rule: Code::parse("volunteer").expect("code"),
+        delta: PointDelta::new(2).expect("delta"),
+        on: phone.year.first_day(),
+        note: None,
+        by: AccountId::parse(cadre).expect("id"),
+        voided: None,
+    };
+    let id = RecordId::new_v7();
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &entry));
+    id
+}
+
+async fn point_rows(app: &TestApp, village: &str) -> i64 {
+    let key = app.doc_key(village);
+    sqlx::query("SELECT COUNT(*) AS n FROM p_points WHERE township_id = $1 AND village_id = $2 AND year = $3")
+        .bind(&key.township)
+        .bind(key.village.as_str())
+        .bind(i64::from(key.year))
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("p_points")
+        .get::<i64, _>("n")
+}
+
+async fn version(app: &TestApp, village: &str) -> i64 {
+    app.state.db.load_doc(&app.doc_key(village)).await.expect("loads").version
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let (t1, t3, tw) = (app.token("cadre1").await, app.token("cadre3").await, app.token("cadre-w").await);
+    let mut a = FastPhone::new(&app, &t1, "phone-a", "v1");
+    let mut b = FastPhone::new(&app, &t3, "phone-b", "v2");
+    // w1's cadre presents changes under phone-a's actor, which is cadre1's once stored.
+    let mut thief = FastPhone::new(&app, &tw, "phone-a", "w1");
+    for p in [&mut a, &mut b, &mut thief] {
+        p.sync(&app).await.expect("first sync");
+    }
+    award(&mut a, "v1-m01", "cadre1");
+    a.sync(&app).await.expect("binds phone-a to cadre1");
+
+    let w1_version = version(&app, "w1").await;
+    let kept_a = award(&mut a, "v1-m02", "cadre1");
+    let kept_b = award(&mut b, "v2-m01", "cadre3");
+    let stolen = award(&mut thief, "w1-m01", "cadre-w");
+    // Hold the writer's turn until all three pushes wait for it: they then go in one
+    // transaction.
+    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
+    let release = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // The writer task holds the first push while it waits for its turn; two more queue.
+        while app.state.writer.waiting() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        drop(turn);
+    };
+    let (ra, rb, rt, ()) = tokio::join!(a.sync(&app), b.sync(&app), thief.sync(&app), release);
+    assert!(app.state.writer.largest_batch() >= 3, "the three pushes shared a transaction");
+
+    ra.expect("v1's push is kept");
+    rb.expect("v2's push is kept");
+    let refused = rt.expect_err("a change under another account's actor is refused");
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.body["error"]["code"], "foreign_actor");
+
+    assert!(app.records("v1").await.points.contains_key(&kept_a));
+    assert!(app.records("v2").await.points.contains_key(&kept_b));
+    assert!(!app.records("w1").await.points.contains_key(&stolen), "nothing of the refused push is stored");
+    assert_eq!(version(&app, "w1").await, w1_version, "the refused push did not move w1 on");
+    assert_eq!((point_rows(&app, "v1").await, point_rows(&app, "v2").await, point_rows(&app, "w1").await), (2, 1, 0));
+
+    // The refused phone's account may still push under its own actor.
+    let mut own = FastPhone::new(&app, &tw, "phone-w", "w1");
+    own.sync(&app).await.expect("first sync");
+    let id = award(&mut own, "w1-m01", "cadre-w");
+    own.sync(&app).await.expect("stored");
+    assert!(app.records("w1").await.points.contains_key(&id));
+}
