@@ -73,6 +73,21 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     assert!(!ok && err.contains("行：") && err.contains("分数区间重叠"), "{err}");
 }
 
+/// cadre1's phone awards v1-m01 `delta` points for volunteering.
+fn volunteer(phone: &mut RawPhone, delta: i64) {
+    let p = zhibu_schema::PointEntry {
+        member_id: zhibu_schema::MemberId::parse("v1-m01").expect("id"),
+        rule: zhibu_schema::Code::parse("volunteer").expect("code"),
+        delta: zhibu_schema::PointDelta::new(delta).expect("delta"),
+        on: phone.year().first_day(),
+        note: None,
+        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
+        voided: None,
+    };
+    let id = zhibu_schema::RecordId::new_v7();
+    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Points, &id, &p));
+}
+
 #[tokio::test]
 async fn a_township_catalog_file_replaces_the_default() {
     let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
@@ -91,17 +106,7 @@ async fn a_township_catalog_file_replaces_the_default() {
     assert_eq!(c.rule("volunteer").map(|r| r.max), Some(3));
     let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
     phone.sync(&app).await.expect("first sync");
-    let p = zhibu_schema::PointEntry {
-        member_id: zhibu_schema::MemberId::parse("v1-m01").expect("id"),
-        rule: zhibu_schema::Code::parse("volunteer").expect("code"),
-        delta: zhibu_schema::PointDelta::new(4).expect("delta"),
-        on: phone.year().first_day(),
-        note: None,
-        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
-        voided: None,
-    };
-    let id = zhibu_schema::RecordId::new_v7();
-    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Points, &id, &p));
+    volunteer(&mut phone, 4);
     let refused = phone.sync(&app).await.expect_err("4 is over the township's 3");
     assert_eq!(refused.status, 422);
     assert!(refused.body["error"]["message"].as_str().expect("m").contains("应在 1 到 3 之间"));
@@ -151,17 +156,7 @@ async fn catalog_change_remakes_figures(backend: Backend) {
     let token = app.token("cadre1").await;
     let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
     phone.sync(&app).await.expect("first sync");
-    let p = zhibu_schema::PointEntry {
-        member_id: zhibu_schema::MemberId::parse("v1-m01").expect("id"),
-        rule: zhibu_schema::Code::parse("volunteer").expect("code"),
-        delta: zhibu_schema::PointDelta::new(3).expect("delta"),
-        on: phone.year().first_day(),
-        note: None,
-        by: zhibu_schema::AccountId::parse("cadre1").expect("id"),
-        voided: None,
-    };
-    let id = zhibu_schema::RecordId::new_v7();
-    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Points, &id, &p));
+    volunteer(&mut phone, 3);
     phone.sync(&app).await.expect("the entry is stored");
     let v1 = scores(&app, "v1").await;
     assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 93 } else { 90 }), "{v1:?}");
