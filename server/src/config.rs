@@ -1,6 +1,6 @@
 //! Server configuration: flags, each also an environment variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 /// How the server runs.
@@ -29,6 +29,11 @@ pub struct Config {
     /// doubles its cost (docs/PERFORMANCE.md): keep every village that syncs daily in memory.
     #[arg(long, env = "ZHIBU_CACHED_DOCUMENTS", default_value_t = 256)]
     pub cached_documents: usize,
+    /// Reverse proxies in front of the server (addresses, comma-separated). A request from one
+    /// of them counts, for login throttling and the audit log, under the client address it
+    /// names in `X-Forwarded-For`; from anyone else that header is ignored.
+    #[arg(long, env = "ZHIBU_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<IpAddr>,
     /// Seed the demo township (if absent) and print its accounts.
     #[arg(long)]
     pub demo: bool,
@@ -45,6 +50,7 @@ impl Config {
             max_body_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             cached_documents: 64,
+            trusted_proxies: Vec::new(),
             demo: false,
         }
     }

@@ -15,11 +15,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::Db;
+use crate::state::AppState;
 
 /// How many attempts may fail within a window before further attempts are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,15 +176,39 @@ pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) 
 }
 
 /// The client's address, when the server was started with connection info (it always is;
-/// router tests driven with `oneshot` have none, and are then throttled per account only).
+/// router tests driven with `oneshot` have none, and are then throttled per account only):
+/// the peer's, or behind a trusted proxy the one it names (see [`client_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+        Ok(ClientAddr(peer.map(|p| client_of(p, &parts.headers, &state.config.trusted_proxies))))
     }
+}
+
+/// The address a request came from: `peer`, unless `peer` is a trusted proxy; then the
+/// nearest address in `X-Forwarded-For` that is not one. Each proxy appends the address it was
+/// reached from, so reading from the right, the entries up to the first untrusted address were
+/// written by trusted proxies, and anything left of it by whoever connected (and may be
+/// forged). An entry that is not an address ends the reading there.
+pub fn client_of(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let values = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let entries: Vec<&str> = values.flat_map(|v| v.split(',')).map(str::trim).collect();
+    let mut client = peer;
+    for entry in entries.iter().rev() {
+        let Ok(ip) = entry.parse::<IpAddr>() else { break };
+        client = ip;
+        if !trusted.contains(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 impl std::fmt::Display for ClientAddr {
@@ -199,6 +225,39 @@ mod tests {
     use super::*;
 
     const WINDOW: Duration = Duration::from_secs(15 * 60);
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", v.parse().expect("header value"));
+        }
+        headers
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let proxies = [ip("10.0.0.1"), ip("10.0.0.2")];
+        let header = forwarded(&["203.0.113.7"]);
+        // Not from a proxy: the header is whatever the client wrote.
+        assert_eq!(client_of(ip("198.51.100.1"), &header, &proxies), ip("198.51.100.1"));
+        assert_eq!(client_of(ip("10.0.0.1"), &header, &[]), ip("10.0.0.1"));
+        // From a proxy: the address it names.
+        assert_eq!(client_of(ip("10.0.0.1"), &header, &proxies), ip("203.0.113.7"));
+        // A forged entry left of the real one is not believed; two proxies in a row are passed.
+        let chain = forwarded(&["6.6.6.6, 203.0.113.7", "10.0.0.2"]);
+        assert_eq!(client_of(ip("10.0.0.1"), &chain, &proxies), ip("203.0.113.7"));
+        // IPv6, spaces.
+        assert_eq!(client_of(ip("10.0.0.1"), &forwarded(&[" 2001:db8::7 "]), &proxies), ip("2001:db8::7"));
+        // No header, or nothing readable in it: the proxy itself.
+        assert_eq!(client_of(ip("10.0.0.1"), &HeaderMap::new(), &proxies), ip("10.0.0.1"));
+        assert_eq!(client_of(ip("10.0.0.1"), &forwarded(&["unknown"]), &proxies), ip("10.0.0.1"));
+        // Every entry a proxy: the farthest one.
+        assert_eq!(client_of(ip("10.0.0.1"), &forwarded(&["10.0.0.2"]), &proxies), ip("10.0.0.2"));
+    }
 
     #[test]
     fn the_limit_itself_is_allowed_and_one_more_is_locked_until_the_window_ends() {

@@ -108,10 +108,16 @@ impl TestApp {
 
     /// Starts a server on a given database and catalog file, seeding the fixture if absent.
     pub async fn start_on(db: TestDb, catalog: Option<std::path::PathBuf>) -> TestApp {
+        Self::start_configured(db, |config| config.catalog = catalog).await
+    }
+
+    /// Starts a server on a given database with the tests' configuration as `configure`
+    /// changes it, seeding the fixture if absent.
+    pub async fn start_configured(db: TestDb, configure: impl FnOnce(&mut Config)) -> TestApp {
         // As the server program does: hostile inputs that Automerge panics on stay quiet.
         zhibu_schema::guard::quiet_caught_panics();
         let mut config = Config::for_tests(db.url.clone());
-        config.catalog = catalog;
+        configure(&mut config);
         let app = Application::build(config).await.expect("server starts");
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();

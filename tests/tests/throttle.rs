@@ -130,6 +130,43 @@ async fn per_address(backend: Backend) {
 }
 backends!(twenty_failures_lock_an_address, per_address);
 
+/// A login through the reverse proxy at 127.0.0.1, for the client `client`.
+async fn login_via_proxy(app: &TestApp, username: &str, password: &str, client: &str) -> u16 {
+    let r = app
+        .http
+        .post(format!("{}/v1/auth/login", app.url))
+        .header("X-Forwarded-For", client)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login request");
+    r.status().as_u16()
+}
+
+/// Behind a trusted proxy every client arrives from the proxy's address; the address it names
+/// is the one counted, so one client's failures do not lock the whole township out. From an
+/// untrusted peer the header changes nothing.
+async fn behind_a_proxy(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else { return };
+    let app = TestApp::start_configured(db, |c| c.trusted_proxies = vec!["127.0.0.1".parse().expect("ip")]).await;
+    for i in 0..20 {
+        assert_eq!(login_via_proxy(&app, &format!("guess-{}", i / 4), "wrong", "203.0.113.7").await, 401);
+    }
+    assert_eq!(login_via_proxy(&app, "staff1", PASSWORD, "203.0.113.7").await, 429, "that client is locked");
+    assert_eq!(login_via_proxy(&app, "staff1", PASSWORD, "198.51.100.9").await, 200, "another client is not");
+    // A client cannot slip out of its lock by naming another address before the proxy's entry.
+    assert_eq!(login_via_proxy(&app, "staff1", PASSWORD, "198.51.100.9, 203.0.113.7").await, 429);
+
+    // Without trusted proxies the header is the client's own word, and is not believed.
+    let Some(direct) = TestApp::start(backend).await else { return };
+    for i in 0..20 {
+        let client = format!("203.0.113.{i}");
+        assert_eq!(login_via_proxy(&direct, &format!("guess-{}", i / 4), "wrong", &client).await, 401);
+    }
+    assert_eq!(login_via_proxy(&direct, "staff1", PASSWORD, "198.51.100.9").await, 429, "one address: locked");
+}
+backends!(a_trusted_proxy_names_the_client, behind_a_proxy);
+
 async fn parallel_burst(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let mut tasks = Vec::new();
