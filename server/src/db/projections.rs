@@ -3,12 +3,12 @@
 //! tables, never a scan of documents. Figures come from zhibu-schema, the same functions the
 //! phones run.
 //!
-//! Invariant: after a push commits, every projection table holds exactly the rows made from the records of
-//! the stored document. When the records the previous rows were made from are known (the
-//! version this push was computed against), only the rows that differ are rewritten, so a push
-//! that marks one attendance rewrites a handful of rows, not thousands; otherwise the
-//! document's rows are rebuilt whole. The rows are worked out before the push's transaction
-//! ([`plan`]); the transaction only writes them ([`apply`]).
+//! Invariant: after a push commits, every projection table holds exactly the rows made from
+//! the records of the stored document. When the records the previous rows were made from are
+//! known (the version this push was computed against), only the rows that differ are
+//! rewritten, so a push that marks one attendance rewrites a handful of rows, not thousands;
+//! otherwise the document's rows are rebuilt whole. The rows are worked out before the push's
+//! transaction ([`plan`]); the transaction only writes them ([`apply`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
