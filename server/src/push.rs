@@ -88,7 +88,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
             })
             .await
     };
-    let heads = doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    let heads = documents::heads_text(&doc);
     let count = changes.len();
     let write = Write {
         key: p.key.clone(),
@@ -213,7 +213,7 @@ pub async fn reproject_township(state: &AppState, township: &str) -> anyhow::Res
                     continue 'documents;
                 }
             };
-            let heads = loaded.doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+            let heads = documents::heads_text(&loaded.doc);
             let _writer = state.gates.write().await;
             let mut tx = state.db.pool.begin().await?;
             if documents::claim_version(&mut tx, &key, loaded.version, &heads, &digest).await? == Claim::Conflict {

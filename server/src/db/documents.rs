@@ -193,6 +193,11 @@ pub struct ChangeRow {
     pub message: Option<String>,
 }
 
+/// A document's heads as the `documents` table keeps them: hex hashes joined by commas.
+pub fn heads_text(doc: &Automerge) -> String {
+    doc.get_heads().iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
 /// Outcome of claiming a document version inside a transaction.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Claim {
