@@ -110,10 +110,11 @@ async fn hostile(backend: Backend) {
         .header("Content-Type", "application/cbor")
         .body(b"\xa2\x61v\x01".to_vec());
     refused(&app, req, "truncated CBOR").await;
-    // On a connection of its own: the server answers 413 as soon as the limit is passed and may
-    // close the connection while the client is still sending; either the 413 or that reset is a
-    // correct refusal, and a pooled connection closed that way must not fail the next request.
-    let req = reqwest::Client::new()
+    // The server answers 413 as soon as the limit is passed and may close the connection while
+    // the client is still sending; either the 413 or that reset is a correct refusal. The 413
+    // says `Connection: close`, so the shared client's next request goes on a new connection.
+    let req = app
+        .http
         .post(u("/v1/sync"))
         .bearer_auth(&token)
         .header("X-Peer-Id", "p")
