@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use automerge::ActorId;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -17,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{
-    FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Gate, Owner, Refusal, receive_sync,
+    FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Gate, Refusal, receive_sync,
 };
 
 use crate::audit;
@@ -67,11 +66,6 @@ impl From<Refusal> for AppError {
             Refusal::Invalid(v) => AppError::invalid(v),
         }
     }
-}
-
-fn owner_of(mine: &HashSet<String>) -> impl Fn(&ActorId) -> Owner + '_ {
-    // Actors bound to other accounts are caught when binding, inside the transaction.
-    move |actor| if mine.contains(&actor.to_hex_string()) { Owner::Caller } else { Owner::Unbound }
 }
 
 /// How often a push is recomputed when other pushes to the same document keep winning.
@@ -141,7 +135,7 @@ async fn standard_push(
     require_content_type(headers, &["application/octet-stream"])?;
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
-    let owner = owner_of(&mine);
+    let owner = crate::admission::owner_of(&mine);
     let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
         let base = state.load_doc(&key).await?;
