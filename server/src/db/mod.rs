@@ -64,8 +64,12 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // temp_store=MEMORY: every page a push changes under its savepoint
+                        // (crate::writer) is first copied to a statement journal, a temporary
+                        // file by default: a write system call per page.
                         conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; PRAGMA foreign_keys=ON;",
+                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
+                             PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
                         )
                         .await?;
                     }
@@ -100,5 +104,27 @@ pub fn redact(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Row;
+
+    use super::*;
+
+    /// Every pooled SQLite connection runs with the settings an acknowledged write relies on.
+    #[tokio::test]
+    async fn sqlite_connections_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("z.db").display())).await.unwrap();
+        let mut conn = db.pool.acquire().await.unwrap();
+        for (pragma, expected) in
+            [("journal_mode", "wal"), ("synchronous", "2"), ("foreign_keys", "1"), ("temp_store", "2")]
+        {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("PRAGMA {pragma}"))).fetch_one(&mut *conn).await.unwrap();
+            let value = row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()));
+            assert_eq!(value.unwrap(), expected, "PRAGMA {pragma}");
+        }
     }
 }
