@@ -81,10 +81,10 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
                     shared: rows.as_deref(),
                 });
                 let (plan, rows) = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
-                // Without DEFLATE: a year's snapshot saves in a tenth of the time (0.2 ms, not 2)
-                // and loads a little faster; it is 120 KB instead of 13 (the change log beside it
-                // holds 180 KB).
-                (plan, Arc::new(rows), seen, compact.then(|| doc.save_nocompress()))
+                // Compressed (Automerge's DEFLATE of each column): a busy year's snapshot is
+                // 13 KB instead of 120, for 0.4 ms more; every byte of it goes through the WAL,
+                // the database file and the disk's sync, which cost more (see PERFORMANCE.md).
+                (plan, Arc::new(rows), seen, compact.then(|| doc.save()))
             })
             .await
     };
