@@ -46,11 +46,17 @@ pub struct Push<'a> {
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let Accepted { doc, changes, bind, read, touched } = p.accepted;
     let read = Arc::new(read);
+    let write = |update| Write {
+        key: p.key.clone(),
+        account: p.account.to_owned(),
+        device: p.peer.map(str::to_owned),
+        sync_state: p.sync_state.cloned(),
+        update,
+    };
     if changes.is_empty() {
-        let _writer = state.gates.write().await;
-        let mut tx = state.db.pool.begin().await?;
-        peer_and_device(&mut tx, p.key, p.account, p.peer, p.sync_state).await?;
-        tx.commit().await?;
+        // Only the device's sync to record: it waits for the writer like any push, and shares
+        // its transaction (a morning's worth of phones that only pull share their commits).
+        crate::writer::store(state, write(None)).await?;
         // The base as read, for the next push that brings changes.
         state.docs.learn_read(p.key, p.base.version, read);
         return Ok(true);
@@ -90,11 +96,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     };
     let heads = documents::heads_text(&doc);
     let count = changes.len();
-    let write = Write {
-        key: p.key.clone(),
-        account: p.account.to_owned(),
+    let update = Update {
         peer: peer.to_owned(),
-        device: p.peer.map(str::to_owned),
         version: p.base.version,
         heads,
         digest: digest.clone(),
@@ -102,9 +105,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         changes,
         plan,
         snapshot,
-        sync_state: p.sync_state.cloned(),
     };
-    if !crate::writer::store(state, write).await? {
+    if !crate::writer::store(state, write(Some(update))).await? {
         return Ok(false);
     }
 
@@ -128,10 +130,19 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
 pub struct Write {
     pub key: DocKey,
     pub account: String,
-    /// Who sent the changes: the device, or `server`.
-    pub peer: String,
     /// The device (X-Peer-Id), or None for changes the server made itself.
     pub device: Option<String>,
+    /// The standard protocol's new state for this device.
+    pub sync_state: Option<State>,
+    /// The changes and what follows from them; None when the push brought no changes.
+    pub update: Option<Update>,
+}
+
+/// The changes of a push and what follows from them.
+#[derive(Debug)]
+pub struct Update {
+    /// Who sent the changes: the device, or `server`.
+    pub peer: String,
     /// The version the push was computed against.
     pub version: i64,
     pub heads: String,
@@ -141,44 +152,33 @@ pub struct Write {
     pub changes: Vec<Change>,
     pub plan: Plan,
     pub snapshot: Option<Vec<u8>>,
-    pub sync_state: Option<State>,
 }
 
 /// Writes a push inside `tx`: `Ok(false)` when another push moved the document on first (then
 /// nothing of this one may be kept: the caller rolls back).
 pub async fn write_one(tx: &mut sqlx::Transaction<'static, sqlx::Any>, w: &Write) -> AppResult<bool> {
-    if documents::claim_version(tx, &w.key, w.version, &w.heads, &w.digest).await? == Claim::Conflict {
-        return Ok(false);
-    }
-    for actor in &w.bind {
-        if !bind_actor(tx, &actor.to_hex_string(), &w.account).await? {
-            return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+    if let Some(u) = &w.update {
+        if documents::claim_version(tx, &w.key, u.version, &u.heads, &u.digest).await? == Claim::Conflict {
+            return Ok(false);
+        }
+        for actor in &u.bind {
+            if !bind_actor(tx, &actor.to_hex_string(), &w.account).await? {
+                return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+            }
+        }
+        documents::insert_changes(tx, &w.key, &w.account, &u.peer, &u.changes).await?;
+        projections::apply(tx, &w.key, &u.plan).await?;
+        if let Some(snapshot) = &u.snapshot {
+            documents::compact(tx, &w.key, snapshot).await?;
         }
     }
-    documents::insert_changes(tx, &w.key, &w.account, &w.peer, &w.changes).await?;
-    projections::apply(tx, &w.key, &w.plan).await?;
-    if let Some(snapshot) = &w.snapshot {
-        documents::compact(tx, &w.key, snapshot).await?;
+    if let (Some(s), Some(device)) = (&w.sync_state, &w.device) {
+        documents::save_sync_state(tx, &w.key, device, &w.account, s).await?;
     }
-    peer_and_device(tx, &w.key, &w.account, w.device.as_deref(), w.sync_state.as_ref()).await?;
+    if let Some(device) = &w.device {
+        documents::touch_device(tx, &w.key, device, &w.account).await?;
+    }
     Ok(true)
-}
-
-/// The peer's sync state and the device's last sync.
-async fn peer_and_device(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    key: &DocKey,
-    account: &str,
-    peer: Option<&str>,
-    sync_state: Option<&State>,
-) -> anyhow::Result<()> {
-    if let (Some(s), Some(peer)) = (sync_state, peer) {
-        documents::save_sync_state(tx, key, peer, account, s).await?;
-    }
-    if let Some(peer) = peer {
-        documents::touch_device(tx, key, peer, account).await?;
-    }
-    Ok(())
 }
 
 /// What [`reproject_township`] did.

@@ -12,6 +12,8 @@
 //!
 //! The batches are made by a task of their own that takes whatever waits when the writer is
 //! free: under no load a push is written alone, as before; under a burst they share commits.
+//! A sync that brings no changes (a phone that only pulls) records the device's sync the same
+//! way, so a burst of those shares commits too.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,7 @@
 //! Pushes waiting for the SQLite writer share one transaction (group commit), each under a
 //! savepoint of its own: a refused push is undone alone, the others in the same transaction
-//! are kept, and each phone gets its own answer.
+//! are kept, and each phone gets its own answer. Syncs that bring nothing new wait for the
+//! writer the same way.
 
 use sqlx::Row;
 use zhibu_schema::mapping;
@@ -90,4 +91,65 @@ async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     let id = award(&mut own, "w1-m01", "cadre-w");
     own.sync(&app).await.expect("stored");
     assert!(app.records("w1").await.points.contains_key(&id));
+}
+
+async fn last_sync(app: &TestApp, village: &str, peer: &str) -> i64 {
+    let key = app.doc_key(village);
+    sqlx::query(
+        "SELECT last_sync_at FROM devices WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
+    )
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .bind(peer)
+    .fetch_one(&app.state.db.pool)
+    .await
+    .expect("the device's row")
+    .get::<i64, _>("last_sync_at")
+}
+
+/// Phones that only pull (nothing new to push) still record their sync, through the writer
+/// like any push: waiting together, they share one commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_without_changes_share_the_writers_transaction() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let (t1, t3, tw) = (app.token("cadre1").await, app.token("cadre3").await, app.token("cadre-w").await);
+    // Three villages: syncs of one village wait for each other before the writer.
+    let mut phones = [
+        FastPhone::new(&app, &t1, "phone-a", "v1"),
+        FastPhone::new(&app, &t3, "phone-b", "v2"),
+        FastPhone::new(&app, &tw, "phone-c", "w1"),
+    ];
+    for p in &mut phones {
+        p.sync(&app).await.expect("first sync");
+    }
+    let before = [
+        last_sync(&app, "v1", "peer-phone-a").await,
+        last_sync(&app, "v2", "peer-phone-b").await,
+        last_sync(&app, "w1", "peer-phone-c").await,
+    ];
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+
+    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
+    let release = async {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while app.state.writer.waiting() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        drop(turn);
+    };
+    let [a, b, c] = &mut phones;
+    let (ra, rb, rc, ()) = tokio::join!(a.sync(&app), b.sync(&app), c.sync(&app), release);
+    for r in [ra, rb, rc] {
+        r.expect("a sync with nothing new succeeds");
+    }
+    assert!(app.state.writer.largest_batch() >= 3, "the three syncs shared a transaction");
+    let after = [
+        last_sync(&app, "v1", "peer-phone-a").await,
+        last_sync(&app, "v2", "peer-phone-b").await,
+        last_sync(&app, "w1", "peer-phone-c").await,
+    ];
+    for (b, a) in before.iter().zip(&after) {
+        assert!(a > b, "each phone's sync is recorded: {before:?} then {after:?}");
+    }
 }
