@@ -41,6 +41,20 @@ async fn version(app: &TestApp, village: &str) -> i64 {
     app.state.db.load_doc(&app.doc_key(village)).await.expect("loads").version
 }
 
+/// Takes the writer's turn and returns what gives it back once three writes wait for it (or a
+/// minute has passed): they then go in one transaction. Run it beside the three syncs.
+async fn hold_writer_for_three(app: &TestApp) -> impl std::future::Future<Output = ()> + '_ {
+    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
+    async move {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        // The writer task holds the first write while it waits for its turn; two more queue.
+        while app.state.writer.waiting() < 2 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        drop(turn);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
@@ -59,17 +73,7 @@ async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     let kept_a = award(&mut a, "v1-m02", "cadre1");
     let kept_b = award(&mut b, "v2-m01", "cadre3");
     let stolen = award(&mut thief, "w1-m01", "cadre-w");
-    // Hold the writer's turn until all three pushes wait for it: they then go in one
-    // transaction.
-    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
-    let release = async {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        // The writer task holds the first push while it waits for its turn; two more queue.
-        while app.state.writer.waiting() < 2 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        drop(turn);
-    };
+    let release = hold_writer_for_three(&app).await;
     let (ra, rb, rt, ()) = tokio::join!(a.sync(&app), b.sync(&app), thief.sync(&app), release);
     assert!(app.state.writer.largest_batch() >= 3, "the three pushes shared a transaction");
 
@@ -130,14 +134,7 @@ async fn syncs_without_changes_share_the_writers_transaction() {
     ];
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
 
-    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
-    let release = async {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while app.state.writer.waiting() < 2 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        drop(turn);
-    };
+    let release = hold_writer_for_three(&app).await;
     let [a, b, c] = &mut phones;
     let (ra, rb, rc, ()) = tokio::join!(a.sync(&app), b.sync(&app), c.sync(&app), release);
     for r in [ra, rb, rc] {
