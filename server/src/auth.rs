@@ -197,12 +197,7 @@ pub async fn log_out(state: &AppState, addr: ClientAddr, token: &str) -> AppResu
     request_body = crate::openapi::LoginRequest,
     responses(
         (status = 200, description = "登录令牌与账号", body = crate::openapi::LoginResponse),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
-        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
-        (status = 429, description = "登录失败次数过多，Retry-After 秒后再试", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::LoginErrors,
     )
 )]
 async fn login(
@@ -222,8 +217,7 @@ async fn login(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "已退出", body = crate::openapi::LoggedOut),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::SignedIn,
     )
 )]
 async fn logout(
@@ -244,10 +238,7 @@ async fn logout(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "已吊销的令牌数", body = crate::openapi::Revoked),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::AdminErrors,
     )
 )]
 async fn revoke(

@@ -5,6 +5,7 @@
 //! Types the API returns whose definitions live outside the handlers (accounts, the catalog,
 //! the report) are described here; a test checks that every route of API.md is listed.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use axum::Router;
@@ -13,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response as ApiResponse, ResponseBuilder};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
 use crate::state::AppState;
 
@@ -33,6 +35,68 @@ pub struct ErrorDetail {
     #[schema(value_type = Option<Vec<Object>>)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub violations: Option<Vec<serde_json::Value>>,
+}
+
+/// Every error status the API answers with, and what it means to the person reading the
+/// description: one place, so the same status reads the same on every call.
+const ERRORS: [(u16, &str); 10] = [
+    (400, "请求不对（编号、年份、参数或内容）"),
+    (401, "未登录或令牌已失效"),
+    (403, "本账号无权这样做"),
+    (404, "不存在"),
+    (409, "该村的记录正被频繁修改，稍后重试"),
+    (413, "请求内容太大"),
+    (415, "请求内容类型不对"),
+    (422, "修改不合规，未保存"),
+    (429, "登录失败次数过多，Retry-After 秒后再试"),
+    (503, "数据库暂时无法访问，稍后重试"),
+];
+
+/// The error responses of `statuses`, each with [`ErrorBody`].
+fn error_responses(statuses: &[u16]) -> BTreeMap<String, RefOr<ApiResponse>> {
+    statuses
+        .iter()
+        .map(|status| {
+            // A set naming a status missing from ERRORS fails the description's test, not a caller.
+            let &(_, description) =
+                ERRORS.iter().find(|(s, _)| s == status).expect("every error status is described in ERRORS");
+            let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            let response = ResponseBuilder::new().description(description).content("application/json", body).build();
+            (status.to_string(), RefOr::T(response))
+        })
+        .collect()
+}
+
+/// The sets of error statuses the calls answer with, for their `#[utoipa::path]` responses.
+macro_rules! error_sets {
+    ($($(#[$doc:meta])* $name:ident = [$($status:literal),+];)+) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<ApiResponse>> {
+                error_responses(&[$($status),+])
+            }
+        }
+    )+};
+}
+
+error_sets! {
+    /// A call that needs only the database.
+    Unavailable = [503];
+    /// A call that needs a valid token and nothing else.
+    SignedIn = [401, 503];
+    /// The login.
+    LoginErrors = [400, 401, 413, 415, 429, 503];
+    /// A call on a named thing the caller may not be allowed to touch.
+    ReadErrors = [400, 401, 403, 404, 503];
+    /// The administrator's calls on an account.
+    AdminErrors = [401, 403, 404, 503];
+    /// The standard Automerge sync of one document.
+    SyncErrors = [400, 401, 403, 404, 409, 413, 415, 422, 503];
+    /// The phones' fast path: a document's refusal is in the reply, not in the status.
+    FastSyncErrors = [400, 401, 409, 413, 415, 503];
 }
 
 /// `GET /healthz` when the database answers.
@@ -136,6 +200,7 @@ impl Modify for BearerAuth {
         crate::api::report::xlsx,
         openapi_json,
     ),
+    components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -17,8 +17,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "目录：积分规则、等级、会议要求、小微权力事项", body = crate::openapi::CatalogSchema),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::SignedIn,
     )
 )]
 async fn catalog(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Catalog>> {

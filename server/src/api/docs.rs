@@ -22,11 +22,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, description = "保存的 Automerge 文档", content_type = "application/octet-stream", body = crate::openapi::BinarySchema),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadErrors,
     )
 )]
 async fn doc(

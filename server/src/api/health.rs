@@ -15,7 +15,7 @@ use crate::state::AppState;
     tag = "meta",
     responses(
         (status = 200, description = "数据库可访问", body = crate::openapi::Health),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::Unavailable,
     )
 )]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {

@@ -66,11 +66,7 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
     security(("bearer" = [])),
     responses(
         (status = 200, description = "汇总", content_type = "application/json", body = crate::openapi::ReportSchema),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadErrors,
     )
 )]
 async fn json(
@@ -118,11 +114,7 @@ fn percent_encode(s: &str) -> String {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "汇总 CSV（UTF-8，带 BOM）", content_type = "text/csv", body = crate::openapi::BinarySchema),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadErrors,
     )
 )]
 async fn csv(
@@ -145,11 +137,7 @@ async fn csv(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "汇总 XLSX", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = crate::openapi::BinarySchema),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::ReadErrors,
     )
 )]
 async fn xlsx(

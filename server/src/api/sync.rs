@@ -95,15 +95,7 @@ fn audit_refusal(caller: &Caller, addr: ClientAddr, village: &str, year: &str, e
     responses(
         (status = 200, description = "服务器的下一条同步消息", content_type = "application/octet-stream", body = crate::openapi::BinarySchema),
         (status = 204, description = "服务器没有更多要发送的"),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 403, description = "本账号无权这样做", body = crate::openapi::ErrorBody),
-        (status = 404, description = "不存在", body = crate::openapi::ErrorBody),
-        (status = 409, description = "该村的记录正被频繁修改，稍后重试", body = crate::openapi::ErrorBody),
-        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
-        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
-        (status = 422, description = "修改不合规，未保存", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::SyncErrors,
     )
 )]
 async fn standard(
@@ -206,12 +198,7 @@ async fn fast_one(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "每份文档的结果：synced、resync 或 refused", content_type = "application/cbor", body = crate::openapi::BinarySchema),
-        (status = 400, description = "请求不对（编号、年份、参数或内容）", body = crate::openapi::ErrorBody),
-        (status = 401, description = "未登录或令牌已失效", body = crate::openapi::ErrorBody),
-        (status = 409, description = "该村的记录正被频繁修改，稍后重试", body = crate::openapi::ErrorBody),
-        (status = 413, description = "请求内容太大", body = crate::openapi::ErrorBody),
-        (status = 415, description = "请求内容类型不对", body = crate::openapi::ErrorBody),
-        (status = 503, description = "数据库暂时无法访问，稍后重试", body = crate::openapi::ErrorBody),
+        crate::openapi::FastSyncErrors,
     )
 )]
 async fn fast(
