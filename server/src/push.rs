@@ -56,7 +56,9 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     if changes.is_empty() {
         // Only the device's sync to record: it waits for the writer like any push, and shares
         // its transaction (a morning's worth of phones that only pull share their commits).
-        crate::writer::store(state, write(None)).await?;
+        if p.peer.is_some() {
+            crate::writer::store(state, write(None)).await?;
+        }
         // The base as read, for the next push that brings changes.
         state.docs.learn_read(p.key, p.base.version, read);
         return Ok(true);
