@@ -36,7 +36,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -141,7 +141,7 @@ impl Application {
                 println!("{line}");
             }
         }
-        let listener = TcpListener::bind(listen).await.with_context(|| format!("无法监听 {listen}"))?;
+        let listener = listen_on(listen).with_context(|| format!("无法监听 {listen}"))?;
         Ok(Application { listener, state })
     }
 
@@ -162,6 +162,22 @@ impl Application {
     }
 }
 
+/// Connections the kernel completes and holds for the server before it accepts them. A village
+/// whose signal comes back brings its phones all at once, and a township's at the start of a
+/// meeting day; beyond this queue Linux drops the connection attempts, and a phone tries again
+/// only after a second (longer on 2G). The standard library's and tokio's queue is 128; the
+/// kernel caps this at `net.core.somaxconn`.
+const ACCEPT_QUEUE: u32 = 1024;
+
+/// Listens on `addr` with [`ACCEPT_QUEUE`].
+pub fn listen_on(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    // As `TcpListener::bind` does: a restarted server may bind again at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_QUEUE)
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -175,4 +191,35 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A burst of connections while nothing is accepted yet (a busy server) all complete at
+    /// once in the kernel's queue: none waits a second for its attempt to be made again.
+    #[tokio::test]
+    async fn a_burst_of_phones_is_queued_not_dropped() {
+        let cap =
+            std::fs::read_to_string("/proc/sys/net/core/somaxconn").ok().and_then(|s| s.trim().parse::<u32>().ok());
+        if cap.is_some_and(|c| c < 300) {
+            eprintln!("skipped: net.core.somaxconn is {cap:?}, below the 300 connections of this test");
+            return;
+        }
+        let listener = listen_on(([127, 0, 0, 1], 0).into()).expect("listens");
+        let addr = listener.local_addr().expect("address");
+        let held = tokio::task::spawn_blocking(move || {
+            (0..300)
+                .map(|i| {
+                    std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500))
+                        .map_err(|e| format!("connection {i}: {e}"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("the connecting thread");
+        assert!(held.is_ok(), "{:?}", held.err());
+        drop(listener);
+    }
 }
