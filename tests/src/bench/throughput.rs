@@ -9,6 +9,8 @@
 //!
 //! - cold (`sync_cold_*`): the server has just started; no document is in its memory.
 //!   October and November.
+//! - pull (`sync_pull_*`): the same phones again later that day with nothing new to push, each
+//!   getting the month its village's other phone pushed.
 //! - the headline: the same phones a month later (December), against the server that has been
 //!   serving them, as a server does through the day.
 //!
@@ -96,11 +98,12 @@ pub async fn run(figures: &mut Figures, scale: &Scale, db: BenchDb, prefix: &str
     let server = server::start(&db, &[])?;
     let url = Arc::new(format!("{}/v1/sync", server.url));
     let cold = round(&server, &url, &mut phones, year, |p| Some(BASE_MONTHS + 1 + p as u8)).await?;
-    // The phones sync again later that day (each gets the other's month), then record December.
-    round(&server, &url, &mut phones, year, |_| None).await?;
+    // The phones sync again later that day with nothing new (each gets the other's month),
+    // then record December.
+    let pull = round(&server, &url, &mut phones, year, |_| None).await?;
     let warm = round(&server, &url, &mut phones, year, |_| Some(12)).await?;
     let rss = server::peak_rss_mb(server.pid()).context("the server's memory from /proc")?;
-    for (r, name) in [(&warm, ""), (&cold, "cold_")] {
+    for (r, name) in [(&warm, ""), (&cold, "cold_"), (&pull, "pull_")] {
         figures.add(format!("{prefix}sync_{name}throughput_per_s"), r.per_s, "syncs/s");
         figures.add(format!("{prefix}sync_{name}p50_ms"), r.p50, "ms");
         figures.add(format!("{prefix}sync_{name}p99_ms"), r.p99, "ms");
