@@ -96,27 +96,22 @@ impl DocCache {
         if self.capacity == 0 {
             return;
         }
-        // The documents this replaces or evicts are freed after the lock is let go: freeing a
-        // busy year's document and records takes a fraction of a millisecond, and every
-        // request takes this lock.
+        // The documents this replaces or evicts (or `current` itself, when older) are freed
+        // after the lock is let go, the guard being the last local made and so the first
+        // dropped: freeing a busy year's document and records takes a fraction of a
+        // millisecond, and every request takes this lock.
         let mut gone = Vec::new();
-        {
-            let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            let (slots, tick) = &mut *guard;
-            *tick += 1;
-            if slots.get(&key).is_some_and(|s| s.current.version > current.version) {
-                gone.push(Slot { current, used: 0 });
-            } else {
-                gone.extend(slots.insert(key, Slot { current, used: *tick }));
-                while slots.len() > self.capacity {
-                    let Some(oldest) = slots.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) else {
-                        break;
-                    };
-                    gone.extend(slots.remove(&oldest));
-                }
-            }
+        let mut guard = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let (slots, tick) = &mut *guard;
+        *tick += 1;
+        if slots.get(&key).is_some_and(|s| s.current.version > current.version) {
+            return;
         }
-        drop(gone);
+        gone.extend(slots.insert(key, Slot { current, used: *tick }));
+        while slots.len() > self.capacity {
+            let Some(oldest) = slots.iter().min_by_key(|(_, s)| s.used).map(|(k, _)| k.clone()) else { break };
+            gone.extend(slots.remove(&oldest));
+        }
     }
 
     /// Adds what a request learned of a cached document (its records as read) when it is

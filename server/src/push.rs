@@ -27,6 +27,9 @@ use crate::db::{now_ms, projections};
 use crate::error::AppResult;
 use crate::state::AppState;
 
+/// The sender the change log names for changes the server made itself.
+const SERVER: &str = "server";
+
 /// An admitted push and where it goes.
 #[derive(Debug)]
 pub struct Push<'a> {
@@ -64,7 +67,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         return Ok(true);
     }
 
-    let peer = p.peer.unwrap_or("server");
+    let peer = p.peer.unwrap_or(SERVER);
     let seen = match &p.base.seen {
         Some(s) => (**s).clone(),
         None => projections::load_seen(&state.db.pool, p.key).await?,
@@ -98,16 +101,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     };
     let heads = documents::heads_text(&doc);
     let count = changes.len();
-    let update = Update {
-        peer: peer.to_owned(),
-        version: p.base.version,
-        heads,
-        digest: digest.clone(),
-        bind,
-        changes,
-        plan,
-        snapshot,
-    };
+    let update = Update { version: p.base.version, heads, digest: digest.clone(), bind, changes, plan, snapshot };
     if !crate::writer::store(state, write(Some(update))).await? {
         return Ok(false);
     }
@@ -143,8 +137,6 @@ pub struct Write {
 /// The changes of a push and what follows from them.
 #[derive(Debug)]
 pub struct Update {
-    /// Who sent the changes: the device, or `server`.
-    pub peer: String,
     /// The version the push was computed against.
     pub version: i64,
     pub heads: String,
@@ -168,7 +160,9 @@ pub async fn write_one(tx: &mut sqlx::Transaction<'static, sqlx::Any>, w: &Write
                 return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
             }
         }
-        documents::insert_changes(tx, &w.key, &w.account, &u.peer, &u.changes).await?;
+        // Who sent the changes: the device, or the server itself.
+        let sender = w.device.as_deref().unwrap_or(SERVER);
+        documents::insert_changes(tx, &w.key, &w.account, sender, &u.changes).await?;
         projections::apply(tx, &w.key, &u.plan).await?;
         if let Some(snapshot) = &u.snapshot {
             documents::compact(tx, &w.key, snapshot).await?;
