@@ -34,7 +34,7 @@ pub async fn fast(
     mine: &HashSet<String>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let (job_key, doc, catalog, mine) = (key.clone(), doc.clone(), catalog.clone(), mine.clone());
-    let (base_doc, known) = (base.doc.clone(), base.read.clone());
+    let (base_doc, known, received) = (base.doc.clone(), base.read.clone(), base.received.clone());
     let (result, base_read) = state
         .gates
         .cpu(move || {
@@ -44,7 +44,7 @@ pub async fn fast(
             };
             let owner = owner_of(&mine);
             let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
-            (receive_fast_known(&base_doc, base_read.as_deref(), &doc, &gate), base_read)
+            (receive_fast_known(&base_doc, base_read.as_ref(), &received, &doc, &gate), base_read)
         })
         .await;
     if base.read.is_none()

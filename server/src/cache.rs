@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use automerge::Automerge;
+use automerge::{Automerge, Change};
 use zhibu_schema::mapping::Hydrated;
 
 use crate::db::documents::{DocKey, Loaded};
@@ -35,11 +35,21 @@ pub struct Current {
     /// When the server first saw each meeting (`meeting:ID`) and case step (`step:CASE:STEP`),
     /// as stored at this version.
     pub seen: Option<Arc<HashMap<String, i64>>>,
+    /// The document's latest changes as received, newest last (at most [`RECEIVED_KEPT`]): a
+    /// phone's reply takes the bytes of those it lacks from here instead of Automerge
+    /// rebuilding them ([`zhibu_schema::sync::lacking_changes`]).
+    pub received: Arc<Vec<Arc<Change>>>,
 }
+
+/// The most changes kept as received with a cached document: a few months of a village's
+/// phones, for a phone that syncs every day or week.
+pub const RECEIVED_KEPT: usize = 128;
 
 impl Current {
     /// A document just loaded from the database.
     pub fn loaded(loaded: Loaded) -> Current {
+        let mut received = loaded.pending_changes;
+        received.drain(..received.len().saturating_sub(RECEIVED_KEPT));
         Current {
             doc: Arc::new(loaded.doc),
             version: loaded.version,
@@ -48,7 +58,15 @@ impl Current {
             projected: loaded.projected,
             shared_rows: None,
             seen: None,
+            received: Arc::new(received),
         }
+    }
+
+    /// The changes kept as received after `new` ones were stored on top of this version.
+    pub fn received_with(&self, new: &[Arc<Change>]) -> Arc<Vec<Arc<Change>>> {
+        let kept = &self.received[self.received.len().saturating_sub(RECEIVED_KEPT.saturating_sub(new.len()))..];
+        let new = &new[new.len().saturating_sub(RECEIVED_KEPT)..];
+        Arc::new(kept.iter().chain(new).cloned().collect())
     }
 
     /// The records as read, if the stored projection rows were made from them with the catalog
@@ -146,6 +164,7 @@ mod tests {
             projected: None,
             shared_rows: None,
             seen: None,
+            received: Arc::default(),
         }
     }
 
@@ -176,5 +195,26 @@ mod tests {
         cache.put(key("v1"), at(2));
         cache.put(key("v3"), at(2));
         assert_eq!(Arc::strong_count(&doc), 1, "an evicted document is freed");
+    }
+
+    #[test]
+    fn the_latest_changes_are_kept_as_received() {
+        let changes: Vec<Arc<Change>> = (0..RECEIVED_KEPT + 10)
+            .map(|n| {
+                let mut doc = Automerge::new();
+                let mut tx = doc.transaction();
+                automerge::transaction::Transactable::put(&mut tx, automerge::ROOT, "n", n as i64).expect("put");
+                tx.commit();
+                Arc::new(doc.get_last_local_change().expect("a change"))
+            })
+            .collect();
+        let mut current = at(1);
+        current.received = current.received_with(&changes[..5]);
+        assert_eq!(*current.received, changes[..5]);
+        current.received = current.received_with(&changes[5..RECEIVED_KEPT + 3]);
+        assert_eq!(*current.received, changes[3..RECEIVED_KEPT + 3], "the oldest go first");
+        current.received = current.received_with(&changes[RECEIVED_KEPT + 3..]);
+        assert_eq!(*current.received, changes[10..]);
+        assert_eq!(*current.received_with(&changes), changes[10..], "a push of more than are kept: its latest");
     }
 }

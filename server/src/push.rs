@@ -48,7 +48,6 @@ pub struct Push<'a> {
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let Accepted { doc, changes, bind, read, touched } = p.accepted;
-    let read = Arc::new(read);
     let write = |update| Write {
         key: p.key.clone(),
         account: p.account.to_owned(),
@@ -101,6 +100,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     };
     let heads = documents::heads_text(&doc);
     let count = changes.len();
+    let changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
+    let received = p.base.received_with(&changes);
     let update = Update { version: p.base.version, heads, digest: digest.clone(), bind, changes, plan, snapshot };
     if !crate::writer::store(state, write(Some(update))).await? {
         return Ok(false);
@@ -115,6 +116,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         projected: Some(digest),
         shared_rows: Some(shared_rows),
         seen: Some(Arc::new(seen)),
+        received,
     };
     state.docs.put(p.key.clone(), next);
     Ok(true)
@@ -143,7 +145,7 @@ pub struct Update {
     /// The catalog the projection rows are made with.
     pub digest: String,
     pub bind: Vec<ActorId>,
-    pub changes: Vec<Change>,
+    pub changes: Vec<Arc<Change>>,
     pub plan: Plan,
     pub snapshot: Option<Vec<u8>>,
 }

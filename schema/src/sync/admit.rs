@@ -6,6 +6,7 @@
 //! every record, as always.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 
@@ -47,8 +48,9 @@ pub struct Accepted {
     pub changes: Vec<Change>,
     /// Actors seen for the first time: bind them to the caller.
     pub bind: Vec<ActorId>,
-    /// The new document as read: its records, and the problems of those that could not be.
-    pub read: Hydrated,
+    /// The new document as read: its records, and the problems of those that could not be (the
+    /// base's own, shared, when nothing was new).
+    pub read: Arc<Hydrated>,
     /// The records that may differ from the base's (all, when the base was not known as read).
     pub touched: Touched,
 }
@@ -83,7 +85,7 @@ pub fn admit(base: &Automerge, next: Automerge, gate: &Gate<'_>) -> Result<Accep
 /// again.
 pub fn admit_known(
     base: &Automerge,
-    base_read: Option<&Hydrated>,
+    base_read: Option<&Arc<Hydrated>>,
     next: Automerge,
     patches: Vec<Patch>,
     gate: &Gate<'_>,
@@ -97,7 +99,7 @@ pub fn admit_known(
 /// a caller that received the changes already has them.
 pub(crate) fn admit_changes(
     base: &Automerge,
-    base_read: Option<&Hydrated>,
+    base_read: Option<&Arc<Hydrated>>,
     next: Automerge,
     patches: Vec<Patch>,
     changes: Vec<Change>,
@@ -125,6 +127,18 @@ pub(crate) fn admit_changes(
             }
         }
     }
+    if changes.is_empty()
+        && let Some(before) = base_read
+    {
+        // Nothing new (a phone that only pulls): the document is the base, as valid as it was.
+        return Ok(Accepted {
+            doc: next,
+            changes,
+            bind,
+            read: before.clone(),
+            touched: Touched::Records(BTreeSet::new()),
+        });
+    }
     let (read, touched) = match base_read {
         Some(before) => match mapping::reread(base, &next, before, patches, next.text_encoding()) {
             Ok((read, touched)) => (Ok(read), touched),
@@ -151,7 +165,7 @@ pub(crate) fn admit_changes(
             return Err(Refusal::Invalid(new));
         }
     }
-    let read = read.map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    let read = Arc::new(read.map_err(|e| Refusal::Undecodable(e.to_string()))?);
     Ok(Accepted { doc: next, changes, bind, read, touched })
 }
 

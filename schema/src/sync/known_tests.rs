@@ -214,7 +214,7 @@ proptest! {
         next.apply_changes_log_patches(changes, &mut log).expect("applies");
         let patches = next.make_patches(&mut log);
 
-        let base_read = mapping::read(&base).expect("reads");
+        let base_read = std::sync::Arc::new(mapping::read(&base).expect("reads"));
         let expected = admit(&base, whole, &gate);
         let got = admit_known(&base, Some(&base_read), next, patches, &gate);
         match (expected, got) {

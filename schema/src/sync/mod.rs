@@ -13,7 +13,7 @@ mod standard;
 pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_known};
 pub use fast::{
     FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
-    hashes_to_wire, receive_fast, receive_fast_known,
+    hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,
 };
 pub use standard::{SyncStep, receive_sync};
 

@@ -196,17 +196,7 @@ fn the_fast_path_exchanges_both_sides_in_one_request() {
     award(&mut other, 102, "dues_late", -2);
     server.doc.merge(&mut other).expect("server has phone-2's edit");
 
-    let request = FastRequest {
-        v: FAST_VERSION,
-        docs: vec![FastDoc {
-            village: vid().clone(),
-            year: year(),
-            known: hashes_to_wire(&known),
-            heads: hashes_to_wire(&p.get_heads()),
-            changes: p.get_changes(&known).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
-        }],
-        catalog: None,
-    };
+    let request = FastRequest { v: FAST_VERSION, docs: vec![fast_doc(&p, &known)], catalog: None };
     let request = FastRequest::decode(&request.encode()).expect("round trip");
     let owner = |_: &ActorId| Owner::Unbound;
     let gate = server.gate_for("cadre1", &owner);
@@ -279,4 +269,52 @@ fn the_fast_path_stores_each_new_change_once_in_causal_order_whatever_the_phone_
         );
     }
     assert_eq!(replay.get_heads(), p.get_heads());
+}
+
+/// A fast request of `phone` against a server it last saw at `known`, with every change it has
+/// since.
+fn fast_doc(phone: &Automerge, known: &[automerge::ChangeHash]) -> FastDoc {
+    FastDoc {
+        village: vid().clone(),
+        year: year(),
+        known: hashes_to_wire(known),
+        heads: hashes_to_wire(&phone.get_heads()),
+        changes: phone.get_changes(known).iter().map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+    }
+}
+
+#[test]
+fn a_phone_that_only_pulls_is_answered_from_the_base_as_read_and_the_changes_as_received() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let known = server.doc.get_heads();
+    let mut other = server.doc.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    for n in 0..3 {
+        award(&mut other, 300 + n, "volunteer", 1);
+    }
+    let sent = other.get_changes(&known);
+    server.doc.apply_changes(sent.clone()).expect("the server has phone-2's edits");
+    let base_read = std::sync::Arc::new(mapping::read(&server.doc).expect("reads"));
+    let owner = |_: &ActorId| Owner::Unbound;
+    let gate = server.gate_for("cadre1", &owner);
+    let lacking = |received: &[std::sync::Arc<automerge::Change>]| {
+        let (accepted, outcome) =
+            receive_fast_known(&server.doc, Some(&base_read), received, &fast_doc(&p, &known), &gate)
+                .expect("ok")
+                .expect("not resync");
+        assert!(accepted.changes.is_empty());
+        assert!(std::sync::Arc::ptr_eq(&accepted.read, &base_read), "nothing new: the base as read, not read again");
+        let FastOutcome::Synced { changes, .. } = outcome else { panic!("synced") };
+        changes.iter().map(|c| automerge::Change::from_bytes(c.to_vec()).expect("change").hash()).collect::<Vec<_>>()
+    };
+    let expected: Vec<_> = server.doc.get_changes(&known).iter().map(automerge::Change::hash).collect();
+    assert_eq!(expected.len(), 3);
+    let all: Vec<_> = sent.iter().cloned().map(std::sync::Arc::new).collect();
+    assert_eq!(lacking(&all), expected, "taken from the changes as received, in the same order");
+    assert_eq!(lacking(&all[1..]), expected, "one not kept: rebuilt from the document, all of them");
+    assert_eq!(lacking(&[]), expected);
+    let mut reversed = all.clone();
+    reversed.reverse();
+    assert_eq!(lacking(&reversed), expected, "in the document's order, whatever the order they were kept in");
 }

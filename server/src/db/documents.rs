@@ -9,6 +9,8 @@
 //! push to one document; the loser recomputes). The snapshot plus the changes not yet folded
 //! into it is always the whole document.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use automerge::sync::State;
 use automerge::{Automerge, Change};
@@ -37,6 +39,8 @@ pub struct Loaded {
     pub pending: i64,
     /// The catalog (digest) the projection rows were made with from this version.
     pub projected: Option<String>,
+    /// The changes stored since the snapshot, as they were received (in no particular order).
+    pub pending_changes: Vec<Arc<Change>>,
 }
 
 /// A document's stored parts, not yet put together: its snapshot and the changes since.
@@ -58,12 +62,12 @@ impl Parts {
         let changes = self
             .changes
             .into_iter()
-            .map(Change::from_bytes)
+            .map(|c| Change::from_bytes(c).map(Arc::new))
             .collect::<Result<Vec<_>, _>>()
             .context("while decoding stored changes")?;
         let pending = changes.len() as i64;
-        doc.apply_changes(changes).context("while applying stored changes")?;
-        Ok(Loaded { doc, version: self.version, pending, projected: self.projected })
+        doc.apply_changes(changes.iter().map(|c| (**c).clone())).context("while applying stored changes")?;
+        Ok(Loaded { doc, version: self.version, pending, projected: self.projected, pending_changes: changes })
     }
 }
 
@@ -255,7 +259,7 @@ pub async fn insert_changes(
     key: &DocKey,
     account: &str,
     peer: &str,
-    changes: &[Change],
+    changes: &[Arc<Change>],
 ) -> anyhow::Result<()> {
     const COLUMNS: usize = 12;
     let backend = super::projections::backend_of(tx);
