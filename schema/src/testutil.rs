@@ -80,3 +80,11 @@ pub(crate) fn automerge_of(doc: &VillageYear) -> automerge::Automerge {
     am.transact::<_, _, mapping::WriteError>(|tx| mapping::put_document(tx, doc)).expect("writes");
     am
 }
+
+/// A document as read, its problems in a fixed order: two reads of the same records compare
+/// equal whatever order they found the problems in.
+pub(crate) fn sorted(h: &crate::mapping::Hydrated) -> (VillageYear, Vec<Violation>) {
+    let mut problems = h.problems.clone();
+    problems.sort();
+    (h.doc.clone(), problems)
+}

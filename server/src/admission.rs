@@ -1,14 +1,18 @@
-//! The phones' fast path beside HTTP: the sync core's admission of a push, run on a free core
-//! (see [`crate::gates`]), and the catalog part of the reply. When the server knows the base
-//! document's records as read (kept with the cached document), only the records the new changes
-//! touch are read again.
+//! The sync endpoints beside HTTP: the sync core's admission of a push (fast path or standard
+//! protocol), run on a free core (see [`crate::gates`]), and the catalog part of a fast reply.
+//! When the server knows the base document's records as read (kept with the cached document),
+//! only the records the new changes touch are read again.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use automerge::ActorId;
-use zhibu_schema::sync::{Accepted, FastCatalog, FastDoc, FastOutcome, Gate, Owner, Refusal, receive_fast_known};
-use zhibu_schema::{Catalog, mapping};
+use automerge::sync::State;
+use automerge::{ActorId, Automerge, Change};
+use zhibu_schema::Catalog;
+use zhibu_schema::mapping::{self, Hydrated};
+use zhibu_schema::sync::{
+    Accepted, FastCatalog, FastDoc, FastOutcome, Gate, Owner, Refusal, SyncStep, receive_fast_known, receive_sync_known,
+};
 
 use crate::auth::Caller;
 use crate::cache::Current;
@@ -23,8 +27,7 @@ pub fn owner_of(mine: &HashSet<String>) -> impl Fn(&ActorId) -> Owner + Sync + '
     move |actor| if mine.contains(&actor.to_hex_string()) { Owner::Caller } else { Owner::Unbound }
 }
 
-/// Admits one document of a fast request against `base`. `Ok(None)`: resync. A base whose
-/// records were not known yet is read whole first, and learns them (in the cache too).
+/// Admits one document of a fast request against `base`. `Ok(None)`: resync.
 pub async fn fast(
     state: &AppState,
     key: &DocKey,
@@ -34,6 +37,42 @@ pub async fn fast(
     mine: &HashSet<String>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let (job_key, doc, catalog, mine) = (key.clone(), doc.clone(), catalog.clone(), mine.clone());
+    on_base(state, key, base, move |base, read, received| {
+        let owner = owner_of(&mine);
+        let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
+        receive_fast_known(base, read, received, &doc, &gate)
+    })
+    .await
+}
+
+/// Admits one message of the standard protocol from a peer at `sync_state` against `base`.
+pub async fn standard(
+    state: &AppState,
+    key: &DocKey,
+    base: &mut Current,
+    sync_state: State,
+    message: &[u8],
+    catalog: &Arc<Catalog>,
+    mine: &HashSet<String>,
+) -> Result<SyncStep, Refusal> {
+    let (job_key, message, catalog, mine) = (key.clone(), message.to_vec(), catalog.clone(), mine.clone());
+    on_base(state, key, base, move |base, read, _| {
+        let owner = owner_of(&mine);
+        let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
+        receive_sync_known(base, read, &sync_state, &message, &gate)
+    })
+    .await
+}
+
+/// Runs `admit` on a free core with the base document, its records as read and its changes
+/// kept as received. A base whose records were not known yet is read whole first, and learns
+/// them (in the cache too).
+async fn on_base<T: Send + 'static>(
+    state: &AppState,
+    key: &DocKey,
+    base: &mut Current,
+    admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>]) -> T + Send + 'static,
+) -> T {
     let (base_doc, known, received) = (base.doc.clone(), base.read.clone(), base.received.clone());
     let (result, base_read) = state
         .gates
@@ -42,9 +81,7 @@ pub async fn fast(
                 Some(r) => Some(r),
                 None => mapping::read(&*base_doc).ok().map(Arc::new),
             };
-            let owner = owner_of(&mine);
-            let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
-            (receive_fast_known(&base_doc, base_read.as_ref(), &received, &doc, &gate), base_read)
+            (admit(&base_doc, base_read.as_ref(), &received), base_read)
         })
         .await;
     if base.read.is_none()

@@ -8,9 +8,9 @@ use automerge::{ActorId, Automerge, ObjType, PatchLog, ROOT, ReadDoc};
 use proptest::prelude::*;
 
 use super::*;
-use crate::mapping::{self, Hydrated, Touched, WriteError};
+use crate::mapping::{self, Touched, WriteError};
 use crate::testutil::*;
-use crate::{Attendance, Catalog, Collection, PointDelta, PointEntry, Step, VillageId, Violation};
+use crate::{Attendance, Catalog, Collection, PointDelta, PointEntry, Step, VillageId};
 
 /// One edit a phone (or a hostile peer) might make.
 #[derive(Debug, Clone)]
@@ -176,12 +176,6 @@ fn apply(doc: &mut Automerge, e: &Edit) {
         Ok(())
     })
     .expect("edit applies");
-}
-
-fn sorted(h: &Hydrated) -> (crate::VillageYear, Vec<Violation>) {
-    let mut problems = h.problems.clone();
-    problems.sort();
-    (h.doc.clone(), problems)
 }
 
 proptest! {

@@ -15,7 +15,7 @@ pub use fast::{
     FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
     hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,
 };
-pub use standard::{SyncStep, receive_sync};
+pub use standard::{SyncStep, receive_sync, receive_sync_known};
 
 #[cfg(test)]
 mod known_tests;

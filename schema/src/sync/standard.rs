@@ -1,9 +1,12 @@
 //! The standard Automerge sync protocol, one message at a time, with admission in between.
 
-use automerge::sync::{self, SyncDoc};
-use automerge::{Automerge, ReadDoc};
+use std::sync::Arc;
 
-use super::admit::{Accepted, Gate, Refusal, admit};
+use automerge::sync::{self, SyncDoc};
+use automerge::{Automerge, PatchLog, ReadDoc};
+
+use super::admit::{Accepted, Gate, Refusal, admit_known};
+use crate::mapping::Hydrated;
 
 /// The outcome of one message: what to store, the peer's new state, and the reply.
 #[derive(Debug)]
@@ -24,11 +27,25 @@ pub fn receive_sync(
     message: &[u8],
     gate: &Gate<'_>,
 ) -> Result<SyncStep, Refusal> {
-    crate::guard::refuse_panics(|| receive_sync_unguarded(base, state, message, gate))
+    receive_sync_known(base, None, state, message, gate)
+}
+
+/// [`receive_sync`], given the base as read (`base_read`): then only the records the new
+/// changes touch are read again, and a message that brings no change is answered without
+/// reading anything.
+pub fn receive_sync_known(
+    base: &Automerge,
+    base_read: Option<&Arc<Hydrated>>,
+    state: &sync::State,
+    message: &[u8],
+    gate: &Gate<'_>,
+) -> Result<SyncStep, Refusal> {
+    crate::guard::refuse_panics(|| receive_sync_unguarded(base, base_read, state, message, gate))
 }
 
 fn receive_sync_unguarded(
     base: &Automerge,
+    base_read: Option<&Arc<Hydrated>>,
     state: &sync::State,
     message: &[u8],
     gate: &Gate<'_>,
@@ -37,7 +54,9 @@ fn receive_sync_unguarded(
     check_filters(&message)?;
     let mut state = state.clone();
     let mut next = base.fork();
-    next.receive_sync_message(&mut state, message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
+    let mut log = PatchLog::new(base_read.is_some());
+    next.receive_sync_message_log_patches(&mut state, message, &mut log)
+        .map_err(|e| Refusal::Undecodable(e.to_string()))?;
     // Changes whose dependencies have not arrived wait in the document's queue; the caller
     // stores only applied changes, so they are lost with this request. The peer believes it
     // sent them and would never send them again (its `sent_hashes`), and the sync would never
@@ -45,7 +64,8 @@ fn receive_sync_unguarded(
     if !next.get_missing_deps(&[]).is_empty() {
         state.needs_reset = true;
     }
-    let accepted = admit(base, next, gate)?;
+    let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
+    let accepted = admit_known(base, base_read, next, patches, gate)?;
     let reply = accepted.doc.generate_sync_message(&mut state).map(sync::Message::encode);
     Ok(SyncStep { accepted, state, reply })
 }

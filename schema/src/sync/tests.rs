@@ -43,7 +43,27 @@ impl Server {
             Some(_) => Owner::Other,
         };
         let gate = self.gate_for(account, &owner);
-        let step = receive_sync(&self.doc, state, &msg, &gate)?;
+        // As the server does: with the base as read, so that only what the changes touch is read
+        // again; and that decides and reads as reading everything does.
+        let base_read = std::sync::Arc::new(mapping::read(&self.doc).expect("reads"));
+        let step = receive_sync_known(&self.doc, Some(&base_read), state, &msg, &gate);
+        let whole = receive_sync(&self.doc, state, &msg, &gate);
+        let step = match (step, whole) {
+            (Ok(step), Ok(whole)) => {
+                assert_eq!(sorted(&step.accepted.read), sorted(&whole.accepted.read));
+                assert_eq!(step.accepted.doc.get_heads(), whole.accepted.doc.get_heads());
+                assert_eq!(step.reply, whole.reply);
+                if step.accepted.changes.is_empty() {
+                    assert!(std::sync::Arc::ptr_eq(&step.accepted.read, &base_read), "nothing new: nothing read");
+                }
+                step
+            }
+            (Err(known), Err(whole)) => {
+                assert_eq!(known, whole);
+                return Err(known);
+            }
+            (known, whole) => panic!("known: {:?}, whole: {:?}", known.map(|_| ()), whole.map(|_| ())),
+        };
         for a in step.accepted.bind {
             self.owners.insert(a, account);
         }

@@ -15,9 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhibu_schema::Catalog;
-use zhibu_schema::sync::{
-    FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Gate, Refusal, receive_sync,
-};
+use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Refusal};
 
 use crate::audit;
 use crate::auth::Caller;
@@ -127,13 +125,11 @@ async fn standard_push(
     require_content_type(headers, &["application/octet-stream"])?;
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
-    let owner = crate::admission::owner_of(&mine);
     let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
-        let base = state.load_doc(&key).await?;
+        let mut base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
-        let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-        let step = receive_sync(&base.doc, &sync_state, body, &gate)?;
+        let step = crate::admission::standard(state, &key, &mut base, sync_state, body, &catalog, &mine).await?;
         let push = Push {
             key: &key,
             account: &caller.account.id,
