@@ -36,11 +36,9 @@ pub async fn fast(
     catalog: &Arc<Catalog>,
     mine: &HashSet<String>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
-    let (job_key, doc, catalog, mine) = (key.clone(), doc.clone(), catalog.clone(), mine.clone());
-    on_base(state, key, base, move |base, read, received| {
-        let owner = owner_of(&mine);
-        let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
-        receive_fast_known(base, read, received, &doc, &gate)
+    let doc = doc.clone();
+    on_base(state, key, base, catalog, mine, move |base, read, received, gate| {
+        receive_fast_known(base, read, received, &doc, gate)
     })
     .await
 }
@@ -55,24 +53,26 @@ pub async fn standard(
     catalog: &Arc<Catalog>,
     mine: &HashSet<String>,
 ) -> Result<SyncStep, Refusal> {
-    let (job_key, message, catalog, mine) = (key.clone(), message.to_vec(), catalog.clone(), mine.clone());
-    on_base(state, key, base, move |base, read, _| {
-        let owner = owner_of(&mine);
-        let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
-        receive_sync_known(base, read, &sync_state, &message, &gate)
+    let message = message.to_vec();
+    on_base(state, key, base, catalog, mine, move |base, read, _, gate| {
+        receive_sync_known(base, read, &sync_state, &message, gate)
     })
     .await
 }
 
-/// Runs `admit` on a free core with the base document, its records as read and its changes
-/// kept as received. A base whose records were not known yet is read whole first, and learns
-/// them (in the cache too).
+/// Runs `admit` on a free core with the base document, its records as read, its changes kept
+/// as received, and the gate of the caller (who holds the actors `mine`) for the document's
+/// village and year under `catalog`. A base whose records were not known yet is read whole
+/// first, and learns them (in the cache too).
 async fn on_base<T: Send + 'static>(
     state: &AppState,
     key: &DocKey,
     base: &mut Current,
-    admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>]) -> T + Send + 'static,
+    catalog: &Arc<Catalog>,
+    mine: &HashSet<String>,
+    admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>], &Gate<'_>) -> T + Send + 'static,
 ) -> T {
+    let (job_key, catalog, mine) = (key.clone(), catalog.clone(), mine.clone());
     let (base_doc, known, received) = (base.doc.clone(), base.read.clone(), base.received.clone());
     let (result, base_read) = state
         .gates
@@ -81,7 +81,9 @@ async fn on_base<T: Send + 'static>(
                 Some(r) => Some(r),
                 None => mapping::read(&*base_doc).ok().map(Arc::new),
             };
-            (admit(&base_doc, base_read.as_ref(), &received), base_read)
+            let owner = owner_of(&mine);
+            let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
+            (admit(&base_doc, base_read.as_ref(), &received, &gate), base_read)
         })
         .await;
     if base.read.is_none()
