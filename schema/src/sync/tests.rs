@@ -238,17 +238,7 @@ fn the_fast_path_asks_for_a_resync_when_the_phone_remembers_wrongly() {
     let mut q = p.fork();
     award(&mut q, 101, "volunteer", 3);
     // The phone wrongly believes the server has its first edit and sends only the second.
-    let doc = FastDoc {
-        village: vid().clone(),
-        year: year(),
-        known: hashes_to_wire(&p.get_heads()),
-        heads: hashes_to_wire(&q.get_heads()),
-        changes: q
-            .get_changes(&p.get_heads())
-            .iter()
-            .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-    };
+    let doc = fast_doc(&q, &p.get_heads());
     let owner = |_: &ActorId| Owner::Unbound;
     let gate = server.gate_for("cadre1", &owner);
     assert!(receive_fast(&server.doc, &doc, &gate).expect("no refusal").is_none());
