@@ -39,7 +39,8 @@ pub struct Loaded {
     pub pending: i64,
     /// The catalog (digest) the projection rows were made with from this version.
     pub projected: Option<String>,
-    /// The changes stored since the snapshot, as they were received (in no particular order).
+    /// The changes stored since the snapshot, as they were received, oldest push first (the
+    /// cache keeps the newest of them).
     pub pending_changes: Vec<Arc<Change>>,
 }
 
@@ -98,7 +99,8 @@ impl Db {
                 None => (None, 0, None),
             };
             let rows = sqlx::query(
-                "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
+                "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0 \
+                 ORDER BY received_at",
             )
             .bind(&key.township)
             .bind(key.village.as_str())
