@@ -102,10 +102,12 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let count = changes.len();
     let changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
     let received = p.base.received_with(&changes);
+    let bound: Vec<String> = bind.iter().map(ActorId::to_hex_string).collect();
     let update = Update { version: p.base.version, heads, digest: digest.clone(), bind, changes, plan, snapshot };
     if !crate::writer::store(state, write(Some(update))).await? {
         return Ok(false);
     }
+    state.db.learn_actors(p.account, &bound);
 
     tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = count, "push stored");
     let next = Current {

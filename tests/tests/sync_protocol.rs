@@ -3,8 +3,9 @@
 
 use zhibu_schema::mapping;
 use zhibu_schema::{Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
+use zhibu_server::{Application, Config};
 use zhibu_tests::raw_phone::RawPhone;
-use zhibu_tests::{Backend, TestApp, backends};
+use zhibu_tests::{Backend, Server, TestApp, backends};
 
 fn award(member: &str, rule: &str, delta: i64, on: Date) -> PointEntry {
     PointEntry {
@@ -85,6 +86,70 @@ async fn spoofing(backend: Backend) {
     assert_eq!(outsider.sync(&app).await.expect_err("not their village").status, 403);
 }
 backends!(changes_under_another_accounts_actor_are_refused, spoofing);
+
+/// A second server instance on the same database, for tests of what each instance keeps in
+/// memory.
+struct Instance {
+    url: String,
+    http: reqwest::Client,
+    year: zhibu_schema::Year,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Instance {
+    async fn start(app: &TestApp) -> Instance {
+        let other = Application::build(Config::for_tests(app.db.url.clone())).await.expect("second instance");
+        let url = format!("http://127.0.0.1:{}", other.port());
+        Instance { url, http: reqwest::Client::new(), year: app.year, task: tokio::spawn(other.run_until_stopped()) }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Server for Instance {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+    fn year(&self) -> zhibu_schema::Year {
+        self.year
+    }
+}
+
+/// Each instance keeps the actors it knows bound to each account; a binding the other instance
+/// made since neither refuses the owner's next push nor lets another account use the actor.
+async fn two_instances(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let second = Instance::start(&app).await;
+    let (t1, t2) = (app.token("cadre1").await, app.token("cadre2").await);
+    // Both accounts sync through the second instance first: it reads (and keeps) that neither
+    // has an actor bound yet.
+    let mut phone = RawPhone::new(&app, &t1, "phone-a", "v1");
+    phone.sync(&second).await.expect("first sync, second instance");
+    let mut thief = RawPhone::new(&app, &t2, "phone-a", "v1");
+    thief.sync(&second).await.expect("first sync of cadre2, second instance");
+    // The first instance binds phone-a to cadre1.
+    let first = phone.award("cadre1", 1);
+    phone.sync(&app).await.expect("binds phone-a to cadre1, first instance");
+    // The second instance did not see that binding: cadre1's next push there is stored ...
+    let next = phone.award("cadre1", 2);
+    phone.sync(&second).await.expect("cadre1 pushes through the second instance");
+    let records = app.records("v1").await;
+    assert!(records.points.contains_key(&first) && records.points.contains_key(&next));
+    // ... and cadre2 still cannot write under phone-a there.
+    thief.sync(&second).await.expect("pull");
+    let stolen = thief.award("cadre2", 3);
+    let refused = thief.sync(&second).await.expect_err("spoofed actor refused by the second instance");
+    assert_eq!((refused.status, refused.body["error"]["code"].as_str()), (403, Some("foreign_actor")));
+    assert!(!app.records("v1").await.points.contains_key(&stolen), "nothing of it stored");
+}
+backends!(instances_sharing_a_database_agree_on_who_wrote_what, two_instances);
 
 async fn bad_requests(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };

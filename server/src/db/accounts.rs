@@ -126,12 +126,21 @@ impl Db {
     }
 
     /// The township of a village, if the village exists.
+    /// The township of a village, None when there is no such village. Asked at every sync; a
+    /// village never moves, so a township once read is kept in memory.
     pub async fn village_township(&self, village: &str) -> anyhow::Result<Option<String>> {
+        if let Some(t) = self.known.townships.lock().unwrap_or_else(|p| p.into_inner()).get(village) {
+            return Ok(Some(t.clone()));
+        }
         let row = sqlx::query("SELECT township_id FROM villages WHERE id = $1")
             .bind(village)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(|r| r.try_get("township_id")).transpose()?)
+        let township: Option<String> = row.map(|r| r.try_get("township_id")).transpose()?;
+        if let Some(t) = &township {
+            super::remember(&self.known.townships, village, t.clone());
+        }
+        Ok(township)
     }
 
     /// Villages of a township, by id: (id, name).
@@ -237,10 +246,33 @@ impl Db {
     }
 
     /// The actors already bound to an account (hex).
+    /// The actors bound to an account, as far as this server knows: read once, then kept and
+    /// added to as pushes bind new ones ([`Db::learn_actors`]). A binding is never undone, so
+    /// what is kept stays true; one another server process made since is missing here, which
+    /// only means the push that brings it asks to bind it again and the transaction finds it
+    /// is the account's already ([`bind_actor`]).
     pub async fn actors_of(&self, account: &str) -> anyhow::Result<std::collections::HashSet<String>> {
+        if let Some(known) = self.known.actors.lock().unwrap_or_else(|p| p.into_inner()).get(account) {
+            return Ok(known.clone());
+        }
         let rows =
             sqlx::query("SELECT actor FROM actors WHERE account_id = $1").bind(account).fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok(r.try_get("actor")?)).collect()
+        let actors =
+            rows.iter().map(|r| r.try_get("actor")).collect::<Result<std::collections::HashSet<String>, _>>()?;
+        super::remember(&self.known.actors, account, actors.clone());
+        Ok(actors)
+    }
+
+    /// Actors a committed push bound to `account`.
+    pub fn learn_actors(&self, account: &str, actors: &[String]) {
+        if actors.is_empty() {
+            return;
+        }
+        let mut known = self.known.actors.lock().unwrap_or_else(|p| p.into_inner());
+        // Only added to what was read whole: a set started here would hide the older ones.
+        if let Some(set) = known.get_mut(account) {
+            set.extend(actors.iter().cloned());
+        }
     }
 }
 

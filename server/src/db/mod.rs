@@ -9,7 +9,9 @@ pub mod projections;
 pub mod records;
 pub mod report;
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -26,6 +28,32 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Answers that stay true once read, kept so a sync does not ask the database again.
+    known: Arc<Known>,
+}
+
+/// What the database said that can never become false (see [`Db::village_township`] and
+/// [`Db::actors_of`]), so that another server process sharing the database cannot make it
+/// stale: only what was read or written is kept, never an absence.
+#[derive(Debug, Default)]
+struct Known {
+    /// Village → its township: a village never moves and is never deleted.
+    townships: Mutex<HashMap<String, String>>,
+    /// Account → actors bound to it: a binding is never undone or moved.
+    actors: Mutex<HashMap<String, HashSet<String>>>,
+}
+
+/// Entries kept of each kind before starting over (a city has a few thousand villages and
+/// cadres; this only bounds memory against a flood of ids).
+const KNOWN_MAX: usize = 100_000;
+
+/// Remembers `value` under `key`, starting over when the map is full.
+fn remember<V>(map: &Mutex<HashMap<String, V>>, key: &str, value: V) {
+    let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= KNOWN_MAX {
+        map.clear();
+    }
+    map.insert(key.to_owned(), value);
 }
 
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -82,7 +110,7 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
         migrator.run(&pool).await.context("while running migrations")?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, known: Arc::default() })
     }
 
     /// Whether the database answers, within two seconds: a health probe must answer quickly
@@ -126,5 +154,28 @@ mod tests {
             let value = row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()));
             assert_eq!(value.unwrap(), expected, "PRAGMA {pragma}");
         }
+    }
+
+    /// What is kept in memory is only what the database said exists: a village looked up
+    /// before it was created is found once it is, also by another instance's `Db` that had
+    /// looked for it; the actors an account is known to hold grow with what pushes bind.
+    #[tokio::test]
+    async fn only_what_exists_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("z.db").display());
+        let (db, other) = (Db::connect(&url).await.unwrap(), Db::connect(&url).await.unwrap());
+        assert_eq!(db.village_township("v9").await.unwrap(), None);
+        assert_eq!(other.village_township("v9").await.unwrap(), None);
+        db.create_township("t9", "九镇").await.unwrap();
+        db.create_village("t9", "v9", "九村").await.unwrap();
+        assert_eq!(other.village_township("v9").await.unwrap().as_deref(), Some("t9"));
+        assert_eq!(db.village_township("v9").await.unwrap().as_deref(), Some("t9"));
+
+        assert!(db.actors_of("cadre9").await.unwrap().is_empty());
+        db.learn_actors("cadre9", &["aa".to_owned()]);
+        assert_eq!(db.actors_of("cadre9").await.unwrap(), HashSet::from(["aa".to_owned()]));
+        // An account not read yet learns nothing: its set is read whole when first asked.
+        other.learn_actors("cadre9", &["bb".to_owned()]);
+        assert!(other.actors_of("cadre9").await.unwrap().is_empty());
     }
 }
