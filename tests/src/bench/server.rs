@@ -116,7 +116,7 @@ pub fn admin(id: &str) -> NewAccount {
 pub fn start(db: &BenchDb, env: &[(&str, &str)]) -> anyhow::Result<ServerProcess> {
     let exe = std::env::current_exe().context("while finding the benchmark program")?;
     let mut command = Command::new(exe);
-    command.arg("serve").env("RUST_LOG", "error");
+    command.arg("serve").env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or("error".into()));
     for (k, v) in env {
         command.env(k, v);
     }
