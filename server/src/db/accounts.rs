@@ -125,7 +125,6 @@ impl Db {
         Ok(r.rows_affected() == 1)
     }
 
-    /// The township of a village, if the village exists.
     /// The township of a village, None when there is no such village. Asked at every sync; a
     /// village never moves, so a township once read is kept in memory.
     pub async fn village_township(&self, village: &str) -> anyhow::Result<Option<String>> {
@@ -245,8 +244,7 @@ impl Db {
         Ok(r.rows_affected())
     }
 
-    /// The actors already bound to an account (hex).
-    /// The actors bound to an account, as far as this server knows: read once, then kept and
+    /// The actors (hex) bound to an account, as far as this server knows: read once, then kept and
     /// added to as pushes bind new ones ([`Db::learn_actors`]). A binding is never undone, so
     /// what is kept stays true; one another server process made since is missing here, which
     /// only means the push that brings it asks to bind it again and the transaction finds it

@@ -13,9 +13,9 @@
 //! `bench serve ARGS` runs the server program itself (`zhibu_server::cli`): the cases start the
 //! server as a child process that way.
 
+// The server runs in this program (`bench serve`), with the allocator it is deployed with.
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-// The server runs in this program (`bench serve`), with the allocator it is deployed with.
 static ALLOCATOR: zhibu_server::Allocator = zhibu_server::Allocator;
 
 use std::process::ExitCode;
