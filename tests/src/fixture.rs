@@ -93,6 +93,21 @@ pub struct TestApp {
     task: tokio::task::JoinHandle<()>,
 }
 
+/// A second server instance on a [`TestApp`]'s database ([`TestApp::another_instance`]).
+#[derive(Debug)]
+pub struct Instance {
+    pub url: String,
+    pub http: reqwest::Client,
+    pub year: Year,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.task.abort();
@@ -153,6 +168,14 @@ impl TestApp {
     pub async fn records(&self, village: &str) -> zhibu_schema::VillageYear {
         let loaded = self.state.db.load_doc(&self.doc_key(village)).await.expect("loads");
         mapping::read(&loaded.doc).expect("reads").doc
+    }
+
+    /// Another server instance on this app's database, as a second server process would be,
+    /// for tests of what each instance keeps in memory; it stops when dropped.
+    pub async fn another_instance(&self) -> Instance {
+        let other = Application::build(Config::for_tests(self.db.url.clone())).await.expect("second instance");
+        let url = format!("http://127.0.0.1:{}", other.port());
+        Instance { url, http: reqwest::Client::new(), year: self.year, task: tokio::spawn(other.run_until_stopped()) }
     }
 
     /// GET with a bearer token; returns status and body bytes.

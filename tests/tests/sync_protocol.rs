@@ -3,9 +3,8 @@
 
 use zhibu_schema::mapping;
 use zhibu_schema::{Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
-use zhibu_server::{Application, Config};
 use zhibu_tests::raw_phone::RawPhone;
-use zhibu_tests::{Backend, Server, TestApp, backends};
+use zhibu_tests::{Backend, TestApp, backends};
 
 fn award(member: &str, rule: &str, delta: i64, on: Date) -> PointEntry {
     PointEntry {
@@ -87,46 +86,11 @@ async fn spoofing(backend: Backend) {
 }
 backends!(changes_under_another_accounts_actor_are_refused, spoofing);
 
-/// A second server instance on the same database, for tests of what each instance keeps in
-/// memory.
-struct Instance {
-    url: String,
-    http: reqwest::Client,
-    year: zhibu_schema::Year,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Instance {
-    async fn start(app: &TestApp) -> Instance {
-        let other = Application::build(Config::for_tests(app.db.url.clone())).await.expect("second instance");
-        let url = format!("http://127.0.0.1:{}", other.port());
-        Instance { url, http: reqwest::Client::new(), year: app.year, task: tokio::spawn(other.run_until_stopped()) }
-    }
-}
-
-impl Drop for Instance {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl Server for Instance {
-    fn url(&self) -> &str {
-        &self.url
-    }
-    fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-    fn year(&self) -> zhibu_schema::Year {
-        self.year
-    }
-}
-
 /// Each instance keeps the actors it knows bound to each account; a binding the other instance
 /// made since neither refuses the owner's next push nor lets another account use the actor.
 async fn two_instances(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let second = Instance::start(&app).await;
+    let second = app.another_instance().await;
     let (t1, t2) = (app.token("cadre1").await, app.token("cadre2").await);
     // Both accounts sync through the second instance first: it reads (and keeps) that neither
     // has an actor bound yet.

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use zhibu_schema::mapping;
-use zhibu_server::{Application, Config};
+use zhibu_server::Config;
 use zhibu_tests::raw_phone::RawPhone;
 use zhibu_tests::{Backend, PASSWORD, TestApp, TestDb, backends, fixture};
 
@@ -74,9 +74,8 @@ async fn per_account(backend: Backend) {
     assert!(page.contains("登录失败次数过多，请 15 分钟后再试") && page.contains("value=\"cadre1\""), "{page}");
 
     // A second server instance on the same database refuses too: nothing is kept in memory.
-    let other = Application::build(Config::for_tests(app.db.url.clone())).await.expect("second instance");
-    let other_url = format!("http://127.0.0.1:{}", other.port());
-    let task = tokio::spawn(other.run_until_stopped());
+    let other = app.another_instance().await;
+    let other_url = other.url.clone();
     assert_locked("through the second instance", &login(&app, &other_url, "cadre1", PASSWORD).await, 15);
 
     // Three minutes on, the message says twelve; when the window has ended, the login works.
@@ -84,7 +83,7 @@ async fn per_account(backend: Backend) {
     assert_locked("three minutes later", &login(&app, &url, "cadre1", PASSWORD).await, 12);
     age_counters(&app, 13).await;
     assert_eq!(login(&app, &other_url, "cadre1", PASSWORD).await.0, 200, "the window has ended");
-    task.abort();
+    drop(other);
 
     // A success clears the account's count: four failures, a success, then five more failures
     // before the lock.
