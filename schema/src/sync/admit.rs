@@ -176,9 +176,10 @@ pub(crate) fn new_to(base: &Automerge, incoming: &[Change]) -> Vec<Change> {
     let mut pending: Vec<&Change> = Vec::new();
     let mut hashes = HashSet::new();
     for c in incoming {
-        // A change the document holds has no missing dependencies from it; Automerge's
+        // A change the document holds is not among the missing of its own hash (the list also
+        // names what changes waiting in the document's queue lack, whatever is asked); Automerge's
         // `get_change_by_hash` would rebuild the change to answer the same question.
-        if base.get_missing_deps(&[c.hash()]).is_empty() || !hashes.insert(c.hash()) {
+        if !base.get_missing_deps(&[c.hash()]).contains(&c.hash()) || !hashes.insert(c.hash()) {
             continue;
         }
         pending.push(c);

@@ -61,8 +61,16 @@ fn receive_sync_unguarded(
     // stores only applied changes, so they are lost with this request. The peer believes it
     // sent them and would never send them again (its `sent_hashes`), and the sync would never
     // settle: ask it to forget what it sent, so it sends them again with their dependencies.
+    // Nor may the document keep them waiting: the server stores and caches it, and a document
+    // with a queue answers every later change as missing (`get_missing_deps`), so every change
+    // a phone resent would look new and be checked again (refused when another account's), and
+    // every fast push would be asked to resync. It is made again from the applied changes.
     if !next.get_missing_deps(&[]).is_empty() {
         state.needs_reset = true;
+        let applied = next.get_changes(&base.get_heads());
+        next = base.fork();
+        log = PatchLog::new(base_read.is_some());
+        next.apply_changes_log_patches(applied, &mut log).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     }
     let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
     let accepted = admit_known(base, base_read, next, patches, gate)?;

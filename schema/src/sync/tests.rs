@@ -328,3 +328,56 @@ fn a_phone_that_only_pulls_is_answered_from_the_base_as_read_and_the_changes_as_
     reversed.reverse();
     assert_eq!(lacking(&reversed), expected, "in the document's order, whatever the order they were kept in");
 }
+
+/// A standard message may bring a change whose dependency was in a message that was lost:
+/// Automerge keeps it aside, waiting. The document the server stores (and keeps in memory)
+/// must not keep it waiting: it made every change a later phone resent look new to the server
+/// (refused as another account's, found by the convergence test), and every fast push ask for
+/// a resync.
+#[test]
+fn a_change_waiting_for_its_dependency_is_not_kept_with_the_document() {
+    use automerge::ReadDoc;
+    let mut server = Server::new();
+    let mut p1 = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p1).expect("first sync");
+    let known = server.doc.get_heads();
+    award(&mut p1, 400, "volunteer", 1);
+    award(&mut p1, 401, "volunteer", 2);
+    let [first, second] = &p1.get_changes(&known)[..] else { panic!("two changes") };
+    // Only the second reaches the server, in a message of its own (the first one's was lost).
+    let mut p1_state = sync::State::new();
+    let mut message = p1.generate_sync_message(&mut p1_state).expect("a message");
+    message.changes = vec![second.raw_bytes().to_vec()].into();
+    let mut state = sync::State::new();
+    server.receive("cadre1", &mut state, message.encode()).expect("accepted, the change set aside");
+    assert!(
+        server.doc.get_missing_deps(&[]).is_empty(),
+        "nothing kept waiting: {:?}",
+        server.doc.get_missing_deps(&[])
+    );
+    assert_eq!(server.doc.get_heads(), known, "the change without its dependency is not stored");
+
+    // Another cadre's phone, holding what the server holds, resends it with an edit of its own.
+    let mut p2 = server.doc.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    award(&mut p2, 500, "volunteer", 3);
+    let owners = server.owners.clone();
+    let owner = move |a: &ActorId| match owners.get(a) {
+        None => Owner::Unbound,
+        Some(&"cadre2") => Owner::Caller,
+        Some(_) => Owner::Other,
+    };
+    let gate = server.gate_for("cadre2", &owner);
+    let genesis = mapping::genesis(vid(), year()).get_heads();
+    let (accepted, _) =
+        receive_fast(&server.doc, &fast_doc(&p2, &genesis), &gate).expect("not refused").expect("not resync");
+    assert_eq!(accepted.changes.len(), 1, "only phone-2's edit is new");
+    // And phone-1 gets both its changes stored when it sends them again.
+    let (accepted, _) =
+        receive_fast(&accepted.doc, &fast_doc(&p1, &known), &server.gate_for("cadre1", &|_: &ActorId| Owner::Caller))
+            .expect("stored")
+            .expect("not resync");
+    assert_eq!(
+        accepted.changes.iter().map(automerge::Change::hash).collect::<Vec<_>>(),
+        vec![first.hash(), second.hash()]
+    );
+}
