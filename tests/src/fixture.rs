@@ -12,6 +12,8 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Executor};
 use tempfile::TempDir;
 use zhibu_schema::{Collection, VillageId, Year, mapping, sample};
+
+use crate::process::Remote;
 use zhibu_server::db::accounts::{NewAccount, Role};
 use zhibu_server::db::documents::DocKey;
 use zhibu_server::{AppState, Application, Config};
@@ -93,12 +95,11 @@ pub struct TestApp {
     task: tokio::task::JoinHandle<()>,
 }
 
-/// A second server instance on a [`TestApp`]'s database ([`TestApp::another_instance`]).
+/// A second server instance on a [`TestApp`]'s database ([`TestApp::another_instance`]),
+/// reached through `remote`.
 #[derive(Debug)]
 pub struct Instance {
-    pub url: String,
-    pub http: reqwest::Client,
-    pub year: Year,
+    pub remote: Remote,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -174,8 +175,8 @@ impl TestApp {
     /// for tests of what each instance keeps in memory; it stops when dropped.
     pub async fn another_instance(&self) -> Instance {
         let other = Application::build(Config::for_tests(self.db.url.clone())).await.expect("second instance");
-        let url = format!("http://127.0.0.1:{}", other.port());
-        Instance { url, http: reqwest::Client::new(), year: self.year, task: tokio::spawn(other.run_until_stopped()) }
+        let remote = Remote::new(&format!("http://127.0.0.1:{}", other.port()), self.year);
+        Instance { remote, task: tokio::spawn(other.run_until_stopped()) }
     }
 
     /// GET with a bearer token; returns status and body bytes.

@@ -23,23 +23,17 @@ pub trait Server {
     fn year(&self) -> zhibu_schema::Year;
 }
 
-/// Both kinds of in-process server have these fields.
-macro_rules! in_process_server {
-    ($($t:ty),*) => {$(
-        impl Server for $t {
-            fn url(&self) -> &str {
-                &self.url
-            }
-            fn http(&self) -> &reqwest::Client {
-                &self.http
-            }
-            fn year(&self) -> zhibu_schema::Year {
-                self.year
-            }
-        }
-    )*};
+impl Server for TestApp {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+    fn year(&self) -> zhibu_schema::Year {
+        self.year
+    }
 }
-in_process_server!(TestApp, fixture::Instance);
 
 /// Runs an async test body once per backend: `backends!(name, body_fn)` makes
 /// `name::sqlite` and `name::postgres`. `body_fn` takes a [`Backend`].

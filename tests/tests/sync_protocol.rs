@@ -95,21 +95,21 @@ async fn two_instances(backend: Backend) {
     // Both accounts sync through the second instance first: it reads (and keeps) that neither
     // has an actor bound yet.
     let mut phone = RawPhone::new(&app, &t1, "phone-a", "v1");
-    phone.sync(&second).await.expect("first sync, second instance");
+    phone.sync(&second.remote).await.expect("first sync, second instance");
     let mut thief = RawPhone::new(&app, &t2, "phone-a", "v1");
-    thief.sync(&second).await.expect("first sync of cadre2, second instance");
+    thief.sync(&second.remote).await.expect("first sync of cadre2, second instance");
     // The first instance binds phone-a to cadre1.
     let first = phone.award("cadre1", 1);
     phone.sync(&app).await.expect("binds phone-a to cadre1, first instance");
     // The second instance did not see that binding: cadre1's next push there is stored ...
     let next = phone.award("cadre1", 2);
-    phone.sync(&second).await.expect("cadre1 pushes through the second instance");
+    phone.sync(&second.remote).await.expect("cadre1 pushes through the second instance");
     let records = app.records("v1").await;
     assert!(records.points.contains_key(&first) && records.points.contains_key(&next));
     // ... and cadre2 still cannot write under phone-a there.
-    thief.sync(&second).await.expect("pull");
+    thief.sync(&second.remote).await.expect("pull");
     let stolen = thief.award("cadre2", 3);
-    let refused = thief.sync(&second).await.expect_err("spoofed actor refused by the second instance");
+    let refused = thief.sync(&second.remote).await.expect_err("spoofed actor refused by the second instance");
     assert_eq!((refused.status, refused.body["error"]["code"].as_str()), (403, Some("foreign_actor")));
     assert!(!app.records("v1").await.points.contains_key(&stolen), "nothing of it stored");
 }

@@ -75,7 +75,7 @@ async fn per_account(backend: Backend) {
 
     // A second server instance on the same database refuses too: nothing is kept in memory.
     let other = app.another_instance().await;
-    let other_url = other.url.clone();
+    let other_url = other.remote.url.clone();
     assert_locked("through the second instance", &login(&app, &other_url, "cadre1", PASSWORD).await, 15);
 
     // Three minutes on, the message says twelve; when the window has ended, the login works.

@@ -30,18 +30,23 @@ impl Server {
         Gate { village: vid(), year: year(), catalog: &self.catalog, owner }
     }
 
+    /// Who each actor belongs to for `account`, by the bindings so far.
+    fn owner_for(&self, account: &'static str) -> impl Fn(&ActorId) -> Owner + Sync + use<> {
+        let owners = self.owners.clone();
+        move |a: &ActorId| match owners.get(a) {
+            None => Owner::Unbound,
+            Some(&o) if o == account => Owner::Caller,
+            Some(_) => Owner::Other,
+        }
+    }
+
     fn receive(
         &mut self,
         account: &'static str,
         state: &mut sync::State,
         msg: Vec<u8>,
     ) -> Result<Option<Vec<u8>>, Refusal> {
-        let owners = self.owners.clone();
-        let owner = move |a: &ActorId| match owners.get(a) {
-            None => Owner::Unbound,
-            Some(&o) if o == account => Owner::Caller,
-            Some(_) => Owner::Other,
-        };
+        let owner = self.owner_for(account);
         let gate = self.gate_for(account, &owner);
         // As the server does: with the base as read, so that only what the changes touch is read
         // again; and that decides and reads as reading everything does.
@@ -360,12 +365,7 @@ fn a_change_waiting_for_its_dependency_is_not_kept_with_the_document() {
     // Another cadre's phone, holding what the server holds, resends it with an edit of its own.
     let mut p2 = server.doc.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
     award(&mut p2, 500, "volunteer", 3);
-    let owners = server.owners.clone();
-    let owner = move |a: &ActorId| match owners.get(a) {
-        None => Owner::Unbound,
-        Some(&"cadre2") => Owner::Caller,
-        Some(_) => Owner::Other,
-    };
+    let owner = server.owner_for("cadre2");
     let gate = server.gate_for("cadre2", &owner);
     let genesis = mapping::genesis(vid(), year()).get_heads();
     let (accepted, _) =
