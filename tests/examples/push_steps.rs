@@ -64,6 +64,8 @@ fn main() {
     time("push_decode_ms", || {
         sent.iter().map(|c| Change::from_bytes(c.clone()).expect("decodes")).for_each(drop);
     });
+    time("push_fork_ms", || drop(base.fork()));
+    time("push_records_clone_ms", || drop((*base_read).clone()));
     time("push_apply_ms", || {
         let mut next = base.fork();
         next.apply_changes(changes.clone()).expect("applies");

@@ -53,6 +53,8 @@ struct Round {
     p50: f64,
     p99: f64,
     cpu_ms: f64,
+    /// The benchmark's own CPU (the phones' side: connections, requests, replies) per sync.
+    phones_cpu_ms: f64,
     accepted: usize,
     failures: Vec<String>,
 }
@@ -108,6 +110,7 @@ pub async fn run(figures: &mut Figures, scale: &Scale, db: BenchDb, prefix: &str
         figures.add(format!("{prefix}sync_{name}p50_ms"), r.p50, "ms");
         figures.add(format!("{prefix}sync_{name}p99_ms"), r.p99, "ms");
         figures.add(format!("{prefix}sync_{name}server_cpu_ms_per_sync"), r.cpu_ms, "ms");
+        figures.add(format!("{prefix}sync_{name}phones_cpu_ms_per_sync"), r.phones_cpu_ms, "ms");
         if r.accepted < phones.len() {
             figures.note(format!(
                 "{prefix}sync {name}: {} of {} not accepted, e.g. {:?}",
@@ -134,6 +137,7 @@ async fn round(
         bodies.push(offline_month(phone, year, month(phone.index)));
     }
     let cpu_before = server::cpu_ms(server.pid()).unwrap_or(0.0);
+    let phones_cpu_before = server::cpu_ms(std::process::id()).unwrap_or(0.0);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for (i, (phone, body)) in phones.iter().zip(bodies).enumerate() {
@@ -166,6 +170,7 @@ async fn round(
     }
     let wall = start.elapsed().as_secs_f64();
     let cpu = server::cpu_ms(server.pid()).unwrap_or(0.0) - cpu_before;
+    let phones_cpu = server::cpu_ms(std::process::id()).unwrap_or(0.0) - phones_cpu_before;
     let mut accepted = 0;
     let mut failures = Vec::new();
     for (phone, (status, body)) in phones.iter_mut().zip(&replies) {
@@ -191,6 +196,7 @@ async fn round(
         p50: percentile(&latencies, 50.0),
         p99: percentile(&latencies, 99.0),
         cpu_ms: cpu / phones.len().max(1) as f64,
+        phones_cpu_ms: phones_cpu / phones.len().max(1) as f64,
         accepted,
         failures,
     })
