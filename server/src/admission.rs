@@ -36,8 +36,9 @@ pub async fn fast(
     catalog: &Arc<Catalog>,
     mine: &HashSet<String>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
+    let size = doc.changes.iter().map(|c| c.len()).sum();
     let doc = doc.clone();
-    on_base(state, key, base, catalog, mine, move |base, read, received, gate| {
+    on_base(state, key, base, catalog, mine, size, move |base, read, received, gate| {
         receive_fast_known(base, read, received, &doc, gate)
     })
     .await
@@ -54,29 +55,35 @@ pub async fn standard(
     mine: &HashSet<String>,
 ) -> Result<SyncStep, Refusal> {
     let message = message.to_vec();
-    on_base(state, key, base, catalog, mine, move |base, read, _, gate| {
+    on_base(state, key, base, catalog, mine, message.len(), move |base, read, _, gate| {
         receive_sync_known(base, read, &sync_state, &message, gate)
     })
     .await
 }
 
+/// Incoming changes up to this size, admitted against records already read, are a short job
+/// (a month of a village's records is about 6 KB): see [`crate::gates`].
+const SHORT_PUSH_BYTES: usize = 64 * 1024;
+
 /// Runs `admit` on a free core with the base document, its records as read, its changes kept
 /// as received, and the gate of the caller (who holds the actors `mine`) for the document's
 /// village and year under `catalog`. A base whose records were not known yet is read whole
-/// first, and learns them (in the cache too).
+/// first, and learns them (in the cache too). `size`: the bytes of the incoming changes.
 async fn on_base<T: Send + 'static>(
     state: &AppState,
     key: &DocKey,
     base: &mut Current,
     catalog: &Arc<Catalog>,
     mine: &HashSet<String>,
+    size: usize,
     admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>], &Gate<'_>) -> T + Send + 'static,
 ) -> T {
     let (job_key, catalog, mine) = (key.clone(), catalog.clone(), mine.clone());
     let (base_doc, known, received) = (base.doc.clone(), base.read.clone(), base.received.clone());
+    let short = known.is_some() && size <= SHORT_PUSH_BYTES;
     let (result, base_read) = state
         .gates
-        .cpu(move || {
+        .cpu_if_short(short, move || {
             let base_read = match known {
                 Some(r) => Some(r),
                 None => mapping::read(&*base_doc).ok().map(Arc::new),

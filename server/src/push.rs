@@ -79,11 +79,13 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let pending = p.base.pending + changes.len() as i64;
     let compact = pending >= COMPACT_AFTER;
     let received_at = now_ms();
+    // Short when only the rows that differ are made (the base's were stored with this catalog).
+    let short = before.is_some();
     let (plan, shared_rows, seen, snapshot) = {
         let (doc, read, catalog) = (doc.clone(), read.clone(), p.catalog.clone());
         state
             .gates
-            .cpu(move || {
+            .cpu_if_short(short, move || {
                 let mut seen = seen;
                 let before = before.as_ref().map(|(h, rows)| projections::Before {
                     records: &h.doc,
