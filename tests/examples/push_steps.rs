@@ -106,4 +106,5 @@ fn main() {
     time("snapshot_ms", || drop(accepted.doc.save()));
     time("snapshot_uncompressed_ms", || drop(accepted.doc.save_nocompress()));
     time("document_read_whole_ms", || drop(mapping::read(&accepted.doc).expect("reads")));
+    time("document_hydrate_ms", || drop(accepted.doc.hydrate(None)));
 }
