@@ -81,7 +81,7 @@ impl Gates {
     }
 
     /// Runs a short computation (a few milliseconds) on this thread when a core is free.
-    pub async fn cpu_short<R>(&self, f: impl FnOnce() -> R) -> R {
+    async fn cpu_short<R>(&self, f: impl FnOnce() -> R) -> R {
         let _permit = self.cpu.acquire().await.expect("the semaphore is never closed");
         f()
     }

@@ -12,11 +12,11 @@ use serde_json::Value;
 use sqlx::{AnyConnection, Connection, Executor};
 use tempfile::TempDir;
 use zhibu_schema::{Collection, VillageId, Year, mapping, sample};
-
-use crate::process::Remote;
 use zhibu_server::db::accounts::{NewAccount, Role};
 use zhibu_server::db::documents::DocKey;
 use zhibu_server::{AppState, Application, Config};
+
+use crate::process::Remote;
 
 pub const PASSWORD: &str = "pass-1234";
 
