@@ -18,6 +18,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{Backend, Db};
@@ -98,8 +100,24 @@ impl Writer {
 
 /// The writer task: when the writer's turn comes, whatever waits, in one transaction; until
 /// the queue closes.
+///
+/// The task keeps one connection of the pool for its own. In WAL mode an SQLite connection
+/// throws its whole page cache away when it begins a transaction after another connection
+/// wrote, and the pool hands its connections out in turn: every batch began with a cold cache
+/// and read again each page it touched. With one connection doing all the writing, its cache
+/// stays valid from batch to batch.
 async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::UnboundedReceiver<Job>) {
-    while let Some(first) = receive.recv().await {
+    let mut conn: Option<PoolConnection<Any>> = None;
+    loop {
+        // A pool closes only when every connection is back: the kept one goes back then.
+        let first = tokio::select! {
+            job = receive.recv() => job,
+            () = db.pool.close_event(), if conn.is_some() => {
+                conn = None;
+                continue;
+            }
+        };
+        let Some(first) = first else { break };
         counts.waiting.fetch_sub(1, Ordering::Relaxed);
         let _turn = gates.write().await;
         let mut batch = vec![first];
@@ -110,15 +128,32 @@ async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::
             batch.push(job);
         }
         counts.largest.fetch_max(batch.len(), Ordering::Relaxed);
-        write_batch(&db, batch).await;
+        let c = match &mut conn {
+            Some(c) => c,
+            None => match db.pool.acquire().await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    fail(batch.into_iter().map(|(_, r)| r), &e.into());
+                    continue;
+                }
+            },
+        };
+        if write_batch(c, batch).await.is_err() {
+            // The connection may be what failed: the next batch takes another.
+            conn = None;
+        }
     }
 }
 
-/// Writes the pushes of a batch in one transaction and answers each.
-async fn write_batch(db: &Db, batch: Vec<Job>) {
-    let mut tx = match db.pool.begin().await {
+/// Writes the pushes of a batch in one transaction and answers each. `Err` when the
+/// transaction failed as a whole (every push was answered with the error).
+async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), ()> {
+    let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => return fail(batch.into_iter().map(|(_, r)| r), &e.into()),
+        Err(e) => {
+            fail(batch.into_iter().map(|(_, r)| r), &e.into());
+            return Err(());
+        }
     };
     let mut kept = Vec::new();
     let mut jobs = batch.into_iter();
@@ -131,7 +166,8 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
             Err(e) => {
                 // The transaction itself can no longer be used: nothing of it is kept.
                 let waiting = kept.into_iter().chain([reply]).chain(jobs.map(|(_, r)| r));
-                return fail(waiting, &e.into());
+                fail(waiting, &e.into());
+                return Err(());
             }
         }
     }
@@ -140,17 +176,18 @@ async fn write_batch(db: &Db, batch: Vec<Job>) {
             for reply in kept {
                 let _ = reply.send(Ok(true));
             }
+            Ok(())
         }
-        Err(e) => fail(kept.into_iter(), &e.into()),
+        Err(e) => {
+            fail(kept.into_iter(), &e.into());
+            Err(())
+        }
     }
 }
 
 /// One push under a savepoint: its outcome, its writes kept only for `Ok(true)`. `Err` when
 /// the savepoint itself failed.
-async fn savepointed(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    write: &Write,
-) -> Result<AppResult<bool>, sqlx::Error> {
+async fn savepointed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, write: &Write) -> Result<AppResult<bool>, sqlx::Error> {
     sqlx::query("SAVEPOINT push").execute(&mut **tx).await?;
     let outcome = write_one(tx, write).await;
     if !matches!(outcome, Ok(true)) {

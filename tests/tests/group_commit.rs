@@ -150,3 +150,26 @@ async fn syncs_without_changes_share_the_writers_transaction() {
         assert!(a > b, "each phone's sync is recorded: {before:?} then {after:?}");
     }
 }
+
+/// The writer keeps one connection of the pool for all its batches (its SQLite page cache then
+/// stays valid from one to the next), and gives it back when the pool closes, so closing the
+/// database never waits forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let token = app.token("cadre1").await;
+    let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let pool = &app.state.db.pool;
+    let in_use = || pool.size() - u32::try_from(pool.num_idle()).expect("few");
+    for member in ["v1-m01", "v1-m02", "v1-m03"] {
+        award(&mut phone, member, "cadre1");
+        phone.sync(&app).await.expect("stored");
+        assert_eq!(in_use(), 1, "only the writer's connection is out of the pool between pushes");
+    }
+    assert_eq!(point_rows(&app, "v1").await, 3);
+
+    tokio::time::timeout(std::time::Duration::from_secs(10), pool.close())
+        .await
+        .expect("the pool closes: the writer gave its connection back");
+}

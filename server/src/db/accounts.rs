@@ -275,7 +275,7 @@ impl Db {
 }
 
 /// Binds an actor to an account unless it is bound already; true when it belongs to `account`.
-pub async fn bind_actor(tx: &mut Transaction<'static, Any>, actor: &str, account: &str) -> anyhow::Result<bool> {
+pub async fn bind_actor(tx: &mut Transaction<'_, Any>, actor: &str, account: &str) -> anyhow::Result<bool> {
     sqlx::query("INSERT INTO actors (actor, account_id, bound_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .bind(actor)
         .bind(account)

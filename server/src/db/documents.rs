@@ -215,7 +215,7 @@ pub enum Claim {
 /// Moves the document from `loaded.version` to the next version, holding its row until commit.
 /// `projected` is the digest of the catalog the push's projection rows are made with.
 pub async fn claim_version(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     key: &DocKey,
     version: i64,
     heads: &str,
@@ -257,7 +257,7 @@ pub async fn claim_version(
 
 /// Appends new changes to the log, in multi-row statements.
 pub async fn insert_changes(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     key: &DocKey,
     account: &str,
     peer: &str,
@@ -308,7 +308,7 @@ pub async fn insert_changes(
 /// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered):
 /// `snapshot` is the document saved whole. Runs inside the push's transaction, after
 /// `claim_version`, so no other push can interleave.
-pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
+pub async fn compact(tx: &mut Transaction<'_, Any>, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
     sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
         .bind(snapshot)
         .bind(&key.township)
@@ -328,7 +328,7 @@ pub async fn compact(tx: &mut Transaction<'static, Any>, key: &DocKey, snapshot:
 }
 
 pub async fn save_sync_state(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     key: &DocKey,
     peer: &str,
     account: &str,
@@ -353,7 +353,7 @@ pub async fn save_sync_state(
 
 /// Records that a device synced a document now.
 pub async fn touch_device(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     key: &DocKey,
     peer: &str,
     account: &str,

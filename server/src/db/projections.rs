@@ -371,7 +371,7 @@ pub fn plan(
 /// do this in two steps ([`plan`] before their transaction, [`apply`] in it); this is for
 /// tools and tests.
 pub async fn update(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     key: &DocKey,
     before: Option<&VillageYear>,
     after: &VillageYear,
@@ -416,7 +416,7 @@ fn placeholders(backend: Backend, first: usize, n: usize) -> String {
 /// Writes rows (key columns, then the rest) in multi-row statements; `conflict` is what to do
 /// with a row whose key is taken.
 async fn write_rows(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     backend: Backend,
     key: &DocKey,
     table: &str,
@@ -451,12 +451,7 @@ async fn write_rows(
 }
 
 /// Deletes rows by primary key.
-async fn delete(
-    tx: &mut Transaction<'static, Any>,
-    key: &DocKey,
-    table: &Table,
-    keys: &[Vec<Val>],
-) -> anyhow::Result<()> {
+async fn delete(tx: &mut Transaction<'_, Any>, key: &DocKey, table: &Table, keys: &[Vec<Val>]) -> anyhow::Result<()> {
     let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
     let conds: Vec<String> =
         table.columns[..table.key_len].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
@@ -473,12 +468,12 @@ async fn delete(
 }
 
 /// The database behind a transaction.
-pub(crate) fn backend_of(tx: &Transaction<'static, Any>) -> Backend {
+pub(crate) fn backend_of(tx: &Transaction<'_, Any>) -> Backend {
     if tx.backend_name().eq_ignore_ascii_case("postgresql") { Backend::Postgres } else { Backend::Sqlite }
 }
 
 /// Writes a plan: the record first-seen times, then the projection rows.
-pub async fn apply(tx: &mut Transaction<'static, Any>, key: &DocKey, plan: &Plan) -> anyhow::Result<()> {
+pub async fn apply(tx: &mut Transaction<'_, Any>, key: &DocKey, plan: &Plan) -> anyhow::Result<()> {
     let backend = backend_of(tx);
     let now = vec![Val::Int(plan.received_at)];
     let seen: Vec<(Vec<Val>, Vec<Val>)> = plan.seen_new.iter().map(|k| (vec![text(k)], now.clone())).collect();
