@@ -31,7 +31,10 @@ use crate::state::AppState;
 /// At most this many pushes share a transaction.
 const MAX_BATCH: usize = 32;
 
-type Job = (Write, oneshot::Sender<AppResult<bool>>);
+/// Where a push's outcome goes.
+type Reply = oneshot::Sender<AppResult<bool>>;
+
+type Job = (Write, Reply);
 
 /// The queue to the SQLite writer task, started at the first push.
 #[derive(Debug, Default)]
@@ -138,22 +141,21 @@ async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::
                 }
             },
         };
-        if write_batch(c, batch).await.is_err() {
+        if let Err((owed, e)) = write_batch(c, batch).await {
+            fail(owed.into_iter(), &e.into());
             // The connection may be what failed: the next batch takes another.
             conn = None;
         }
     }
 }
 
-/// Writes the pushes of a batch in one transaction and answers each. `Err` when the
-/// transaction failed as a whole (every push was answered with the error).
-async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), ()> {
+/// Writes the pushes of a batch in one transaction and answers each. When the transaction
+/// fails as a whole, the pushes not yet answered come back with the error: nothing of any of
+/// them is kept.
+async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), (Vec<Reply>, sqlx::Error)> {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            fail(batch.into_iter().map(|(_, r)| r), &e.into());
-            return Err(());
-        }
+        Err(e) => return Err((batch.into_iter().map(|(_, r)| r).collect(), e)),
     };
     let mut kept = Vec::new();
     let mut jobs = batch.into_iter();
@@ -164,25 +166,20 @@ async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), ()
                 let _ = reply.send(other);
             }
             Err(e) => {
-                // The transaction itself can no longer be used: nothing of it is kept.
-                let waiting = kept.into_iter().chain([reply]).chain(jobs.map(|(_, r)| r));
-                fail(waiting, &e.into());
-                return Err(());
+                // The transaction itself can no longer be used.
+                kept.push(reply);
+                kept.extend(jobs.map(|(_, r)| r));
+                return Err((kept, e));
             }
         }
     }
-    match tx.commit().await {
-        Ok(()) => {
-            for reply in kept {
-                let _ = reply.send(Ok(true));
-            }
-            Ok(())
-        }
-        Err(e) => {
-            fail(kept.into_iter(), &e.into());
-            Err(())
-        }
+    if let Err(e) = tx.commit().await {
+        return Err((kept, e));
     }
+    for reply in kept {
+        let _ = reply.send(Ok(true));
+    }
+    Ok(())
 }
 
 /// One push under a savepoint: its outcome, its writes kept only for `Ok(true)`. `Err` when
@@ -198,7 +195,7 @@ async fn savepointed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, write: &Write) -
 }
 
 /// Answers every push with the same error.
-fn fail(replies: impl Iterator<Item = oneshot::Sender<AppResult<bool>>>, e: &AppError) {
+fn fail(replies: impl Iterator<Item = Reply>, e: &AppError) {
     for reply in replies {
         let _ = reply.send(Err(e.again()));
     }
