@@ -65,7 +65,13 @@ fn receive_sync_unguarded(
     // with a queue answers every later change as missing (`get_missing_deps`), so every change
     // a phone resent would look new and be checked again (refused when another account's), and
     // every fast push would be asked to resync. It is made again from the applied changes.
+    // Without the queue, Automerge would ask the peer for its heads (the waiting changes), not
+    // for what they wait on; when our Bloom filter falsely claims a missing dependency (about one
+    // change in a hundred), the peer would send the waiting changes again and again, never the
+    // dependency. So the reply asks for the dependencies themselves.
+    let mut waiting_on = Vec::new();
     if !next.get_missing_deps(&[]).is_empty() {
+        waiting_on = next.get_missing_deps(state.their_heads.as_deref().unwrap_or_default());
         state.needs_reset = true;
         let applied = next.get_changes(&base.get_heads());
         next = base.fork();
@@ -74,7 +80,12 @@ fn receive_sync_unguarded(
     }
     let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
     let accepted = admit_known(base, base_read, next, patches, gate)?;
-    let reply = accepted.doc.generate_sync_message(&mut state).map(sync::Message::encode);
+    let reply = accepted.doc.generate_sync_message(&mut state).map(|mut reply| {
+        if !waiting_on.is_empty() {
+            reply.need = waiting_on;
+        }
+        reply.encode()
+    });
     Ok(SyncStep { accepted, state, reply })
 }
 
