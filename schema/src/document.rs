@@ -2,6 +2,7 @@
 //! `mapping::write` stores. Derived figures are never part of it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,9 +24,13 @@ pub struct VillageYear {
     pub village_id: VillageId,
     pub year: Year,
     pub members: BTreeMap<MemberId, crate::Member>,
-    pub meetings: BTreeMap<RecordId, Meeting>,
-    pub points: BTreeMap<RecordId, PointEntry>,
-    pub cases: BTreeMap<RecordId, Case>,
+    // The records a year accumulates are shared behind `Arc`s: the server keeps a document's
+    // records as read, and each push reads again only the records it touched into a copy, so
+    // the copy shares every other record instead of cloning (and later freeing) each meeting's
+    // attendance. Change one with `Arc::make_mut`.
+    pub meetings: BTreeMap<RecordId, Arc<Meeting>>,
+    pub points: BTreeMap<RecordId, Arc<PointEntry>>,
+    pub cases: BTreeMap<RecordId, Arc<Case>>,
 }
 
 impl VillageYear {
@@ -42,15 +47,15 @@ impl VillageYear {
 
     /// Meetings that count (not voided).
     pub fn live_meetings(&self) -> impl Iterator<Item = (&RecordId, &Meeting)> {
-        self.meetings.iter().filter(|(_, m)| m.voided.is_none())
+        self.meetings.iter().filter(|(_, m)| m.voided.is_none()).map(|(id, m)| (id, &**m))
     }
 
     pub fn live_points(&self) -> impl Iterator<Item = (&RecordId, &PointEntry)> {
-        self.points.iter().filter(|(_, p)| p.voided.is_none())
+        self.points.iter().filter(|(_, p)| p.voided.is_none()).map(|(id, p)| (id, &**p))
     }
 
     pub fn live_cases(&self) -> impl Iterator<Item = (&RecordId, &Case)> {
-        self.cases.iter().filter(|(_, c)| c.voided.is_none())
+        self.cases.iter().filter(|(_, c)| c.voided.is_none()).map(|(id, c)| (id, &**c))
     }
 
     pub fn member(&self, id: &MemberId) -> Option<&Member> {

@@ -44,11 +44,11 @@ pub(crate) fn village() -> VillageYear {
         };
         assembly.attendance.insert(id.clone(), a);
     }
-    doc.meetings.insert(rid(1), assembly);
+    doc.meetings.insert(rid(1), assembly.into());
     let mut voided = Meeting::new(MeetingKind::ThemeDay, d("2026-03-05"), line("录错的会议"));
     voided.attendance.insert(mid("v1-m01"), Attendance::absent());
     voided.voided = Some(Voided { reason: prose("重复录入"), by: account("cadre1") });
-    doc.meetings.insert(rid(2), voided);
+    doc.meetings.insert(rid(2), voided.into());
     doc.points.insert(
         rid(3),
         PointEntry {
@@ -59,7 +59,8 @@ pub(crate) fn village() -> VillageYear {
             note: Some(prose("参加防汛值守")),
             by: account("cadre1"),
             voided: None,
-        },
+        }
+        .into(),
     );
     let mut case = Case::new(code("homestead"), line("李家宅基地申请"), d("2026-02-01"));
     case.applicant = Some(name("李志强"));
@@ -69,7 +70,7 @@ pub(crate) fn village() -> VillageYear {
         Step { done_on: d("2026-02-05"), by: account("cadre2"), note: Some(prose("符合一户一宅")) },
     );
     case.notice = Some(Notice { from: d("2026-02-06"), to: d("2026-02-12"), place: Some(name("村务公开栏")) });
-    doc.cases.insert(rid(4), case);
+    doc.cases.insert(rid(4), case.into());
     doc
 }
 

@@ -186,6 +186,8 @@ pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog:
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::testutil::*;
     use crate::{Attendance, Meeting, Notice, PointDelta, PointEntry, Step};
@@ -216,7 +218,9 @@ mod tests {
     #[test]
     fn attendance_only_for_members_on_the_roster() {
         let mut doc = village();
-        doc.meetings.get_mut(&rid(1)).expect("m").attendance.insert(mid("stranger"), Attendance::present());
+        Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"))
+            .attendance
+            .insert(mid("stranger"), Attendance::present());
         let v = one(&doc);
         assert_eq!(
             (v.collection, v.field.as_str(), v.rule),
@@ -229,14 +233,14 @@ mod tests {
     #[test]
     fn points_only_for_members_on_the_roster() {
         let mut doc = village();
-        doc.points.insert(rid(9), point("stranger", "volunteer", 2));
+        doc.points.insert(rid(9), point("stranger", "volunteer", 2).into());
         assert_eq!(one(&doc).rule, Rule::UnknownMember);
     }
 
     #[test]
     fn point_rules_come_from_the_catalog() {
         let mut doc = village();
-        doc.points.insert(rid(9), point("v1-m01", "login_bonus", 1));
+        doc.points.insert(rid(9), point("v1-m01", "login_bonus", 1).into());
         let v = one(&doc);
         assert_eq!((v.field.as_str(), v.rule), ("rule", Rule::UnknownRule));
         assert_eq!(v.message, "积分规则「login_bonus」不在本乡镇的积分目录中");
@@ -245,40 +249,40 @@ mod tests {
     #[test]
     fn attendance_rules_cannot_be_entered_by_hand() {
         let mut doc = village();
-        doc.points.insert(rid(9), point("v1-m01", "attend_absent", -2));
+        doc.points.insert(rid(9), point("v1-m01", "attend_absent", -2).into());
         assert_eq!(one(&doc).message, "「无故缺席三会一课/主题党日」由会议考勤自动计算，不能手工录入");
     }
 
     #[test]
     fn deltas_stay_within_the_rule_range() {
         let mut doc = village();
-        doc.points.insert(rid(9), point("v1-m01", "volunteer", 8));
+        doc.points.insert(rid(9), point("v1-m01", "volunteer", 8).into());
         let v = one(&doc);
         assert_eq!((v.field.as_str(), v.rule), ("delta", Rule::DeltaOutOfRange));
         assert_eq!(v.message, "「志愿服务、义务劳动」的分值应在 1 到 5 之间，这里是 8");
-        doc.points.insert(rid(9), point("v1-m01", "dues_late", -3));
+        doc.points.insert(rid(9), point("v1-m01", "dues_late", -3).into());
         assert_eq!(one(&doc).message, "「未按时足额交纳党费」的分值应为 -2，这里是 -3");
     }
 
     #[test]
     fn dates_stay_inside_the_document_year() {
         let mut doc = village();
-        doc.meetings.get_mut(&rid(1)).expect("m").held_on = d("2025-12-30");
+        Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m")).held_on = d("2025-12-30");
         let v = one(&doc);
         assert_eq!((v.field.as_str(), v.rule), ("held_on", Rule::DateOutsideYear));
         assert_eq!(v.message, "日期 2025-12-30 不在本文档的年度 2026 年内");
         let mut doc = village();
-        doc.points.insert(rid(9), PointEntry { on: d("2027-01-01"), ..point("v1-m01", "volunteer", 1) });
+        doc.points.insert(rid(9), PointEntry { on: d("2027-01-01"), ..point("v1-m01", "volunteer", 1) }.into());
         assert_eq!(one(&doc).rule, Rule::DateOutsideYear);
         let mut doc = village();
-        doc.cases.get_mut(&rid(4)).expect("c").opened_on = d("2025-01-31");
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c")).opened_on = d("2025-01-31");
         assert_eq!(one(&doc).field, "opened_on");
     }
 
     #[test]
     fn case_items_come_from_the_catalog() {
         let mut doc = village();
-        doc.cases.get_mut(&rid(4)).expect("c").item = code("fishing_rights");
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c")).item = code("fishing_rights");
         let v = one(&doc);
         assert_eq!(
             (v.rule, v.message.as_str()),
@@ -289,9 +293,7 @@ mod tests {
     #[test]
     fn case_steps_belong_to_their_item() {
         let mut doc = village();
-        doc.cases
-            .get_mut(&rid(4))
-            .expect("c")
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c"))
             .steps
             .insert(code("bidding"), Step { done_on: d("2026-02-07"), by: account("cadre1"), note: None });
         let v = one(&doc);
@@ -302,14 +304,14 @@ mod tests {
     #[test]
     fn dates_in_a_record_keep_their_order() {
         let mut doc = village();
-        let c = doc.cases.get_mut(&rid(4)).expect("c");
+        let c = Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c"));
         c.notice = Some(Notice { from: d("2026-02-10"), to: d("2026-02-08"), place: None });
         assert_eq!(one(&doc).message, "公示结束日期 2026-02-08 早于开始日期 2026-02-10");
         let mut doc = village();
-        doc.cases.get_mut(&rid(4)).expect("c").closed_on = Some(d("2026-01-15"));
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c")).closed_on = Some(d("2026-01-15"));
         assert_eq!(one(&doc).field, "closed_on");
         let mut doc = village();
-        doc.cases.get_mut(&rid(4)).expect("c").steps.get_mut(&code("application")).expect("s").done_on =
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c")).steps.get_mut(&code("application")).expect("s").done_on =
             d("2026-01-20");
         assert_eq!(one(&doc).message, "步骤完成日期 2026-01-20 早于立项日期 2026-02-01");
         let mut doc = village();
@@ -321,7 +323,11 @@ mod tests {
     #[test]
     fn leave_needs_a_reason() {
         let mut doc = village();
-        doc.meetings.get_mut(&rid(1)).expect("m").attendance.get_mut(&mid("v1-m09")).expect("a").reason = None;
+        Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"))
+            .attendance
+            .get_mut(&mid("v1-m09"))
+            .expect("a")
+            .reason = None;
         let v = one(&doc);
         assert_eq!((v.field.as_str(), v.message.as_str()), ("attendance.v1-m09.reason", "请假须写明请假事由"));
     }
@@ -329,11 +335,11 @@ mod tests {
     #[test]
     fn make_up_is_for_those_who_missed_and_comes_after_the_meeting() {
         let mut doc = village();
-        let m = doc.meetings.get_mut(&rid(1)).expect("m");
+        let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
         m.attendance.get_mut(&mid("v1-m01")).expect("a").makeup_on = Some(d("2026-03-20"));
         assert_eq!(one(&doc).message, "已出席的党员不需要补课");
         let mut doc = village();
-        let m = doc.meetings.get_mut(&rid(1)).expect("m");
+        let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
         m.attendance.get_mut(&mid("v1-m10")).expect("a").makeup_on = Some(d("2026-03-01"));
         assert_eq!(one(&doc).message, "补课日期 2026-03-01 早于会议日期 2026-03-10");
     }
@@ -341,7 +347,7 @@ mod tests {
     #[test]
     fn group_meetings_name_their_group() {
         let mut doc = village();
-        doc.meetings.insert(rid(9), Meeting::new(MeetingKind::GroupMeeting, d("2026-05-01"), line("小组会")));
+        doc.meetings.insert(rid(9), Meeting::new(MeetingKind::GroupMeeting, d("2026-05-01"), line("小组会")).into());
         let v = one(&doc);
         assert_eq!((v.rule, v.message.as_str()), (Rule::GroupMissing, "党小组会须写明是哪个党小组"));
     }
@@ -349,8 +355,8 @@ mod tests {
     #[test]
     fn every_violation_is_returned_not_just_the_first() {
         let mut doc = village();
-        doc.points.insert(rid(9), point("stranger", "login_bonus", 1));
-        doc.cases.get_mut(&rid(4)).expect("c").item = code("fishing_rights");
+        doc.points.insert(rid(9), point("stranger", "login_bonus", 1).into());
+        Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c")).item = code("fishing_rights");
         assert_eq!(validate(&doc, &Catalog::default()).len(), 3);
     }
 

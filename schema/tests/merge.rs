@@ -158,7 +158,7 @@ fn base() -> Automerge {
         for id in doc.members.keys() {
             m.attendance.insert(id.clone(), Attendance::present());
         }
-        doc.meetings.insert(RecordId::from_u128(n), m);
+        doc.meetings.insert(RecordId::from_u128(n), m.into());
     }
     let mut am = mapping::genesis(&village, year());
     am.set_actor(ActorId::from(b"server".as_slice()));

@@ -28,7 +28,7 @@ async fn push_and_pull(backend: Backend) {
     let p = award("v1-m01", "volunteer", 3, phone.year().first_day());
     phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
     phone.sync(&app).await.expect("push");
-    assert_eq!(app.records("v1").await.points.get(&id), Some(&p));
+    assert_eq!(app.records("v1").await.points.get(&id).map(|p| &**p), Some(&p));
     // A second phone of the other cadre sees it.
     let token2 = app.token("cadre2").await;
     let mut other = RawPhone::new(&app, &token2, "phone-b", "v1");

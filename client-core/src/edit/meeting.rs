@@ -89,7 +89,7 @@ mod tests {
         let mut m = assembly(&["v1-m01", "v1-m02"]);
         m.attendance.insert(mid("v1-m03"), Attendance::leave(text("外出务工"), Some(Name::parse("王书记").unwrap())));
         let id = t.phone.record_meeting(&m).unwrap();
-        assert_eq!(t.phone.records(year()).unwrap().meetings.get(&id), Some(&m));
+        assert_eq!(t.phone.records(year()).unwrap().meetings.get(&id).map(|m| &**m), Some(&m));
         assert_eq!(history(&t.phone), (n + 1, Some("记录会议：支部党员大会 2026-03-10".to_owned())));
     }
 

@@ -16,7 +16,7 @@ fn every_acknowledged_edit_is_there_after_reopening() {
     drop(t.phone);
 
     let again = Phone::open(t.dir.path()).unwrap();
-    assert_eq!(again.records(year()).unwrap().meetings.get(&id), Some(&m));
+    assert_eq!(again.records(year()).unwrap().meetings.get(&id).map(|m| &**m), Some(&m));
     assert_eq!(again.lock().docs[&key()].replica.doc.get_heads(), heads);
     assert_eq!(again.device(), device, "the actor is made once and kept");
     assert_eq!(again.session().unwrap().account.id.as_str(), "cadre1");

@@ -50,8 +50,12 @@ impl Phone {
     /// date.
     pub fn meetings(&self, year: Year, period: Period) -> Result<Vec<(RecordId, Meeting)>, ClientError> {
         let records = self.records(year)?;
-        let mut out: Vec<(RecordId, Meeting)> =
-            records.meetings.into_iter().filter(|(_, m)| period.contains(m.held_on)).collect();
+        let mut out: Vec<(RecordId, Meeting)> = records
+            .meetings
+            .into_iter()
+            .filter(|(_, m)| period.contains(m.held_on))
+            .map(|(id, m)| (id, std::sync::Arc::unwrap_or_clone(m)))
+            .collect();
         out.sort_by(|a, b| (a.1.held_on, &a.0).cmp(&(b.1.held_on, &b.0)));
         Ok(out)
     }

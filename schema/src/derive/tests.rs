@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use crate::testutil::*;
 use crate::*;
 
@@ -66,11 +68,13 @@ fn grades_follow_the_catalog_and_voided_entries_do_not_count() {
                 note: None,
                 by: account("cadre1"),
                 voided: None,
-            },
+            }
+            .into(),
         );
     }
     assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| (s.total, s.grade)), Some((60, Some(Grade::Qualified))));
-    doc.points.get_mut(&rid(11)).expect("p").voided = Some(Voided { reason: prose("录错"), by: account("cadre1") });
+    Arc::make_mut(doc.points.get_mut(&rid(11)).expect("p")).voided =
+        Some(Voided { reason: prose("录错"), by: account("cadre1") });
     assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| (s.total, s.grade)), Some((80, Some(Grade::Good))));
     c.base_score = 60;
     assert_eq!(member_score(&doc, &c, &mid("v1-m02")).map(|s| s.grade), Some(Some(Grade::Unqualified)));
@@ -106,7 +110,7 @@ fn an_assembly_with_quorum_counts_for_its_quarter() {
 #[test]
 fn quorum_is_computed_from_members_due_not_from_those_who_came() {
     let mut doc = village();
-    let m = doc.meetings.get_mut(&rid(1)).expect("m");
+    let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
     // Record only the five who came: the due are still all eleven full members.
     m.attendance.retain(|id, _| ["v1-m01", "v1-m02", "v1-m03", "v1-m04", "v1-m05"].contains(&id.as_str()));
     let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("q");
@@ -150,7 +154,7 @@ fn group_meetings_are_required_of_each_group() {
     let mut doc = village();
     let mut g = Meeting::new(MeetingKind::GroupMeeting, d("2026-01-15"), line("小组学习"));
     g.group = Some(name("第一党小组"));
-    doc.meetings.insert(rid(20), g);
+    doc.meetings.insert(rid(20), g.into());
     let s = summary(&doc, Period::Month(1), "2026-12-31");
     let groups: Vec<_> = s
         .iter()
@@ -161,7 +165,7 @@ fn group_meetings_are_required_of_each_group() {
 }
 
 fn case() -> Case {
-    village().cases[&rid(4)].clone()
+    (*village().cases[&rid(4)]).clone()
 }
 
 fn gaps(c: &Case, as_of: &str) -> Vec<CaseGap> {
@@ -250,7 +254,8 @@ fn totals_alone_are_the_totals_of_the_full_scores() {
             note: None,
             by: account("cadre1"),
             voided: None,
-        },
+        }
+        .into(),
     );
     let expected: Vec<_> = all_scores(&doc, &c).into_iter().map(|s| (s.member_id, s.total, s.grade)).collect();
     let got: Vec<_> = all_totals(&doc, &c).into_iter().map(|t| (t.member_id, t.total, t.grade)).collect();

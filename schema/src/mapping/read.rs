@@ -68,13 +68,14 @@ pub(crate) fn read_root(root: &Map) -> Result<Hydrated, ReadError> {
     Ok(Hydrated { doc, problems })
 }
 
-fn collection<K: Ord, T, E: std::fmt::Display>(
+/// A collection's records, each kept as `V`: the record itself, or shared behind an `Arc`.
+fn collection<K: Ord, T, V: From<T>, E: std::fmt::Display>(
     root: &Map,
     which: Collection,
     parse_id: impl Fn(&str) -> Result<K, E>,
     read_one: impl Fn(&mut Fields<'_>) -> Option<T>,
     problems: &mut Vec<Violation>,
-) -> BTreeMap<K, T> {
+) -> BTreeMap<K, V> {
     let mut out = BTreeMap::new();
     let records = match root.get(which.key()) {
         None => return out,
@@ -86,7 +87,7 @@ fn collection<K: Ord, T, E: std::fmt::Display>(
     };
     for (key, value) in records.iter() {
         if let Some((id, record)) = entry(which, key, &value.value, &parse_id, &read_one, problems) {
-            out.insert(id, record);
+            out.insert(id, V::from(record));
         }
     }
     out
@@ -246,8 +247,8 @@ pub fn reread(
     Ok((out, touched))
 }
 
-fn reread_one<K: Ord, T, E: std::fmt::Display>(
-    records: &mut BTreeMap<K, T>,
+fn reread_one<K: Ord, T, V: From<T>, E: std::fmt::Display>(
+    records: &mut BTreeMap<K, V>,
     which: Collection,
     key: &str,
     value: Option<Value>,
@@ -261,7 +262,7 @@ fn reread_one<K: Ord, T, E: std::fmt::Display>(
     if let Some(value) = value
         && let Some((id, record)) = entry(which, key, &value, &parse_id, &read_one, problems)
     {
-        records.insert(id, record);
+        records.insert(id, V::from(record));
     }
 }
 

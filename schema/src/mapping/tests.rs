@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use automerge::transaction::Transactable;
 use automerge::{Automerge, ObjType, ROOT, ReadDoc, ScalarValue};
 
@@ -125,7 +127,7 @@ fn rewriting_an_unchanged_record_makes_no_operations() {
 fn changing_one_field_writes_one_operation_and_clearing_deletes_it() {
     let mut village = village();
     let mut am = automerge_of(&village);
-    let meeting = village.meetings.get_mut(&rid(1)).expect("meeting");
+    let meeting = Arc::make_mut(village.meetings.get_mut(&rid(1)).expect("meeting"));
     meeting.place = Some(name("党员活动室"));
     let mut tx = am.transaction();
     put_record_id(&mut tx, Collection::Meetings, &rid(1), &*meeting).expect("put");
@@ -145,7 +147,7 @@ fn fields_unknown_to_this_version_survive_an_edit() {
     let mut am = automerge_of(&village);
     let m = rid(1).to_string();
     am.transact::<_, _, WriteError>(|tx| put_at(tx, &["meetings", &m, "weather"], "晴")).expect("put");
-    let meeting = village.meetings.get_mut(&rid(1)).expect("meeting");
+    let meeting = Arc::make_mut(village.meetings.get_mut(&rid(1)).expect("meeting"));
     meeting.topic = line("新的议题");
     am.transact::<_, _, WriteError>(|tx| put_record_id(tx, Collection::Meetings, &rid(1), &*meeting)).expect("put");
     let obj = am.get(ROOT, "meetings").expect("g").expect("meetings").1;

@@ -241,3 +241,29 @@ fn a_new_point_entry_touches_that_entry_only() {
     let touched = mapping::touched_by(&next.make_patches(&mut log));
     assert_eq!(touched, Touched::Records([(Collection::Points, rid(9).to_string())].into()));
 }
+
+#[test]
+fn the_records_a_push_did_not_touch_are_shared_with_the_base_not_copied() {
+    let base = automerge_of(&village());
+    let mut phone = base.fork().with_actor(ActorId::from(b"phone".as_slice()));
+    apply(&mut phone, &Edit::Attendance { meeting: 1, member: 0, status: 1 });
+    let mut next = base.fork();
+    let mut log = PatchLog::active();
+    next.apply_changes_log_patches(phone.get_changes(&base.get_heads()), &mut log).expect("applies");
+    let patches = next.make_patches(&mut log);
+    let v1 = VillageId::parse("v1").expect("id");
+    let catalog = Catalog::default();
+    let owner = |_: &ActorId| Owner::Caller;
+    let gate = Gate { village: &v1, year: year(), catalog: &catalog, owner: &owner };
+    let before = std::sync::Arc::new(mapping::read(&base).expect("reads"));
+    let after = admit_known(&base, Some(&before), next, patches, &gate).expect("admitted").read;
+
+    let (b, a) = (&before.doc, &after.doc);
+    assert!(b.meetings.len() > 1 && !b.points.is_empty() && !b.cases.is_empty(), "the sample has all three");
+    for (id, m) in &a.meetings {
+        assert_eq!(std::sync::Arc::ptr_eq(m, &b.meetings[id]), *id != rid(1), "meeting {id}");
+    }
+    assert!(a.points.iter().all(|(id, p)| std::sync::Arc::ptr_eq(p, &b.points[id])), "point entries shared");
+    assert!(a.cases.iter().all(|(id, c)| std::sync::Arc::ptr_eq(c, &b.cases[id])), "cases shared");
+    assert_ne!(a.meetings[&rid(1)], b.meetings[&rid(1)], "the touched meeting was read again");
+}
