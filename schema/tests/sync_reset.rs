@@ -48,17 +48,16 @@ fn server_and_phone(village: &VillageId, year: Year) -> (Automerge, Automerge) {
 /// Syncs the phone with a stateless server for at most `rounds` messages; `tamper` may change
 /// each message before the server reads it, `claim` each reply before the phone reads it.
 fn sync_statelessly(
+    (village, year): (&VillageId, Year),
     server: &mut Automerge,
     phone: &mut Automerge,
     rounds: usize,
     mut tamper: impl FnMut(&mut sync::Message),
     mut claim: impl FnMut(&Automerge, &mut sync::Message),
 ) {
-    let village = VillageId::parse("v1").expect("id");
-    let year = Year::new(2025).expect("year");
     let catalog = Catalog::default();
     let owner = |_: &ActorId| Owner::Caller;
-    let gate = Gate { village: &village, year, catalog: &catalog, owner: &owner };
+    let gate = Gate { village, year, catalog: &catalog, owner: &owner };
     let (mut phone_state, mut server_state) = (sync::State::new(), sync::State::new());
     for _ in 0..rounds {
         let Some(mut msg) = phone.generate_sync_message(&mut phone_state) else { break };
@@ -90,7 +89,7 @@ fn a_change_that_arrives_before_its_dependency_is_sent_again() {
             tampered = true;
         }
     };
-    sync_statelessly(&mut server, &mut phone, 12, tamper, |_, _| {});
+    sync_statelessly((&village, year), &mut server, &mut phone, 12, tamper, |_, _| {});
     assert!(tampered, "the exchange carried changes");
     assert_eq!(server.get_heads(), phone.get_heads(), "the sync settles with both edits on the server");
 }
@@ -115,7 +114,7 @@ fn a_dependency_the_servers_filter_falsely_claims_is_asked_for_by_name() {
             claimed += 1;
         }
     };
-    sync_statelessly(&mut server, &mut phone, 12, |_| {}, claim);
+    sync_statelessly((&village, year), &mut server, &mut phone, 12, |_| {}, claim);
     assert!(claimed > 0, "the server sent its filter");
     assert_eq!(server.get_heads(), phone.get_heads(), "the sync settles with both edits on the server");
 }

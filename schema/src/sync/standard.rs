@@ -68,7 +68,9 @@ fn receive_sync_unguarded(
     // Without the queue, Automerge would ask the peer for its heads (the waiting changes), not
     // for what they wait on; when our Bloom filter falsely claims a missing dependency (about one
     // change in a hundred), the peer would send the waiting changes again and again, never the
-    // dependency. So the reply asks for the dependencies themselves.
+    // dependency. So the reply asks for the dependencies themselves. It keeps our Bloom filter
+    // (Automerge added it because what it needed was among the peer's heads), and with the
+    // reset the peer sends again the dropped changes the filter does not claim.
     let mut waiting_on = Vec::new();
     if !next.get_missing_deps(&[]).is_empty() {
         waiting_on = next.get_missing_deps(state.their_heads.as_deref().unwrap_or_default());
