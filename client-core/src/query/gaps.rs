@@ -31,7 +31,7 @@ pub struct CaseGaps {
 impl Phone {
     /// Every case of `year` that is not voided, with its gaps as of `as_of`, by opening date.
     pub fn case_gaps(&self, year: Year, as_of: Date) -> Result<Vec<CaseGaps>, ClientError> {
-        let records = self.records(year)?;
+        let records = self.shared_records(year)?;
         let catalog = self.catalog();
         let mut out: Vec<CaseGaps> = records
             .live_cases()

@@ -33,10 +33,12 @@ impl Inner {
 impl Phone {
     /// The records of the cadre's village for `year`, as the phone has them.
     pub fn records(&self, year: Year) -> Result<VillageYear, ClientError> {
-        self.with(|inner| {
-            let key = DocKey::new(inner.village()?, year);
-            Ok((*inner.records(&key)?).clone())
-        })
+        Ok((*self.shared_records(year)?).clone())
+    }
+
+    /// [`Phone::records`] as the phone keeps them, shared rather than copied.
+    fn shared_records(&self, year: Year) -> Result<Arc<VillageYear>, ClientError> {
+        self.with(|inner| inner.records(&DocKey::new(inner.village()?, year)))
     }
 
     fn records_and_catalog(&self, year: Year) -> Result<(Arc<VillageYear>, Catalog), ClientError> {
@@ -49,12 +51,12 @@ impl Phone {
     /// The meetings held in `period` of `year`, voided ones included (they carry `voided`), by
     /// date.
     pub fn meetings(&self, year: Year, period: Period) -> Result<Vec<(RecordId, Meeting)>, ClientError> {
-        let records = self.records(year)?;
+        let records = self.shared_records(year)?;
         let mut out: Vec<(RecordId, Meeting)> = records
             .meetings
-            .into_iter()
+            .iter()
             .filter(|(_, m)| period.contains(m.held_on))
-            .map(|(id, m)| (id, std::sync::Arc::unwrap_or_clone(m)))
+            .map(|(id, m)| (id.clone(), (**m).clone()))
             .collect();
         out.sort_by(|a, b| (a.1.held_on, &a.0).cmp(&(b.1.held_on, &b.0)));
         Ok(out)
@@ -125,7 +127,7 @@ impl Phone {
     /// only one member has.
     pub fn find_member(&self, year: Year, text: &str) -> Result<MemberId, ClientError> {
         let text = text.trim();
-        let records = self.records(year)?;
+        let records = self.shared_records(year)?;
         if let Ok(id) = MemberId::parse(text)
             && records.members.contains_key(&id)
         {
