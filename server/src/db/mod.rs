@@ -56,6 +56,31 @@ fn remember<V>(map: &Mutex<HashMap<String, V>>, key: &str, value: V) {
     map.insert(key.to_owned(), value);
 }
 
+/// A PostgreSQL URL as the pool gets it. Without an `sslmode`, libpq (and sqlx) prefer TLS when
+/// the database offers it; to a database on the same machine (loopback, or a Unix socket) that
+/// protects nothing and costs much: over the benchmark's throughput case, PostgreSQL's syncs a
+/// second fell by more than a third (docs/PERFORMANCE.md). There the connections are plain
+/// unless the URL asks otherwise; to any other host, libpq's default stands.
+fn postgres_url(url: &str) -> anyhow::Result<String> {
+    let mut parsed = url::Url::parse(url).with_context(|| format!("数据库地址无法解析：{}", redact(url)))?;
+    let asked = parsed.query_pairs().any(|(k, _)| matches!(k.as_ref(), "sslmode" | "ssl-mode"));
+    let socket = parsed.query_pairs().any(|(k, v)| k == "host" && v.starts_with('/'));
+    let local = match parsed.host() {
+        None => true,
+        // `postgres:` is not a scheme the URL standard knows, so an IPv4 address stays text.
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    };
+    if asked || !(local || socket) {
+        return Ok(url.to_owned());
+    }
+    parsed.query_pairs_mut().append_pair("sslmode", "disable");
+    Ok(parsed.into())
+}
+
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -79,7 +104,7 @@ impl Db {
             let url = if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") };
             (Backend::Sqlite, url)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_owned())
+            (Backend::Postgres, postgres_url(url)?)
         } else {
             anyhow::bail!("数据库地址应以 sqlite:// 或 postgres:// 开头：{url}");
         };
@@ -154,6 +179,28 @@ mod tests {
             let value = row.try_get::<String, _>(0).or_else(|_| row.try_get::<i64, _>(0).map(|v| v.to_string()));
             assert_eq!(value.unwrap(), expected, "PRAGMA {pragma}");
         }
+    }
+
+    /// TLS to PostgreSQL: plain to the same machine unless the URL asks, libpq's default to
+    /// any other host, and a URL that names its sslmode is left exactly as it is.
+    #[test]
+    fn postgres_urls_to_this_machine_are_plain_unless_they_ask() {
+        let plain = |u: &str| postgres_url(u).unwrap().contains("sslmode=disable");
+        for local in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "postgres://u:p@localhost/zhibu",
+            "postgresql://[::1]:5432/zhibu?application_name=zhibu",
+            "postgres:///zhibu?host=/var/run/postgresql",
+        ] {
+            assert!(plain(local), "{local}");
+        }
+        for remote in ["postgres://u:p@db.example.cn:5432/zhibu", "postgres://10.0.0.5/zhibu"] {
+            assert_eq!(postgres_url(remote).unwrap(), remote);
+        }
+        for asked in ["postgres://127.0.0.1/zhibu?sslmode=require", "postgres://localhost/zhibu?ssl-mode=prefer"] {
+            assert_eq!(postgres_url(asked).unwrap(), asked);
+        }
+        assert!(postgres_url("postgres://[::1/zhibu").is_err(), "a URL that cannot be read is refused");
     }
 
     /// What is kept in memory is only what the database said exists: a village looked up
