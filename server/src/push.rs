@@ -93,10 +93,9 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
                     shared: rows.as_deref(),
                 });
                 let (plan, rows) = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
-                // Compressed (Automerge's DEFLATE of each column): a busy year's snapshot is
-                // 13 KB instead of 120, for 0.4 ms more; every byte of it goes through the WAL,
-                // the database file and the disk's sync, which cost more (see PERFORMANCE.md).
-                (plan, Arc::new(rows), seen, compact.then(|| doc.save()))
+                // Compressed: a busy year's snapshot is 18 KB instead of 120; every byte of it
+                // goes through the WAL, the database file and the disk's sync (PERFORMANCE.md).
+                (plan, Arc::new(rows), seen, compact.then(|| documents::pack_snapshot(&doc)))
             })
             .await
     };

@@ -105,6 +105,9 @@ fn main() {
     });
     time("snapshot_ms", || drop(accepted.doc.save()));
     time("snapshot_uncompressed_ms", || drop(accepted.doc.save_nocompress()));
+    let packed = zhibu_server::db::documents::pack_snapshot(&accepted.doc);
+    println!("# snapshot as stored {} bytes; Automerge's save {} bytes", packed.len(), accepted.doc.save().len());
+    time("snapshot_packed_ms", || drop(zhibu_server::db::documents::pack_snapshot(&accepted.doc)));
     time("document_read_whole_ms", || drop(mapping::read(&accepted.doc).expect("reads")));
     time("document_hydrate_ms", || drop(accepted.doc.hydrate(None)));
 }
