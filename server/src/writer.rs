@@ -10,7 +10,7 @@
 //! commits, so an acknowledged write is a durable one; when the transaction itself fails,
 //! every push in it is answered with that error and nothing of any is kept.
 //!
-//! The batches are made by a task of their own that takes whatever waits when the writer is
+//! The batches are made by a thread of its own that takes whatever waits when the writer is
 //! free: under no load a push is written alone, as before; under a burst they share commits.
 //! A sync that brings no changes (a phone that only pulls) records the device's sync the same
 //! way, so a burst of those shares commits too.
@@ -36,7 +36,7 @@ type Reply = oneshot::Sender<AppResult<bool>>;
 
 type Job = (Write, Reply);
 
-/// The queue to the SQLite writer task, started at the first push.
+/// The queue to the SQLite writer, started at the first push.
 #[derive(Debug, Default)]
 pub struct Writer {
     queue: Mutex<Option<mpsc::UnboundedSender<Job>>>,
@@ -62,7 +62,7 @@ pub async fn store(state: &AppState, write: Write) -> AppResult<bool> {
         return Ok(stored);
     }
     let (reply, answer) = oneshot::channel();
-    let queue = state.writer.queue(state);
+    let queue = state.writer.queue(state)?;
     state.writer.counts.waiting.fetch_add(1, Ordering::Relaxed);
     if queue.send((write, reply)).is_err() {
         state.writer.counts.waiting.fetch_sub(1, Ordering::Relaxed);
@@ -86,18 +86,30 @@ impl Writer {
         self.counts.largest.load(Ordering::Relaxed)
     }
 
-    /// The writer task's queue, starting the task when there is none (or it stopped).
-    fn queue(&self, state: &AppState) -> mpsc::UnboundedSender<Job> {
+    /// The writer's queue, starting the writer when there is none (or it stopped).
+    fn queue(&self, state: &AppState) -> AppResult<mpsc::UnboundedSender<Job>> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        match &*queue {
-            Some(q) if !q.is_closed() => q.clone(),
-            _ => {
-                let (send, receive) = mpsc::unbounded_channel();
-                tokio::spawn(run(state.db.clone(), state.gates.clone(), self.counts.clone(), receive));
-                *queue = Some(send.clone());
-                send
-            }
+        if let Some(q) = &*queue
+            && !q.is_closed()
+        {
+            return Ok(q.clone());
         }
+        let (send, receive) = mpsc::unbounded_channel();
+        // The writer drives its statements from a thread of its own, on a runtime of its own.
+        // On the server's async threads each statement's answer waited for a thread to come
+        // free, and under a burst both were busy admitting pushes (a millisecond or two each):
+        // the writer, which every push goes through in turn, was held up most (PERFORMANCE.md).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the database writer's runtime: {e}")))?;
+        let task = run(state.db.clone(), state.gates.clone(), self.counts.clone(), receive);
+        std::thread::Builder::new()
+            .name("zhibu-writer".into())
+            .spawn(move || runtime.block_on(task))
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the database writer's thread: {e}")))?;
+        *queue = Some(send.clone());
+        Ok(send)
     }
 }
 
