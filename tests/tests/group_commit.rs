@@ -173,3 +173,73 @@ async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes(
         .await
         .expect("the pool closes: the writer gave its connection back");
 }
+
+/// Whether `peer`'s sync of v1 is stored, asked from a thread and runtime of its own (the
+/// server's async threads may all be busy), for up to a second.
+fn stored_within_a_second(pool: sqlx::AnyPool, key: zhibu_server::db::documents::DocKey, peer: &str) -> bool {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        for _ in 0..100 {
+            let row = sqlx::query(
+                "SELECT 1 AS one FROM devices WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
+            )
+            .bind(&key.township)
+            .bind(key.village.as_str())
+            .bind(i64::from(key.year))
+            .bind(peer)
+            .fetch_optional(&pool)
+            .await
+            .expect("devices");
+            if row.is_some() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        false
+    })
+}
+
+/// The writer works from a thread of its own: it stores what waits for it while every async
+/// thread of the server is busy (under a burst, admitting pushes), instead of waiting for one
+/// of them to come free after each of its statements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_stores_while_every_async_thread_is_busy() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let token = app.token("cadre1").await;
+    let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let key = app.doc_key("v1");
+    let account: String = sqlx::query("SELECT account_id FROM devices WHERE peer_id = 'peer-phone-a'")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .expect("the phone's device row")
+        .get("account_id");
+
+    // A device's sync waits for the writer, which waits for its turn, taken here.
+    let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
+    let write = zhibu_server::push::Write {
+        key: key.clone(),
+        account,
+        device: Some("peer-busy".into()),
+        sync_state: None,
+        update: None,
+    };
+    let state = app.state.clone();
+    let stored = tokio::spawn(async move { zhibu_server::writer::store(&state, write).await });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.state.writer.waiting(), 0, "the writer holds the sync, waiting for its turn");
+
+    // Both async threads busy for three seconds; the writer's turn given back meanwhile.
+    let busy: Vec<_> =
+        (0..2).map(|_| tokio::spawn(async { std::thread::sleep(std::time::Duration::from_secs(3)) })).collect();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    drop(turn);
+    let (pool, peer) = (app.state.db.pool.clone(), "peer-busy");
+    let checked = std::thread::spawn(move || stored_within_a_second(pool, key, peer));
+    assert!(checked.join().expect("the check ran"), "the writer stored the sync while the async threads were busy");
+
+    for b in busy {
+        b.await.expect("busy task");
+    }
+    assert!(stored.await.expect("the sync's task").expect("stored"));
+}
