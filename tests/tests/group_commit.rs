@@ -175,11 +175,11 @@ async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes(
 }
 
 /// Whether `peer`'s sync of v1 is stored, asked from a thread and runtime of its own (the
-/// server's async threads may all be busy), for up to a second.
-fn stored_within_a_second(pool: sqlx::AnyPool, key: zhibu_server::db::documents::DocKey, peer: &str) -> bool {
+/// server's async threads may all be busy), for up to two and a half seconds.
+fn stored_soon(pool: sqlx::AnyPool, key: zhibu_server::db::documents::DocKey, peer: &str) -> bool {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        for _ in 0..100 {
+        for _ in 0..250 {
             let row = sqlx::query(
                 "SELECT 1 AS one FROM devices WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
             )
@@ -225,17 +225,25 @@ async fn the_writer_stores_while_every_async_thread_is_busy() {
         update: None,
     };
     let state = app.state.clone();
-    let stored = tokio::spawn(async move { zhibu_server::writer::store(&state, write).await });
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(app.state.writer.waiting(), 0, "the writer holds the sync, waiting for its turn");
+    let (started, queued) = tokio::sync::oneshot::channel();
+    let stored = tokio::spawn(async move {
+        let _ = started.send(());
+        // Queued for the writer before its first wait.
+        zhibu_server::writer::store(&state, write).await
+    });
+    queued.await.expect("the sync's task started");
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    while app.state.writer.waiting() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 
-    // Both async threads busy for three seconds; the writer's turn given back meanwhile.
+    // Both async threads busy for four seconds; the writer's turn given back meanwhile.
     let busy: Vec<_> =
-        (0..2).map(|_| tokio::spawn(async { std::thread::sleep(std::time::Duration::from_secs(3)) })).collect();
+        (0..2).map(|_| tokio::spawn(async { std::thread::sleep(std::time::Duration::from_secs(4)) })).collect();
     std::thread::sleep(std::time::Duration::from_millis(100));
     drop(turn);
     let (pool, peer) = (app.state.db.pool.clone(), "peer-busy");
-    let checked = std::thread::spawn(move || stored_within_a_second(pool, key, peer));
+    let checked = std::thread::spawn(move || stored_soon(pool, key, peer));
     assert!(checked.join().expect("the check ran"), "the writer stored the sync while the async threads were busy");
 
     for b in busy {
