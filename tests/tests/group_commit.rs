@@ -6,6 +6,7 @@
 use sqlx::Row;
 use zhibu_schema::mapping;
 use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId};
+use zhibu_server::db::documents::DocKey;
 use zhibu_tests::fast_phone::FastPhone;
 use zhibu_tests::{Backend, TestApp};
 
@@ -97,8 +98,8 @@ async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     assert!(app.records("w1").await.points.contains_key(&id));
 }
 
-async fn last_sync(app: &TestApp, village: &str, peer: &str) -> i64 {
-    let key = app.doc_key(village);
+/// When the device `peer` last synced the document `key`, if it ever did.
+async fn device_sync(pool: &sqlx::AnyPool, key: &DocKey, peer: &str) -> Option<i64> {
     sqlx::query(
         "SELECT last_sync_at FROM devices WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
     )
@@ -106,10 +107,14 @@ async fn last_sync(app: &TestApp, village: &str, peer: &str) -> i64 {
     .bind(key.village.as_str())
     .bind(i64::from(key.year))
     .bind(peer)
-    .fetch_one(&app.state.db.pool)
+    .fetch_optional(pool)
     .await
-    .expect("the device's row")
-    .get::<i64, _>("last_sync_at")
+    .expect("devices")
+    .map(|r| r.get::<i64, _>("last_sync_at"))
+}
+
+async fn last_sync(app: &TestApp, village: &str, peer: &str) -> i64 {
+    device_sync(&app.state.db.pool, &app.doc_key(village), peer).await.expect("the device's row")
 }
 
 /// Phones that only pull (nothing new to push) still record their sync, through the writer
@@ -176,21 +181,11 @@ async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes(
 
 /// Whether `peer`'s sync of v1 is stored, asked from a thread and runtime of its own (the
 /// server's async threads may all be busy), for up to two and a half seconds.
-fn stored_soon(pool: sqlx::AnyPool, key: zhibu_server::db::documents::DocKey, peer: &str) -> bool {
+fn stored_soon(pool: sqlx::AnyPool, key: DocKey, peer: &str) -> bool {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         for _ in 0..250 {
-            let row = sqlx::query(
-                "SELECT 1 AS one FROM devices WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
-            )
-            .bind(&key.township)
-            .bind(key.village.as_str())
-            .bind(i64::from(key.year))
-            .bind(peer)
-            .fetch_optional(&pool)
-            .await
-            .expect("devices");
-            if row.is_some() {
+            if device_sync(&pool, &key, peer).await.is_some() {
                 return true;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
