@@ -23,6 +23,7 @@ use crate::cache::Current;
 use crate::db::accounts::bind_actor;
 use crate::db::documents::{self, COMPACT_AFTER, Claim, DocKey};
 use crate::db::projections::Plan;
+use crate::db::sink::Sink;
 use crate::db::{now_ms, projections};
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -155,7 +156,7 @@ pub struct Update {
 
 /// Writes a push inside `tx`: `Ok(false)` when another push moved the document on first (then
 /// nothing of this one may be kept: the caller rolls back).
-pub async fn write_one(tx: &mut sqlx::Transaction<'_, sqlx::Any>, w: &Write) -> AppResult<bool> {
+pub async fn write_one(tx: &mut impl Sink, w: &Write) -> AppResult<bool> {
     if let Some(u) = &w.update {
         if documents::claim_version(tx, &w.key, u.version, &u.heads, &u.digest).await? == Claim::Conflict {
             return Ok(false);

@@ -18,10 +18,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection};
+use anyhow::Context;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::db::sink::Sink;
 use crate::db::{Backend, Db};
 use crate::error::{AppError, AppResult};
 use crate::gates::Gates;
@@ -116,15 +116,15 @@ impl Writer {
 /// The writer task: when the writer's turn comes, whatever waits, in one transaction; until
 /// the queue closes.
 ///
-/// The task keeps one connection of the pool for its own. In WAL mode an SQLite connection
-/// throws its whole page cache away when it begins a transaction after another connection
-/// wrote, and the pool hands its connections out in turn: every batch began with a cold cache
-/// and read again each page it touched. With one connection doing all the writing, its cache
-/// stays valid from batch to batch.
+/// The task has one SQLite connection of its own, outside sqlx's pool, and runs SQLite on its
+/// thread itself ([`crate::db::sink`]): in WAL mode a connection throws its whole page cache
+/// away when it begins a transaction after another connection wrote, so with one connection
+/// doing all the pushes' writing its cache stays valid from batch to batch. It is opened at the
+/// first batch and closed when the pool closes (the database is being shut), or after a batch
+/// failed as a whole (the next batch opens another).
 async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::UnboundedReceiver<Job>) {
-    let mut conn: Option<PoolConnection<Any>> = None;
+    let mut conn: Option<rusqlite::Connection> = None;
     loop {
-        // A pool closes only when every connection is back: the kept one goes back then.
         let first = tokio::select! {
             job = receive.recv() => job,
             () = db.pool.close_event(), if conn.is_some() => {
@@ -145,34 +145,48 @@ async fn run(db: Db, gates: Arc<Gates>, counts: Arc<Counts>, mut receive: mpsc::
         counts.largest.fetch_max(batch.len(), Ordering::Relaxed);
         let c = match &mut conn {
             Some(c) => c,
-            None => match db.pool.acquire().await {
+            None => match open(&db) {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
-                    fail(batch.into_iter().map(|(_, r)| r), &e.into());
+                    fail(batch.into_iter().map(|(_, r)| r), &AppError::Unavailable(format!("{e:#}")));
                     continue;
                 }
             },
         };
         if let Err((owed, e)) = write_batch(c, batch).await {
             fail(owed.into_iter(), &e.into());
-            // The connection may be what failed: the next batch takes another.
             conn = None;
         }
     }
 }
 
+/// Statements the writer keeps prepared: a push's dozen, in as many forms as the numbers of
+/// rows its multi-row statements take.
+const PREPARED: usize = 256;
+
+/// The writer's connection, set as the pool's are ([`Db::connect`]).
+fn open(db: &Db) -> anyhow::Result<rusqlite::Connection> {
+    let file = db.sqlite_file.as_deref().context("SQLite's writer without a database file")?;
+    let conn = rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+        .with_context(|| format!("while opening {} for the writer", file.display()))?;
+    conn.execute_batch(crate::db::SQLITE_PRAGMAS)?;
+    conn.set_prepared_statement_cache_capacity(PREPARED);
+    Ok(conn)
+}
+
 /// Writes the pushes of a batch in one transaction and answers each. When the transaction
 /// fails as a whole, the pushes not yet answered come back with the error: nothing of any of
 /// them is kept.
-async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), (Vec<Reply>, sqlx::Error)> {
-    let mut tx = match conn.begin().await {
-        Ok(tx) => tx,
-        Err(e) => return Err((batch.into_iter().map(|(_, r)| r).collect(), e)),
-    };
+async fn write_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) -> Result<(), (Vec<Reply>, anyhow::Error)> {
+    // IMMEDIATE: the write lock from the start, so a batch never has to upgrade a read it
+    // began (in WAL mode, a transaction that read an older state may not write at all).
+    if let Err(e) = conn.exec("BEGIN IMMEDIATE", &[]).await {
+        return Err((batch.into_iter().map(|(_, r)| r).collect(), e));
+    }
     let mut kept = Vec::new();
     let mut jobs = batch.into_iter();
     while let Some((write, reply)) = jobs.next() {
-        match savepointed(&mut tx, &write).await {
+        match savepointed(conn, &write).await {
             Ok(Ok(true)) => kept.push(reply),
             Ok(other) => {
                 let _ = reply.send(other);
@@ -181,11 +195,13 @@ async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), (V
                 // The transaction itself can no longer be used.
                 kept.push(reply);
                 kept.extend(jobs.map(|(_, r)| r));
+                let _ = conn.execute_batch("ROLLBACK");
                 return Err((kept, e));
             }
         }
     }
-    if let Err(e) = tx.commit().await {
+    if let Err(e) = conn.exec("COMMIT", &[]).await {
+        let _ = conn.execute_batch("ROLLBACK");
         return Err((kept, e));
     }
     for reply in kept {
@@ -196,13 +212,13 @@ async fn write_batch(conn: &mut AnyConnection, batch: Vec<Job>) -> Result<(), (V
 
 /// One push under a savepoint: its outcome, its writes kept only for `Ok(true)`. `Err` when
 /// the savepoint itself failed.
-async fn savepointed(tx: &mut sqlx::Transaction<'_, sqlx::Any>, write: &Write) -> Result<AppResult<bool>, sqlx::Error> {
-    sqlx::query("SAVEPOINT push").execute(&mut **tx).await?;
-    let outcome = write_one(tx, write).await;
+async fn savepointed(conn: &mut rusqlite::Connection, write: &Write) -> anyhow::Result<AppResult<bool>> {
+    conn.exec("SAVEPOINT push", &[]).await?;
+    let outcome = write_one(conn, write).await;
     if !matches!(outcome, Ok(true)) {
-        sqlx::query("ROLLBACK TO push").execute(&mut **tx).await?;
+        conn.exec("ROLLBACK TO push", &[]).await?;
     }
-    sqlx::query("RELEASE push").execute(&mut **tx).await?;
+    conn.exec("RELEASE push", &[]).await?;
     Ok(outcome)
 }
 

@@ -156,11 +156,12 @@ async fn syncs_without_changes_share_the_writers_transaction() {
     }
 }
 
-/// The writer keeps one connection of the pool for all its batches (its SQLite page cache then
-/// stays valid from one to the next), and gives it back when the pool closes, so closing the
-/// database never waits forever.
+/// The writer writes through an SQLite connection of its own, outside the pool: between pushes
+/// every connection of the pool is free. When the pool closes, the writer closes its connection
+/// too: the database is then held by no connection at all (SQLite folds its write-ahead log
+/// back into the file and removes it when the last connection closes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes() {
+async fn the_writer_has_its_own_connection_and_closes_it_with_the_pool() {
     let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
     let token = app.token("cadre1").await;
     let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
@@ -170,13 +171,19 @@ async fn the_writer_keeps_one_connection_and_gives_it_back_when_the_pool_closes(
     for member in ["v1-m01", "v1-m02", "v1-m03"] {
         award(&mut phone, member, "cadre1");
         phone.sync(&app).await.expect("stored");
-        assert_eq!(in_use(), 1, "only the writer's connection is out of the pool between pushes");
+        assert_eq!(in_use(), 0, "the writer holds no connection of the pool between pushes");
     }
     assert_eq!(point_rows(&app, "v1").await, 3);
 
-    tokio::time::timeout(std::time::Duration::from_secs(10), pool.close())
-        .await
-        .expect("the pool closes: the writer gave its connection back");
+    let file = app.state.db.sqlite_file.clone().expect("an SQLite file");
+    let wal = file.with_file_name(format!("{}-wal", file.file_name().expect("a name").to_string_lossy()));
+    assert!(wal.exists(), "{} is there while the database is open", wal.display());
+    tokio::time::timeout(std::time::Duration::from_secs(10), pool.close()).await.expect("the pool closes");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while wal.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!wal.exists(), "the writer closed its connection when the pool closed");
 }
 
 /// Whether `peer`'s sync of v1 is stored, asked from a thread and runtime of its own (the

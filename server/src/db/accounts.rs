@@ -8,8 +8,10 @@ use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 
+use super::sink::Arg::{Int, Text};
+use super::sink::Sink;
 use super::{Db, now_ms};
 
 pub use zhibu_schema::Role;
@@ -275,13 +277,12 @@ impl Db {
 }
 
 /// Binds an actor to an account unless it is bound already; true when it belongs to `account`.
-pub async fn bind_actor(tx: &mut Transaction<'_, Any>, actor: &str, account: &str) -> anyhow::Result<bool> {
-    sqlx::query("INSERT INTO actors (actor, account_id, bound_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-        .bind(actor)
-        .bind(account)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await?;
-    let row = sqlx::query("SELECT account_id FROM actors WHERE actor = $1").bind(actor).fetch_one(&mut **tx).await?;
-    Ok(row.try_get::<String, _>("account_id")? == account)
+pub async fn bind_actor(tx: &mut impl Sink, actor: &str, account: &str) -> anyhow::Result<bool> {
+    tx.exec(
+        "INSERT INTO actors (actor, account_id, bound_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[Text(actor), Text(account), Int(now_ms())],
+    )
+    .await?;
+    let holder = tx.text("SELECT account_id FROM actors WHERE actor = $1", &[Text(actor)]).await?;
+    Ok(holder.context("the actor's binding, just written")? == account)
 }

@@ -18,9 +18,11 @@ use automerge::{Automerge, Change};
 use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
-use sqlx::{Any, Row, Transaction};
+use sqlx::Row;
 use zhibu_schema::{VillageId, Year};
 
+use super::sink::Arg::{Blob, Int, OptText, Text};
+use super::sink::Sink;
 use super::{Backend, Db, now_ms};
 
 /// Fold the change log into a new snapshot once this many changes are pending.
@@ -247,7 +249,7 @@ pub enum Claim {
 /// Moves the document from `loaded.version` to the next version, holding its row until commit.
 /// `projected` is the digest of the catalog the push's projection rows are made with.
 pub async fn claim_version(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl Sink,
     key: &DocKey,
     version: i64,
     heads: &str,
@@ -255,48 +257,48 @@ pub async fn claim_version(
 ) -> anyhow::Result<Claim> {
     let now = now_ms();
     let affected = if version == 0 {
-        sqlx::query(
+        tx.exec(
             "INSERT INTO documents (township_id, village_id, year, version, heads, updated_at, projected_catalog) \
              VALUES ($1, $2, $3, 1, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[
+                Text(&key.township),
+                Text(key.village.as_str()),
+                Int(key.year.into()),
+                Text(heads),
+                Int(now),
+                Text(projected),
+            ],
         )
-        .bind(&key.township)
-        .bind(key.village.as_str())
-        .bind(i64::from(key.year))
-        .bind(heads)
-        .bind(now)
-        .bind(projected)
-        .execute(&mut **tx)
         .await?
-        .rows_affected()
     } else {
-        sqlx::query(
+        tx.exec(
             "UPDATE documents SET version = version + 1, heads = $1, updated_at = $2, projected_catalog = $7 \
              WHERE township_id = $3 AND village_id = $4 AND year = $5 AND version = $6",
+            &[
+                Text(heads),
+                Int(now),
+                Text(&key.township),
+                Text(key.village.as_str()),
+                Int(key.year.into()),
+                Int(version),
+                Text(projected),
+            ],
         )
-        .bind(heads)
-        .bind(now)
-        .bind(&key.township)
-        .bind(key.village.as_str())
-        .bind(i64::from(key.year))
-        .bind(version)
-        .bind(projected)
-        .execute(&mut **tx)
         .await?
-        .rows_affected()
     };
     Ok(if affected == 1 { Claim::Claimed } else { Claim::Conflict })
 }
 
 /// Appends new changes to the log, in multi-row statements.
 pub async fn insert_changes(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl Sink,
     key: &DocKey,
     account: &str,
     peer: &str,
     changes: &[Arc<Change>],
 ) -> anyhow::Result<()> {
     const COLUMNS: usize = 12;
-    let backend = super::projections::backend_of(tx);
+    let backend = tx.backend();
     let now = now_ms();
     for chunk in changes.chunks(200) {
         let mut sql = String::from(
@@ -316,23 +318,26 @@ pub async fn insert_changes(
             sql.push(')');
         }
         sql.push_str(" ON CONFLICT DO NOTHING");
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for c in chunk {
-            q = q
-                .bind(&key.township)
-                .bind(key.village.as_str())
-                .bind(i64::from(key.year))
-                .bind(c.hash().to_string())
-                .bind(c.actor_id().to_hex_string())
-                .bind(c.seq() as i64)
-                .bind(account)
-                .bind(peer)
-                .bind(c.timestamp())
-                .bind(now)
-                .bind(c.message().map(str::to_owned))
-                .bind(c.raw_bytes().to_vec());
+        let named: Vec<(String, String)> =
+            chunk.iter().map(|c| (c.hash().to_string(), c.actor_id().to_hex_string())).collect();
+        let mut args = Vec::with_capacity(chunk.len() * COLUMNS);
+        for (c, (hash, actor)) in chunk.iter().zip(&named) {
+            args.extend([
+                Text(&key.township),
+                Text(key.village.as_str()),
+                Int(key.year.into()),
+                Text(hash),
+                Text(actor),
+                Int(c.seq() as i64),
+                Text(account),
+                Text(peer),
+                Int(c.timestamp()),
+                Int(now),
+                OptText(c.message()),
+                Blob(c.raw_bytes()),
+            ]);
         }
-        q.execute(&mut **tx).await?;
+        tx.exec(&sql, &args).await?;
     }
     Ok(())
 }
@@ -340,68 +345,61 @@ pub async fn insert_changes(
 /// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered):
 /// `snapshot` is the document saved whole. Runs inside the push's transaction, after
 /// `claim_version`, so no other push can interleave.
-pub async fn compact(tx: &mut Transaction<'_, Any>, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
-    sqlx::query("UPDATE documents SET snapshot = $1 WHERE township_id = $2 AND village_id = $3 AND year = $4")
-        .bind(snapshot)
-        .bind(&key.township)
-        .bind(key.village.as_str())
-        .bind(i64::from(key.year))
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "UPDATE changes SET compacted = 1 WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
+pub async fn compact(tx: &mut impl Sink, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
+    let doc = [Text(&key.township), Text(key.village.as_str()), Int(key.year.into())];
+    tx.exec(
+        "UPDATE documents SET snapshot = $4 WHERE township_id = $1 AND village_id = $2 AND year = $3",
+        &[doc[0], doc[1], doc[2], Blob(snapshot)],
     )
-    .bind(&key.township)
-    .bind(key.village.as_str())
-    .bind(i64::from(key.year))
-    .execute(&mut **tx)
+    .await?;
+    tx.exec(
+        "UPDATE changes SET compacted = 1 WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
+        &doc,
+    )
     .await?;
     Ok(())
 }
 
 pub async fn save_sync_state(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut impl Sink,
     key: &DocKey,
     peer: &str,
     account: &str,
     state: &State,
 ) -> anyhow::Result<()> {
-    sqlx::query(
+    tx.exec(
         "INSERT INTO sync_states (township_id, village_id, year, peer_id, account_id, state, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (township_id, village_id, year, peer_id) \
          DO UPDATE SET state = excluded.state, account_id = excluded.account_id, updated_at = excluded.updated_at",
+        &[
+            Text(&key.township),
+            Text(key.village.as_str()),
+            Int(key.year.into()),
+            Text(peer),
+            Text(account),
+            Blob(&state.encode()),
+            Int(now_ms()),
+        ],
     )
-    .bind(&key.township)
-    .bind(key.village.as_str())
-    .bind(i64::from(key.year))
-    .bind(peer)
-    .bind(account)
-    .bind(state.encode())
-    .bind(now_ms())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Records that a device synced a document now.
-pub async fn touch_device(
-    tx: &mut Transaction<'_, Any>,
-    key: &DocKey,
-    peer: &str,
-    account: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(
+pub async fn touch_device(tx: &mut impl Sink, key: &DocKey, peer: &str, account: &str) -> anyhow::Result<()> {
+    tx.exec(
         "INSERT INTO devices (township_id, village_id, year, peer_id, account_id, last_sync_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (township_id, village_id, year, peer_id) \
          DO UPDATE SET account_id = excluded.account_id, last_sync_at = excluded.last_sync_at",
+        &[
+            Text(&key.township),
+            Text(key.village.as_str()),
+            Int(key.year.into()),
+            Text(peer),
+            Text(account),
+            Int(now_ms()),
+        ],
     )
-    .bind(&key.township)
-    .bind(key.village.as_str())
-    .bind(i64::from(key.year))
-    .bind(peer)
-    .bind(account)
-    .bind(now_ms())
-    .execute(&mut **tx)
     .await?;
     Ok(())
 }

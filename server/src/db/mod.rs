@@ -8,9 +8,11 @@ pub mod documents;
 pub mod projections;
 pub mod records;
 pub mod report;
+pub mod sink;
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +30,9 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// SQLite's database file, which the writer opens a connection of its own to
+    /// ([`crate::writer`]).
+    pub sqlite_file: Option<PathBuf>,
     /// Answers that stay true once read, kept so a sync does not ask the database again.
     known: Arc<Known>,
 }
@@ -84,6 +89,14 @@ fn postgres_url(url: &str) -> anyhow::Result<String> {
 static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// How every SQLite connection runs: the pool's and the writer's.
+///
+/// temp_store=MEMORY: every page a push changes under its savepoint ([`crate::writer`]) is
+/// first copied to a statement journal, a temporary file by default: a write system call per
+/// page.
+pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
+     PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
@@ -95,8 +108,12 @@ impl Db {
         install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             let path = path.split('?').next().unwrap_or(path);
-            if path != ":memory:"
-                && let Some(dir) = Path::new(path).parent()
+            // Each connection would have a database of its own.
+            anyhow::ensure!(
+                path != ":memory:",
+                "SQLite 内存数据库不能用：请给出数据库文件的路径，如 sqlite://data/zhibu.db"
+            );
+            if let Some(dir) = Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
@@ -117,14 +134,7 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // temp_store=MEMORY: every page a push changes under its savepoint
-                        // (crate::writer) is first copied to a statement journal, a temporary
-                        // file by default: a write system call per page.
-                        conn.execute(
-                            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
-                             PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;",
-                        )
-                        .await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })
@@ -135,7 +145,11 @@ impl Db {
             Backend::Postgres => &POSTGRES_MIGRATOR,
         };
         migrator.run(&pool).await.context("while running migrations")?;
-        Ok(Db { pool, backend, known: Arc::default() })
+        let sqlite_file = match backend {
+            Backend::Sqlite => Some(sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned()),
+            Backend::Postgres => None,
+        };
+        Ok(Db { pool, backend, sqlite_file, known: Arc::default() })
     }
 
     /// Whether the database answers, within two seconds: a health probe must answer quickly

@@ -21,6 +21,7 @@ use zhibu_schema::{
 
 use super::Backend;
 use super::documents::DocKey;
+use super::sink::{Arg, Sink};
 
 /// One value of a row.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -256,19 +257,15 @@ fn project_records(
     [meetings, attendance, points, cases, steps]
 }
 
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
-    vals: impl IntoIterator<Item = &'q Val>,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    for v in vals {
-        q = match v {
-            Val::Text(s) => q.bind(s.as_str()),
-            Val::OptText(s) => q.bind(s.as_deref()),
-            Val::Int(i) => q.bind(*i),
-            Val::OptInt(i) => q.bind(*i),
-        };
+impl Val {
+    fn arg(&self) -> Arg<'_> {
+        match self {
+            Val::Text(s) => Arg::Text(s),
+            Val::OptText(s) => Arg::OptText(s.as_deref()),
+            Val::Int(i) => Arg::Int(*i),
+            Val::OptInt(i) => Arg::OptInt(*i),
+        }
     }
-    q
 }
 
 /// A row's values, or the values of its key.
@@ -416,15 +413,15 @@ fn placeholders(backend: Backend, first: usize, n: usize) -> String {
 /// Writes rows (key columns, then the rest) in multi-row statements; `conflict` is what to do
 /// with a row whose key is taken.
 async fn write_rows(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
+    tx: &mut impl Sink,
     key: &DocKey,
     table: &str,
     columns: &[&str],
     conflict: &str,
     rows: &[(Vec<Val>, Vec<Val>)],
 ) -> anyhow::Result<()> {
-    let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
+    let backend = tx.backend();
+    let doc_vals = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
     let width = 3 + columns.len();
     let per_statement = (match backend {
         Backend::Sqlite => 30_000,
@@ -441,18 +438,19 @@ async fn write_rows(
         sql.push(' ');
         sql.push_str(conflict);
         // Table and column names come from this module's constants; values are bound.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut args = Vec::with_capacity(chunk.len() * width);
         for (k, rest) in chunk {
-            q = bind_all(q, doc_vals.iter().chain(k.iter()).chain(rest.iter()));
+            args.extend(doc_vals);
+            args.extend(k.iter().chain(rest).map(Val::arg));
         }
-        q.execute(&mut **tx).await?;
+        tx.exec(&sql, &args).await?;
     }
     Ok(())
 }
 
 /// Deletes rows by primary key.
-async fn delete(tx: &mut Transaction<'_, Any>, key: &DocKey, table: &Table, keys: &[Vec<Val>]) -> anyhow::Result<()> {
-    let doc_vals = [text(&key.township), text(&key.village), Val::Int(i64::from(key.year))];
+async fn delete(tx: &mut impl Sink, key: &DocKey, table: &Table, keys: &[Vec<Val>]) -> anyhow::Result<()> {
+    let doc_vals = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
     let conds: Vec<String> =
         table.columns[..table.key_len].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
     let sql = format!(
@@ -461,29 +459,23 @@ async fn delete(tx: &mut Transaction<'_, Any>, key: &DocKey, table: &Table, keys
         conds.join(" AND ")
     );
     for k in keys {
-        let q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-        bind_all(q, doc_vals.iter().chain(k.iter())).execute(&mut **tx).await?;
+        let args: Vec<Arg<'_>> = doc_vals.into_iter().chain(k.iter().map(Val::arg)).collect();
+        tx.exec(&sql, &args).await?;
     }
     Ok(())
 }
 
-/// The database behind a transaction.
-pub(crate) fn backend_of(tx: &Transaction<'_, Any>) -> Backend {
-    if tx.backend_name().eq_ignore_ascii_case("postgresql") { Backend::Postgres } else { Backend::Sqlite }
-}
-
 /// Writes a plan: the record first-seen times, then the projection rows.
-pub async fn apply(tx: &mut Transaction<'_, Any>, key: &DocKey, plan: &Plan) -> anyhow::Result<()> {
-    let backend = backend_of(tx);
+pub async fn apply(tx: &mut impl Sink, key: &DocKey, plan: &Plan) -> anyhow::Result<()> {
     let now = vec![Val::Int(plan.received_at)];
     let seen: Vec<(Vec<Val>, Vec<Val>)> = plan.seen_new.iter().map(|k| (vec![text(k)], now.clone())).collect();
     let keep = "ON CONFLICT DO NOTHING";
-    write_rows(tx, backend, key, "record_seen", &["record_key", "first_seen_at"], keep, &seen).await?;
-    let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
+    write_rows(tx, key, "record_seen", &["record_key", "first_seen_at"], keep, &seen).await?;
+    let doc = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
     for (table, (stale, fresh)) in TABLES.iter().zip(&plan.tables) {
         if plan.rebuild {
             let sql = format!("DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3", table.name);
-            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(t).bind(v).bind(y).execute(&mut **tx).await?;
+            tx.exec(&sql, &doc).await?;
         }
         delete(tx, key, table, stale).await?;
         let (keys, rest) = table.columns.split_at(table.key_len);
@@ -492,7 +484,7 @@ pub async fn apply(tx: &mut Transaction<'_, Any>, key: &DocKey, plan: &Plan) -> 
             keys.join(", "),
             rest.iter().map(|c| format!("{c} = excluded.{c}")).collect::<Vec<_>>().join(", ")
         );
-        write_rows(tx, backend, key, table.name, table.columns, &replace, fresh).await?;
+        write_rows(tx, key, table.name, table.columns, &replace, fresh).await?;
     }
     Ok(())
 }
