@@ -1,7 +1,9 @@
 //! The database: SQLite (embedded, WAL, synchronous=FULL so an acknowledged write survives a
 //! crash) or PostgreSQL, chosen by URL. Both run the same tables (`migrations/`, one folder per
 //! dialect because their DDL differs in the byte type only) and the same queries, through
-//! sqlx's `Any` driver with `$N` parameters, which both accept.
+//! sqlx's `Any` driver with `$N` parameters, which both accept. On SQLite the pushes' writes go
+//! through the writer's own connection instead of sqlx's pool, the same statements
+//! ([`sink`], [`crate::writer`]).
 
 pub mod accounts;
 pub mod documents;
