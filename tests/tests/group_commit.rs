@@ -156,16 +156,22 @@ async fn syncs_without_changes_share_the_writers_transaction() {
     }
 }
 
+/// A server on SQLite and cadre1's phone "phone-a" for v1, synced once.
+async fn app_and_synced_phone() -> (TestApp, FastPhone) {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let token = app.token("cadre1").await;
+    let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    (app, phone)
+}
+
 /// The writer writes through an SQLite connection of its own, outside the pool: between pushes
 /// every connection of the pool is free. When the pool closes, the writer closes its connection
 /// too: the database is then held by no connection at all (SQLite folds its write-ahead log
 /// back into the file and removes it when the last connection closes).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_has_its_own_connection_and_closes_it_with_the_pool() {
-    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
-    let token = app.token("cadre1").await;
-    let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
-    phone.sync(&app).await.expect("first sync");
+    let (app, mut phone) = app_and_synced_phone().await;
     let pool = &app.state.db.pool;
     let in_use = || pool.size() - u32::try_from(pool.num_idle()).expect("few");
     for member in ["v1-m01", "v1-m02", "v1-m03"] {
@@ -206,10 +212,7 @@ fn stored_soon(pool: sqlx::AnyPool, key: DocKey, peer: &str) -> bool {
 /// of them to come free after each of its statements.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_writer_stores_while_every_async_thread_is_busy() {
-    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
-    let token = app.token("cadre1").await;
-    let mut phone = FastPhone::new(&app, &token, "phone-a", "v1");
-    phone.sync(&app).await.expect("first sync");
+    let (app, _phone) = app_and_synced_phone().await;
     let key = app.doc_key("v1");
     let account: String = sqlx::query("SELECT account_id FROM devices WHERE peer_id = 'peer-phone-a'")
         .fetch_one(&app.state.db.pool)

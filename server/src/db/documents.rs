@@ -22,7 +22,7 @@ use sqlx::Row;
 use zhibu_schema::{VillageId, Year};
 
 use super::sink::Arg::{Blob, Int, OptText, Text};
-use super::sink::Sink;
+use super::sink::{Arg, Sink};
 use super::{Backend, Db, now_ms};
 
 /// Fold the change log into a new snapshot once this many changes are pending.
@@ -34,6 +34,13 @@ pub struct DocKey {
     pub township: String,
     pub village: VillageId,
     pub year: Year,
+}
+
+impl DocKey {
+    /// The key as bound values: `township_id`, `village_id`, `year`.
+    pub fn args(&self) -> [Arg<'_>; 3] {
+        [Text(&self.township), Text(self.village.as_str()), Int(self.year.into())]
+    }
 }
 
 /// A document as loaded, with the version it was loaded at.
@@ -346,7 +353,7 @@ pub async fn insert_changes(
 /// `snapshot` is the document saved whole. Runs inside the push's transaction, after
 /// `claim_version`, so no other push can interleave.
 pub async fn compact(tx: &mut impl Sink, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
-    let doc = [Text(&key.township), Text(key.village.as_str()), Int(key.year.into())];
+    let doc = key.args();
     tx.exec(
         "UPDATE documents SET snapshot = $4 WHERE township_id = $1 AND village_id = $2 AND year = $3",
         &[doc[0], doc[1], doc[2], Blob(snapshot)],

@@ -421,7 +421,7 @@ async fn write_rows(
     rows: &[(Vec<Val>, Vec<Val>)],
 ) -> anyhow::Result<()> {
     let backend = tx.backend();
-    let doc_vals = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
+    let doc_vals = key.args();
     let width = 3 + columns.len();
     let per_statement = (match backend {
         Backend::Sqlite => 30_000,
@@ -450,7 +450,7 @@ async fn write_rows(
 
 /// Deletes rows by primary key.
 async fn delete(tx: &mut impl Sink, key: &DocKey, table: &Table, keys: &[Vec<Val>]) -> anyhow::Result<()> {
-    let doc_vals = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
+    let doc_vals = key.args();
     let conds: Vec<String> =
         table.columns[..table.key_len].iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 4)).collect();
     let sql = format!(
@@ -471,7 +471,7 @@ pub async fn apply(tx: &mut impl Sink, key: &DocKey, plan: &Plan) -> anyhow::Res
     let seen: Vec<(Vec<Val>, Vec<Val>)> = plan.seen_new.iter().map(|k| (vec![text(k)], now.clone())).collect();
     let keep = "ON CONFLICT DO NOTHING";
     write_rows(tx, key, "record_seen", &["record_key", "first_seen_at"], keep, &seen).await?;
-    let doc = [Arg::Text(&key.township), Arg::Text(key.village.as_str()), Arg::Int(key.year.into())];
+    let doc = key.args();
     for (table, (stale, fresh)) in TABLES.iter().zip(&plan.tables) {
         if plan.rebuild {
             let sql = format!("DELETE FROM {} WHERE township_id = $1 AND village_id = $2 AND year = $3", table.name);

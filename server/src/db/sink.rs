@@ -102,7 +102,10 @@ fn prepared<'c>(
                 name[1..].parse::<usize>().map_err(|_| anyhow::anyhow!("parameter {name} is not numbered"))?
             }
         };
-        let arg = args.get(n - 1).ok_or_else(|| anyhow::anyhow!("no argument for parameter {n} of {}", args.len()))?;
+        let arg = n
+            .checked_sub(1)
+            .and_then(|i| args.get(i))
+            .ok_or_else(|| anyhow::anyhow!("no argument for parameter {n} of {}", args.len()))?;
         stmt.raw_bind_parameter(i, arg)?;
     }
     Ok(stmt)
@@ -153,7 +156,9 @@ mod tests {
         let found = conn.text("SELECT c FROM t WHERE a = $1", &[Arg::Text("二")]).await.unwrap();
         assert_eq!(found.as_deref(), Some("c"));
         assert_eq!(conn.text("SELECT a FROM t WHERE b = $1", &[Arg::Int(9)]).await.unwrap(), None);
-        let err = conn.exec("INSERT INTO t (a) VALUES ($2)", &[Arg::Text("x")]).await.unwrap_err();
-        assert!(err.to_string().contains("no argument"), "{err}");
+        for sql in ["INSERT INTO t (a) VALUES ($2)", "INSERT INTO t (a) VALUES ($0)"] {
+            let err = conn.exec(sql, &[Arg::Text("x")]).await.unwrap_err();
+            assert!(err.to_string().contains("no argument"), "{sql}: {err}");
+        }
     }
 }
