@@ -11,7 +11,8 @@ use automerge::{ActorId, Automerge, Change};
 use zhibu_schema::Catalog;
 use zhibu_schema::mapping::{self, Hydrated};
 use zhibu_schema::sync::{
-    Accepted, FastCatalog, FastDoc, FastOutcome, Gate, Owner, Refusal, SyncStep, receive_fast_known, receive_sync_known,
+    Accepted, FastCatalog, FastDoc, FastOutcome, Gate, Member, Owner, Refusal, SyncStep, Together, receive_fast_known,
+    receive_fast_together, receive_sync_known,
 };
 
 use crate::auth::Caller;
@@ -38,8 +39,28 @@ pub async fn fast(
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let size = doc.changes.iter().map(|c| c.len()).sum();
     let doc = doc.clone();
-    on_base(state, key, base, catalog, mine, size, move |base, read, received, gate| {
-        receive_fast_known(base, read, received, &doc, gate)
+    on_base(state, key, base, catalog, vec![mine.clone()], size, move |base, read, received, gates| {
+        receive_fast_known(base, read, received, &doc, &gates[0])
+    })
+    .await
+}
+
+/// Admits fast pushes of several callers to one document together against `base`, each with
+/// the actors its caller holds: `None` when they must be admitted one at a time
+/// ([`receive_fast_together`]).
+pub async fn fast_together(
+    state: &AppState,
+    key: &DocKey,
+    base: &mut Current,
+    pushes: &[(&FastDoc, &HashSet<String>)],
+    catalog: &Arc<Catalog>,
+) -> Option<Together> {
+    let size = pushes.iter().flat_map(|(doc, _)| &doc.changes).map(|c| c.len()).sum();
+    let docs: Vec<FastDoc> = pushes.iter().map(|(doc, _)| (*doc).clone()).collect();
+    let mine = pushes.iter().map(|(_, mine)| (*mine).clone()).collect();
+    on_base(state, key, base, catalog, mine, size, move |base, read, received, gates| {
+        let members: Vec<Member<'_>> = docs.iter().zip(gates).map(|(doc, gate)| Member { doc, gate: *gate }).collect();
+        receive_fast_together(base, read, received, &members)
     })
     .await
 }
@@ -55,8 +76,8 @@ pub async fn standard(
     mine: &HashSet<String>,
 ) -> Result<SyncStep, Refusal> {
     let message = message.to_vec();
-    on_base(state, key, base, catalog, mine, message.len(), move |base, read, _, gate| {
-        receive_sync_known(base, read, &sync_state, &message, gate)
+    on_base(state, key, base, catalog, vec![mine.clone()], message.len(), move |base, read, _, gates| {
+        receive_sync_known(base, read, &sync_state, &message, &gates[0])
     })
     .await
 }
@@ -66,19 +87,20 @@ pub async fn standard(
 const SHORT_PUSH_BYTES: usize = 64 * 1024;
 
 /// Runs `admit` on a free core with the base document, its records as read, its changes kept
-/// as received, and the gate of the caller (who holds the actors `mine`) for the document's
-/// village and year under `catalog`. A base whose records were not known yet is read whole
-/// first, and learns them (in the cache too). `size`: the bytes of the incoming changes.
+/// as received, and the gates of the callers (each holding the actors of its set in `mine`) for
+/// the document's village and year under `catalog`. A base whose records were not known yet is
+/// read whole first, and learns them (in the cache too). `size`: the bytes of the incoming
+/// changes.
 async fn on_base<T: Send + 'static>(
     state: &AppState,
     key: &DocKey,
     base: &mut Current,
     catalog: &Arc<Catalog>,
-    mine: &HashSet<String>,
+    mine: Vec<HashSet<String>>,
     size: usize,
-    admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>], &Gate<'_>) -> T + Send + 'static,
+    admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>], &[Gate<'_>]) -> T + Send + 'static,
 ) -> T {
-    let (job_key, catalog, mine) = (key.clone(), catalog.clone(), mine.clone());
+    let (job_key, catalog) = (key.clone(), catalog.clone());
     let (base_doc, known, received) = (base.doc.clone(), base.read.clone(), base.received.clone());
     let short = known.is_some() && size <= SHORT_PUSH_BYTES;
     let (result, base_read) = state
@@ -88,9 +110,12 @@ async fn on_base<T: Send + 'static>(
                 Some(r) => Some(r),
                 None => mapping::read(&*base_doc).ok().map(Arc::new),
             };
-            let owner = owner_of(&mine);
-            let gate = Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner: &owner };
-            (admit(&base_doc, base_read.as_ref(), &received, &gate), base_read)
+            let owners: Vec<_> = mine.iter().map(owner_of).collect();
+            let gates: Vec<Gate<'_>> = owners
+                .iter()
+                .map(|owner| Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner })
+                .collect();
+            (admit(&base_doc, base_read.as_ref(), &received, &gates), base_read)
         })
         .await;
     if base.read.is_none()

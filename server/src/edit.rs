@@ -10,7 +10,7 @@ use zhibu_schema::sync::{Gate, Owner, admit};
 use crate::db::documents::DocKey;
 use crate::db::now_ms;
 use crate::error::{AppError, AppResult};
-use crate::push::{self, Push};
+use crate::push::{self, Push, Sender};
 use crate::state::AppState;
 
 /// Applies `edit` to the document as one change with `message`, validates and stores it.
@@ -33,7 +33,8 @@ where
         .map_err(|f| AppError::Internal(f.error.into()))?;
         let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
         let accepted = admit(&base.doc, next, &gate)?;
-        let push = Push { key, account, peer: None, base: &base, accepted, catalog: &catalog, sync_state: None };
+        let senders = vec![Sender::only(account, None, None, &accepted)];
+        let push = Push { key, base: &base, accepted, catalog: &catalog, senders };
         if push::store(state, push).await? {
             return Ok(());
         }

@@ -3,7 +3,8 @@
 //! database, and the version check of every push still decides).
 //!
 //! - One document at a time: pushes to the same document wait for each other instead of all
-//!   computing against the same base and all but one starting again.
+//!   computing against the same base and all but one starting again. The phones' fast pushes
+//!   that wait for a document together are then served together ([`crate::together`]).
 //! - One SQLite writer at a time: SQLite allows one writing transaction, and a second one that
 //!   finds the database locked sleeps in steps of up to 100 ms; waiting here in turn is fast.
 //!   The pushes that wait for it share one transaction ([`crate::writer`]). PostgreSQL has no

@@ -27,6 +27,7 @@ pub mod push;
 pub mod roster;
 pub mod state;
 pub mod throttle;
+pub mod together;
 pub mod writer;
 
 /// The allocator the server's programs run with (`#[global_allocator]` in each of them):

@@ -31,35 +31,62 @@ use crate::state::AppState;
 /// The sender the change log names for changes the server made itself.
 const SERVER: &str = "server";
 
-/// An admitted push and where it goes.
+/// An admitted push (or several admitted together) and where it goes.
 #[derive(Debug)]
 pub struct Push<'a> {
     pub key: &'a DocKey,
-    pub account: &'a str,
-    /// The device (X-Peer-Id), or None for changes the server made itself.
-    pub peer: Option<&'a str>,
     /// The document the push was computed against.
     pub base: &'a Current,
     pub accepted: Accepted,
     pub catalog: &'a Arc<Catalog>,
+    /// Who sent `accepted.changes`, in their order: one sender, or the phones whose pushes
+    /// were admitted together ([`crate::together`]).
+    pub senders: Vec<Sender<'a>>,
+}
+
+/// Who sent some of a push's changes.
+#[derive(Debug)]
+pub struct Sender<'a> {
+    pub account: &'a str,
+    /// The device (X-Peer-Id), or None for changes the server made itself.
+    pub peer: Option<&'a str>,
     /// The standard protocol's new state for this peer.
     pub sync_state: Option<&'a State>,
+    /// How many of the accepted changes, after those of the senders before, are its own.
+    pub changes: usize,
+    /// Actors seen for the first time in them: bound to its account.
+    pub bind: Vec<ActorId>,
+}
+
+impl<'a> Sender<'a> {
+    /// The one sender of all of `accepted`.
+    pub fn only(account: &'a str, peer: Option<&'a str>, sync_state: Option<&'a State>, accepted: &Accepted) -> Self {
+        Sender { account, peer, sync_state, changes: accepted.changes.len(), bind: accepted.bind.clone() }
+    }
 }
 
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
-    let Accepted { doc, changes, bind, read, touched } = p.accepted;
-    let write = |update| Write {
-        key: p.key.clone(),
-        account: p.account.to_owned(),
-        device: p.peer.map(str::to_owned),
-        sync_state: p.sync_state.cloned(),
-        update,
-    };
-    if changes.is_empty() {
-        // Only the device's sync to record: it waits for the writer like any push, and shares
+    let Accepted { doc, changes, read, touched, .. } = p.accepted;
+    let mut changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
+    let mut senders = Vec::with_capacity(p.senders.len());
+    for s in &p.senders {
+        let rest = changes.split_off(s.changes.min(changes.len()));
+        senders.push(Contributor {
+            account: s.account.to_owned(),
+            device: s.peer.map(str::to_owned),
+            sync_state: s.sync_state.cloned(),
+            changes: std::mem::replace(&mut changes, rest),
+            bind: s.bind.clone(),
+        });
+    }
+    let all: Vec<Arc<Change>> = senders.iter().flat_map(|s| s.changes.iter().cloned()).collect();
+    let count = all.len();
+    let write = |update| Write { key: p.key.clone(), senders, update };
+    if count == 0 {
+        // Only the devices' syncs to record: they wait for the writer like any push, and share
         // its transaction (a morning's worth of phones that only pull share their commits).
-        if p.peer.is_some() {
+        if p.senders.iter().any(|s| s.peer.is_some()) {
             crate::writer::store(state, write(None)).await?;
         }
         // The base as read, for the next push that brings changes.
@@ -67,7 +94,6 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
         return Ok(true);
     }
 
-    let peer = p.peer.unwrap_or(SERVER);
     let seen = match &p.base.seen {
         Some(s) => (**s).clone(),
         None => projections::load_seen(&state.db.pool, p.key).await?,
@@ -77,7 +103,7 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let digest = p.catalog.digest();
     let before = p.base.projected_with(&digest).map(|(read, rows)| (read.clone(), rows.cloned()));
     let doc = Arc::new(doc);
-    let pending = p.base.pending + changes.len() as i64;
+    let pending = p.base.pending + count as i64;
     let compact = pending >= COMPACT_AFTER;
     let received_at = now_ms();
     // Short when only the rows that differ are made (the base's were stored with this catalog).
@@ -101,17 +127,17 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
             .await
     };
     let heads = documents::heads_text(&doc);
-    let count = changes.len();
-    let changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
-    let received = p.base.received_with(&changes);
-    let bound: Vec<String> = bind.iter().map(ActorId::to_hex_string).collect();
-    let update = Update { version: p.base.version, heads, digest: digest.clone(), bind, changes, plan, snapshot };
+    let received = p.base.received_with(&all);
+    let update = Update { version: p.base.version, heads, digest: digest.clone(), plan, snapshot };
     if !crate::writer::store(state, write(Some(update))).await? {
         return Ok(false);
     }
-    state.db.learn_actors(p.account, &bound);
-
-    tracing::info!(village = %p.key.village, year = %p.key.year, account = p.account, peer, changes = count, "push stored");
+    for s in &p.senders {
+        let bound: Vec<String> = s.bind.iter().map(ActorId::to_hex_string).collect();
+        state.db.learn_actors(s.account, &bound);
+        let peer = s.peer.unwrap_or(SERVER);
+        tracing::info!(village = %p.key.village, year = %p.key.year, account = s.account, peer, changes = s.changes, together = p.senders.len(), "push stored");
+    }
     let next = Current {
         doc,
         version: p.base.version + 1,
@@ -131,16 +157,28 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
 #[derive(Debug)]
 pub struct Write {
     pub key: DocKey,
+    /// Who sent the push: one sender, or the phones whose pushes were admitted together.
+    pub senders: Vec<Contributor>,
+    /// The document's new version and what follows from its changes; None when the push
+    /// brought no changes.
+    pub update: Option<Update>,
+}
+
+/// One sender of a push, owned, with its changes.
+#[derive(Debug)]
+pub struct Contributor {
     pub account: String,
     /// The device (X-Peer-Id), or None for changes the server made itself.
     pub device: Option<String>,
     /// The standard protocol's new state for this device.
     pub sync_state: Option<State>,
-    /// The changes and what follows from them; None when the push brought no changes.
-    pub update: Option<Update>,
+    /// Its changes new to the document.
+    pub changes: Vec<Arc<Change>>,
+    /// Actors seen for the first time in them: bound to its account.
+    pub bind: Vec<ActorId>,
 }
 
-/// The changes of a push and what follows from them.
+/// The document's new version and what follows from a push's changes.
 #[derive(Debug)]
 pub struct Update {
     /// The version the push was computed against.
@@ -148,8 +186,6 @@ pub struct Update {
     pub heads: String,
     /// The catalog the projection rows are made with.
     pub digest: String,
-    pub bind: Vec<ActorId>,
-    pub changes: Vec<Arc<Change>>,
     pub plan: Plan,
     pub snapshot: Option<Vec<u8>>,
 }
@@ -161,24 +197,28 @@ pub async fn write_one(tx: &mut impl Sink, w: &Write) -> AppResult<bool> {
         if documents::claim_version(tx, &w.key, u.version, &u.heads, &u.digest).await? == Claim::Conflict {
             return Ok(false);
         }
-        for actor in &u.bind {
-            if !bind_actor(tx, &actor.to_hex_string(), &w.account).await? {
-                return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+        for s in &w.senders {
+            for actor in &s.bind {
+                if !bind_actor(tx, &actor.to_hex_string(), &s.account).await? {
+                    return Err(Refusal::ForeignActor { actor: actor.to_hex_string() }.into());
+                }
             }
+            // Who sent the changes: the device, or the server itself.
+            let sender = s.device.as_deref().unwrap_or(SERVER);
+            documents::insert_changes(tx, &w.key, &s.account, sender, &s.changes).await?;
         }
-        // Who sent the changes: the device, or the server itself.
-        let sender = w.device.as_deref().unwrap_or(SERVER);
-        documents::insert_changes(tx, &w.key, &w.account, sender, &u.changes).await?;
         projections::apply(tx, &w.key, &u.plan).await?;
         if let Some(snapshot) = &u.snapshot {
             documents::compact(tx, &w.key, snapshot).await?;
         }
     }
-    if let (Some(s), Some(device)) = (&w.sync_state, &w.device) {
-        documents::save_sync_state(tx, &w.key, device, &w.account, s).await?;
-    }
-    if let Some(device) = &w.device {
-        documents::touch_device(tx, &w.key, device, &w.account).await?;
+    for s in &w.senders {
+        if let (Some(state), Some(device)) = (&s.sync_state, &s.device) {
+            documents::save_sync_state(tx, &w.key, device, &s.account, state).await?;
+        }
+        if let Some(device) = &s.device {
+            documents::touch_device(tx, &w.key, device, &s.account).await?;
+        }
     }
     Ok(true)
 }

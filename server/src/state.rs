@@ -14,6 +14,7 @@ use crate::db::Db;
 use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
 use crate::gates::Gates;
+use crate::together::Queues;
 use crate::writer::Writer;
 
 /// Parsed township catalogs, by township, with the JSON each was parsed from.
@@ -32,6 +33,8 @@ pub struct AppState {
     catalogs: Arc<CatalogCache>,
     /// The SQLite writer's queue (pushes share its transactions).
     pub writer: Arc<Writer>,
+    /// Fast pushes waiting for their documents (those that wait together are stored together).
+    pub together: Arc<Queues>,
 }
 
 impl AppState {
@@ -44,6 +47,7 @@ impl AppState {
             config: Arc::new(config),
             catalogs: Arc::default(),
             writer: Arc::default(),
+            together: Arc::default(),
         }
     }
 

@@ -5,14 +5,15 @@
 //!
 //! The village holds eleven months of records (as after the throughput case's cold and pulling
 //! rounds); a phone pushes its December (4 meetings of 40 attendees, 20 point entries, 3 case
-//! steps, one change each).
+//! steps, one change each); then the village's other phone pushes its own December, after the
+//! first or together with it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use automerge::{ActorId, Automerge, Change, PatchLog, ReadDoc};
-use zhibu_schema::sync::{FastDoc, Gate, Owner, hashes_to_wire, receive_fast_known};
+use zhibu_schema::sync::{FastDoc, Gate, Member, Owner, hashes_to_wire, receive_fast_known, receive_fast_together};
 use zhibu_schema::{Catalog, VillageId, check_read, mapping};
 use zhibu_server::db::projections::{self, Before};
 use zhibu_tests::bench::data;
@@ -96,6 +97,36 @@ fn main() {
     });
     let (accepted, _) =
         receive_fast_known(&base, Some(&base_read), &[], &request, &gate).expect("admitted").expect("no resync");
+    // The village's other phone made its December offline at the same time: its push after the
+    // first one's, and the two admitted together (crate `zhibu_server::together`).
+    let mut other = base.fork();
+    other.set_actor(ActorId::random());
+    let by = data::cadre_account(&village, 'b');
+    let actions = data::month_on_cases_of(&roster, 12, &by, data::salt_of(&village, 2), data::salt_of(&village, 0));
+    data::commit(&mut other, &actions, true, 0);
+    let second: Vec<Change> = other.get_changes(&base.get_heads()).into_iter().collect();
+    let other_request = FastDoc {
+        heads: hashes_to_wire(&other.get_heads()),
+        changes: second.iter().map(|c| c.raw_bytes().to_vec().into()).collect(),
+        ..request.clone()
+    };
+    time("push_apply_after_the_other_phone_ms", || {
+        let mut next = accepted.doc.fork();
+        next.apply_changes(second.clone()).expect("applies");
+    });
+    time("push_apply_two_phones_together_ms", || {
+        let mut next = base.fork();
+        next.apply_changes(changes.iter().chain(&second).cloned().collect::<Vec<_>>()).expect("applies");
+    });
+    time("push_admission_after_the_other_phone_ms", || {
+        receive_fast_known(&accepted.doc, Some(&accepted.read), &[], &other_request, &gate)
+            .expect("admitted")
+            .expect("no resync");
+    });
+    let members = [Member { doc: &request, gate }, Member { doc: &other_request, gate }];
+    time("push_admission_two_phones_together_ms", || {
+        receive_fast_together(&base, Some(&base_read), &[], &members).expect("admitted together");
+    });
     time("push_rules_ms", || drop(check_read(&accepted.read, &village, year, &catalog)));
     let mut seen = HashMap::new();
     let (_, shared) = projections::plan(None, &base_read.doc, &catalog, &mut seen, 0);

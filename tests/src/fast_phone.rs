@@ -10,7 +10,7 @@ use zhibu_schema::mapping::{self, WriteError};
 use zhibu_schema::sync::{
     FAST_VERSION, FastDoc, FastOutcome, FastRequest, FastResponse, hashes_from_wire, hashes_to_wire,
 };
-use zhibu_schema::{VillageId, Year};
+use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId, VillageId, Year};
 
 use crate::Server;
 use crate::raw_phone::Refused;
@@ -47,6 +47,24 @@ impl FastPhone {
             .transact_with::<_, _, WriteError, _>(|_| CommitOptions::default().with_message(message.to_owned()), f)
             .map_err(|e| e.error)
             .expect("edit applies");
+    }
+
+    /// Records `delta` points for volunteering (the rule allows 1 to 5) to `member`, by the
+    /// cadre `by`, as one change; returns the entry's id. The phone checks nothing: a delta the
+    /// rule does not allow is the server's to refuse.
+    pub fn award(&mut self, member: &str, by: &str, delta: i64) -> RecordId {
+        let entry = PointEntry {
+            member_id: MemberId::parse(member).expect("member id"),
+            rule: Code::parse("volunteer").expect("code"),
+            delta: PointDelta::new(delta).expect("delta"),
+            on: self.year.first_day(),
+            note: None,
+            by: AccountId::parse(by).expect("account id"),
+            voided: None,
+        };
+        let id = RecordId::new_v7();
+        self.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &entry));
+        id
     }
 
     /// The request for this phone's one document.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde_json::Value;
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, Connection, Executor, Row};
 use tempfile::TempDir;
 use zhibu_schema::{Collection, VillageId, Year, mapping, sample};
 use zhibu_server::db::accounts::{NewAccount, Role};
@@ -169,6 +169,19 @@ impl TestApp {
     pub async fn records(&self, village: &str) -> zhibu_schema::VillageYear {
         let loaded = self.state.db.load_doc(&self.doc_key(village)).await.expect("loads");
         mapping::read(&loaded.doc).expect("reads").doc
+    }
+
+    /// How many point entries of the village the projection `p_points` holds.
+    pub async fn point_rows(&self, village: &str) -> i64 {
+        let key = self.doc_key(village);
+        sqlx::query("SELECT COUNT(*) AS n FROM p_points WHERE township_id = $1 AND village_id = $2 AND year = $3")
+            .bind(&key.township)
+            .bind(key.village.as_str())
+            .bind(i64::from(key.year))
+            .fetch_one(&self.state.db.pool)
+            .await
+            .expect("p_points")
+            .get::<i64, _>("n")
     }
 
     /// Another server instance on this app's database, as a second server process would be,

@@ -4,39 +4,9 @@
 //! writer the same way.
 
 use sqlx::Row;
-use zhibu_schema::mapping;
-use zhibu_schema::{AccountId, Code, Collection, MemberId, PointDelta, PointEntry, RecordId};
 use zhibu_server::db::documents::DocKey;
 use zhibu_tests::fast_phone::FastPhone;
 use zhibu_tests::{Backend, TestApp};
-
-/// Records a point entry on the phone; returns its id.
-fn award(phone: &mut FastPhone, member: &str, cadre: &str) -> RecordId {
-    let entry = PointEntry {
-        member_id: MemberId::parse(member).expect("id"),
-        rule: Code::parse("volunteer").expect("code"),
-        delta: PointDelta::new(2).expect("delta"),
-        on: phone.year.first_day(),
-        note: None,
-        by: AccountId::parse(cadre).expect("id"),
-        voided: None,
-    };
-    let id = RecordId::new_v7();
-    phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &entry));
-    id
-}
-
-async fn point_rows(app: &TestApp, village: &str) -> i64 {
-    let key = app.doc_key(village);
-    sqlx::query("SELECT COUNT(*) AS n FROM p_points WHERE township_id = $1 AND village_id = $2 AND year = $3")
-        .bind(&key.township)
-        .bind(key.village.as_str())
-        .bind(i64::from(key.year))
-        .fetch_one(&app.state.db.pool)
-        .await
-        .expect("p_points")
-        .get::<i64, _>("n")
-}
 
 async fn version(app: &TestApp, village: &str) -> i64 {
     app.state.db.load_doc(&app.doc_key(village)).await.expect("loads").version
@@ -67,13 +37,13 @@ async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     for p in [&mut a, &mut b, &mut thief] {
         p.sync(&app).await.expect("first sync");
     }
-    award(&mut a, "v1-m01", "cadre1");
+    a.award("v1-m01", "cadre1", 2);
     a.sync(&app).await.expect("binds phone-a to cadre1");
 
     let w1_version = version(&app, "w1").await;
-    let kept_a = award(&mut a, "v1-m02", "cadre1");
-    let kept_b = award(&mut b, "v2-m01", "cadre3");
-    let stolen = award(&mut thief, "w1-m01", "cadre-w");
+    let kept_a = a.award("v1-m02", "cadre1", 2);
+    let kept_b = b.award("v2-m01", "cadre3", 2);
+    let stolen = thief.award("w1-m01", "cadre-w", 2);
     let release = hold_writer_for_three(&app).await;
     let (ra, rb, rt, ()) = tokio::join!(a.sync(&app), b.sync(&app), thief.sync(&app), release);
     assert!(app.state.writer.largest_batch() >= 3, "the three pushes shared a transaction");
@@ -88,12 +58,12 @@ async fn pushes_sharing_a_transaction_are_kept_or_refused_alone() {
     assert!(app.records("v2").await.points.contains_key(&kept_b));
     assert!(!app.records("w1").await.points.contains_key(&stolen), "nothing of the refused push is stored");
     assert_eq!(version(&app, "w1").await, w1_version, "the refused push did not move w1 on");
-    assert_eq!((point_rows(&app, "v1").await, point_rows(&app, "v2").await, point_rows(&app, "w1").await), (2, 1, 0));
+    assert_eq!((app.point_rows("v1").await, app.point_rows("v2").await, app.point_rows("w1").await), (2, 1, 0));
 
     // The refused phone's account may still push under its own actor.
     let mut own = FastPhone::new(&app, &tw, "phone-w", "w1");
     own.sync(&app).await.expect("first sync");
-    let id = award(&mut own, "w1-m01", "cadre-w");
+    let id = own.award("w1-m01", "cadre-w", 2);
     own.sync(&app).await.expect("stored");
     assert!(app.records("w1").await.points.contains_key(&id));
 }
@@ -175,11 +145,11 @@ async fn the_writer_has_its_own_connection_and_closes_it_with_the_pool() {
     let pool = &app.state.db.pool;
     let in_use = || pool.size() - u32::try_from(pool.num_idle()).expect("few");
     for member in ["v1-m01", "v1-m02", "v1-m03"] {
-        award(&mut phone, member, "cadre1");
+        phone.award(member, "cadre1", 2);
         phone.sync(&app).await.expect("stored");
         assert_eq!(in_use(), 0, "the writer holds no connection of the pool between pushes");
     }
-    assert_eq!(point_rows(&app, "v1").await, 3);
+    assert_eq!(app.point_rows("v1").await, 3);
 
     let file = app.state.db.sqlite_file.clone().expect("an SQLite file");
     let wal = file.with_file_name(format!("{}-wal", file.file_name().expect("a name").to_string_lossy()));
@@ -222,13 +192,14 @@ async fn the_writer_stores_while_every_async_thread_is_busy() {
 
     // A device's sync waits for the writer, which waits for its turn, taken here.
     let turn = app.state.gates.write().await.expect("SQLite has a writer turn");
-    let write = zhibu_server::push::Write {
-        key: key.clone(),
+    let sender = zhibu_server::push::Contributor {
         account,
         device: Some("peer-busy".into()),
         sync_state: None,
-        update: None,
+        changes: Vec::new(),
+        bind: Vec::new(),
     };
+    let write = zhibu_server::push::Write { key: key.clone(), senders: vec![sender], update: None };
     let state = app.state.clone();
     let (started, queued) = tokio::sync::oneshot::channel();
     let stored = tokio::spawn(async move {

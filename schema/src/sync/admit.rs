@@ -26,6 +26,7 @@ pub enum Owner {
 }
 
 /// What admission needs to know about the document and the caller.
+#[derive(Clone, Copy)]
 pub struct Gate<'a> {
     pub village: &'a VillageId,
     pub year: Year,
@@ -105,10 +106,17 @@ pub(crate) fn admit_changes(
     changes: Vec<Change>,
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
+    let bind = owned(&changes, gate)?;
+    validated(base, base_read, next, patches, changes, bind, gate)
+}
+
+/// Whether the caller may have written `changes` (new to the document): the actors seen for
+/// the first time, to bind to the caller, or why not.
+pub(crate) fn owned(changes: &[Change], gate: &Gate<'_>) -> Result<Vec<ActorId>, Refusal> {
     let genesis_actor = crate::mapping::genesis_actor(gate.village, gate.year);
     let mut bind = Vec::new();
     let mut genesis_hash = None;
-    for change in &changes {
+    for change in changes {
         let actor = change.actor_id();
         if *actor == genesis_actor {
             let expected = genesis_hash.get_or_insert_with(|| genesis(gate.village, gate.year).get_heads());
@@ -127,6 +135,21 @@ pub(crate) fn admit_changes(
             }
         }
     }
+    Ok(bind)
+}
+
+/// Whether `next` (`base` with `changes` applied; `patches` those of applying them, when
+/// `base_read` is known) is still valid: only what the changes broke counts. The gate's owner
+/// is not asked ([`owned`] was).
+pub(crate) fn validated(
+    base: &Automerge,
+    base_read: Option<&Arc<Hydrated>>,
+    next: Automerge,
+    patches: Vec<Patch>,
+    changes: Vec<Change>,
+    bind: Vec<ActorId>,
+    gate: &Gate<'_>,
+) -> Result<Accepted, Refusal> {
     if changes.is_empty()
         && let Some(before) = base_read
     {

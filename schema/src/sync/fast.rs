@@ -11,14 +11,14 @@
 //! Encoding: CBOR (RFC 8949), so a client in any language can speak it; hashes and changes are
 //! byte strings.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use automerge::{Automerge, Change, ChangeHash, PatchLog, ReadDoc};
+use automerge::{ActorId, Automerge, Change, ChangeHash, PatchLog, ReadDoc};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use super::admit::{Accepted, Gate, Refusal, admit_changes, new_to};
+use super::admit::{Accepted, Gate, Refusal, admit_changes, new_to, owned, validated};
 use crate::Catalog;
 use crate::mapping::Hydrated;
 use crate::{VillageId, Violation, Year};
@@ -158,11 +158,7 @@ fn receive_fast_known_unguarded(
     doc: &FastDoc,
     gate: &Gate<'_>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
-    let changes = doc
-        .changes
-        .iter()
-        .map(|c| Change::from_bytes(c.to_vec()).map_err(|e| Refusal::Undecodable(e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let changes = decoded(doc)?;
     let phone_heads = hashes_from_wire(&doc.heads)?;
     let new = new_to(base, &changes);
     let mut next = base.fork();
@@ -185,9 +181,123 @@ fn receive_fast_known_unguarded(
     }
     let outcome = FastOutcome::Synced {
         heads: hashes_to_wire(&accepted.doc.get_heads()),
-        changes: lacking_changes(&accepted.doc, &phone_heads, received),
+        changes: lacking_changes(&accepted.doc, &phone_heads, received.iter().map(|c| &**c)),
     };
     Ok(Some((accepted, outcome)))
+}
+
+/// One of several phones' fast pushes to the same document admitted together
+/// ([`receive_fast_together`]): its request, and the gate of its caller (the same document,
+/// village, year and catalog for every member; the owner of the actors is the member's own).
+#[derive(Debug)]
+pub struct Member<'a> {
+    pub doc: &'a FastDoc,
+    pub gate: Gate<'a>,
+}
+
+/// Pushes admitted together: all their new changes as one [`Accepted`] (member by member, each
+/// member's in causal order), and each member's share, in the order the members were given.
+#[derive(Debug)]
+pub struct Together {
+    pub accepted: Accepted,
+    pub shares: Vec<Share>,
+}
+
+/// One member's part of pushes admitted together.
+#[derive(Debug)]
+pub struct Share {
+    /// How many of the accepted changes, after those of the members before it, are its own.
+    pub changes: usize,
+    /// Actors seen for the first time in them: bind them to this member's caller.
+    pub bind: Vec<ActorId>,
+    /// Its reply: the document's heads and every change it lacks, the other members' among them.
+    pub outcome: FastOutcome,
+}
+
+/// Admits the fast pushes of several phones to the same document (`base`) as one: all their
+/// new changes applied in one go, the result read and checked once. Automerge took three times
+/// as long to apply a phone's month after another phone's month made at the same time as to
+/// apply the first (the two months' objects interleave in its columns, so the second is spliced
+/// in at hundreds of places); the two applied together take little more than one
+/// (docs/PERFORMANCE.md).
+///
+/// `None` when they cannot be admitted as one: one of them would be refused or asked to resync,
+/// the document with all of them breaks a rule, or they overlap in a way only one at a time can
+/// settle (an actor new to two of them, a change that needs a later member's). The caller then
+/// admits each alone, which says who is refused and why. Admitted together, each member's new
+/// changes are ones its caller may write, and the document with all of them passes the rules
+/// (only what they broke counts, as for one push).
+pub fn receive_fast_together(
+    base: &Automerge,
+    base_read: Option<&Arc<Hydrated>>,
+    received: &[Arc<Change>],
+    members: &[Member<'_>],
+) -> Option<Together> {
+    crate::guard::refuse_panics(|| Ok(together_unguarded(base, base_read, received, members))).ok().flatten()
+}
+
+fn together_unguarded(
+    base: &Automerge,
+    base_read: Option<&Arc<Hydrated>>,
+    received: &[Arc<Change>],
+    members: &[Member<'_>],
+) -> Option<Together> {
+    let first = members.first()?;
+    let mut all: Vec<Change> = Vec::new();
+    // Which member each new change is counted for: the first that sent it.
+    let mut sender: HashMap<ChangeHash, usize> = HashMap::new();
+    let mut parts = Vec::with_capacity(members.len());
+    let mut binding = HashSet::new();
+    for (i, m) in members.iter().enumerate() {
+        let phone_heads = hashes_from_wire(&m.doc.heads).ok()?;
+        let new: Vec<Change> =
+            new_to(base, &decoded(m.doc).ok()?).into_iter().filter(|c| !sender.contains_key(&c.hash())).collect();
+        sender.extend(new.iter().map(|c| (c.hash(), i)));
+        let bind = owned(&new, &m.gate).ok()?;
+        if bind.iter().any(|a| !binding.insert(a.clone())) {
+            return None;
+        }
+        parts.push((new.len(), bind, phone_heads));
+        all.extend(new);
+    }
+    let after_its_dependencies =
+        |c: &Change| c.deps().iter().all(|d| sender.get(d).is_none_or(|j| *j <= sender[&c.hash()]));
+    if !all.iter().all(after_its_dependencies) {
+        return None;
+    }
+    let mut next = base.fork();
+    let patches = if all.is_empty() {
+        Vec::new()
+    } else {
+        let mut log = PatchLog::new(base_read.is_some());
+        next.apply_changes_log_patches(all.clone(), &mut log).ok()?;
+        if !next.get_missing_deps(&[]).is_empty() {
+            return None;
+        }
+        if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() }
+    };
+    let bind = parts.iter().flat_map(|(_, bind, _)| bind.iter().cloned()).collect();
+    let accepted = validated(base, base_read, next, patches, all, bind, &first.gate).ok()?;
+    let heads = hashes_to_wire(&accepted.doc.get_heads());
+    let mut shares = Vec::with_capacity(parts.len());
+    for (changes, bind, phone_heads) in parts {
+        if !accepted.doc.get_missing_deps(&phone_heads).is_empty() {
+            return None;
+        }
+        let known = received.iter().map(|c| &**c).chain(&accepted.changes);
+        let outcome =
+            FastOutcome::Synced { heads: heads.clone(), changes: lacking_changes(&accepted.doc, &phone_heads, known) };
+        shares.push(Share { changes, bind, outcome });
+    }
+    Some(Together { accepted, shares })
+}
+
+/// The changes a fast request carries.
+fn decoded(doc: &FastDoc) -> Result<Vec<Change>, Refusal> {
+    doc.changes
+        .iter()
+        .map(|c| Change::from_bytes(c.to_vec()).map_err(|e| Refusal::Undecodable(e.to_string())))
+        .collect()
 }
 
 /// The changes of `doc` that a holder of `have` lacks, as bytes, in an order where each comes
@@ -195,12 +305,16 @@ fn receive_fast_known_unguarded(
 /// asked for it, which took a quarter of the time of a sync that only pulls; when every change
 /// wanted is among `received` (changes of `doc` as they were received), their bytes are taken
 /// from there instead. Only the changes' metadata is read from the document to know which.
-pub fn lacking_changes(doc: &Automerge, have: &[ChangeHash], received: &[Arc<Change>]) -> Vec<ByteBuf> {
+pub fn lacking_changes<'a>(
+    doc: &Automerge,
+    have: &[ChangeHash],
+    received: impl IntoIterator<Item = &'a Change>,
+) -> Vec<ByteBuf> {
     let wanted = doc.get_changes_meta(have);
     if wanted.is_empty() {
         return Vec::new();
     }
-    let by_hash: HashMap<ChangeHash, &Change> = received.iter().map(|c| (c.hash(), &**c)).collect();
+    let by_hash: HashMap<ChangeHash, &Change> = received.into_iter().map(|c| (c.hash(), c)).collect();
     match wanted.iter().map(|m| by_hash.get(&m.hash)).collect::<Option<Vec<_>>>() {
         Some(found) => found.into_iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
         None => doc.get_changes(have).into_iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect(),

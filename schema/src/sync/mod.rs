@@ -12,8 +12,9 @@ mod standard;
 
 pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_known};
 pub use fast::{
-    FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, WireError, hashes_from_wire,
-    hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,
+    FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, Member, Share, Together,
+    WireError, hashes_from_wire, hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,
+    receive_fast_together,
 };
 pub use standard::{SyncStep, receive_sync, receive_sync_known};
 
@@ -21,3 +22,5 @@ pub use standard::{SyncStep, receive_sync, receive_sync_known};
 mod known_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod together_tests;

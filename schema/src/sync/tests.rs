@@ -8,14 +8,14 @@ use crate::mapping::{self, WriteError};
 use crate::testutil::*;
 use crate::{Catalog, Collection, PointDelta, PointEntry, Rule, VillageId, Year};
 
-struct Server {
-    doc: Automerge,
-    catalog: Catalog,
-    owners: HashMap<ActorId, &'static str>,
+pub(super) struct Server {
+    pub(super) doc: Automerge,
+    pub(super) catalog: Catalog,
+    pub(super) owners: HashMap<ActorId, &'static str>,
 }
 
 impl Server {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let village = village();
         let mut doc = mapping::genesis(&village.village_id, village.year);
         doc.set_actor(ActorId::from(b"server".as_slice()));
@@ -25,13 +25,17 @@ impl Server {
         Server { doc, catalog: Catalog::default(), owners }
     }
 
-    fn gate_for<'a>(&'a self, account: &'static str, owner: &'a (dyn Fn(&ActorId) -> Owner + Sync)) -> Gate<'a> {
+    pub(super) fn gate_for<'a>(
+        &'a self,
+        account: &'static str,
+        owner: &'a (dyn Fn(&ActorId) -> Owner + Sync),
+    ) -> Gate<'a> {
         let _ = account;
         Gate { village: vid(), year: year(), catalog: &self.catalog, owner }
     }
 
     /// Who each actor belongs to for `account`, by the bindings so far.
-    fn owner_for(&self, account: &'static str) -> impl Fn(&ActorId) -> Owner + Sync + use<> {
+    pub(super) fn owner_for(&self, account: &'static str) -> impl Fn(&ActorId) -> Owner + Sync + use<> {
         let owners = self.owners.clone();
         move |a: &ActorId| match owners.get(a) {
             None => Owner::Unbound,
@@ -86,11 +90,11 @@ fn year() -> Year {
     Year::new(2026).expect("y")
 }
 
-fn phone(actor: &str) -> Automerge {
+pub(super) fn phone(actor: &str) -> Automerge {
     mapping::genesis(vid(), year()).with_actor(ActorId::from(actor.as_bytes()))
 }
 
-fn award(doc: &mut Automerge, n: u128, rule: &str, delta: i64) {
+pub(super) fn award(doc: &mut Automerge, n: u128, rule: &str, delta: i64) {
     let p = PointEntry {
         member_id: mid("v1-m01"),
         rule: code(rule),
@@ -104,7 +108,11 @@ fn award(doc: &mut Automerge, n: u128, rule: &str, delta: i64) {
 }
 
 /// Runs the standard protocol until both sides are quiet.
-fn sync_until_quiet(server: &mut Server, account: &'static str, phone: &mut Automerge) -> Result<(), Refusal> {
+pub(super) fn sync_until_quiet(
+    server: &mut Server,
+    account: &'static str,
+    phone: &mut Automerge,
+) -> Result<(), Refusal> {
     let mut phone_state = sync::State::new();
     let mut server_state = sync::State::new();
     for _ in 0..20 {
@@ -288,7 +296,7 @@ fn the_fast_path_stores_each_new_change_once_in_causal_order_whatever_the_phone_
 
 /// A fast request of `phone` against a server it last saw at `known`, with every change it has
 /// since.
-fn fast_doc(phone: &Automerge, known: &[automerge::ChangeHash]) -> FastDoc {
+pub(super) fn fast_doc(phone: &Automerge, known: &[automerge::ChangeHash]) -> FastDoc {
     FastDoc {
         village: vid().clone(),
         year: year(),

@@ -21,9 +21,10 @@ use crate::audit;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::extract::Body;
-use crate::push::{self, Push};
+use crate::push::{self, Push, Sender};
 use crate::state::AppState;
 use crate::throttle::ClientAddr;
+use crate::together::{self, ATTEMPTS, FastPush};
 
 const PEER_HEADER: &str = "x-peer-id";
 
@@ -65,9 +66,6 @@ impl From<Refusal> for AppError {
         }
     }
 }
-
-/// How often a push is recomputed when other pushes to the same document keep winning.
-const ATTEMPTS: usize = 8;
 
 /// Puts a refused sync (403, 422) in the audit log.
 fn audit_refusal(caller: &Caller, addr: ClientAddr, village: &str, year: &str, e: &AppError) {
@@ -130,15 +128,8 @@ async fn standard_push(
         let mut base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
         let step = crate::admission::standard(state, &key, &mut base, sync_state, body, &catalog, &mine).await?;
-        let push = Push {
-            key: &key,
-            account: &caller.account.id,
-            peer: Some(&peer),
-            base: &base,
-            accepted: step.accepted,
-            catalog: &catalog,
-            sync_state: Some(&step.state),
-        };
+        let senders = vec![Sender::only(&caller.account.id, Some(&peer), Some(&step.state), &step.accepted)];
+        let push = Push { key: &key, base: &base, accepted: step.accepted, catalog: &catalog, senders };
         if push::store(state, push).await? {
             return Ok(match step.reply {
                 Some(bytes) => ([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], bytes)
@@ -147,7 +138,7 @@ async fn standard_push(
             });
         }
     }
-    Err(AppError::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试"))
+    Err(together::busy())
 }
 
 /// One document of a fast request: stored, or refused, or asked to resync.
@@ -161,27 +152,8 @@ async fn fast_one(
     let key = super::doc_key(state, doc.village.as_str(), &doc.year.to_string()).await?;
     caller.require_cadre_of(&key.village)?;
     let catalog: Arc<Catalog> = state.catalog_for(Some(&key.township)).await?;
-    let _turn = (state.gates.document(&key).await, state.gates.push().await);
-    for _ in 0..ATTEMPTS {
-        let mut base = state.load_doc(&key).await?;
-        let Some((accepted, outcome)) = crate::admission::fast(state, &key, &mut base, doc, &catalog, mine).await?
-        else {
-            return Ok(FastOutcome::Resync);
-        };
-        let push = Push {
-            key: &key,
-            account: &caller.account.id,
-            peer: Some(peer),
-            base: &base,
-            accepted,
-            catalog: &catalog,
-            sync_state: None,
-        };
-        if push::store(state, push).await? {
-            return Ok(outcome);
-        }
-    }
-    Err(AppError::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试"))
+    let push = FastPush { key: &key, doc, account: &caller.account.id, peer, mine, catalog };
+    together::fast(state, push).await
 }
 
 /// The phones' fast path: every document of a device in one round trip (CBOR; see the README).

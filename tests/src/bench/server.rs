@@ -14,7 +14,7 @@ use zhibu_schema::VillageId;
 use zhibu_schema::sync::{Gate, Owner, admit};
 use zhibu_server::db::accounts::{NewAccount, Role};
 use zhibu_server::db::documents::DocKey;
-use zhibu_server::push::{self, Push};
+use zhibu_server::push::{self, Push, Sender};
 use zhibu_server::{AppState, Config};
 
 use crate::ServerProcess;
@@ -68,7 +68,8 @@ pub async fn store_new_doc(state: &AppState, key: &DocKey, doc: Automerge) -> an
     let base = state.load_doc(key).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
     let accepted = admit(&base.doc, doc, &gate).map_err(|r| anyhow::anyhow!("generated document refused: {r}"))?;
-    let push = Push { key, account: "admin", peer: None, base: &base, accepted, catalog: &catalog, sync_state: None };
+    let senders = vec![Sender::only("admin", None, None, &accepted)];
+    let push = Push { key, base: &base, accepted, catalog: &catalog, senders };
     let stored = push::store(state, push).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     anyhow::ensure!(stored, "{key:?} changed while it was seeded");
     Ok(())
