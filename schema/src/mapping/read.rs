@@ -1,7 +1,7 @@
 //! Reading a village-year document into typed records. Every record that cannot be read is
 //! left out and reported as a violation, so one bad record never hides the rest.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use automerge::hydrate::{Map, Value};
 use automerge::{Patch, PatchAction, Prop, ROOT, ReadDoc, TextEncoding};
@@ -193,20 +193,28 @@ pub fn reread(
             collections.insert(c.key().to_owned(), Value::map());
         }
         let mut root = Value::from(Map::from(collections));
+        let wanted: HashSet<(Collection, &str)> = fresh.keys().map(|(c, key)| (*c, key.as_str())).collect();
         let mine = patches.into_iter().filter(|p| {
             let record = match (p.path.first(), p.path.get(1), &p.action) {
                 (Some((_, Prop::Map(top))), Some((_, Prop::Map(id))), _) => Some((top, id)),
                 (Some((_, Prop::Map(top))), None, PatchAction::PutMap { key, .. }) => Some((top, key)),
                 _ => None,
             };
-            record.is_some_and(|(top, id)| collection_of(top).is_some_and(|c| fresh.contains_key(&(c, id.clone()))))
+            record.is_some_and(|(top, id)| collection_of(top).is_some_and(|c| wanted.contains(&(c, id.as_str()))))
         });
-        if root.apply_patches(text_encoding, mine).is_err() {
+        let applied = root.apply_patches(text_encoding, mine);
+        drop(wanted);
+        if applied.is_err() {
             fresh.clear();
-        } else if let Value::Map(root) = &root {
+        } else if let Value::Map(root) = &mut root {
             for ((which, key), v) in &mut fresh {
-                match root.get(which.key()) {
-                    Some(Value::Map(m)) => *v = m.get(key).cloned(),
+                match root.get_mut(which.key()) {
+                    // Taken out of the map made for them, not copied.
+                    Some(Value::Map(m)) => {
+                        *v = m
+                            .get_mut(key)
+                            .map(|made| std::mem::replace(made, Value::Scalar(automerge::ScalarValue::Null)))
+                    }
                     _ => unreachable!("made as maps above"),
                 }
             }
