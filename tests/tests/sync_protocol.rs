@@ -180,7 +180,8 @@ async fn compaction(backend: Backend) {
     let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
     phone.sync(&app).await.expect("first sync");
     let mut ids = Vec::new();
-    for n in 0..70 {
+    let pushes = zhibu_server::db::documents::COMPACT_AFTER + 6;
+    for n in 0..pushes {
         let id = RecordId::new_v7();
         let p = award(&format!("v1-m{:02}", n % 12 + 1), "volunteer", 1 + n % 5, phone.year().first_day());
         phone.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id, &p));
@@ -194,7 +195,10 @@ async fn compaction(backend: Backend) {
     .fetch_one(&app.state.db.pool)
     .await
     .expect("counts");
-    assert!(row.0 >= 64 && row.1 == 1, "the log was folded into a snapshot: {row:?}");
+    assert!(
+        row.0 >= zhibu_server::db::documents::COMPACT_AFTER && row.1 == 1,
+        "the log was folded into a snapshot: {row:?}"
+    );
     let records = app.records("v1").await;
     assert!(ids.iter().all(|id| records.points.contains_key(id)), "every change survives compaction");
     let (_, log_rows): (i64, i64) = sqlx::query_as("SELECT 0, COUNT(*) FROM changes WHERE village_id = 'v1'")

@@ -25,8 +25,13 @@ use super::sink::Arg::{Blob, Int, OptText, Text};
 use super::sink::{Arg, Sink};
 use super::{Backend, Db, now_ms};
 
-/// Fold the change log into a new snapshot once this many changes are pending.
-pub const COMPACT_AFTER: i64 = 64;
+/// Fold the change log into a new snapshot once this many changes are pending: about two months
+/// of a busy village's edits. A stored document loads as its snapshot with at most this many
+/// changes applied on top. At 64, a busy village's two phones pushing their months made a
+/// snapshot (Automerge's save, its deflating, the document's row and the changes' rows
+/// rewritten) at every other push; at 128 the server does a tenth more pushes a second, and
+/// loading a document is no slower (docs/PERFORMANCE.md).
+pub const COMPACT_AFTER: i64 = 128;
 
 /// The address of a document, with its township (every key starts with it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
