@@ -48,7 +48,6 @@ struct Waiting {
     peer: String,
     /// The actors the caller holds.
     mine: HashSet<String>,
-    catalog: Arc<Catalog>,
     reply: oneshot::Sender<AppResult<FastOutcome>>,
 }
 
@@ -115,8 +114,6 @@ pub struct FastPush<'a> {
     pub peer: &'a str,
     /// The actors the caller holds.
     pub mine: &'a HashSet<String>,
-    /// The catalog in force for the document's township.
-    pub catalog: Arc<Catalog>,
 }
 
 /// Admits and stores one document of a fast request, with the other pushes that wait for the
@@ -130,7 +127,6 @@ pub async fn fast(state: &AppState, p: FastPush<'_>) -> AppResult<FastOutcome> {
         account: p.account.to_owned(),
         peer: p.peer.to_owned(),
         mine: p.mine.clone(),
-        catalog: p.catalog,
         reply,
     };
     state.together.lock().entry(p.key.clone()).or_default().push(waiting);
@@ -156,8 +152,18 @@ async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
     let _door = state.gates.push().await;
     // Taken past the door: the pushes that came while this one waited there go too.
     let pushes = state.together.take(&key, MOST);
+    // Read once for all of them: the catalog in force for the document's township.
+    let catalog = match state.catalog_for(Some(&key.township)).await {
+        Ok(c) => c,
+        Err(e) => {
+            for w in pushes {
+                let _ = w.reply.send(Err(e.again()));
+            }
+            return;
+        }
+    };
     if pushes.len() > 1 {
-        match as_one(&state, &key, &pushes).await {
+        match as_one(&state, &key, &pushes, &catalog).await {
             Ok(Some(outcomes)) => {
                 state.together.largest.fetch_max(pushes.len(), Ordering::Relaxed);
                 for (w, outcome) in pushes.into_iter().zip(outcomes) {
@@ -175,15 +181,19 @@ async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
         }
     }
     for w in pushes {
-        let outcome = alone(&state, &key, &w).await;
+        let outcome = alone(&state, &key, &w, &catalog).await;
         let _ = w.reply.send(outcome);
     }
 }
 
 /// Admits and stores the pushes as one: their outcomes, or `None` when each must be admitted
 /// alone.
-async fn as_one(state: &AppState, key: &DocKey, pushes: &[Waiting]) -> AppResult<Option<Vec<FastOutcome>>> {
-    let catalog = &pushes[0].catalog;
+async fn as_one(
+    state: &AppState,
+    key: &DocKey,
+    pushes: &[Waiting],
+    catalog: &Arc<Catalog>,
+) -> AppResult<Option<Vec<FastOutcome>>> {
     let members: Vec<(&FastDoc, &HashSet<String>)> = pushes.iter().map(|w| (&w.doc, &w.mine)).collect();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
@@ -211,16 +221,15 @@ async fn as_one(state: &AppState, key: &DocKey, pushes: &[Waiting]) -> AppResult
 }
 
 /// Admits and stores one push alone.
-async fn alone(state: &AppState, key: &DocKey, w: &Waiting) -> AppResult<FastOutcome> {
+async fn alone(state: &AppState, key: &DocKey, w: &Waiting, catalog: &Arc<Catalog>) -> AppResult<FastOutcome> {
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
-        let Some((accepted, outcome)) =
-            crate::admission::fast(state, key, &mut base, &w.doc, &w.catalog, &w.mine).await?
+        let Some((accepted, outcome)) = crate::admission::fast(state, key, &mut base, &w.doc, catalog, &w.mine).await?
         else {
             return Ok(FastOutcome::Resync);
         };
         let senders = vec![Sender::only(&w.account, Some(&w.peer), None, &accepted)];
-        let push = Push { key, base: &base, accepted, catalog: &w.catalog, senders };
+        let push = Push { key, base: &base, accepted, catalog, senders };
         if push::store(state, push).await? {
             return Ok(outcome);
         }

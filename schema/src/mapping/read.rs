@@ -154,13 +154,30 @@ fn collection_of(key: &str) -> Option<Collection> {
         .find(|c| c.key() == key)
 }
 
-/// Reads `doc` again after changes were applied to `base` (which `before` is read from), with
+/// Whether the document `before` was read from held the key `key` in the collection `which`:
+/// reading gives every key a collection holds either a record or a problem (a collection that
+/// is not a map, a problem of the document).
+fn held(before: &Hydrated, which: Collection, key: &str) -> bool {
+    let record = match which {
+        Collection::Members => MemberId::parse(key).is_ok_and(|id| before.doc.members.contains_key(&id)),
+        Collection::Meetings => RecordId::parse(key).is_ok_and(|id| before.doc.meetings.contains_key(&id)),
+        Collection::Points => RecordId::parse(key).is_ok_and(|id| before.doc.points.contains_key(&id)),
+        Collection::Cases => RecordId::parse(key).is_ok_and(|id| before.doc.cases.contains_key(&id)),
+        Collection::Document => true,
+    };
+    record
+        || before.problems.iter().any(|p| {
+            (p.collection == which && p.record == key)
+                || (p.collection == Collection::Document && p.field == which.key())
+        })
+}
+
+/// Reads `doc` again after changes were applied to the document `before` was read from, with
 /// `patches` the patches of applying them: the same [`Hydrated`] as [`read`] gives, reading
-/// only the records the patches touched, and those records. A record the changes created is
-/// made from the patches alone; one that existed is read from `doc`. Falls back to [`read`]
-/// when everything may have changed.
+/// only the records the patches touched, and those records. A record the changes created (a
+/// key `before` did not hold, made by one put) is made from the patches alone; one that existed
+/// is read from `doc`. Falls back to [`read`] when everything may have changed.
 pub fn reread(
-    base: &impl ReadDoc,
     doc: &impl ReadDoc,
     before: &Hydrated,
     patches: Vec<Patch>,
@@ -179,11 +196,7 @@ pub fn reread(
         }
     }
     for ((which, key), n) in &puts {
-        let absent_before = match base.get(ROOT, which.key())? {
-            Some((automerge::Value::Object(automerge::ObjType::Map), obj)) => base.get(&obj, *key)?.is_none(),
-            _ => false,
-        };
-        if *n == 1 && absent_before {
+        if *n == 1 && !held(before, *which, key) {
             fresh.insert((*which, (*key).to_owned()), None);
         }
     }

@@ -163,7 +163,7 @@ pub(crate) fn validated(
         });
     }
     let (read, touched) = match base_read {
-        Some(before) => match mapping::reread(base, &next, before, patches, next.text_encoding()) {
+        Some(before) => match mapping::reread(&next, before, patches, next.text_encoding()) {
             Ok((read, touched)) => (Ok(read), touched),
             Err(e) => (Err(e), Touched::All),
         },

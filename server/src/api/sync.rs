@@ -7,14 +7,12 @@
 //! stored.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use zhibu_schema::Catalog;
 use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Refusal};
 
 use crate::audit;
@@ -151,8 +149,7 @@ async fn fast_one(
 ) -> AppResult<FastOutcome> {
     let key = super::doc_key(state, doc.village.as_str(), &doc.year.to_string()).await?;
     caller.require_cadre_of(&key.village)?;
-    let catalog: Arc<Catalog> = state.catalog_for(Some(&key.township)).await?;
-    let push = FastPush { key: &key, doc, account: &caller.account.id, peer, mine, catalog };
+    let push = FastPush { key: &key, doc, account: &caller.account.id, peer, mine };
     together::fast(state, push).await
 }
 
