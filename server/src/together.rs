@@ -139,6 +139,9 @@ pub async fn fast(state: &AppState, p: FastPush<'_>) -> AppResult<FastOutcome> {
     };
     if state.together.waiting(p.key) > 0 {
         tokio::spawn(serve(state.clone(), p.key.clone(), document));
+    } else {
+        // Every push that waited was served by the holders before: this one's answer is in.
+        drop(document);
     }
     answered(answer.await)
 }
