@@ -140,3 +140,41 @@ async fn a_push_that_cannot_be_stored_is_refused_alone_and_the_others_are_kept()
     assert_eq!(app.point_rows("v1").await, 3);
     assert_eq!(app.state.together.largest(), 0, "nothing was stored together");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_phone_hangs_up_before_its_turn_leaves_the_queue() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let token = app.token("cadre1").await;
+    let mut a = FastPhone::new(&app, &token, "phone-a", "v1");
+    a.sync(&app).await.expect("first sync");
+    let dropped = a.award("v1-m01", "cadre1", 2);
+    let key = app.doc_key("v1");
+    let held = app.state.gates.document(&key).await;
+    // The phone gives up while the document is held: its request ends, its connection closes.
+    let request = a.request().encode();
+    let hang_up = reqwest::Client::builder().timeout(std::time::Duration::from_millis(500)).build().expect("client");
+    let sent = hang_up
+        .post(format!("{}/v1/sync", app.url))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", &a.peer)
+        .header("Content-Type", "application/cbor")
+        .body(request)
+        .send();
+    let waited = async {
+        while app.state.together.waiting(&key) == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    };
+    let (sent, ()) = tokio::join!(sent, waited);
+    assert!(sent.expect_err("the phone gave up").is_timeout());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.state.together.waiting(&key) > 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.state.together.waiting(&key), 0, "the push left the queue with its phone");
+    drop(held);
+    assert!(!app.records("v1").await.points.contains_key(&dropped), "nothing of it was stored");
+    // The phone's next sync sends it again.
+    a.sync(&app).await.expect("synced");
+    assert!(app.records("v1").await.points.contains_key(&dropped));
+}
