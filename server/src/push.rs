@@ -68,20 +68,21 @@ impl<'a> Sender<'a> {
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let Accepted { doc, changes, read, touched, .. } = p.accepted;
-    let mut changes: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
-    let mut senders = Vec::with_capacity(p.senders.len());
-    for s in &p.senders {
-        let rest = changes.split_off(s.changes.min(changes.len()));
-        senders.push(Contributor {
+    let all: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
+    let count = all.len();
+    // Each sender's changes follow those of the senders before it.
+    let mut rest = all.iter().cloned();
+    let senders: Vec<Contributor> = p
+        .senders
+        .iter()
+        .map(|s| Contributor {
             account: s.account.to_owned(),
             device: s.peer.map(str::to_owned),
             sync_state: s.sync_state.cloned(),
-            changes: std::mem::replace(&mut changes, rest),
+            changes: rest.by_ref().take(s.changes).collect(),
             bind: s.bind.clone(),
-        });
-    }
-    let all: Vec<Arc<Change>> = senders.iter().flat_map(|s| s.changes.iter().cloned()).collect();
-    let count = all.len();
+        })
+        .collect();
     let write = |update| Write { key: p.key.clone(), senders, update };
     if count == 0 {
         // Only the devices' syncs to record: they wait for the writer like any push, and share

@@ -158,12 +158,7 @@ async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
     // Read once for all of them: the catalog in force for the document's township.
     let catalog = match state.catalog_for(Some(&key.township)).await {
         Ok(c) => c,
-        Err(e) => {
-            for w in pushes {
-                let _ = w.reply.send(Err(e.again()));
-            }
-            return;
-        }
+        Err(e) => return crate::writer::fail(pushes.into_iter().map(|w| w.reply), &e),
     };
     if pushes.len() > 1 {
         match as_one(&state, &key, &pushes, &catalog).await {
@@ -175,12 +170,7 @@ async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
                 return;
             }
             Ok(None) => {}
-            Err(e) => {
-                for w in pushes {
-                    let _ = w.reply.send(Err(e.again()));
-                }
-                return;
-            }
+            Err(e) => return crate::writer::fail(pushes.into_iter().map(|w| w.reply), &e),
         }
     }
     for w in pushes {

@@ -222,8 +222,8 @@ async fn savepointed(conn: &mut rusqlite::Connection, write: &Write) -> anyhow::
     Ok(outcome)
 }
 
-/// Answers every push with the same error.
-fn fail(replies: impl Iterator<Item = Reply>, e: &AppError) {
+/// Answers every waiting request with the same error.
+pub(crate) fn fail<T>(replies: impl Iterator<Item = oneshot::Sender<AppResult<T>>>, e: &AppError) {
     for reply in replies {
         let _ = reply.send(Err(e.again()));
     }

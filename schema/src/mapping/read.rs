@@ -215,9 +215,7 @@ pub fn reread(
             };
             record.is_some_and(|(top, id)| collection_of(top).is_some_and(|c| wanted.contains(&(c, id.as_str()))))
         });
-        let applied = root.apply_patches(text_encoding, mine);
-        drop(wanted);
-        if applied.is_err() {
+        if root.apply_patches(text_encoding, mine).is_err() {
             fresh.clear();
         } else if let Value::Map(root) = &mut root {
             for ((which, key), v) in &mut fresh {
