@@ -80,6 +80,12 @@ async fn incremental_equals_rebuild(backend: Backend) {
 
     let incremental = dump(&app).await;
     assert!(incremental.iter().any(|r| r.starts_with("p_case_steps")), "the dump sees the rows");
+    // The meeting's attendance, read back through the p_attendance view: a row per member,
+    // eight of them absent with a make-up date.
+    let attendance: Vec<&String> = incremental.iter().filter(|r| r.starts_with("p_attendance:")).collect();
+    assert_eq!(attendance.len(), members.len(), "{attendance:#?}");
+    let made_up = format!("\"absent\") | Some(\"{}\")", day(45));
+    assert_eq!(attendance.iter().filter(|r| r.ends_with(&made_up)).count(), 8, "{attendance:#?}");
     let key = app.doc_key("v1");
     let records = app.records("v1").await;
     let mut tx = app.state.db.pool.begin().await.expect("tx");

@@ -99,6 +99,15 @@ static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations
 pub(crate) const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=30000; \
      PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
 
+/// A backend's migrations, which [`Db::connect`] runs (tests run them part way, to check what a
+/// migration does to the rows before it).
+pub fn migrator(backend: Backend) -> &'static sqlx::migrate::Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATOR,
+        Backend::Postgres => &POSTGRES_MIGRATOR,
+    }
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
@@ -142,11 +151,7 @@ impl Db {
                 })
             });
         let pool = options.connect(&url).await.with_context(|| format!("while connecting to {}", redact(&url)))?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATOR,
-            Backend::Postgres => &POSTGRES_MIGRATOR,
-        };
-        migrator.run(&pool).await.context("while running migrations")?;
+        migrator(backend).run(&pool).await.context("while running migrations")?;
         let sqlite_file = match backend {
             Backend::Sqlite => Some(sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned()),
             Backend::Postgres => None,

@@ -41,7 +41,7 @@ struct Table {
     key_len: usize,
 }
 
-const TABLES: [Table; 7] = [
+const TABLES: [Table; 6] = [
     Table {
         name: "p_members",
         columns: &["member_id", "name", "grp", "status", "committee", "score", "grade"],
@@ -61,10 +61,10 @@ const TABLES: [Table; 7] = [
             "quorum_met",
             "first_seen_at",
             "late_days",
+            "attendance",
         ],
         key_len: 1,
     },
-    Table { name: "p_attendance", columns: &["meeting_id", "member_id", "status", "makeup_on"], key_len: 2 },
     Table { name: "p_points", columns: &["entry_id", "member_id", "rule", "delta", "on_date", "voided"], key_len: 1 },
     Table {
         name: "p_cases",
@@ -181,6 +181,29 @@ fn project_shared(doc: &VillageYear, catalog: &Catalog) -> SharedRows {
     SharedRows { members, compliance: comp }
 }
 
+/// One member's attendance in a meeting's `attendance` column: a JSON object by member id,
+/// read back as rows by the `p_attendance` view (migration 0005 on SQLite, 0004 on PostgreSQL).
+/// One column instead of a row per member: a month's meetings were 160 rows of a push's 280,
+/// each a B-tree insert of its own (docs/PERFORMANCE.md).
+#[derive(serde::Serialize)]
+struct AttendanceCell<'a> {
+    status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    makeup_on: Option<String>,
+}
+
+/// A meeting's `attendance` column.
+fn attendance_json(m: &zhibu_schema::Meeting) -> String {
+    let cells: BTreeMap<&str, AttendanceCell<'_>> = m
+        .attendance
+        .iter()
+        .map(|(member, a)| {
+            (member.as_str(), AttendanceCell { status: a.status.code(), makeup_on: a.makeup_on.map(|d| d.to_string()) })
+        })
+        .collect();
+    serde_json::to_string(&cells).unwrap_or_else(|_| "{}".into())
+}
+
 /// The rows of the meetings, point entries and cases `only` names, in the order of [`TABLES`]
 /// from `p_meetings` to `p_case_steps`. `first_seen` gives when the server first saw a meeting
 /// (`meeting:ID`) or case step (`step:CASE:STEP`).
@@ -189,8 +212,8 @@ fn project_records(
     catalog: &Catalog,
     first_seen: &dyn Fn(&str) -> i64,
     only: Only<'_>,
-) -> [Rows; 5] {
-    let [mut meetings, mut attendance, mut points, mut cases, mut steps] = Default::default();
+) -> [Rows; 4] {
+    let [mut meetings, mut points, mut cases, mut steps] = Default::default();
     for (id, m) in doc.meetings.iter().filter(|(id, _)| only.has(Collection::Meetings, id)) {
         let q = catalog.requirement(m.kind).and_then(|r| quorum(doc, m, r.quorum));
         let present = m.attendance.values().filter(|a| a.status == AttendanceStatus::Present).count() as i64;
@@ -207,11 +230,9 @@ fn project_records(
             Val::OptInt(q.map(|q| i64::from(q.met()))),
             Val::Int(seen_at),
             Val::OptInt(late_by(m.held_on, day_of(seen_at), catalog)),
+            Val::Text(attendance_json(m)),
         ];
         put(&mut meetings, 1, row);
-        for (member, a) in &m.attendance {
-            put(&mut attendance, 2, vec![text(id), text(member), text(a.status.code()), opt_text(a.makeup_on)]);
-        }
     }
 
     for (id, p) in doc.points.iter().filter(|(id, _)| only.has(Collection::Points, id)) {
@@ -254,7 +275,7 @@ fn project_records(
             put(&mut steps, 2, vec![text(id), text(code), text(s.done_on), Val::Int(seen_at), Val::OptInt(late)]);
         }
     }
-    [meetings, attendance, points, cases, steps]
+    [meetings, points, cases, steps]
 }
 
 impl Val {
@@ -492,6 +513,30 @@ pub async fn apply(tx: &mut impl Sink, key: &DocKey, plan: &Plan) -> anyhow::Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text the migrations make of attendance rows (tests/tests/projections.rs) is the
+    /// text a push writes: members in order, `makeup_on` only when set.
+    #[test]
+    fn a_meetings_attendance_is_one_json_object_by_member() {
+        use zhibu_schema::{Attendance, Line, Meeting, MeetingKind, MemberId};
+        let day = |s: &str| Date::parse(s).expect("date");
+        let mut m = Meeting::new(MeetingKind::BranchAssembly, day("2026-02-10"), Line::parse("学习").expect("line"));
+        let member = |s: &str| MemberId::parse(s).expect("id");
+        m.attendance.insert(member("v1-m10"), Attendance { status: AttendanceStatus::Leave, ..Attendance::present() });
+        m.attendance
+            .insert(member("v1-m02"), Attendance { makeup_on: Some(day("2026-02-15")), ..Attendance::absent() });
+        m.attendance.insert(member("v1-m01"), Attendance::present());
+        let text = r#"{"v1-m01":{"status":"present"},"v1-m02":{"status":"absent","makeup_on":"2026-02-15"},"v1-m10":{"status":"leave"}}"#;
+        assert_eq!(attendance_json(&m), text);
+        assert_eq!(
+            attendance_json(&Meeting::new(
+                MeetingKind::PartyLesson,
+                day("2026-03-01"),
+                Line::parse("党课").expect("line")
+            )),
+            "{}"
+        );
+    }
 
     #[test]
     fn key_lengths_fit_the_columns() {

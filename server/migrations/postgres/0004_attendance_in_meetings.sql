@@ -1,0 +1,25 @@
+-- A meeting's attendance moves into one column of its p_meetings row: a JSON object by member
+-- id, each member's {"status": ..., "makeup_on": ...} (makeup_on only when set). A push used to
+-- write a row per member of each meeting it touched, 160 of its 280 projection rows for a
+-- month, each an insert of its own; now it writes a row per meeting. The p_attendance view
+-- gives the same rows, with the same columns, as the table it replaces. The text is written
+-- as the server writes it (no spaces, members in byte order), so a migrated row equals the
+-- row a push would make.
+ALTER TABLE p_meetings ADD COLUMN attendance TEXT NOT NULL DEFAULT '{}';
+
+UPDATE p_meetings SET attendance = coalesce((
+    SELECT '{' || string_agg(
+               to_json(a.member_id)::text || ':{"status":' || to_json(a.status)::text
+               || coalesce(',"makeup_on":' || to_json(a.makeup_on)::text, '') || '}',
+               ',' ORDER BY a.member_id COLLATE "C") || '}'
+    FROM p_attendance a
+    WHERE a.township_id = p_meetings.township_id AND a.village_id = p_meetings.village_id
+      AND a.year = p_meetings.year AND a.meeting_id = p_meetings.meeting_id
+), '{}');
+
+DROP TABLE p_attendance;
+
+CREATE VIEW p_attendance AS
+SELECT m.township_id, m.village_id, m.year, m.meeting_id, a.key AS member_id,
+       a.value ->> 'status' AS status, a.value ->> 'makeup_on' AS makeup_on
+FROM p_meetings m, jsonb_each(m.attendance::jsonb) a;

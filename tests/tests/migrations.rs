@@ -1,0 +1,88 @@
+//! Migrations that change how stored rows are laid out keep what the rows said: each test
+//! stores rows as the migrations before it left them, runs the rest as the server does at
+//! start, and reads them back the new way.
+
+use sqlx::{AnyPool, Row};
+use zhibu_server::db::Db;
+use zhibu_tests::{Backend, TestDb, backends};
+
+/// A new database with every migration run up to the one whose description contains
+/// `migration` (not that one), and a connection to it.
+async fn before_migration(backend: Backend, migration: &str) -> Option<(TestDb, AnyPool)> {
+    let db = TestDb::create(backend).await?;
+    sqlx::any::install_default_drivers();
+    let url = match backend {
+        Backend::Sqlite => format!("{}?mode=rwc", db.url),
+        Backend::Postgres => db.url.clone(),
+    };
+    let pool = AnyPool::connect(&url).await.expect("connect");
+    let migrator = zhibu_server::db::migrator(match backend {
+        Backend::Sqlite => zhibu_server::db::Backend::Sqlite,
+        Backend::Postgres => zhibu_server::db::Backend::Postgres,
+    });
+    let found = migrator.iter().find(|m| m.description.contains(migration)).expect("the migration");
+    migrator.run_to(found.version - 1, &pool).await.expect("the migrations before it");
+    Some((db, pool))
+}
+
+/// A database from before attendance moved into its meeting's row keeps every attendance row
+/// through the migration: the `p_attendance` view gives them back, and each meeting's column
+/// is the text a push writes (members in order, `makeup_on` only when set).
+async fn attendance_rows_survive_their_migration(backend: Backend) {
+    let Some((db, pool)) = before_migration(backend, "attendance in meetings").await else { return };
+    for (meeting, present) in [("m1", 1), ("m2", 0)] {
+        sqlx::query(
+            "INSERT INTO p_meetings (township_id, village_id, year, meeting_id, kind, held_on, topic, grp, voided, \
+             present, quorum_due, quorum_met, first_seen_at, late_days) \
+             VALUES ('t1', 'v1', 2026, $1, 'branch_assembly', '2026-02-10', '学习', NULL, 0, $2, NULL, NULL, 0, NULL)",
+        )
+        .bind(meeting)
+        .bind(present)
+        .execute(&pool)
+        .await
+        .expect("meeting row");
+    }
+    let rows = [("v1-m02", "absent", Some("2026-02-15")), ("v1-m01", "present", None), ("v1-m10", "leave", None)];
+    for (member, status, makeup) in rows {
+        sqlx::query(
+            "INSERT INTO p_attendance (township_id, village_id, year, meeting_id, member_id, status, makeup_on) \
+             VALUES ('t1', 'v1', 2026, 'm1', $1, $2, $3)",
+        )
+        .bind(member)
+        .bind(status)
+        .bind(makeup)
+        .execute(&pool)
+        .await
+        .expect("attendance row");
+    }
+    pool.close().await;
+
+    let migrated = Db::connect(&db.url).await.expect("the rest of the migrations");
+    let read: Vec<(String, String, String, Option<String>)> = sqlx::query(
+        "SELECT meeting_id, member_id, status, makeup_on FROM p_attendance WHERE village_id = 'v1' \
+         ORDER BY meeting_id, member_id",
+    )
+    .fetch_all(&migrated.pool)
+    .await
+    .expect("the view")
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+    .collect();
+    let expected = vec![
+        ("m1".to_owned(), "v1-m01".to_owned(), "present".to_owned(), None),
+        ("m1".to_owned(), "v1-m02".to_owned(), "absent".to_owned(), Some("2026-02-15".to_owned())),
+        ("m1".to_owned(), "v1-m10".to_owned(), "leave".to_owned(), None),
+    ];
+    assert_eq!(read, expected);
+    let columns: Vec<String> = sqlx::query("SELECT attendance FROM p_meetings ORDER BY meeting_id")
+        .fetch_all(&migrated.pool)
+        .await
+        .expect("meetings")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let m1 = r#"{"v1-m01":{"status":"present"},"v1-m02":{"status":"absent","makeup_on":"2026-02-15"},"v1-m10":{"status":"leave"}}"#;
+    assert_eq!(columns, [m1, "{}"]);
+}
+backends!(attendance_rows_survive_their_migration, attendance_rows_survive_their_migration);
+
