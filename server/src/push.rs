@@ -198,6 +198,7 @@ pub async fn write_one(tx: &mut impl Sink, w: &Write) -> AppResult<bool> {
         if documents::claim_version(tx, &w.key, u.version, &u.heads, &u.digest).await? == Claim::Conflict {
             return Ok(false);
         }
+        let stored = u.version + 1;
         for s in &w.senders {
             for actor in &s.bind {
                 if !bind_actor(tx, &actor.to_hex_string(), &s.account).await? {
@@ -206,11 +207,11 @@ pub async fn write_one(tx: &mut impl Sink, w: &Write) -> AppResult<bool> {
             }
             // Who sent the changes: the device, or the server itself.
             let sender = s.device.as_deref().unwrap_or(SERVER);
-            documents::insert_changes(tx, &w.key, &s.account, sender, &s.changes).await?;
+            documents::insert_changes(tx, &w.key, stored, &s.account, sender, &s.changes).await?;
         }
         projections::apply(tx, &w.key, &u.plan).await?;
         if let Some(snapshot) = &u.snapshot {
-            documents::compact(tx, &w.key, snapshot).await?;
+            documents::compact(tx, &w.key, stored, snapshot).await?;
         }
     }
     for s in &w.senders {

@@ -2,8 +2,11 @@
 //! stores rows as the migrations before it left them, runs the rest as the server does at
 //! start, and reads them back the new way.
 
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ROOT};
 use sqlx::{AnyPool, Row};
 use zhibu_server::db::Db;
+use zhibu_server::db::documents::pack_snapshot;
 use zhibu_tests::{Backend, TestDb, backends};
 
 /// A new database with every migration run up to the one whose description contains
@@ -86,3 +89,51 @@ async fn attendance_rows_survive_their_migration(backend: Backend) {
 }
 backends!(attendance_rows_survive_their_migration, attendance_rows_survive_their_migration);
 
+/// A database from before changes kept the version that stored them: the changes flagged as
+/// folded into the snapshot stay folded, the others are loaded on top of it, and a document
+/// loads whole.
+async fn pending_changes_survive_their_migration(backend: Backend) {
+    let Some((db, pool)) = before_migration(backend, "pending by version").await else { return };
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "a", 1).expect("put");
+    let folded = doc.get_last_local_change().expect("change").clone();
+    let snapshot = pack_snapshot(doc.document());
+    doc.put(ROOT, "b", 2).expect("put");
+    let pending = doc.get_last_local_change().expect("change").clone();
+    sqlx::query(
+        "INSERT INTO documents (township_id, village_id, year, snapshot, version, heads, updated_at) \
+         VALUES ('t1', 'v1', 2026, $1, 2, '', 0)",
+    )
+    .bind(snapshot)
+    .execute(&pool)
+    .await
+    .expect("document row");
+    for (change, compacted) in [(&folded, 1), (&pending, 0)] {
+        sqlx::query(
+            "INSERT INTO changes (township_id, village_id, year, hash, actor, seq, account_id, peer_id, device_time, \
+             received_at, message, data, compacted) \
+             VALUES ('t1', 'v1', 2026, $1, $2, $3, 'cadre1', 'phone-a', 0, 0, NULL, $4, $5)",
+        )
+        .bind(change.hash().to_string())
+        .bind(change.actor_id().to_hex_string())
+        .bind(change.seq() as i64)
+        .bind(change.raw_bytes().to_vec())
+        .bind(compacted)
+        .execute(&pool)
+        .await
+        .expect("change row");
+    }
+    pool.close().await;
+
+    let migrated = Db::connect(&db.url).await.expect("the rest of the migrations");
+    let key = zhibu_server::db::documents::DocKey {
+        township: "t1".into(),
+        village: zhibu_schema::VillageId::parse("v1").expect("id"),
+        year: zhibu_schema::Year::new(2026).expect("year"),
+    };
+    let loaded = migrated.load_doc(&key).await.expect("load");
+    assert_eq!(loaded.pending, 1, "only the change not folded into the snapshot is pending");
+    assert_eq!(loaded.doc.get_heads(), vec![pending.hash()]);
+    assert_eq!(migrated.change_log(&key).await.expect("log").len(), 2, "the log keeps both");
+}
+backends!(pending_changes_survive_their_migration, pending_changes_survive_their_migration);

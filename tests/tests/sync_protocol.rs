@@ -189,7 +189,9 @@ async fn compaction(backend: Backend) {
         ids.push(id);
     }
     let row: (i64, i64) = sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM changes WHERE village_id = 'v1' AND compacted = 1), \
+        "SELECT (SELECT COUNT(*) FROM changes c JOIN documents d ON c.township_id = d.township_id \
+         AND c.village_id = d.village_id AND c.year = d.year \
+         WHERE c.village_id = 'v1' AND c.version <= d.snapshot_version), \
          (SELECT COUNT(*) FROM documents WHERE village_id = 'v1' AND snapshot IS NOT NULL)",
     )
     .fetch_one(&app.state.db.pool)
@@ -201,6 +203,10 @@ async fn compaction(backend: Backend) {
     );
     let records = app.records("v1").await;
     assert!(ids.iter().all(|id| records.points.contains_key(id)), "every change survives compaction");
+    // Loaded from the database: the snapshot and the changes stored after it, no more.
+    let loaded = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load");
+    assert_eq!(loaded.doc.get_heads(), phone.doc.get_heads());
+    assert!(loaded.pending > 0 && loaded.pending < row.0, "pending after the snapshot: {}", loaded.pending);
     let (_, log_rows): (i64, i64) = sqlx::query_as("SELECT 0, COUNT(*) FROM changes WHERE village_id = 'v1'")
         .fetch_one(&app.state.db.pool)
         .await

@@ -2,12 +2,12 @@
 //! states and the devices' last sync.
 //!
 //! Invariants: a change is stored once per document, keyed by its hash, with the actor, the
-//! account and device that pushed it and when the server first received it; it is never
-//! updated except to mark it as folded into the snapshot. A push is stored in one transaction
-//! that also moves the document's `version` on by one, and only if the version is still the
-//! one the push was computed against (optimistic concurrency: several server processes may
-//! push to one document; the loser recomputes). The snapshot plus the changes not yet folded
-//! into it is always the whole document.
+//! account and device that pushed it, when the server first received it and the document
+//! version that stored it; it is never updated. A push is stored in one transaction that also
+//! moves the document's `version` on by one, and only if the version is still the one the push
+//! was computed against (optimistic concurrency: several server processes may push to one
+//! document; the loser recomputes). The snapshot (made at the document's `snapshot_version`)
+//! plus the changes of later versions is always the whole document.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -128,7 +128,7 @@ impl Db {
     pub async fn load_parts(&self, key: &DocKey) -> anyhow::Result<Parts> {
         for _ in 0..8 {
             let head = sqlx::query(
-                "SELECT snapshot, version, projected_catalog FROM documents \
+                "SELECT snapshot, version, snapshot_version, projected_catalog FROM documents \
                  WHERE township_id = $1 AND village_id = $2 AND year = $3",
             )
             .bind(&key.township)
@@ -136,21 +136,24 @@ impl Db {
             .bind(i64::from(key.year))
             .fetch_optional(&self.pool)
             .await?;
-            let (snapshot, version, projected) = match &head {
+            let (snapshot, version, folded, projected) = match &head {
                 Some(r) => (
                     r.try_get::<Option<Vec<u8>>, _>("snapshot")?,
                     r.try_get::<i64, _>("version")?,
+                    r.try_get::<i64, _>("snapshot_version")?,
                     r.try_get::<Option<String>, _>("projected_catalog")?,
                 ),
-                None => (None, 0, None),
+                None => (None, 0, 0, None),
             };
+            // The changes stored after the snapshot was made.
             let rows = sqlx::query(
-                "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0 \
-                 ORDER BY received_at",
+                "SELECT data FROM changes WHERE township_id = $1 AND village_id = $2 AND year = $3 AND version > $4 \
+                 ORDER BY version, received_at",
             )
             .bind(&key.township)
             .bind(key.village.as_str())
             .bind(i64::from(key.year))
+            .bind(folded)
             .fetch_all(&self.pool)
             .await?;
             // A compaction between the two reads would hide changes: it moves the version on.
@@ -301,21 +304,23 @@ pub async fn claim_version(
     Ok(if affected == 1 { Claim::Claimed } else { Claim::Conflict })
 }
 
-/// Appends new changes to the log, in multi-row statements.
+/// Appends new changes to the log, in multi-row statements, as stored by the document's version
+/// `version`.
 pub async fn insert_changes(
     tx: &mut impl Sink,
     key: &DocKey,
+    version: i64,
     account: &str,
     peer: &str,
     changes: &[Arc<Change>],
 ) -> anyhow::Result<()> {
-    const COLUMNS: usize = 12;
+    const COLUMNS: usize = 13;
     let backend = tx.backend();
     let now = now_ms();
     for chunk in changes.chunks(200) {
         let mut sql = String::from(
             "INSERT INTO changes (township_id, village_id, year, hash, actor, seq, account_id, peer_id, device_time, \
-             received_at, message, data) VALUES ",
+             received_at, message, data, version) VALUES ",
         );
         for i in 0..chunk.len() {
             sql.push_str(if i == 0 { "(" } else { ", (" });
@@ -347,6 +352,7 @@ pub async fn insert_changes(
                 Int(now),
                 OptText(c.message()),
                 Blob(c.raw_bytes()),
+                Int(version),
             ]);
         }
         tx.exec(&sql, &args).await?;
@@ -355,18 +361,15 @@ pub async fn insert_changes(
 }
 
 /// Folds the pending changes into a new snapshot (due once `COMPACT_AFTER` have gathered):
-/// `snapshot` is the document saved whole. Runs inside the push's transaction, after
-/// `claim_version`, so no other push can interleave.
-pub async fn compact(tx: &mut impl Sink, key: &DocKey, snapshot: &[u8]) -> anyhow::Result<()> {
+/// `snapshot` is the document saved whole at `version`, which holds every change stored up to
+/// it. Runs inside the push's transaction, after `claim_version`, so no other push can
+/// interleave. The changes' rows are left as they are: those of later versions are the pending
+/// ones.
+pub async fn compact(tx: &mut impl Sink, key: &DocKey, version: i64, snapshot: &[u8]) -> anyhow::Result<()> {
     let doc = key.args();
     tx.exec(
-        "UPDATE documents SET snapshot = $4 WHERE township_id = $1 AND village_id = $2 AND year = $3",
-        &[doc[0], doc[1], doc[2], Blob(snapshot)],
-    )
-    .await?;
-    tx.exec(
-        "UPDATE changes SET compacted = 1 WHERE township_id = $1 AND village_id = $2 AND year = $3 AND compacted = 0",
-        &doc,
+        "UPDATE documents SET snapshot = $4, snapshot_version = $5 WHERE township_id = $1 AND village_id = $2 AND year = $3",
+        &[doc[0], doc[1], doc[2], Blob(snapshot), Int(version)],
     )
     .await?;
     Ok(())
