@@ -514,7 +514,7 @@ pub async fn apply(tx: &mut impl Sink, key: &DocKey, plan: &Plan) -> anyhow::Res
 mod tests {
     use super::*;
 
-    /// The text the migrations make of attendance rows (tests/tests/projections.rs) is the
+    /// The text the migrations make of attendance rows (tests/tests/migrations.rs) is the
     /// text a push writes: members in order, `makeup_on` only when set.
     #[test]
     fn a_meetings_attendance_is_one_json_object_by_member() {
