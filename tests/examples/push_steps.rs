@@ -141,4 +141,7 @@ fn main() {
     time("snapshot_packed_ms", || drop(zhibu_server::db::documents::pack_snapshot(&accepted.doc)));
     time("document_read_whole_ms", || drop(mapping::read(&accepted.doc).expect("reads")));
     time("document_hydrate_ms", || drop(accepted.doc.hydrate(None)));
+    time("document_hydrate_one_pass_ms", || {
+        drop(mapping::hydrate(&accepted.doc, &automerge::ROOT, automerge::ObjType::Map).expect("hydrates"))
+    });
 }

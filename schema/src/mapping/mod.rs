@@ -1,9 +1,11 @@
 //! The mapping between typed records and the village-year Automerge document of API.md.
 
 mod fields;
+mod hydrate;
 mod read;
 mod write;
 
+pub use hydrate::hydrate;
 pub use read::{Hydrated, ReadError, Touched, read, reread, touched_by};
 pub use write::{WriteError, genesis, genesis_actor, put_at, put_document, put_record, put_record_id};
 

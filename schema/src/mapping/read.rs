@@ -34,7 +34,7 @@ fn header_problem(field: &str, message: String) -> ReadError {
 
 /// Reads the whole document at its current heads.
 pub fn read(doc: &impl ReadDoc) -> Result<Hydrated, ReadError> {
-    let Value::Map(root) = doc.hydrate(ROOT, None)? else {
+    let Value::Map(root) = super::hydrate::hydrate(doc, &ROOT, automerge::ObjType::Map)? else {
         return Err(header_problem("", "文档根节点不是键值表".to_owned()));
     };
     read_root(&root)
@@ -244,7 +244,7 @@ pub fn reread(
                 };
                 match doc.get(&collection, key.as_str())? {
                     None => None,
-                    Some((automerge::Value::Object(_), id)) => Some(doc.hydrate(&id, None)?),
+                    Some((automerge::Value::Object(typ), id)) => Some(super::hydrate::hydrate(doc, &id, typ)?),
                     Some((automerge::Value::Scalar(s), _)) => Some(Value::Scalar(s.into_owned())),
                 }
             }
