@@ -3,11 +3,11 @@
 //!
 //! Automerge 0.12's own `hydrate` finds each object's operations afresh (a seek into the
 //! operation columns per object): a busy village-year holds some two thousand small objects (a
-//! meeting's attendance is a map of maps), and reading it whole took 10 ms, the larger part of
-//! a server's work on a document it had not yet in memory and of a phone's opening one. Its
-//! [`ReadDoc::iter_at`] walks the same operations once, objects in the order they were made
-//! (each after the object holding it); this gathers what it yields by object and puts the
-//! values together, in 4 ms (docs/PERFORMANCE.md). Text is read with [`ReadDoc::text`], as
+//! meeting's attendance is a map of maps), and reading it whole took 12.9 ms, the larger part
+//! of a server's work on a document it did not hold in memory. Its [`ReadDoc::iter_at`] walks
+//! the same operations once, objects in the order they were made (each after the object
+//! holding it); this gathers what it yields by object and puts the values together, in 6.2 ms
+//! (docs/PERFORMANCE.md). Text is read with [`ReadDoc::text`], as
 //! Automerge's `hydrate` reads it.
 
 use std::collections::HashMap;
