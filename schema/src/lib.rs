@@ -47,5 +47,5 @@ pub use member::{Member, MemberStatus};
 pub use points::{DeltaError, PointDelta, PointEntry};
 pub use role::Role;
 pub use text::{Line, Name, Prose, Text, TextError};
-pub use validate::{check_document, check_read, validate};
+pub use validate::{check_document, check_read, erased, validate};
 pub use violation::{Collection, Rule, Violation};

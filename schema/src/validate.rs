@@ -4,9 +4,10 @@
 
 use automerge::ReadDoc;
 
-use crate::mapping::{self, Hydrated, ReadError};
+use crate::mapping::{self, Hydrated, ReadError, Touched};
 use crate::{
-    AttendanceStatus, Catalog, Collection, Date, MeetingKind, Rule, RuleSource, VillageId, VillageYear, Violation, Year,
+    AttendanceStatus, Catalog, Collection, Date, MeetingKind, MemberId, RecordId, Rule, RuleSource, VillageId,
+    VillageYear, Violation, Year,
 };
 
 /// Every rule a document breaks, in the order of its collections and records.
@@ -182,6 +183,54 @@ pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog:
     }
     problems.extend(validate(doc, catalog));
     problems
+}
+
+/// What changes broke of the rule that records are voided with a reason, never deleted
+/// (DOMAIN.md, "Late entries and honesty of records"), and that a voided record stays voided:
+/// the records `before` held that `after` (the records as read once the changes are applied)
+/// no longer holds, or holds no longer voided, among those `touched` names. A member leaves the
+/// roster by a leaving date, never by deletion. A record `after` cannot read is a problem of
+/// its own already, and is not counted twice.
+pub fn erased(before: &VillageYear, after: &Hydrated, touched: &Touched) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let mut check = |which: Collection, key: &str| {
+        let Some(was_voided) = voided_state(before, which, key) else { return };
+        let (rule, field, message) = match voided_state(&after.doc, which, key) {
+            Some(true) => return,
+            Some(false) if !was_voided => return,
+            Some(false) => (Rule::Unvoided, "voided", format!("已作废的{}不能恢复", which.label())),
+            None if after.problems.iter().any(|p| p.collection == which && p.record == key) => return,
+            None if which == Collection::Members => {
+                (Rule::Deleted, "", "党员不能从名册中删除；党员离开请填写离开日期".to_owned())
+            }
+            None => (Rule::Deleted, "", format!("{}不能删除，只能作废并注明原因", which.label())),
+        };
+        out.push(Violation::new(which, key, field, rule, message));
+    };
+    match touched {
+        Touched::Records(records) => records.iter().for_each(|(which, key)| check(*which, key)),
+        Touched::All => {
+            let members = before.members.keys().map(|k| (Collection::Members, k.as_str()));
+            let meetings = before.meetings.keys().map(|k| (Collection::Meetings, k.as_str()));
+            let points = before.points.keys().map(|k| (Collection::Points, k.as_str()));
+            let cases = before.cases.keys().map(|k| (Collection::Cases, k.as_str()));
+            members.chain(meetings).chain(points).chain(cases).for_each(|(which, key)| check(which, key));
+        }
+    }
+    out
+}
+
+/// Whether `doc` holds the record, and if so whether it is voided (members never are).
+fn voided_state(doc: &VillageYear, which: Collection, key: &str) -> Option<bool> {
+    match which {
+        Collection::Members => MemberId::parse(key).ok().and_then(|id| doc.members.get(&id)).map(|_| false),
+        Collection::Meetings => {
+            RecordId::parse(key).ok().and_then(|id| doc.meetings.get(&id)).map(|m| m.voided.is_some())
+        }
+        Collection::Points => RecordId::parse(key).ok().and_then(|id| doc.points.get(&id)).map(|p| p.voided.is_some()),
+        Collection::Cases => RecordId::parse(key).ok().and_then(|id| doc.cases.get(&id)).map(|c| c.voided.is_some()),
+        Collection::Document => None,
+    }
 }
 
 #[cfg(test)]

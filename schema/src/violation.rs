@@ -69,6 +69,10 @@ pub enum Rule {
     MakeupWhilePresent,
     /// A group meeting without its party group.
     GroupMissing,
+    /// A record the document held is gone: records are voided with a reason, never deleted.
+    Deleted,
+    /// A voided record is no longer voided.
+    Unvoided,
 }
 
 impl Rule {
@@ -88,6 +92,8 @@ impl Rule {
             Rule::LeaveWithoutReason => "leave_without_reason",
             Rule::MakeupWhilePresent => "makeup_while_present",
             Rule::GroupMissing => "group_missing",
+            Rule::Deleted => "deleted",
+            Rule::Unvoided => "unvoided",
         }
     }
 }

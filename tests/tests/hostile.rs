@@ -183,3 +183,63 @@ async fn hostile(backend: Backend) {
     let _ = phone;
 }
 backends!(hostile_requests_get_4xx_and_store_nothing, hostile);
+
+/// The violations' rule codes of a refused sync.
+fn rules_of(err: &zhibu_tests::raw_phone::Refused) -> Vec<String> {
+    let violations = err.body["error"]["violations"].as_array().cloned().unwrap_or_default();
+    violations.iter().filter_map(|v| v["rule"].as_str().map(str::to_owned)).collect()
+}
+
+/// Records are voided with a reason, never deleted, and stay voided: a phone that deletes a
+/// point entry, a meeting's whole collection or a member, or takes a void back, is refused with
+/// 422 naming the rule, and the township still sees the record.
+async fn records_are_never_deleted(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-d", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let entry = phone.award("cadre1", 1).to_string();
+    phone.sync(&app).await.expect("award stored");
+    let delete = |doc: &mut RawPhone, path: &[&str], key: &str| {
+        let (path, key) = (path.to_vec(), key.to_owned());
+        doc.edit("删除", move |tx| {
+            use automerge::ReadDoc;
+            use automerge::transaction::Transactable;
+            let mut obj = automerge::ROOT;
+            for p in &path {
+                obj = tx.get(&obj, *p)?.expect("path").1;
+            }
+            Ok(tx.delete(&obj, key.as_str())?)
+        });
+    };
+    let attempt = |phone: &RawPhone| {
+        let mut a = RawPhone::new(&app, &token, "phone-d", "v1");
+        a.doc = phone.doc.fork().with_actor(automerge::ActorId::from(b"phone-d".as_slice()));
+        a
+    };
+    for (what, path, key, rule) in [
+        ("a point entry", vec!["points"], entry.clone(), "deleted"),
+        ("every point entry", vec![], "points".to_owned(), "deleted"),
+        ("a member", vec!["members"], "v1-m05".to_owned(), "deleted"),
+    ] {
+        let mut a = attempt(&phone);
+        delete(&mut a, &path, &key);
+        let err = a.sync(&app).await.expect_err(what);
+        assert_eq!(err.status, 422, "{what}: {:?}", err.body);
+        assert!(rules_of(&err).iter().any(|r| r == rule), "{what}: {:?}", err.body);
+    }
+    phone.edit("作废", |tx| {
+        mapping::put_at(tx, &["points", &entry, "voided"], &serde_json::json!({"reason": "录错", "by": "cadre1"}))
+    });
+    phone.sync(&app).await.expect("voiding is accepted");
+    let mut a = attempt(&phone);
+    delete(&mut a, &["points", &entry], "voided");
+    let err = a.sync(&app).await.expect_err("unvoiding");
+    assert_eq!((err.status, rules_of(&err)), (422, vec!["unvoided".to_owned()]), "{:?}", err.body);
+
+    let records = app.records("v1").await;
+    let id = zhibu_schema::RecordId::parse(&entry).expect("id");
+    assert!(records.points[&id].voided.is_some(), "the entry is still there, voided");
+    assert!(records.members.contains_key(&zhibu_schema::MemberId::parse("v1-m05").expect("id")));
+}
+backends!(records_are_voided_never_deleted, records_are_never_deleted);

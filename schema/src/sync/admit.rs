@@ -12,7 +12,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
-use crate::{Catalog, VillageId, Violation, Year, check_read};
+use crate::{Catalog, VillageId, Violation, Year, check_read, erased};
 
 /// Who an actor id belongs to, as the server's bindings say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,10 +169,25 @@ pub(crate) fn validated(
         },
         None => (mapping::read(&next), Touched::All),
     };
-    let now = match &read {
+    let mut now = match &read {
         Ok(h) => check_read(h, gate.village, gate.year, gate.catalog),
         Err(e) => vec![unreadable(e)],
     };
+    if let Ok(after) = &read {
+        // Records are voided, never deleted: against the base as read (read whole here only
+        // when not known, which the server's pushes never are).
+        let whole;
+        let before = match base_read {
+            Some(b) => Some(&b.doc),
+            None => {
+                whole = mapping::read(base).ok();
+                whole.as_ref().map(|h| &h.doc)
+            }
+        };
+        if let Some(before) = before {
+            now.extend(erased(before, after, &touched));
+        }
+    }
     if !now.is_empty() {
         // Only what these changes broke counts: a rule broken before (say, by a catalog
         // that changed since) must not block every later edit of the village.

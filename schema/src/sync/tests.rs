@@ -389,3 +389,64 @@ fn a_change_waiting_for_its_dependency_is_not_kept_with_the_document() {
         vec![first.hash(), second.hash()]
     );
 }
+
+/// A change that deletes the key `key` of the map at `path` (from the root).
+fn delete_at(doc: &mut Automerge, path: &[&str], key: &str) {
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let mut obj = automerge::ROOT;
+        for p in path {
+            obj = tx.get(&obj, *p)?.expect("path").1;
+        }
+        tx.delete(&obj, key)
+    })
+    .expect("edit");
+}
+
+/// The rules of the violations of a refused push, by record.
+fn refused_rules(result: Result<(), Refusal>) -> Vec<(String, Rule)> {
+    match result {
+        Err(Refusal::Invalid(v)) => v.into_iter().map(|v| (v.record, v.rule)).collect(),
+        other => panic!("not refused as invalid: {other:?}"),
+    }
+}
+
+#[test]
+fn records_are_voided_never_deleted_and_a_voided_record_stays_voided() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 3);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let entry = rid(100).to_string();
+
+    // Deleting the entry, the whole collection, or a member from the roster is refused, and
+    // nothing of it is stored (each attempt from the phone as synced).
+    let stored = server.doc.get_heads();
+    let mut deleting = p.fork();
+    delete_at(&mut deleting, &["points"], &entry);
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre1", &mut deleting));
+    assert_eq!(rules, vec![(entry.clone(), Rule::Deleted)]);
+    let mut wiping = p.fork();
+    delete_at(&mut wiping, &[], "points");
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre1", &mut wiping));
+    assert!(rules.contains(&(entry.clone(), Rule::Deleted)), "{rules:?}");
+    let mut removing = p.fork();
+    delete_at(&mut removing, &["members"], "v1-m09");
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre1", &mut removing));
+    assert!(rules.contains(&("v1-m09".to_owned(), Rule::Deleted)), "{rules:?}");
+    assert_eq!(server.doc.get_heads(), stored, "nothing deleted was stored");
+
+    // Voiding is how an entry goes; once voided, it stays voided.
+    p.transact::<_, _, WriteError>(|tx| {
+        let voided = serde_json::json!({"reason": "重复录入", "by": "cadre1"});
+        mapping::put_at(tx, &["points", &entry, "voided"], &voided)
+    })
+    .expect("void");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("voiding is accepted");
+    let mut unvoiding = p.fork();
+    delete_at(&mut unvoiding, &["points", &entry], "voided");
+    let err = sync_until_quiet(&mut server, "cadre1", &mut unvoiding).expect_err("refused");
+    assert!(err.to_string().contains("已作废的积分记录不能恢复"), "{err}");
+    assert_eq!(refused_rules(Err(err)), vec![(entry, Rule::Unvoided)]);
+}
