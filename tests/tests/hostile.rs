@@ -243,3 +243,86 @@ async fn records_are_never_deleted(backend: Backend) {
     assert!(records.members.contains_key(&zhibu_schema::MemberId::parse("v1-m05").expect("id")));
 }
 backends!(records_are_voided_never_deleted, records_are_never_deleted);
+
+/// A compressed change of a few kilobytes that inflates to 64 MiB: Automerge inflates such a
+/// chunk whole before it checks anything, and a failed allocation aborts the server.
+fn inflation_bomb() -> Vec<u8> {
+    use std::io::Write;
+    let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    deflate.write_all(&vec![0u8; 64 << 20]).expect("deflates");
+    let data = deflate.finish().expect("deflates");
+    let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
+    let mut len = data.len();
+    while len >= 0x80 {
+        chunk.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    chunk.push(len as u8);
+    chunk.extend(data);
+    chunk
+}
+
+/// Automerge chunks that declare more than the server will inflate or count are refused with a
+/// 400 before Automerge parses them, through both sync endpoints, and the server stays well.
+async fn bombs(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let bomb = inflation_bomb();
+    assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
+    let y = app.year;
+
+    let heads = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    let fast = zhibu_schema::sync::FastRequest {
+        v: zhibu_schema::sync::FAST_VERSION,
+        docs: vec![zhibu_schema::sync::FastDoc {
+            village: zhibu_schema::VillageId::parse("v1").expect("id"),
+            year: y,
+            known: zhibu_schema::sync::hashes_to_wire(&heads),
+            heads: zhibu_schema::sync::hashes_to_wire(&heads),
+            changes: vec![bomb.clone().into()],
+        }],
+        catalog: None,
+    };
+    let r = app
+        .http
+        .post(format!("{}/v1/sync", app.url))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "phone-b")
+        .header("Content-Type", "application/cbor")
+        .body(fast.encode())
+        .send()
+        .await
+        .expect("fast sync");
+    assert_eq!(r.status().as_u16(), 200);
+    let reply = zhibu_schema::sync::FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
+    match &reply.docs[0].outcome {
+        zhibu_schema::sync::FastOutcome::Refused { status, message, .. } => {
+            assert_eq!(*status, 400, "{message}");
+            assert!(message.contains("解压后超过"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let message = automerge::sync::Message {
+        heads: vec![],
+        need: vec![],
+        have: vec![],
+        changes: automerge::sync::ChunkList::from(vec![bomb]),
+        flags: None,
+        version: automerge::sync::MessageVersion::V1,
+    };
+    let req = app
+        .http
+        .post(format!("{}/v1/villages/v1/years/{y}/sync", app.url))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "phone-b")
+        .header("Content-Type", "application/octet-stream")
+        .body(message.encode());
+    assert_eq!(refused(&app, req, "a bomb through the standard protocol").await, 400);
+
+    let after = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    assert_eq!(after, heads, "nothing stored");
+    let (status, _) = app.get(&token, "/healthz").await;
+    assert_eq!(status, 200, "the server is still well");
+}
+backends!(chunks_that_declare_too_much_are_refused, bombs);

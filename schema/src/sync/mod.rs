@@ -7,6 +7,7 @@
 //! already break. Otherwise nothing is admitted and the refusal says why.
 
 mod admit;
+pub mod bounds;
 mod fast;
 mod standard;
 

@@ -52,6 +52,10 @@ fn receive_sync_unguarded(
 ) -> Result<SyncStep, Refusal> {
     let message = sync::Message::decode(message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     check_filters(&message)?;
+    let mut budget = super::bounds::Budget::default();
+    for chunk in message.changes.iter() {
+        budget.check(chunk)?;
+    }
     let mut state = state.clone();
     let mut next = base.fork();
     let mut log = PatchLog::new(base_read.is_some());
@@ -109,7 +113,8 @@ fn check_filters(message: &sync::Message) -> Result<(), Refusal> {
             continue;
         }
         for field in &mut fields {
-            *field = leb128(&mut rest).ok_or_else(|| Refusal::Undecodable("Bloom 过滤器格式错误".to_owned()))?;
+            *field = super::bounds::uleb(&mut rest)
+                .ok_or_else(|| Refusal::Undecodable("Bloom 过滤器格式错误".to_owned()))?;
         }
         let [_, bits_per_entry, probes] = fields;
         if probes > MAX_PROBES || bits_per_entry > MAX_BITS_PER_ENTRY {
@@ -119,18 +124,4 @@ fn check_filters(message: &sync::Message) -> Result<(), Refusal> {
         }
     }
     Ok(())
-}
-
-/// An unsigned LEB128 number from the front of `input`.
-fn leb128(input: &mut &[u8]) -> Option<u64> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = input.split_first()?;
-        *input = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(value);
-        }
-    }
-    None
 }
