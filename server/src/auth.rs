@@ -248,7 +248,8 @@ async fn revoke(
     axum::extract::Path(account): axum::extract::Path<String>,
 ) -> AppResult<AxumJson<serde_json::Value>> {
     caller.require_admin()?;
-    if state.db.account(&account).await?.is_none() {
+    // Parsed first: an id no account can have (a NUL, say) is not a database question.
+    if zhibu_schema::AccountId::parse(&account).is_err() || state.db.account(&account).await?.is_none() {
         return Err(AppError::not_found(format!("账号「{account}」不存在")));
     }
     let n = state.db.revoke_tokens(&account).await?;

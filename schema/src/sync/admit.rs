@@ -117,6 +117,11 @@ pub(crate) fn owned(changes: &[Change], gate: &Gate<'_>) -> Result<Vec<ActorId>,
     let mut bind = Vec::new();
     let mut genesis_hash = None;
     for change in changes {
+        // Stored with the change as text: PostgreSQL takes no NUL in text, and the history
+        // pages show it to people.
+        if change.message().is_some_and(|m| m.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))) {
+            return Err(Refusal::Undecodable("修改说明含有控制字符".to_owned()));
+        }
         let actor = change.actor_id();
         if *actor == genesis_actor {
             let expected = genesis_hash.get_or_insert_with(|| genesis(gate.village, gate.year).get_heads());

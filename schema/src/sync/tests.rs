@@ -450,3 +450,32 @@ fn records_are_voided_never_deleted_and_a_voided_record_stays_voided() {
     assert!(err.to_string().contains("已作废的积分记录不能恢复"), "{err}");
     assert_eq!(refused_rules(Err(err)), vec![(entry, Rule::Unvoided)]);
 }
+
+#[test]
+fn a_change_message_with_control_characters_is_refused_and_a_line_break_is_not() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let commit = |doc: &mut Automerge, message: &str, n: u128| {
+        let e = PointEntry {
+            member_id: mid("v1-m01"),
+            rule: code("volunteer"),
+            delta: PointDelta::new(1).expect("delta"),
+            on: d("2026-05-01"),
+            note: None,
+            by: account("cadre1"),
+            voided: None,
+        };
+        doc.transact_with::<_, _, WriteError, _>(
+            |_| automerge::transaction::CommitOptions::default().with_message(message.to_owned()),
+            |tx| mapping::put_record_id(tx, Collection::Points, &rid(n), &e),
+        )
+        .expect("edit");
+    };
+    let mut bad = p.fork();
+    commit(&mut bad, "奖励\0积分", 100);
+    let err = sync_until_quiet(&mut server, "cadre1", &mut bad).expect_err("refused");
+    assert!(matches!(&err, Refusal::Undecodable(m) if m.contains("控制字符")), "{err:?}");
+    commit(&mut p, "奖励积分\n志愿服务", 101);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("a line break is fine");
+}
