@@ -18,14 +18,18 @@
 //!   already folded into a snapshot are never handed out again. The caller's chunks are
 //!   Automerge changes, which are idempotent, so a replay would be harmless anyway; the
 //!   generation makes the store exact without relying on that.
-//! - **Torn tails are cut, not skipped over.** A crash in the middle of an append can leave part
-//!   of a record at the end of the log. `load` returns the records before it, and the next
-//!   `append` truncates the log back to the last whole record before writing, so the new record
-//!   follows the last good one directly and no leftover of the torn write stays behind it,
-//!   where a later reader could stop at it or, worse, misread it as a record (a torn chunk's
-//!   payload can contain anything). Records are only appended, so a
-//!   bad record can only be the tail; should one show up mid-log anyway (a damaged disk),
-//!   reading stops there, as it must: nothing after it can be trusted to frame correctly.
+//! - **Torn tails are cut, not skipped over, and kept aside.** A crash in the middle of an
+//!   append can leave part of a record at the end of the log. `load` returns the records before
+//!   it, and the next `append` truncates the log back to the last whole record before writing,
+//!   so the new record follows the last good one directly and no leftover of the torn write
+//!   stays behind it, where a later reader could stop at it or, worse, misread it as a record (a
+//!   torn chunk's payload can contain anything). The bytes cut are first written beside the log
+//!   (`NAME.log.cut-OFFSET`): no byte that might hold an edit is destroyed.
+//! - **Damage mid-log is stepped over.** Records are only appended, so a bad record is normally
+//!   the tail; one that whole, valid records follow (a damaged disk) is skipped and the records
+//!   after it are read and kept ([`record::scan`]); its bytes stay where they are. Damage to a
+//!   record's length cannot be stepped over: reading stops there, and what follows is kept
+//!   aside when the next append cuts it.
 //! - An `append` or `compact` that returns `Err` may or may not have reached the disk; the
 //!   caller keeps the data and retries.
 //!
@@ -185,6 +189,16 @@ impl ActiveLog {
     fn append(&mut self, record: &[u8], path: &Path) -> Result<(), StoreError> {
         let context = || format!("追加记录到 {}", path.display());
         if self.tail == Tail::Garbage {
+            // A torn write, or damage that cannot be stepped over: kept aside before it is cut,
+            // so that no byte that might hold an edit is ever destroyed.
+            let mut tail = Vec::new();
+            self.file
+                .seek(SeekFrom::Start(self.end))
+                .and_then(|_| self.file.read_to_end(&mut tail))
+                .map_err(|e| StoreError::io(e, context()))?;
+            if !tail.is_empty() {
+                write_atomic(&cut_path(path, self.end), &tail)?;
+            }
             self.file.set_len(self.end).map_err(|e| StoreError::io(e, context()))?;
         }
         // Until the write below is known to be whole and durable, whatever lies past `end` is
@@ -199,6 +213,13 @@ impl ActiveLog {
         self.tail = Tail::Clean;
         Ok(())
     }
+}
+
+/// Where the bytes cut from the log at `end` are kept: beside the log, named by the offset.
+fn cut_path(log_path: &Path, end: u64) -> PathBuf {
+    let mut name = log_path.as_os_str().to_owned();
+    name.push(format!(".cut-{end}"));
+    PathBuf::from(name)
 }
 
 #[cfg(test)]

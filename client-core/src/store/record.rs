@@ -5,10 +5,13 @@
 //! cannot frame a wrong payload that happens to check out, and a run of zeroes (what some file
 //! systems show past the last durable write after a power loss) never reads as a record.
 //!
-//! Invariant of [`scan`]: it returns the longest prefix of whole, checksum-valid records and the
-//! byte length of that prefix; it stops at the first record that is cut short or does not check
-//! out and never looks past it. Records are only ever appended, so the first bad record is a
-//! torn tail, and whatever follows it is garbage from the same failed write.
+//! Invariant of [`scan`]: it returns the whole, checksum-valid records in order and the byte
+//! length up to the end of the last of them. Records are only ever appended, so a bad record is
+//! normally a torn tail, and whatever follows it is garbage from the same failed write: reading
+//! stops there. A bad record that whole, valid records follow, each where the one before it
+//! says it ends, is damage to the disk instead (a flipped bit on cheap flash): it is skipped,
+//! counted, and the records after it are read, since they are edits the phone may not have
+//! synced yet. A damaged length cannot be stepped over; reading stops there.
 
 use super::StoreError;
 use super::crc32::crc32;
@@ -31,8 +34,11 @@ pub(crate) fn encode(payload: &[u8]) -> Result<Vec<u8>, StoreError> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Scan<'a> {
     pub records: Vec<&'a [u8]>,
-    /// Bytes of `input` taken by `records`; anything after is a torn or damaged tail.
+    /// Bytes of `input` up to the end of the last of `records`; anything after is a torn or
+    /// damaged tail.
     pub valid_len: usize,
+    /// Damaged records skipped before the last of `records`.
+    pub skipped: usize,
 }
 
 impl Scan<'_> {
@@ -44,11 +50,30 @@ impl Scan<'_> {
 pub(crate) fn scan(input: &[u8]) -> Scan<'_> {
     let mut records = Vec::new();
     let mut rest = input;
-    while let Some((payload, after)) = next_record(rest) {
-        records.push(payload);
-        rest = after;
+    let mut skipped = 0;
+    loop {
+        while let Some((payload, after)) = next_record(rest) {
+            records.push(payload);
+            rest = after;
+        }
+        // A whole record that does not check out, followed right where it says it ends by one
+        // that does: damage, stepped over.
+        match past_damaged(rest) {
+            Some(after) if next_record(after).is_some() => {
+                skipped += 1;
+                rest = after;
+            }
+            _ => break,
+        }
     }
-    Scan { records, valid_len: input.len() - rest.len() }
+    Scan { records, valid_len: input.len() - rest.len(), skipped }
+}
+
+/// What follows the (bad) record at the start of `input`, by the length its frame declares.
+fn past_damaged(input: &[u8]) -> Option<&[u8]> {
+    let (frame, rest) = input.split_first_chunk::<FRAME_LEN>()?;
+    let n = usize::try_from(u32::from_le_bytes(frame[..4].try_into().ok()?)).ok()?;
+    rest.get(n..)
 }
 
 fn next_record(input: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -104,15 +129,28 @@ mod tests {
     }
 
     #[test]
-    fn reading_stops_at_the_first_bad_record_even_if_good_ones_follow() {
+    fn a_damaged_record_that_good_ones_follow_is_skipped_and_they_are_read() {
         let mut bytes = log_of(&[b"one", b"two", b"three"]);
         let second_payload = 2 * FRAME_LEN + 3;
         bytes[second_payload] ^= 0x80;
 
         let scan = scan(&bytes);
 
-        assert_eq!(scan.records, vec![&b"one"[..]]);
-        assert_eq!(scan.valid_len, FRAME_LEN + 3);
+        assert_eq!(scan.records, vec![&b"one"[..], b"three"]);
+        assert_eq!((scan.valid_len, scan.skipped), (bytes.len(), 1));
+    }
+
+    #[test]
+    fn reading_stops_at_a_damaged_length_and_at_a_bad_last_record() {
+        let mut bytes = log_of(&[b"one", b"two", b"three"]);
+        bytes[FRAME_LEN + 3] ^= 0x40; // the second record's length
+        let read = scan(&bytes);
+        assert_eq!((read.records, read.valid_len, read.skipped), (vec![&b"one"[..]], FRAME_LEN + 3, 0));
+
+        let mut bytes = log_of(&[b"one", b"two"]);
+        *bytes.last_mut().unwrap() ^= 0x01;
+        let read = scan(&bytes);
+        assert_eq!((read.records, read.skipped), (vec![&b"one"[..]], 0));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub(crate) fn encode(generation: Generation, snapshot: &[u8]) -> Result<Vec<u8>,
 pub(crate) fn decode<'a>(bytes: &'a [u8], path: &Path) -> Result<(Generation, &'a [u8]), StoreError> {
     let (generation, body) = header::decode(FileKind::Snapshot, bytes, path)?;
     match record::scan(body) {
-        record::Scan { records, valid_len } if records.len() == 1 && valid_len == body.len() => {
+        record::Scan { records, valid_len, skipped: 0 } if records.len() == 1 && valid_len == body.len() => {
             Ok((generation, records[0]))
         }
         _ => Err(StoreError::Corrupt { path: path.to_path_buf(), detail: "快照内容校验失败".to_owned() }),

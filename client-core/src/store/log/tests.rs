@@ -173,3 +173,44 @@ fn unsafe_names_are_refused_before_touching_the_disk() {
 
     assert!(matches!(err, StoreError::InvalidName { .. }), "{err:?}");
 }
+
+#[test]
+fn a_damaged_record_mid_log_is_stepped_over_and_the_edits_after_it_are_kept() {
+    let (tmp, mut doc) = store();
+    for chunk in [&b"r1"[..], b"r2", b"r3"] {
+        doc.append(chunk).unwrap();
+    }
+    drop(doc);
+    let mut bytes = fs::read(log_path(&tmp)).unwrap();
+    let r2_payload = HEADER_LEN + (8 + 2) + 8;
+    bytes[r2_payload] ^= 0x01;
+    fs::write(log_path(&tmp), &bytes).unwrap();
+
+    let mut doc = reopen(&tmp);
+    assert_eq!(chunks(&doc), owned(&[b"r1", b"r3"]));
+    doc.append(b"r4").unwrap();
+    assert_eq!(chunks(&reopen(&tmp)), owned(&[b"r1", b"r3", b"r4"]));
+    let on_disk = fs::read(log_path(&tmp)).unwrap();
+    assert_eq!(&on_disk[..bytes.len()], &bytes[..], "nothing written before was cut or rewritten");
+}
+
+#[test]
+fn what_an_append_cuts_is_kept_beside_the_log() {
+    let (tmp, mut doc) = store();
+    doc.append(b"r1").unwrap();
+    doc.append(b"r2").unwrap();
+    doc.append(b"r3").unwrap();
+    drop(doc);
+    // Damage to r2's length: r2 and r3 can no longer be framed.
+    let mut bytes = fs::read(log_path(&tmp)).unwrap();
+    let r2 = HEADER_LEN + 8 + 2;
+    bytes[r2] ^= 0x40;
+    fs::write(log_path(&tmp), &bytes).unwrap();
+
+    let mut doc = reopen(&tmp);
+    assert_eq!(chunks(&doc), owned(&[b"r1"]));
+    doc.append(b"r4").unwrap();
+    assert_no_leftover(&tmp, &doc);
+    let kept = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r2))).expect("the cut bytes are kept");
+    assert_eq!(kept, bytes[r2..]);
+}
