@@ -101,12 +101,34 @@ pub(crate) fn sheet(
         for (c, cell) in row.iter().enumerate() {
             match as_number(cell) {
                 Some(n) => ws.write_number(r as u32 + 1, c as u16, n)?,
-                None => ws.write_string(r as u32 + 1, c as u16, cell)?,
+                None => ws.write_string(r as u32 + 1, c as u16, fitted(cell).as_ref())?,
             };
         }
     }
     ws.set_freeze_panes(1, 0)?;
     Ok(())
+}
+
+/// The most UTF-16 units Excel holds in a cell.
+const EXCEL_CELL_MAX: usize = 32_767;
+
+/// `cell` as Excel can hold it: a longer text (a meeting's attendance with long leave reasons,
+/// say) is cut, and says so, instead of failing the whole export.
+fn fitted(cell: &str) -> std::borrow::Cow<'_, str> {
+    const CUT: &str = "……（超出 Excel 单元格长度上限，以下从略）";
+    if cell.encode_utf16().count() <= EXCEL_CELL_MAX {
+        return cell.into();
+    }
+    let room = EXCEL_CELL_MAX - CUT.encode_utf16().count();
+    let mut used = 0;
+    let end = cell
+        .char_indices()
+        .find(|(_, c)| {
+            used += c.len_utf16();
+            used > room
+        })
+        .map_or(cell.len(), |(i, _)| i);
+    format!("{}{CUT}", &cell[..end]).into()
 }
 
 /// Counts are written as numbers so Excel can sum them; ids with leading zeros stay text.
@@ -188,4 +210,24 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
     sheet(&mut book, "同步", &header, &devices, &bold)?;
 
     Ok(book.save_to_buffer()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_longer_than_excel_holds_is_cut_and_says_so() {
+        let long = "请假".repeat(20_000) + "😀";
+        let mut book = Workbook::new();
+        let bold = Format::new().set_bold();
+        let rows = vec![vec![long.clone(), "短".to_owned()]];
+        sheet(&mut book, "会议", &strings(["出席", "备注"]), &rows, &bold).expect("written");
+        book.save_to_buffer().expect("saved");
+
+        let cut = fitted(&long);
+        assert!(cut.encode_utf16().count() <= EXCEL_CELL_MAX);
+        assert!(cut.starts_with("请假请假") && cut.ends_with("以下从略）"), "{}", &cut[cut.len() - 60..]);
+        assert_eq!(fitted("短"), "短");
+    }
 }
