@@ -5,6 +5,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{OffsetDateTime, UtcOffset};
 use zhibu_schema::{Date, Year};
 
+use crate::ClientError;
+
 const CHINA: UtcOffset = match UtcOffset::from_hms(8, 0, 0) {
     Ok(o) => o,
     Err(_) => panic!("+08:00 is a valid offset"),
@@ -15,14 +17,23 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc().to_offset(CHINA)
 }
 
-/// Today in China Standard Time, the day an edit made now is dated by default.
-pub fn today() -> Date {
-    Date::from_time(now().date()).expect("the phone's clock is between 1900 and 2100")
+/// Today in China Standard Time, the day an edit made now is dated by default. A phone whose
+/// clock reads a day outside the years records may have (say 1970, after its battery ran flat)
+/// is told to set it, rather than dating anything by it.
+pub fn today() -> Result<Date, ClientError> {
+    checked(now().date()).map(|(day, _)| day)
 }
 
-/// This calendar year.
-pub fn this_year() -> Year {
-    Year::new(i64::from(today().year_number())).expect("the phone's clock is between 2000 and 2100")
+/// This calendar year (see [`today`]).
+pub fn this_year() -> Result<Year, ClientError> {
+    checked(now().date()).map(|(_, year)| year)
+}
+
+/// The day the clock reads, and its year, if records may have it.
+fn checked(day: time::Date) -> Result<(Date, Year), ClientError> {
+    let year = Year::new(i64::from(day.year())).map_err(|_| ClientError::Clock(day.to_string()))?;
+    let day = Date::from_time(day).map_err(|_| ClientError::Clock(day.to_string()))?;
+    Ok((day, year))
 }
 
 /// Seconds since the Unix epoch, as Automerge changes carry them.
@@ -67,5 +78,15 @@ mod tests {
         assert!(text.ends_with("+08:00"), "{text}");
         assert_eq!(parse(&text), Some(t));
         assert_eq!(human(t), "2026-03-10 09:30");
+    }
+
+    #[test]
+    fn a_clock_reading_a_year_no_record_may_have_is_an_error_in_chinese_not_a_panic() {
+        let flat_battery = time::Date::from_calendar_date(1970, time::Month::January, 1).unwrap();
+        let err = checked(flat_battery).expect_err("1970");
+        assert!(err.to_string().contains("手机时间不对（现在显示 1970-01-01）"), "{err}");
+        assert_eq!(err.kind(), crate::ErrorKind::Refused);
+        let (day, year) = checked(time::Date::from_calendar_date(2026, time::Month::March, 10).unwrap()).unwrap();
+        assert_eq!((day.to_string(), year.to_string()), ("2026-03-10".to_owned(), "2026".to_owned()));
     }
 }

@@ -146,6 +146,10 @@ pub enum ClientError {
     #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后会自动同步")]
     Offline(String),
 
+    /// The phone's clock reads a day no record can have; nothing was done.
+    #[error("手机时间不对（现在显示 {0}），请先把手机的日期和时间校准，再使用 zhibu")]
+    Clock(String),
+
     /// A fault of this program, not of the input or the store; nothing was saved.
     #[error("程序内部错误（{0}），未保存。请把这条信息告诉管理员")]
     Internal(String),
@@ -164,7 +168,8 @@ impl ClientError {
             | ClientError::NoSuchRecord { .. }
             | ClientError::Ambiguous { .. }
             | ClientError::Voided { .. }
-            | ClientError::MemberExists(_) => ErrorKind::Refused,
+            | ClientError::MemberExists(_)
+            | ClientError::Clock(_) => ErrorKind::Refused,
             ClientError::Offline(_) => ErrorKind::Offline,
         }
     }

@@ -96,7 +96,11 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
     let phone = Phone::open(&cli.dir)?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let ctx = Ctx { phone, out, year: cli.year.unwrap_or_else(clock::this_year), runtime };
+    let year = match cli.year {
+        Some(year) => year,
+        None => clock::this_year()?,
+    };
+    let ctx = Ctx { phone, out, year, runtime };
     cmd::dispatch(&ctx, cli.command)
 }
 

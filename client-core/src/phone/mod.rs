@@ -275,8 +275,8 @@ fn read_session(dir: &Path) -> Result<Option<Session>, ClientError> {
 }
 
 /// The current year's key for the cadre's village.
-pub(crate) fn this_years_key(village: VillageId) -> DocKey {
-    DocKey::new(village, clock::this_year())
+pub(crate) fn this_years_key(village: VillageId) -> Result<DocKey, ClientError> {
+    Ok(DocKey::new(village, clock::this_year()?))
 }
 
 #[cfg(test)]

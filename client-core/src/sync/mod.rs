@@ -118,7 +118,7 @@ impl Phone {
         progress: Progress<'_>,
     ) -> Result<SyncReport, ClientError> {
         let keys = self.with(|inner| {
-            let this_year = this_years_key(inner.village()?);
+            let this_year = this_years_key(inner.village()?)?;
             inner.doc_or_new(&this_year)?;
             inner.village_docs()
         })?;

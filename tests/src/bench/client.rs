@@ -13,7 +13,7 @@ use super::figures::{ms_since, percentile};
 
 pub fn run(figures: &mut Figures, dir: &Path, samples: usize) -> anyhow::Result<()> {
     let year = super::year();
-    let as_of = zhibu_client::clock::today();
+    let as_of = zhibu_client::clock::today()?;
     let (mut open, mut scores) = (Vec::new(), Vec::new());
     for _ in 0..samples.max(1) {
         let t0 = Instant::now();

@@ -4,7 +4,7 @@ use crate::NewCase;
 use crate::zhibu_schema::{Collection, Notice};
 use serde_json::json;
 
-use super::{Ctx, opt_text, text, today};
+use super::{Ctx, opt_text, or_today, text, today};
 use crate::cli::args::CaseCmd;
 use crate::cli::out::short;
 
@@ -16,19 +16,14 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             let case = NewCase {
                 item,
                 title: text("标题", &title)?,
-                opened_on: date.unwrap_or_else(today),
+                opened_on: or_today(date)?,
                 applicant: opt_text("申请人", applicant.as_deref())?,
             };
             (ctx.phone.open_case(&case)?, "已立项")
         }
         CaseCmd::Step { case, step, date, note } => {
             let id = find(&case)?;
-            ctx.phone.complete_step(
-                &id,
-                &step,
-                date.unwrap_or_else(today),
-                opt_text("说明", note.as_deref())?.as_ref(),
-            )?;
+            ctx.phone.complete_step(&id, &step, or_today(date)?, opt_text("说明", note.as_deref())?.as_ref())?;
             (id, "已记录办理步骤")
         }
         CaseCmd::Notice { case, from, to, place } => {
@@ -38,7 +33,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Close { case, outcome, date } => {
             let id = find(&case)?;
-            ctx.phone.close_case(&id, &text("办理结果", &outcome)?, date.unwrap_or_else(today))?;
+            ctx.phone.close_case(&id, &text("办理结果", &outcome)?, or_today(date)?)?;
             (id, "已办结")
         }
         CaseCmd::Void { case, reason } => {
@@ -53,7 +48,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
 }
 
 fn list(ctx: &Ctx) -> anyhow::Result<u8> {
-    let cases = ctx.phone.case_gaps(ctx.year, today())?;
+    let cases = ctx.phone.case_gaps(ctx.year, today()?)?;
     ctx.out.show(
         || {
             let mut s = format!("{} 年小微权力事项（{} 件）\n", ctx.year, cases.len());

@@ -3,7 +3,7 @@
 use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period};
 use serde_json::json;
 
-use super::{Ctx, Usage, opt_text, text, today};
+use super::{Ctx, Usage, opt_text, or_today, text};
 use crate::cli::args::{Attend, MeetingCmd, RecordMeeting};
 use crate::cli::out::short;
 
@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
 }
 
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
-    let held_on = a.date.unwrap_or_else(today);
+    let held_on = or_today(a.date)?;
     let year = crate::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     m.place = opt_text("地点", a.place.as_deref())?;

@@ -63,8 +63,13 @@ pub fn opt_text<const N: usize>(field: &str, value: Option<&str>) -> anyhow::Res
     value.map(|v| text(field, v)).transpose()
 }
 
-pub fn today() -> crate::zhibu_schema::Date {
+pub fn today() -> Result<crate::zhibu_schema::Date, crate::ClientError> {
     clock::today()
+}
+
+/// The date given, or today.
+pub fn or_today(date: Option<crate::zhibu_schema::Date>) -> Result<crate::zhibu_schema::Date, crate::ClientError> {
+    date.map_or_else(today, Ok)
 }
 
 pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {

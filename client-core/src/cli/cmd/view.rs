@@ -4,7 +4,7 @@ use crate::clock;
 use crate::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
 use serde_json::json;
 
-use super::{Ctx, today};
+use super::{Ctx, or_today};
 use crate::cli::out::short;
 
 fn when(rfc3339: Option<&str>) -> String {
@@ -120,7 +120,7 @@ pub fn compliance(
     as_of: Option<crate::zhibu_schema::Date>,
 ) -> anyhow::Result<u8> {
     let (year, period) = period.unwrap_or((ctx.year, Period::Year));
-    let as_of = as_of.unwrap_or_else(today);
+    let as_of = or_today(as_of)?;
     let rows = ctx.phone.compliance(year, period, as_of)?;
     ctx.out.show(
         || {
