@@ -127,11 +127,27 @@ pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<Comp
         };
         for period in Period::all(req.cadence) {
             for group in &units {
-                rows.push(row(doc, req, period, group.clone(), as_of));
+                if anyone_due(doc, req.due, group.as_deref(), period) {
+                    rows.push(row(doc, req, period, group.clone(), as_of));
+                }
             }
         }
     }
     rows
+}
+
+/// Whether anyone owes a meeting under `due` (in `group`) at some time in `period`. A branch
+/// without a committee (DOMAIN.md: one is elected where the branch has seven or more full
+/// members) owes no committee meetings, and a group whose members have all left owes no group
+/// meetings; a requirement of every member holds whatever the roster says.
+fn anyone_due(doc: &VillageYear, due: Due, group: Option<&str>, period: Period) -> bool {
+    let (first, last) = (period.first_day(doc.year), period.last_day(doc.year));
+    let on_roster = |m: &crate::Member| m.joined_on.is_none_or(|j| j <= last) && m.left_on.is_none_or(|l| l > first);
+    match due {
+        Due::All => true,
+        Due::Committee => doc.members.values().any(|m| m.committee && on_roster(m)),
+        Due::Group => doc.members.values().any(|m| m.group.as_ref().map(|g| g.as_str()) == group && on_roster(m)),
+    }
 }
 
 fn row(

@@ -262,3 +262,31 @@ fn totals_alone_are_the_totals_of_the_full_scores() {
     assert_eq!(got, expected);
     assert!(expected.iter().any(|(_, total, _)| *total != c.base_score), "the sample moves some scores");
 }
+
+#[test]
+fn a_branch_without_a_committee_owes_no_committee_meetings_nor_a_disbanded_group_group_meetings() {
+    let mut doc = village();
+    let with_committee = summary(&doc, Period::Year, "2026-12-31");
+    assert_eq!(kind(&with_committee, MeetingKind::BranchCommittee).required, 12);
+    // A small branch elects no committee (DOMAIN.md): nobody is on it.
+    for m in doc.members.values_mut() {
+        m.committee = false;
+    }
+    let s = summary(&doc, Period::Year, "2026-12-31");
+    assert!(s.iter().all(|r| r.kind != MeetingKind::BranchCommittee), "no committee, nothing owed: {s:?}");
+    assert!(s.iter().any(|r| r.kind == MeetingKind::ThemeDay && r.behind), "what every member owes is still owed");
+
+    // A group whose members all left at the end of June owes its meetings until then.
+    let groups: Vec<_> = doc.members.values().filter_map(|m| m.group.clone()).collect();
+    let gone = groups.first().expect("the sample has groups").clone();
+    for m in doc.members.values_mut().filter(|m| m.group.as_ref() == Some(&gone)) {
+        m.left_on = Some(d("2026-07-01"));
+    }
+    let rows = compliance(&doc, &catalog(), d("2026-12-31"));
+    let months: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == MeetingKind::GroupMeeting && r.group.as_deref() == Some(gone.as_str()))
+        .map(|r| r.period)
+        .collect();
+    assert_eq!(months, (1..=6).map(Period::Month).collect::<Vec<_>>());
+}
