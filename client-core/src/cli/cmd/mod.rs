@@ -67,6 +67,14 @@ pub fn today() -> Result<crate::zhibu_schema::Date, crate::ClientError> {
     clock::today()
 }
 
+/// What to do about a document the server refused: `zhibu rebuild` works on one year, which
+/// must be named when it is not this year (a late entry for last December, say).
+pub fn rebuild_hint(year: crate::zhibu_schema::Year) -> String {
+    let this_year = clock::this_year().ok();
+    let flag = if this_year == Some(year) { String::new() } else { format!(" --year {year}") };
+    format!("修改仍保存在手机上。改正后再同步，或运行 zhibu{flag} rebuild 只保留仍合规的修改。")
+}
+
 /// The date given, or today.
 pub fn or_today(date: Option<crate::zhibu_schema::Date>) -> Result<crate::zhibu_schema::Date, crate::ClientError> {
     date.map_or_else(today, Ok)
@@ -90,5 +98,18 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
         Command::Attend(a) => meeting::attend(ctx, a),
         Command::Points(p) => points::run(ctx, p),
         Command::Case(c) => case::run(ctx, c),
+    }
+}
+
+#[cfg(test)]
+mod hint_tests {
+    use super::*;
+
+    #[test]
+    fn the_rebuild_hint_names_a_year_other_than_this_one() {
+        let this_year = clock::this_year().expect("the clock");
+        assert!(rebuild_hint(this_year).contains("运行 zhibu rebuild"), "{}", rebuild_hint(this_year));
+        let last = crate::zhibu_schema::Year::new(i64::from(this_year.get()) - 1).expect("year");
+        assert!(rebuild_hint(last).contains(&format!("运行 zhibu --year {last} rebuild")), "{}", rebuild_hint(last));
     }
 }

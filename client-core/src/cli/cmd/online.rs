@@ -143,8 +143,9 @@ pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
             eprintln!("  - {v}");
         }
     }
-    if !refused.is_empty() {
-        eprintln!("修改仍保存在手机上。改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改。");
+    let years: std::collections::BTreeSet<_> = refused.iter().map(|(key, _)| key.year).collect();
+    for year in years {
+        eprintln!("{}", super::rebuild_hint(year));
     }
     let line = format!("{}。", ctx.pending_line());
     ctx.out.show(|| line, &json!({"report": report, "pending": ctx.phone.pending_edits()}));

@@ -53,7 +53,7 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<u8> {
                     for v in &r.violations {
                         s += &format!("      - {v}\n");
                     }
-                    s += "    修改仍在手机上；可改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改\n";
+                    s += &format!("    {}\n", super::rebuild_hint(d.key.year));
                 }
             }
             s
