@@ -1,11 +1,14 @@
 //! This device's identity, in `device.json`: the Automerge actor id every local change is made
 //! under, and the peer id the server keeps this device's sync state by.
 //!
-//! Invariant: the actor id is made once, from 16 random bytes, when the store is first opened,
-//! and never changes afterwards (a new actor would still merge, but the server binds an actor to
-//! the account that first pushed it, and the history would lose who wrote what). The file is
-//! written with `write_atomic`, so a crash while creating it leaves either no file (the next
-//! start makes one) or the whole file.
+//! Invariant: an actor id belongs to one account. It is made from 16 random bytes when the store
+//! is first opened, taken by the first account that logs in, and kept while that account uses
+//! the phone (the server binds an actor to the account that first pushed it, and the history
+//! would lose who wrote what under a new one). When another account logs in on the same phone
+//! (a handover, a shared office phone), the phone takes a new actor for it, but only once every
+//! edit of the account before has synced: the server would refuse those under any other
+//! account. The file is written with `write_atomic`, so a crash while writing it leaves either
+//! the old file or the whole new one.
 
 use std::path::Path;
 
@@ -22,8 +25,11 @@ const FILE: &str = "device.json";
 pub struct Device {
     /// The actor id, 32 lowercase hex digits.
     pub actor: String,
-    /// When the store was first opened (RFC 3339).
+    /// When the store was first opened, or the actor made (RFC 3339).
     pub created_at: String,
+    /// The account the actor belongs to; None until the first login.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl Device {
@@ -37,6 +43,13 @@ impl Device {
             }
             return Ok(device);
         }
+        let device = Device::fresh(None)?;
+        device.store(dir)?;
+        Ok(device)
+    }
+
+    /// A new identity, with a new random actor, for `account`.
+    fn fresh(account: Option<String>) -> Result<Device, ClientError> {
         let mut bytes = [0u8; 16];
         getrandom::fill(&mut bytes).map_err(|e| {
             ClientError::Store(crate::store::StoreError::Io {
@@ -44,9 +57,29 @@ impl Device {
                 source: std::io::Error::other(e.to_string()),
             })
         })?;
-        let device = Device { actor: hex::encode(bytes), created_at: crate::clock::format(crate::clock::now()) };
-        write_atomic(&path, &serde_json::to_vec_pretty(&device).expect("a device serializes"))?;
-        Ok(device)
+        Ok(Device { actor: hex::encode(bytes), created_at: crate::clock::format(crate::clock::now()), account })
+    }
+
+    fn store(&self, dir: &Path) -> Result<(), ClientError> {
+        write_atomic(&dir.join(FILE), &serde_json::to_vec_pretty(self).expect("a device serializes"))?;
+        Ok(())
+    }
+
+    /// The identity for `account`, logging in on this phone with `pending` edits of the account
+    /// before still to sync: this one when it is the account's or nobody's yet (then taken, and
+    /// stored), a new one when it is another account's and nothing of it waits (stored), or
+    /// why not. None: nothing changes.
+    pub(crate) fn for_account(&self, dir: &Path, account: &str, pending: usize) -> Result<Option<Device>, ClientError> {
+        let next = match &self.account {
+            Some(owner) if owner == account => return Ok(None),
+            None => Device { account: Some(account.to_owned()), ..self.clone() },
+            Some(owner) if pending > 0 => {
+                return Err(ClientError::OtherAccountsEdits { account: owner.clone(), pending });
+            }
+            Some(_) => Device::fresh(Some(account.to_owned()))?,
+        };
+        next.store(dir)?;
+        Ok(Some(next))
     }
 
     /// The Automerge actor of this device's changes.

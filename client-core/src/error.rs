@@ -142,6 +142,18 @@ pub enum ClientError {
     #[error("{0}")]
     ServerRefused(ServerRefusal),
 
+    /// Another account logged in while the edits of the account before wait to sync: under
+    /// the new account the server would refuse them.
+    #[error(
+        "手机上还有账号「{account}」未同步的 {pending} 条修改。请先用「{account}」登录并同步，再换账号登录；修改都还在手机上"
+    )]
+    OtherAccountsEdits {
+        /// The account whose edits wait.
+        account: String,
+        /// How many.
+        pending: usize,
+    },
+
     /// The server could not be reached; the phone's edits are kept.
     #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后会自动同步")]
     Offline(String),
@@ -160,9 +172,10 @@ impl ClientError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ClientError::Store(_) | ClientError::Damaged { .. } | ClientError::Internal(_) => ErrorKind::Store,
-            ClientError::NotLoggedIn | ClientError::SessionExpired(_) | ClientError::LoginFailed(_) => {
-                ErrorKind::NotLoggedIn
-            }
+            ClientError::NotLoggedIn
+            | ClientError::SessionExpired(_)
+            | ClientError::LoginFailed(_)
+            | ClientError::OtherAccountsEdits { .. } => ErrorKind::NotLoggedIn,
             ClientError::NotAllowed(_) | ClientError::ServerRefused(_) => ErrorKind::ServerRefused,
             ClientError::Refused(_)
             | ClientError::NoSuchRecord { .. }

@@ -238,3 +238,39 @@ async fn command_line(backend: Backend) {
     let _ = RecordId::new_v7();
 }
 backends!(a_cadre_uses_the_zhibu_program, command_line);
+
+/// Two cadres of a village take turns on one phone (a handover, a shared office phone). While
+/// the first cadre's edits wait to sync, the second is turned away with why, and nothing is
+/// lost; once they have synced, the second logs in, gets an actor of its own, and its edits
+/// sync under its own account.
+async fn one_phone_two_cadres(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let c = Cadre::login(&app, "cadre1").await;
+    c.synced().await;
+    let first = c.phone.award_points(&points(1, "volunteer", 2, &app)).expect("cadre1 awards");
+    zhibu_client::logout(&c.phone).await.expect("logout");
+
+    let err = zhibu_client::login(&c.phone, &app.url, "cadre2", PASSWORD).await.expect_err("turned away");
+    assert!(err.to_string().contains("账号「cadre1」未同步的 1 条修改"), "{err}");
+    assert!(c.phone.session().is_none(), "no login kept");
+    assert_eq!(c.phone.pending_edits(), 1, "the first cadre's edit is kept");
+
+    zhibu_client::login(&c.phone, &app.url, "cadre1", PASSWORD).await.expect("cadre1 again");
+    c.synced().await;
+    zhibu_client::logout(&c.phone).await.expect("logout");
+    let actor_before = c.phone.device().actor;
+    zhibu_client::login(&c.phone, &app.url, "cadre2", PASSWORD).await.expect("cadre2 now");
+    assert_ne!(c.phone.device().actor, actor_before, "an actor of its own");
+    let second = c.phone.award_points(&points(2, "volunteer", 3, &app)).expect("cadre2 awards");
+    c.synced().await;
+
+    let server = app.records("v1").await;
+    assert!(server.points.contains_key(&first) && server.points.contains_key(&second), "both synced");
+    assert_eq!(c.phone.records(app.year).expect("records"), server);
+    // And back: the first cadre on the phone again, nothing waiting, syncs as before.
+    zhibu_client::logout(&c.phone).await.expect("logout");
+    zhibu_client::login(&c.phone, &app.url, "cadre1", PASSWORD).await.expect("cadre1 back");
+    c.phone.award_points(&points(3, "volunteer", 1, &app)).expect("cadre1 awards again");
+    c.synced().await;
+}
+backends!(one_phone_two_cadres_in_turn, one_phone_two_cadres);

@@ -121,9 +121,21 @@ impl Phone {
     }
 
     /// Stores a login (what [`login`](crate::login) does after the server accepted the
-    /// password). The documents on the phone stay as they are.
+    /// password). The documents on the phone stay as they are. Another account than the one
+    /// whose edits this phone made gets an actor of its own, once those edits have all synced
+    /// (see [`Device`]); until then it is refused with [`ClientError::OtherAccountsEdits`].
     pub fn set_session(&self, session: Session) -> Result<(), ClientError> {
         let mut inner = self.lock();
+        let pending = inner.docs.values().map(|d| d.replica.pending()).sum();
+        if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending)? {
+            let actor = device.actor_id();
+            if actor != inner.actor {
+                // Every document again under the new actor, as opening the phone would.
+                inner.docs = docs::load_all(&inner.dir, &actor)?;
+                inner.actor = actor;
+            }
+            inner.device = device;
+        }
         let bytes = serde_json::to_vec_pretty(&session).expect("a session serializes");
         write_atomic(&inner.dir.join(ACCOUNT_FILE), &bytes)?;
         inner.session = Some(session);

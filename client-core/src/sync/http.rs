@@ -252,7 +252,14 @@ pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) 
     let bytes = body(response).await?;
     let reply: LoginReply = serde_json::from_slice(&bytes).map_err(undecodable)?;
     let session = Session { server, token: reply.token, account: reply.account };
-    phone.set_session(session.clone())?;
+    if let Err(e) = phone.set_session(session.clone()) {
+        // The login is not kept on the phone: end it on the server as well.
+        let request = client()?.post(format!("{}/v1/auth/logout", session.server)).bearer_auth(&session.token);
+        if let Err(e) = send(request).await {
+            tracing::info!(error = %e, "an unused login not ended on the server");
+        }
+        return Err(e);
+    }
     let transport = HttpTransport::for_phone(phone)?;
     match transport.fetch_catalog().await {
         Ok(catalog) => phone.set_catalog(catalog)?,
