@@ -120,7 +120,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             let current = mapping::read(&db.load_doc(&key).await?.doc)
                 .map(|h| h.doc.members.keys().cloned().collect::<Vec<MemberId>>())
                 .unwrap_or_default();
-            let members = roster::assign_ids(&village, rows, &current);
+            let members = roster::assign_ids(&village, rows, &current)?;
             server_edit(state, &key, "admin", "导入党员名册", |tx| {
                 for (id, m) in &members {
                     mapping::put_record(tx, Collection::Members, id.as_str(), m)?;

@@ -56,6 +56,8 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let id_col = col(&["编号"]);
 
     let mut rows = Vec::new();
+    // The line each 编号 was first given on: two rows with one id would silently be one member.
+    let mut lines_of_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, record) in reader.records().enumerate() {
         let line = i + 2;
         let record = match record {
@@ -98,6 +100,11 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
             "" => Some(None),
             s => MemberId::parse(s).map(Some).map_err(|e| bad(e.to_string())).ok(),
         };
+        if let Some(Some(id)) = &id
+            && let Some(first) = lines_of_ids.insert(id.to_string(), line)
+        {
+            bad(format!("编号「{id}」与第 {first} 行重复"));
+        }
         if let (Some(name), Some(status), Some(committee), Some(group), Some(joined_on), Some(id)) =
             (name, status, committee, group, joined, id)
         {
@@ -111,27 +118,37 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     if errors.is_empty() { Ok(rows) } else { Err(RosterError(errors)) }
 }
 
-/// Ids for rows without one: `{village}-m01`, `-m02`, ... skipping those taken.
-pub fn assign_ids(village: &VillageId, rows: Vec<RosterRow>, taken: &[MemberId]) -> Vec<(MemberId, Member)> {
+/// Ids for rows without one: `{village}-m01`, `-m02`, ... skipping those taken; or, when the
+/// village's id is too long to make member ids from, which rows need a 编号.
+pub fn assign_ids(
+    village: &VillageId,
+    rows: Vec<RosterRow>,
+    taken: &[MemberId],
+) -> Result<Vec<(MemberId, Member)>, RosterError> {
     let mut used: Vec<MemberId> = taken.to_vec();
     used.extend(rows.iter().filter_map(|r| r.id.clone()));
     let mut n = 0;
-    rows.into_iter()
-        .map(|r| {
-            let id = r.id.unwrap_or_else(|| {
-                loop {
-                    n += 1;
-                    let candidate = MemberId::parse(&format!("{village}-m{n:02}"))
-                        .expect("valid village ids make valid member ids");
-                    if !used.contains(&candidate) {
-                        used.push(candidate.clone());
-                        break candidate;
-                    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let id = match r.id {
+            Some(id) => id,
+            None => loop {
+                n += 1;
+                let Ok(candidate) = MemberId::parse(&format!("{village}-m{n:02}")) else {
+                    return Err(RosterError(vec![format!(
+                        "第 {} 个党员：村编号「{village}」太长，无法自动生成党员编号，请在「编号」列为每人填写",
+                        i + 1
+                    )]));
+                };
+                if !used.contains(&candidate) {
+                    used.push(candidate.clone());
+                    break candidate;
                 }
-            });
-            (id, r.member)
-        })
-        .collect()
+            },
+        };
+        out.push((id, r.member));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -176,7 +193,19 @@ mod tests {
         let v = VillageId::parse("v1").expect("id");
         let rows = parse("姓名,正式/预备\n甲,正式\n乙,正式\n").expect("valid");
         let taken = [MemberId::parse("v1-m01").expect("id")];
-        let ids: Vec<String> = assign_ids(&v, rows, &taken).into_iter().map(|(id, _)| id.to_string()).collect();
+        let ids: Vec<String> =
+            assign_ids(&v, rows, &taken).expect("ids").into_iter().map(|(id, _)| id.to_string()).collect();
         assert_eq!(ids, ["v1-m02", "v1-m03"]);
+    }
+
+    #[test]
+    fn a_village_id_too_long_for_member_ids_and_a_repeated_id_are_refused_not_a_panic() {
+        let v = VillageId::parse(&"v".repeat(62)).expect("a long but valid village id");
+        let rows = parse("姓名,正式/预备\n甲,正式\n").expect("valid");
+        let err = assign_ids(&v, rows, &[]).expect_err("no id can be made");
+        assert!(err.0[0].contains("太长") && err.0[0].contains("编号"), "{err}");
+
+        let err = parse("姓名,正式/预备,编号\n甲,正式,a1\n乙,正式,a2\n丙,正式,a1\n").expect_err("repeated");
+        assert_eq!(err.0, ["第 4 行：编号「a1」与第 2 行重复"]);
     }
 }
