@@ -10,9 +10,36 @@ use crate::{
     VillageYear, Violation, Year,
 };
 
+/// The most members a village-year's roster may hold: a branch has 20 to 80 (DOMAIN.md), and one
+/// over 50 usually splits into a 总支; this leaves room for any real branch and keeps every
+/// push's figures (each member's score, each group's monthly meetings) bounded.
+pub const MAX_MEMBERS: usize = 1_000;
+
+/// The most party groups a village-year's roster may name.
+pub const MAX_GROUPS: usize = 100;
+
 /// Every rule a document breaks, in the order of its collections and records.
 pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
     let mut out = Vec::new();
+    if doc.members.len() > MAX_MEMBERS {
+        out.push(Violation::new(
+            Collection::Document,
+            "",
+            "members",
+            Rule::TooMany,
+            format!("名册有 {} 名党员，超过上限 {MAX_MEMBERS} 名", doc.members.len()),
+        ));
+    }
+    let groups: std::collections::BTreeSet<_> = doc.members.values().filter_map(|m| m.group.as_ref()).collect();
+    if groups.len() > MAX_GROUPS {
+        out.push(Violation::new(
+            Collection::Document,
+            "",
+            "members",
+            Rule::TooMany,
+            format!("名册有 {} 个党小组，超过上限 {MAX_GROUPS} 个", groups.len()),
+        ));
+    }
     let year = doc.year;
     let outside_year = |d: Date| !year.contains(d);
     let year_msg = |d: Date| format!("日期 {d} 不在本文档的年度 {year} 年内");
@@ -245,6 +272,30 @@ mod tests {
         let mut v = validate(doc, &Catalog::default());
         assert_eq!(v.len(), 1, "{v:#?}");
         v.remove(0)
+    }
+
+    #[test]
+    fn a_roster_larger_than_any_branch_is_refused() {
+        let mut doc = village();
+        let members = doc.members.len();
+        let groups =
+            doc.members.values().filter_map(|m| m.group.clone()).collect::<std::collections::BTreeSet<_>>().len();
+        let sample = doc.members.values().next().expect("a member").clone();
+        for n in 0..=MAX_MEMBERS {
+            let mut m = sample.clone();
+            m.group = Some(crate::Name::parse(&format!("组{}", n % (MAX_GROUPS + 1))).expect("name"));
+            doc.members.insert(mid(&format!("x-{n}")), m);
+        }
+        let v = validate(&doc, &Catalog::default());
+        let too_many: Vec<_> = v.iter().filter(|v| v.rule == Rule::TooMany).map(|v| v.message.as_str()).collect();
+        assert_eq!(
+            too_many,
+            [
+                format!("名册有 {} 名党员，超过上限 1000 名", MAX_MEMBERS + 1 + members),
+                format!("名册有 {} 个党小组，超过上限 100 个", MAX_GROUPS + 1 + groups)
+            ]
+        );
+        assert!(validate(&village(), &Catalog::default()).is_empty(), "a real branch is far from it");
     }
 
     fn point(member: &str, rule: &str, delta: i64) -> PointEntry {

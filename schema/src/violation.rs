@@ -73,6 +73,8 @@ pub enum Rule {
     Deleted,
     /// A voided record is no longer voided.
     Unvoided,
+    /// More members or party groups than any branch has.
+    TooMany,
 }
 
 impl Rule {
@@ -94,6 +96,7 @@ impl Rule {
             Rule::GroupMissing => "group_missing",
             Rule::Deleted => "deleted",
             Rule::Unvoided => "unvoided",
+            Rule::TooMany => "too_many",
         }
     }
 }
