@@ -86,3 +86,19 @@ fn a_damaged_login_file_is_reported_not_ignored() {
     assert!(matches!(err, ClientError::Damaged { .. }), "{err:?}");
     assert!(err.to_string().contains("请不要删除该目录"), "{err}");
 }
+
+#[test]
+fn a_damaged_sync_metadata_file_does_not_keep_the_phone_from_opening() {
+    let t = cadre_phone();
+    let mut m = Meeting::new(MeetingKind::ThemeDay, d("2026-05-08"), text("主题党日"));
+    m.attendance.insert(mid("v1-m01"), Attendance::present());
+    let id = t.phone.record_meeting(&m).unwrap();
+    let meta = crate::replica::meta::path_for(t.dir.path(), &key());
+    t.phone.lock().docs[&key()].replica.meta.save(&meta).unwrap();
+    drop(t.phone);
+    std::fs::write(&meta, b"{").unwrap();
+
+    let again = Phone::open(t.dir.path()).expect("opens: the metadata only saves work");
+    assert!(again.records(year()).unwrap().meetings.contains_key(&id), "the edit is there");
+    assert_eq!(again.pending_edits(), 2, "and still waits to sync");
+}

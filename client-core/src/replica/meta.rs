@@ -75,10 +75,20 @@ fn texts(hashes: &[ChangeHash]) -> Vec<String> {
 }
 
 impl SyncMeta {
+    /// The metadata in `path`; nothing known when there is none, or when it cannot be read: it
+    /// only saves work (the phone then asks the server afresh, and a refusal still standing
+    /// comes back at the next sync), so a damaged file must not keep the phone from opening.
     pub(crate) fn load(path: &Path) -> Result<SyncMeta, ClientError> {
         let Some(bytes) = read_optional(path)? else { return Ok(SyncMeta::default()) };
+        SyncMeta::decode(path, &bytes).or_else(|e| {
+            tracing::warn!(error = %e, "sync metadata unreadable; starting afresh");
+            Ok(SyncMeta::default())
+        })
+    }
+
+    fn decode(path: &Path, bytes: &[u8]) -> Result<SyncMeta, ClientError> {
         let bad = |detail: &str| ClientError::damaged(path, detail);
-        let wire: Wire = serde_json::from_slice(&bytes).map_err(|e| ClientError::damaged(path, e))?;
+        let wire: Wire = serde_json::from_slice(bytes).map_err(|e| ClientError::damaged(path, e))?;
         let sync_state = match wire.sync_state {
             None => sync::State::new(),
             Some(text) => hex::decode(text)
