@@ -196,3 +196,27 @@ async fn sync_watch_sends_the_edits_by_itself_once_the_server_answers() {
     assert!(arrived, "the watcher never delivered the edit:\n{stderr}");
     assert!(stderr.contains("连不上服务器") && stderr.contains("同步完成"), "{stderr}");
 }
+
+/// A proxy in front of the server answers the fast path 413 (its body limit) or 404 (not
+/// routed), without the server's JSON error: not a refusal of the records. The standard
+/// protocol takes over, document by document, and nothing is recorded as refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fast_path_turned_away_by_a_proxy_falls_back_to_the_standard_protocol() {
+    let http = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
+    let transport = HttpTransport::for_phone(&phone).unwrap();
+    phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+    for status in [413, 404] {
+        http.server.lock().unwrap().fast_path_status = Some(status);
+        let id = phone.record_meeting(&meeting()).unwrap();
+        let report = phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+        assert!(report.refusals().next().is_none(), "{status}: {report:?}");
+        assert!(report.docs.iter().all(|d| d.standard), "{status}: {report:?}");
+        assert_eq!(phone.pending_edits(), 0, "{status}");
+        assert!(phone.status().unwrap().docs.iter().all(|d| d.refusal.is_none()), "{status}");
+        let records = mapping::read(&http.server.lock().unwrap().docs[&key()]).unwrap().doc;
+        assert!(records.meetings.contains_key(&id), "{status}");
+    }
+}

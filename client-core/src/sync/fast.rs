@@ -46,6 +46,14 @@ pub(crate) async fn sync<T: Transport>(
         });
         match transport.fast_sync(request).await {
             Ok(response) => break (response, sent),
+            // Refused as a request, not for its records: too large for the server or a proxy in
+            // front of it (413), or no fast path there (404, 405, 415). The standard protocol,
+            // a document at a time, takes over; nothing is recorded as refused.
+            Err(TransportError::Refused(refusal)) if matches!(refusal.status, 404 | 405 | 413 | 415) => {
+                tracing::info!(status = refusal.status, "fast path refused as a request; standard protocol instead");
+                let resync = sent.into_iter().map(|(key, count, _)| (key, count)).collect();
+                return Ok(Fast { done: Vec::new(), resync, catalog_current: false, catalog_updated: false });
+            }
             Err(TransportError::Refused(refusal)) => {
                 // The whole request was refused (400, 403): so was every document in it.
                 let mut done = Vec::new();

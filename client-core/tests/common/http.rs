@@ -152,6 +152,9 @@ fn route(req: &Request, server: &Mutex<Server>, revoked: &Mutex<HashSet<String>>
             (200, "application/json", b"{\"ok\":true}".to_vec())
         }
         ("GET", ["v1", "catalog"]) => (200, "application/json", serde_json::to_vec(&server.catalog).unwrap()),
+        ("POST", ["v1", "sync"]) if server.fast_path_status.is_some() => {
+            (server.fast_path_status.unwrap_or(404), "text/html", b"<html>Request Entity Too Large</html>".to_vec())
+        }
         ("POST", ["v1", "sync"]) => match FastRequest::decode(&req.body) {
             Ok(request) => match server.fast(&account, &request) {
                 Ok(response) => (200, "application/cbor", response.encode()),

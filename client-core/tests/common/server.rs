@@ -23,6 +23,9 @@ pub struct Server {
     /// Answer `Resync` to the fast path this often (0.0 to 1.0), as when the server cannot tell
     /// what the phone lacks.
     pub resync_rate: f64,
+    /// Answer the fast path with this status and no JSON body, as a proxy in front of the
+    /// server would (413 for a body over its limit, 404 where it does not route `/v1/sync`).
+    pub fast_path_status: Option<u16>,
     pub rng: fastrand::Rng,
 }
 
@@ -67,6 +70,7 @@ impl Server {
             states: HashMap::new(),
             catalog: Catalog::default(),
             resync_rate: 0.0,
+            fast_path_status: None,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
