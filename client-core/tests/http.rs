@@ -220,3 +220,35 @@ async fn a_fast_path_turned_away_by_a_proxy_falls_back_to_the_standard_protocol(
         assert!(records.meetings.contains_key(&id), "{status}");
     }
 }
+
+/// A login that fails for a wrong address, and a cadre asking for a member's own points, say so
+/// in their own words: not as a refusal of records, never with the advice to rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_my_points_failures_are_not_worded_as_sync_refusals() {
+    let http = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    // Some other web server at the address given: 404 for everything.
+    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let wrong = format!("http://{}", other.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut stream, _)) = other.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")
+                .await;
+        }
+    });
+    let err = zhibu_client::login(&phone, &wrong, "cadre1", PASSWORD).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotLoggedIn, "{err:?}");
+    assert!(err.to_string().contains("请检查服务器地址") && !err.to_string().contains("同步"), "{err}");
+
+    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
+    let err = zhibu_client::fetch_my_points(&phone, year()).await.unwrap_err();
+    assert!(matches!(err, zhibu_client::ClientError::NotAllowed(_)), "{err:?}");
+    assert!(!err.to_string().contains("同步"), "{err}");
+    let run = zhibu(dir.path(), &["me"]).await;
+    assert!(!run.stderr.contains("rebuild"), "{}", run.stderr);
+}

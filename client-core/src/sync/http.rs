@@ -244,10 +244,19 @@ pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) 
     let request = client()?
         .post(format!("{server}/v1/auth/login"))
         .json(&serde_json::json!({"username": username, "password": password}));
+    // A login is not a sync: its failures say what to check, not that edits were refused.
     let response = match send(request).await {
         Ok(r) => r,
         Err(TransportError::Unauthorized(m)) => return Err(ClientError::LoginFailed(m)),
-        Err(e) => return Err(e.into()),
+        Err(TransportError::Refused(r)) => {
+            return Err(ClientError::LoginFailed(format!(
+                "服务器 {server} 没有接受登录请求（{}：{}），请检查服务器地址",
+                r.status, r.message
+            )));
+        }
+        Err(TransportError::Network(m)) => {
+            return Err(ClientError::LoginFailed(format!("{m}。请检查网络和服务器地址，稍后再试")));
+        }
     };
     let bytes = body(response).await?;
     let reply: LoginReply = serde_json::from_slice(&bytes).map_err(undecodable)?;
@@ -356,6 +365,8 @@ pub async fn fetch_my_points(phone: &Phone, year: Year) -> Result<MyPoints, Clie
                 None => Err(ClientError::Offline(e)),
             }
         }
+        // Not a sync: a member's own points are refused, not records.
+        Err(TransportError::Refused(r)) => Err(ClientError::NotAllowed(r.message)),
         Err(e) => Err(e.into()),
     }
 }
