@@ -156,6 +156,11 @@ async fn refusal_and_rebuild(backend: Backend) {
     let report = a.phone.rebuild(&transport, app.year).await.expect("rebuild");
     assert_eq!(report.dropped.len(), 1, "{report:?}");
     assert_eq!(report.dropped[0].violations[0].record, bad.to_string());
+    // The dropped edit's content is kept: the document before the rebuild, beside the store.
+    let saved = report.saved_as.as_ref().expect("the document before the rebuild is kept");
+    let before_rebuild = zhibu_schema::guard::load_document(&std::fs::read(saved).expect("saved")).expect("loads");
+    let kept = zhibu_schema::mapping::read(&before_rebuild).expect("reads").doc;
+    assert!(kept.points.contains_key(&bad), "the dropped entry can be recovered from it");
     a.synced().await;
     let server = app.records("v1").await;
     assert!(server.points.contains_key(&ok), "the edit that still passes reached the server");

@@ -29,7 +29,8 @@ use crate::error::ClientError;
 use crate::replica::json::{hydrated_json, writes};
 use crate::replica::order::causal_order;
 use crate::replica::{present, violations_of};
-use crate::{DocKey, Phone};
+use crate::store::write_atomic;
+use crate::{DocKey, Phone, clock};
 
 /// A local edit that `rebuild` left out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +56,10 @@ pub struct RebuildReport {
     pub remade: usize,
     /// Local edits left out, in causal order.
     pub dropped: Vec<DroppedEdit>,
+    /// Where the local document as it was before the rebuild is kept, when edits were left
+    /// out: their content is not lost, and can be looked at or recovered from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_as: Option<std::path::PathBuf>,
 }
 
 enum Fail {
@@ -72,7 +77,7 @@ pub(crate) fn replay(
     actor: &ActorId,
 ) -> (Automerge, RebuildReport) {
     let mut doc = base.with_actor(actor.clone());
-    let mut report = RebuildReport { key: key.clone(), kept: 0, remade: 0, dropped: Vec::new() };
+    let mut report = RebuildReport { key: key.clone(), kept: 0, remade: 0, dropped: Vec::new(), saved_as: None };
     for change in causal_order(changes) {
         let before: BTreeSet<Violation> = violations_of(&doc, key, catalog);
         let dropped = |violations| DroppedEdit {
@@ -151,7 +156,14 @@ impl Phone {
             let stored = inner.docs.get_mut(&key).expect("created above");
             let local = server.get_changes_added(&stored.replica.doc);
             let server_heads = server.get_heads();
-            let (rebuilt, report) = replay(server, &stored.replica.doc, local, &key, &catalog, &actor);
+            let (rebuilt, mut report) = replay(server, &stored.replica.doc, local, &key, &catalog, &actor);
+            if !report.dropped.is_empty() {
+                // The edits left out are the cadre's work: the document holding them is kept
+                // beside the store's files before it is replaced.
+                let path = inner.dir.join(format!("{}.before-rebuild-{}.automerge", key.stem(), clock::unix_seconds()));
+                write_atomic(&path, &stored.replica.doc.save())?;
+                report.saved_as = Some(path);
+            }
             if let Err(e) = stored.replace(&rebuilt.save()) {
                 // The snapshot may or may not have been replaced: take whichever the disk holds.
                 if let Err(reload) = stored.reload(&inner.dir, actor) {

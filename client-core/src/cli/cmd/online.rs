@@ -203,6 +203,9 @@ pub fn rebuild(ctx: &Ctx) -> anyhow::Result<u8> {
                     s += &format!("        {v}\n");
                 }
             }
+            if let Some(path) = &report.saved_as {
+                s += &format!("重建前的手机文档（含舍弃的修改）已另存为 {}\n", path.display());
+            }
             s + "请运行 zhibu sync 把保留的修改发给服务器。"
         },
         &report,
