@@ -45,6 +45,25 @@ impl VillageYear {
         }
     }
 
+    /// Whether the record `key` of `which` is held, and if so whether it is voided (members
+    /// never are); None for a key that is no record's id, or the document's header.
+    pub fn voided(&self, which: crate::Collection, key: &str) -> Option<bool> {
+        use crate::Collection;
+        match which {
+            Collection::Members => MemberId::parse(key).ok().and_then(|id| self.members.get(&id)).map(|_| false),
+            Collection::Meetings => {
+                RecordId::parse(key).ok().and_then(|id| self.meetings.get(&id)).map(|m| m.voided.is_some())
+            }
+            Collection::Points => {
+                RecordId::parse(key).ok().and_then(|id| self.points.get(&id)).map(|p| p.voided.is_some())
+            }
+            Collection::Cases => {
+                RecordId::parse(key).ok().and_then(|id| self.cases.get(&id)).map(|c| c.voided.is_some())
+            }
+            Collection::Document => None,
+        }
+    }
+
     /// Meetings that count (not voided).
     pub fn live_meetings(&self) -> impl Iterator<Item = (&RecordId, &Meeting)> {
         self.meetings.iter().filter(|(_, m)| m.voided.is_none()).map(|(id, m)| (id, &**m))

@@ -66,6 +66,6 @@ pub fn refuse_panics<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Ref
 
 /// `Automerge::load` of bytes from outside, with a panic as an error.
 pub fn load_document(bytes: &[u8]) -> Result<Automerge, String> {
-    crate::sync::bounds::Budget::default().check(bytes).map_err(|e| e.to_string())?;
+    crate::sync::bounds::Budget::check_all([bytes]).map_err(|e| e.to_string())?;
     catch(|| Automerge::load(bytes))?.map_err(|e| e.to_string())
 }

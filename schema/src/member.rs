@@ -56,6 +56,11 @@ impl Member {
     pub fn active_on(&self, day: Date) -> bool {
         self.joined_on.is_none_or(|j| j <= day) && self.left_on.is_none_or(|l| l > day)
     }
+
+    /// On the roster on some day from `first` to `last`.
+    pub fn active_during(&self, first: Date, last: Date) -> bool {
+        self.joined_on.is_none_or(|j| j <= last) && self.left_on.is_none_or(|l| l > first)
+    }
 }
 
 #[cfg(test)]

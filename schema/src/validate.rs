@@ -6,8 +6,7 @@ use automerge::ReadDoc;
 
 use crate::mapping::{self, Hydrated, ReadError, Touched};
 use crate::{
-    AttendanceStatus, Catalog, Collection, Date, MeetingKind, MemberId, RecordId, Rule, RuleSource, VillageId,
-    VillageYear, Violation, Year,
+    AttendanceStatus, Catalog, Collection, Date, MeetingKind, Rule, RuleSource, VillageId, VillageYear, Violation, Year,
 };
 
 /// The most members a village-year's roster may hold: a branch has 20 to 80 (DOMAIN.md), and one
@@ -221,8 +220,8 @@ pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog:
 pub fn erased(before: &VillageYear, after: &Hydrated, touched: &Touched) -> Vec<Violation> {
     let mut out = Vec::new();
     let mut check = |which: Collection, key: &str| {
-        let Some(was_voided) = voided_state(before, which, key) else { return };
-        let (rule, field, message) = match voided_state(&after.doc, which, key) {
+        let Some(was_voided) = before.voided(which, key) else { return };
+        let (rule, field, message) = match after.doc.voided(which, key) {
             Some(true) => return,
             Some(false) if !was_voided => return,
             Some(false) => (Rule::Unvoided, "voided", format!("已作废的{}不能恢复", which.label())),
@@ -245,19 +244,6 @@ pub fn erased(before: &VillageYear, after: &Hydrated, touched: &Touched) -> Vec<
         }
     }
     out
-}
-
-/// Whether `doc` holds the record, and if so whether it is voided (members never are).
-fn voided_state(doc: &VillageYear, which: Collection, key: &str) -> Option<bool> {
-    match which {
-        Collection::Members => MemberId::parse(key).ok().and_then(|id| doc.members.get(&id)).map(|_| false),
-        Collection::Meetings => {
-            RecordId::parse(key).ok().and_then(|id| doc.meetings.get(&id)).map(|m| m.voided.is_some())
-        }
-        Collection::Points => RecordId::parse(key).ok().and_then(|id| doc.points.get(&id)).map(|p| p.voided.is_some()),
-        Collection::Cases => RecordId::parse(key).ok().and_then(|id| doc.cases.get(&id)).map(|c| c.voided.is_some()),
-        Collection::Document => None,
-    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Out {
             for v in &violations {
                 eprintln!("  - {v}");
             }
-            eprintln!("修改仍保存在手机上。改正后再同步，或运行 zhibu rebuild 只保留仍合规的修改。");
+            eprintln!("{}", super::cmd::rebuild_hint(None));
         }
     }
 }

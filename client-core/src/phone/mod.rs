@@ -126,7 +126,7 @@ impl Phone {
     /// (see [`Device`]); until then it is refused with [`ClientError::OtherAccountsEdits`].
     pub fn set_session(&self, session: Session) -> Result<(), ClientError> {
         let mut inner = self.lock();
-        let pending = inner.docs.values().map(|d| d.replica.pending()).sum();
+        let pending = inner.pending_edits();
         if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending)? {
             let actor = device.actor_id();
             if actor != inner.actor {
@@ -224,6 +224,11 @@ impl Phone {
 }
 
 impl Inner {
+    /// Edits waiting to sync, over all documents.
+    pub(crate) fn pending_edits(&self) -> usize {
+        self.docs.values().map(|d| d.replica.pending()).sum()
+    }
+
     /// The session of a cadre, who may edit and sync the village's documents.
     pub fn cadre(&self) -> Result<&Session, ClientError> {
         let session = self.session.as_ref().ok_or(ClientError::NotLoggedIn)?;

@@ -74,7 +74,7 @@ impl Phone {
 
     /// Edits waiting to sync, over all documents.
     pub fn pending_edits(&self) -> usize {
-        self.lock().docs.values().map(|d| d.replica.pending()).sum()
+        self.lock().pending_edits()
     }
 
     /// When a sync last succeeded, for any document.

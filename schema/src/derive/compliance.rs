@@ -142,7 +142,7 @@ pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<Comp
 /// meetings; a requirement of every member holds whatever the roster says.
 fn anyone_due(doc: &VillageYear, due: Due, group: Option<&str>, period: Period) -> bool {
     let (first, last) = (period.first_day(doc.year), period.last_day(doc.year));
-    let on_roster = |m: &crate::Member| m.joined_on.is_none_or(|j| j <= last) && m.left_on.is_none_or(|l| l > first);
+    let on_roster = |m: &crate::Member| m.active_during(first, last);
     match due {
         Due::All => true,
         Due::Committee => doc.members.values().any(|m| m.committee && on_roster(m)),

@@ -158,14 +158,8 @@ fn collection_of(key: &str) -> Option<Collection> {
 /// reading gives every key a collection holds either a record or a problem (a collection that
 /// is not a map, a problem of the document).
 fn held(before: &Hydrated, which: Collection, key: &str) -> bool {
-    let record = match which {
-        Collection::Members => MemberId::parse(key).is_ok_and(|id| before.doc.members.contains_key(&id)),
-        Collection::Meetings => RecordId::parse(key).is_ok_and(|id| before.doc.meetings.contains_key(&id)),
-        Collection::Points => RecordId::parse(key).is_ok_and(|id| before.doc.points.contains_key(&id)),
-        Collection::Cases => RecordId::parse(key).is_ok_and(|id| before.doc.cases.contains_key(&id)),
-        Collection::Document => true,
-    };
-    record
+    which == Collection::Document
+        || before.doc.voided(which, key).is_some()
         || before.problems.iter().any(|p| {
             (p.collection == which && p.record == key)
                 || (p.collection == Collection::Document && p.field == which.key())

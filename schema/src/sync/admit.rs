@@ -178,30 +178,26 @@ pub(crate) fn validated(
         Ok(h) => check_read(h, gate.village, gate.year, gate.catalog),
         Err(e) => vec![unreadable(e)],
     };
-    if let Ok(after) = &read {
-        // Records are voided, never deleted: against the base as read (read whole here only
-        // when not known, which the server's pushes never are).
-        let whole;
-        let before = match base_read {
-            Some(b) => Some(&b.doc),
-            None => {
-                whole = mapping::read(base).ok();
-                whole.as_ref().map(|h| &h.doc)
-            }
-        };
-        if let Some(before) = before {
-            now.extend(erased(before, after, &touched));
+    // The base as read: known, or read whole here, once (only when not known, which the
+    // server's pushes never are).
+    let read_whole;
+    let base_as_read = match base_read {
+        Some(b) => Ok(&**b),
+        None => {
+            read_whole = mapping::read(base);
+            read_whole.as_ref()
         }
+    };
+    if let (Ok(after), Ok(before)) = (&read, base_as_read) {
+        // Records are voided, never deleted.
+        now.extend(erased(&before.doc, after, &touched));
     }
     if !now.is_empty() {
         // Only what these changes broke counts: a rule broken before (say, by a catalog
         // that changed since) must not block every later edit of the village.
-        let before: BTreeSet<Violation> = match base_read {
-            Some(b) => check_read(b, gate.village, gate.year, gate.catalog).into_iter().collect(),
-            None => match crate::check_document(base, gate.village, gate.year, gate.catalog) {
-                Ok(_) => BTreeSet::new(),
-                Err(v) => v.into_iter().collect(),
-            },
+        let before: BTreeSet<Violation> = match base_as_read {
+            Ok(b) => check_read(b, gate.village, gate.year, gate.catalog).into_iter().collect(),
+            Err(e) => BTreeSet::from([unreadable(e)]),
         };
         let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
         if !new.is_empty() {

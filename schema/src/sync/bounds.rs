@@ -46,6 +46,12 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// Checks the chunks of one request against the bounds, counted together.
+    pub fn check_all<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> Result<(), Refusal> {
+        let mut budget = Budget::default();
+        chunks.into_iter().try_for_each(|chunk| budget.check(chunk))
+    }
+
     /// Checks every chunk in `bytes` (one or more, one after the other, as Automerge loads them)
     /// and counts it against the bounds.
     pub fn check(&mut self, bytes: &[u8]) -> Result<(), Refusal> {

@@ -294,10 +294,7 @@ fn together_unguarded(
 
 /// The changes a fast request carries.
 fn decoded(doc: &FastDoc) -> Result<Vec<Change>, Refusal> {
-    let mut budget = super::bounds::Budget::default();
-    for c in &doc.changes {
-        budget.check(c)?;
-    }
+    super::bounds::Budget::check_all(doc.changes.iter().map(|c| c.as_slice()))?;
     doc.changes
         .iter()
         .map(|c| Change::from_bytes(c.to_vec()).map_err(|e| Refusal::Undecodable(e.to_string())))

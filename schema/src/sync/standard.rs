@@ -52,10 +52,7 @@ fn receive_sync_unguarded(
 ) -> Result<SyncStep, Refusal> {
     let message = sync::Message::decode(message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     check_filters(&message)?;
-    let mut budget = super::bounds::Budget::default();
-    for chunk in message.changes.iter() {
-        budget.check(chunk)?;
-    }
+    super::bounds::Budget::check_all(message.changes.iter())?;
     let mut state = state.clone();
     let mut next = base.fork();
     let mut log = PatchLog::new(base_read.is_some());

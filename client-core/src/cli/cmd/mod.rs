@@ -68,10 +68,13 @@ pub fn today() -> Result<crate::zhibu_schema::Date, crate::ClientError> {
 }
 
 /// What to do about a document the server refused: `zhibu rebuild` works on one year, which
-/// must be named when it is not this year (a late entry for last December, say).
-pub fn rebuild_hint(year: crate::zhibu_schema::Year) -> String {
-    let this_year = clock::this_year().ok();
-    let flag = if this_year == Some(year) { String::new() } else { format!(" --year {year}") };
+/// must be named when it is not this year (a late entry for last December, say); None when the
+/// refusal names no document.
+pub fn rebuild_hint(year: Option<crate::zhibu_schema::Year>) -> String {
+    let flag = match year {
+        Some(year) if clock::this_year().ok() != Some(year) => format!(" --year {year}"),
+        _ => String::new(),
+    };
     format!("修改仍保存在手机上。改正后再同步，或运行 zhibu{flag} rebuild 只保留仍合规的修改。")
 }
 
@@ -108,8 +111,13 @@ mod hint_tests {
     #[test]
     fn the_rebuild_hint_names_a_year_other_than_this_one() {
         let this_year = clock::this_year().expect("the clock");
-        assert!(rebuild_hint(this_year).contains("运行 zhibu rebuild"), "{}", rebuild_hint(this_year));
+        assert!(rebuild_hint(Some(this_year)).contains("运行 zhibu rebuild"), "{}", rebuild_hint(Some(this_year)));
+        assert!(rebuild_hint(None).contains("运行 zhibu rebuild"), "{}", rebuild_hint(None));
         let last = crate::zhibu_schema::Year::new(i64::from(this_year.get()) - 1).expect("year");
-        assert!(rebuild_hint(last).contains(&format!("运行 zhibu --year {last} rebuild")), "{}", rebuild_hint(last));
+        assert!(
+            rebuild_hint(Some(last)).contains(&format!("运行 zhibu --year {last} rebuild")),
+            "{}",
+            rebuild_hint(Some(last))
+        );
     }
 }

@@ -149,7 +149,7 @@ pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
     }
     let years: std::collections::BTreeSet<_> = refused.iter().map(|(key, _)| key.year).collect();
     for year in years {
-        eprintln!("{}", super::rebuild_hint(year));
+        eprintln!("{}", super::rebuild_hint(Some(year)));
     }
     let line = format!("{}。", ctx.pending_line());
     ctx.out.show(|| line, &json!({"report": report, "pending": ctx.phone.pending_edits()}));

@@ -53,7 +53,7 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<u8> {
                     for v in &r.violations {
                         s += &format!("      - {v}\n");
                     }
-                    s += &format!("    {}\n", super::rebuild_hint(d.key.year));
+                    s += &format!("    {}\n", super::rebuild_hint(Some(d.key.year)));
                 }
             }
             s
