@@ -75,6 +75,8 @@ pub enum Rule {
     Unvoided,
     /// More members or party groups than any branch has.
     TooMany,
+    /// A `by` that names another account than the one that wrote it.
+    WrongAuthor,
 }
 
 impl Rule {
@@ -97,6 +99,7 @@ impl Rule {
             Rule::Deleted => "deleted",
             Rule::Unvoided => "unvoided",
             Rule::TooMany => "too_many",
+            Rule::WrongAuthor => "wrong_author",
         }
     }
 }

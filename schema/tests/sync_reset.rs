@@ -57,7 +57,7 @@ fn sync_statelessly(
 ) {
     let catalog = Catalog::default();
     let owner = |_: &ActorId| Owner::Caller;
-    let gate = Gate { village, year, catalog: &catalog, owner: &owner };
+    let gate = Gate { village, year, catalog: &catalog, account: "cadre1", owner: &owner };
     let (mut phone_state, mut server_state) = (sync::State::new(), sync::State::new());
     for _ in 0..rounds {
         let Some(mut msg) = phone.generate_sync_message(&mut phone_state) else { break };

@@ -28,6 +28,19 @@ pub fn owner_of(mine: &HashSet<String>) -> impl Fn(&ActorId) -> Owner + Sync + '
     move |actor| if mine.contains(&actor.to_hex_string()) { Owner::Caller } else { Owner::Unbound }
 }
 
+/// Who pushes: the account, and the actors it holds (in hex).
+#[derive(Debug, Clone, Copy)]
+pub struct Pusher<'a> {
+    pub account: &'a str,
+    pub mine: &'a HashSet<String>,
+}
+
+impl Pusher<'_> {
+    fn owned(self) -> (String, HashSet<String>) {
+        (self.account.to_owned(), self.mine.clone())
+    }
+}
+
 /// Admits one document of a fast request against `base`. `Ok(None)`: resync.
 pub async fn fast(
     state: &AppState,
@@ -35,30 +48,29 @@ pub async fn fast(
     base: &mut Current,
     doc: &FastDoc,
     catalog: &Arc<Catalog>,
-    mine: &HashSet<String>,
+    pusher: Pusher<'_>,
 ) -> Result<Option<(Accepted, FastOutcome)>, Refusal> {
     let size = doc.changes.iter().map(|c| c.len()).sum();
     let doc = doc.clone();
-    on_base(state, key, base, catalog, vec![mine.clone()], size, move |base, read, received, gates| {
+    on_base(state, key, base, catalog, vec![pusher.owned()], size, move |base, read, received, gates| {
         receive_fast_known(base, read, received, &doc, &gates[0])
     })
     .await
 }
 
 /// Admits fast pushes of several callers to one document together against `base`, each with
-/// the actors its caller holds: `None` when they must be admitted one at a time
-/// ([`receive_fast_together`]).
+/// who pushed it: `None` when they must be admitted one at a time ([`receive_fast_together`]).
 pub async fn fast_together(
     state: &AppState,
     key: &DocKey,
     base: &mut Current,
-    pushes: &[(&FastDoc, &HashSet<String>)],
+    pushes: &[(&FastDoc, Pusher<'_>)],
     catalog: &Arc<Catalog>,
 ) -> Option<Together> {
     let size = pushes.iter().flat_map(|(doc, _)| &doc.changes).map(|c| c.len()).sum();
     let docs: Vec<FastDoc> = pushes.iter().map(|(doc, _)| (*doc).clone()).collect();
-    let mine = pushes.iter().map(|(_, mine)| (*mine).clone()).collect();
-    on_base(state, key, base, catalog, mine, size, move |base, read, received, gates| {
+    let pushers = pushes.iter().map(|(_, pusher)| pusher.owned()).collect();
+    on_base(state, key, base, catalog, pushers, size, move |base, read, received, gates| {
         let members: Vec<Member<'_>> = docs.iter().zip(gates).map(|(doc, gate)| Member { doc, gate: *gate }).collect();
         receive_fast_together(base, read, received, &members)
     })
@@ -73,10 +85,10 @@ pub async fn standard(
     sync_state: State,
     message: &[u8],
     catalog: &Arc<Catalog>,
-    mine: &HashSet<String>,
+    pusher: Pusher<'_>,
 ) -> Result<SyncStep, Refusal> {
     let message = message.to_vec();
-    on_base(state, key, base, catalog, vec![mine.clone()], message.len(), move |base, read, _, gates| {
+    on_base(state, key, base, catalog, vec![pusher.owned()], message.len(), move |base, read, _, gates| {
         receive_sync_known(base, read, &sync_state, &message, &gates[0])
     })
     .await
@@ -87,7 +99,7 @@ pub async fn standard(
 const SHORT_PUSH_BYTES: usize = 64 * 1024;
 
 /// Runs `admit` on a free core with the base document, its records as read, its changes kept
-/// as received, and the gates of the callers (each holding the actors of its set in `mine`) for
+/// as received, and the gates of the `pushers` (each an account and the actors it holds) for
 /// the document's village and year under `catalog`. A base whose records were not known yet is
 /// read whole first, and learns them (in the cache too). `size`: the bytes of the incoming
 /// changes.
@@ -96,7 +108,7 @@ async fn on_base<T: Send + 'static>(
     key: &DocKey,
     base: &mut Current,
     catalog: &Arc<Catalog>,
-    mine: Vec<HashSet<String>>,
+    pushers: Vec<(String, HashSet<String>)>,
     size: usize,
     admit: impl FnOnce(&Automerge, Option<&Arc<Hydrated>>, &[Arc<Change>], &[Gate<'_>]) -> T + Send + 'static,
 ) -> T {
@@ -110,10 +122,17 @@ async fn on_base<T: Send + 'static>(
                 Some(r) => Some(r),
                 None => mapping::read(&*base_doc).ok().map(Arc::new),
             };
-            let owners: Vec<_> = mine.iter().map(owner_of).collect();
-            let gates: Vec<Gate<'_>> = owners
+            let owners: Vec<_> = pushers.iter().map(|(_, mine)| owner_of(mine)).collect();
+            let gates: Vec<Gate<'_>> = pushers
                 .iter()
-                .map(|owner| Gate { village: &job_key.village, year: job_key.year, catalog: &catalog, owner })
+                .zip(&owners)
+                .map(|((account, _), owner)| Gate {
+                    village: &job_key.village,
+                    year: job_key.year,
+                    catalog: &catalog,
+                    account,
+                    owner,
+                })
                 .collect();
             (admit(&base_doc, base_read.as_ref(), &received, &gates), base_read)
         })

@@ -31,7 +31,7 @@ where
             |tx| edit(tx),
         )
         .map_err(|f| AppError::Internal(f.error.into()))?;
-        let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
+        let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, account, owner: &owner };
         let accepted = admit(&base.doc, next, &gate)?;
         let senders = vec![Sender::only(account, None, None, &accepted)];
         let push = Push { key, base: &base, accepted, catalog: &catalog, senders };

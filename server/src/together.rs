@@ -27,6 +27,7 @@ use tokio::sync::{OwnedMutexGuard, oneshot};
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{FastDoc, FastOutcome};
 
+use crate::admission::Pusher;
 use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
 use crate::push::{self, Push, Sender};
@@ -187,7 +188,8 @@ async fn as_one(
     pushes: &[Waiting],
     catalog: &Arc<Catalog>,
 ) -> AppResult<Option<Vec<FastOutcome>>> {
-    let members: Vec<(&FastDoc, &HashSet<String>)> = pushes.iter().map(|w| (&w.doc, &w.mine)).collect();
+    let members: Vec<(&FastDoc, Pusher<'_>)> =
+        pushes.iter().map(|w| (&w.doc, Pusher { account: &w.account, mine: &w.mine })).collect();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
         let Some(together) = crate::admission::fast_together(state, key, &mut base, &members, catalog).await else {
@@ -215,9 +217,10 @@ async fn as_one(
 
 /// Admits and stores one push alone.
 async fn alone(state: &AppState, key: &DocKey, w: &Waiting, catalog: &Arc<Catalog>) -> AppResult<FastOutcome> {
+    let pusher = Pusher { account: &w.account, mine: &w.mine };
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
-        let Some((accepted, outcome)) = crate::admission::fast(state, key, &mut base, &w.doc, catalog, &w.mine).await?
+        let Some((accepted, outcome)) = crate::admission::fast(state, key, &mut base, &w.doc, catalog, pusher).await?
         else {
             return Ok(FastOutcome::Resync);
         };

@@ -52,7 +52,8 @@ fn main() {
 
     let catalog = Catalog::default();
     let owner = |_: &ActorId| Owner::Caller;
-    let gate = Gate { village: &village, year, catalog: &catalog, owner: &owner };
+    let account_a = data::cadre_account(&village, 'a');
+    let gate = Gate { village: &village, year, catalog: &catalog, account: account_a.as_str(), owner: &owner };
     let base_read = Arc::new(mapping::read(&base).expect("reads"));
     let request = FastDoc {
         village: village.clone(),
@@ -110,6 +111,7 @@ fn main() {
         changes: second.iter().map(|c| c.raw_bytes().to_vec().into()).collect(),
         ..request.clone()
     };
+    let gate_b = Gate { account: by.as_str(), ..gate };
     time("push_apply_after_the_other_phone_ms", || {
         let mut next = accepted.doc.fork();
         next.apply_changes(second.clone()).expect("applies");
@@ -119,11 +121,11 @@ fn main() {
         next.apply_changes(changes.iter().chain(&second).cloned().collect::<Vec<_>>()).expect("applies");
     });
     time("push_admission_after_the_other_phone_ms", || {
-        receive_fast_known(&accepted.doc, Some(&accepted.read), &[], &other_request, &gate)
+        receive_fast_known(&accepted.doc, Some(&accepted.read), &[], &other_request, &gate_b)
             .expect("admitted")
             .expect("no resync");
     });
-    let members = [Member { doc: &request, gate }, Member { doc: &other_request, gate }];
+    let members = [Member { doc: &request, gate }, Member { doc: &other_request, gate: gate_b }];
     time("push_admission_two_phones_together_ms", || {
         receive_fast_together(&base, Some(&base_read), &[], &members).expect("admitted together");
     });

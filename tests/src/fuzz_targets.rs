@@ -96,7 +96,7 @@ pub fn base_document() -> &'static Automerge {
 }
 
 fn gate<'a>(owner: &'a (dyn Fn(&ActorId) -> Owner + Sync)) -> Gate<'a> {
-    Gate { village: village(), year: year(), catalog: default_catalog(), owner }
+    Gate { village: village(), year: year(), catalog: default_catalog(), account: "cadre1", owner }
 }
 
 fn sync_message(data: &[u8]) -> Result<(), String> {

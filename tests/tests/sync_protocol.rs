@@ -2,7 +2,8 @@
 //! and that a refusal stores nothing.
 
 use zhibu_schema::mapping;
-use zhibu_schema::{Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
+use zhibu_schema::{AccountId, Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
+use zhibu_tests::fast_phone::FastPhone;
 use zhibu_tests::raw_phone::RawPhone;
 use zhibu_tests::{Backend, TestApp, backends};
 
@@ -73,7 +74,10 @@ async fn spoofing(backend: Backend) {
     let mut thief = RawPhone::new(&app, &t2, "phone-a", "v1");
     thief.sync(&app).await.expect("pull");
     let id2 = RecordId::new_v7();
-    let p2 = award("v1-m02", "honour", 10, phone.year().first_day());
+    let p2 = PointEntry {
+        by: AccountId::parse("cadre2").expect("id"),
+        ..award("v1-m02", "honour", 10, phone.year().first_day())
+    };
     thief.edit("奖励积分", |tx| mapping::put_record_id(tx, Collection::Points, &id2, &p2));
     let refused = thief.sync(&app).await.expect_err("spoofed actor refused");
     assert_eq!(refused.status, 403);
@@ -85,6 +89,38 @@ async fn spoofing(backend: Backend) {
     assert_eq!(outsider.sync(&app).await.expect_err("not their village").status, 403);
 }
 backends!(changes_under_another_accounts_actor_are_refused, spoofing);
+
+/// A record's `by` names the account that made it: cadre 1's phone cannot award points in cadre
+/// 2's name, on either sync endpoint, and nothing of it is stored.
+async fn in_anothers_name(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let before = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    let mut standard = RawPhone::new(&app, &token, "phone-a", "v1");
+    standard.sync(&app).await.expect("first sync");
+    let id = standard.award("cadre2", 1);
+    let refused = standard.sync(&app).await.expect_err("refused");
+    let err = &refused.body["error"];
+    assert_eq!((refused.status, err["code"].as_str()), (422, Some("invalid_records")), "{err}");
+    let violations: Vec<Violation> = serde_json::from_value(err["violations"].clone()).expect("violations");
+    let found: Vec<_> = violations.iter().map(|v| (v.record.as_str(), v.field.as_str(), v.rule)).collect();
+    assert_eq!(found, [(id.to_string().as_str(), "by", Rule::WrongAuthor)]);
+    assert!(err["message"].as_str().expect("message").contains("不能写成 cadre2"), "{err}");
+
+    let mut fast = FastPhone::new(&app, &token, "phone-b", "v1");
+    fast.sync(&app).await.expect("first sync");
+    fast.award("v1-m01", "cadre2", 2);
+    let refused = fast.sync(&app).await.expect_err("refused");
+    assert_eq!((refused.status, &refused.body["error"]["code"]), (422, &serde_json::json!("invalid_records")));
+    fast.award("v1-m01", "cadre1", 2);
+    let refused = fast.sync(&app).await.expect_err("the earlier entry still refuses the push");
+    assert_eq!(refused.status, 422);
+
+    let after = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
+    assert_eq!(before, after, "nothing stored");
+    assert!(app.records("v1").await.points.is_empty());
+}
+backends!(entries_in_another_accounts_name_are_refused, in_anothers_name);
 
 /// Each instance keeps the actors it knows bound to each account; a binding the other instance
 /// made since neither refuses the owner's next push nor lets another account use the actor.

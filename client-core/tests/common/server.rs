@@ -77,14 +77,14 @@ impl Server {
 
     fn with_gate<R>(&mut self, key: &DocKey, account: &str, f: impl FnOnce(&Automerge, &Gate<'_>) -> R) -> R {
         let owners = self.owners.clone();
-        let account = account.to_owned();
+        let caller = account.to_owned();
         let owner = move |a: &ActorId| match owners.get(a) {
             None => Owner::Unbound,
-            Some(o) if *o == account => Owner::Caller,
+            Some(o) if *o == caller => Owner::Caller,
             Some(_) => Owner::Other,
         };
         let base = self.docs.entry(key.clone()).or_default();
-        let gate = Gate { village: &key.village, year: key.year, catalog: &self.catalog, owner: &owner };
+        let gate = Gate { village: &key.village, year: key.year, catalog: &self.catalog, account, owner: &owner };
         f(base, &gate)
     }
 

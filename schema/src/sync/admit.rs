@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 
+use super::authors::{Writers, misattributed};
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
 use crate::{Catalog, VillageId, Violation, Year, check_read, erased};
@@ -31,6 +32,8 @@ pub struct Gate<'a> {
     pub village: &'a VillageId,
     pub year: Year,
     pub catalog: &'a Catalog,
+    /// The caller's account: the `by` of what its changes write.
+    pub account: &'a str,
     pub owner: &'a (dyn Fn(&ActorId) -> Owner + Sync),
 }
 
@@ -95,6 +98,22 @@ pub fn admit_known(
     admit_changes(base, base_read, next, patches, changes, gate)
 }
 
+/// [`admit`] for new changes that several accounts wrote, `author` naming the account of each
+/// change's actor, where the gate's account would name one for all: a server storing a
+/// village's history whole (the benchmark's seeding). Each `by` must name the account of the
+/// change that wrote it, as always.
+pub fn admit_authored<'a>(
+    base: &Automerge,
+    next: Automerge,
+    gate: &Gate<'a>,
+    author: &dyn Fn(&ActorId) -> &'a str,
+) -> Result<Accepted, Refusal> {
+    let changes = next.get_changes(&base.get_heads());
+    let bind = owned(&changes, gate)?;
+    let writers = Writers::new(changes.iter().map(|c| (c, author(c.actor_id()))));
+    validated(base, None, Applied { next, patches: Vec::new(), changes }, bind, &writers, gate)
+}
+
 /// [`admit_known`], given `changes`: those of `next` that `base` lacks, in causal order (see
 /// [`new_to`]). Automerge 0.12 rebuilds a change's bytes from the op set when asked for it;
 /// a caller that received the changes already has them.
@@ -107,7 +126,8 @@ pub(crate) fn admit_changes(
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
     let bind = owned(&changes, gate)?;
-    validated(base, base_read, next, patches, changes, bind, gate)
+    let writers = Writers::new(changes.iter().map(|c| (c, gate.account)));
+    validated(base, base_read, Applied { next, patches, changes }, bind, &writers, gate)
 }
 
 /// Whether the caller may have written `changes` (new to the document): the actors seen for
@@ -143,18 +163,28 @@ pub(crate) fn owned(changes: &[Change], gate: &Gate<'_>) -> Result<Vec<ActorId>,
     Ok(bind)
 }
 
-/// Whether `next` (`base` with `changes` applied; `patches` those of applying them, when
-/// `base_read` is known) is still valid: only what the changes broke counts. The gate's owner
-/// is not asked ([`owned`] was).
+/// New changes applied to a base document.
+pub(crate) struct Applied {
+    /// The base with the changes applied.
+    pub next: Automerge,
+    /// The patches of applying them, when the base's records as read are known.
+    pub patches: Vec<Patch>,
+    /// The changes new to the base, in causal order.
+    pub changes: Vec<Change>,
+}
+
+/// Whether `applied.next` (`base` with new changes applied) is still valid: only what the
+/// changes broke counts, and each `by` they wrote names the account that pushed them
+/// (`writers`). The gate's owner and account are not asked ([`owned`] and `writers` were).
 pub(crate) fn validated(
     base: &Automerge,
     base_read: Option<&Arc<Hydrated>>,
-    next: Automerge,
-    patches: Vec<Patch>,
-    changes: Vec<Change>,
+    applied: Applied,
     bind: Vec<ActorId>,
+    writers: &Writers<'_>,
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
+    let Applied { next, patches, changes } = applied;
     if changes.is_empty()
         && let Some(before) = base_read
     {
@@ -188,9 +218,12 @@ pub(crate) fn validated(
             read_whole.as_ref()
         }
     };
-    if let (Ok(after), Ok(before)) = (&read, base_as_read) {
-        // Records are voided, never deleted.
-        now.extend(erased(&before.doc, after, &touched));
+    if let Ok(after) = &read {
+        if let Ok(before) = base_as_read {
+            // Records are voided, never deleted.
+            now.extend(erased(&before.doc, after, &touched));
+        }
+        now.extend(misattributed(&next, base_as_read.ok().map(|b| &b.doc), &after.doc, &touched, writers));
     }
     if !now.is_empty() {
         // Only what these changes broke counts: a rule broken before (say, by a catalog

@@ -432,7 +432,13 @@ mod tests {
         let started = Instant::now();
         let catalog = crate::Catalog::default();
         let owner = |_: &automerge::ActorId| crate::sync::Owner::Caller;
-        let gate = crate::sync::Gate { village: &doc.village, year: doc.year, catalog: &catalog, owner: &owner };
+        let gate = crate::sync::Gate {
+            village: &doc.village,
+            year: doc.year,
+            catalog: &catalog,
+            account: "cadre1",
+            owner: &owner,
+        };
         let err = crate::sync::receive_fast(&base, &doc, &gate).expect_err("refused");
         assert!(matches!(err, Refusal::Undecodable(_)), "{err:?}");
         assert!(started.elapsed().as_secs() < 5);

@@ -199,7 +199,7 @@ proptest! {
         let v1 = VillageId::parse("v1").expect("id");
         let catalog = Catalog::default();
         let owner = |_: &ActorId| Owner::Caller;
-        let gate = Gate { village: &v1, year: year(), catalog: &catalog, owner: &owner };
+        let gate = Gate { village: &v1, year: year(), catalog: &catalog, account: "cadre1", owner: &owner };
 
         let mut whole = base.fork();
         whole.apply_changes(changes.clone()).expect("applies");
@@ -254,7 +254,7 @@ fn the_records_a_push_did_not_touch_are_shared_with_the_base_not_copied() {
     let v1 = VillageId::parse("v1").expect("id");
     let catalog = Catalog::default();
     let owner = |_: &ActorId| Owner::Caller;
-    let gate = Gate { village: &v1, year: year(), catalog: &catalog, owner: &owner };
+    let gate = Gate { village: &v1, year: year(), catalog: &catalog, account: "cadre1", owner: &owner };
     let before = std::sync::Arc::new(mapping::read(&base).expect("reads"));
     let after = admit_known(&base, Some(&before), next, patches, &gate).expect("admitted").read;
 

@@ -7,11 +7,12 @@
 //! already break. Otherwise nothing is admitted and the refusal says why.
 
 mod admit;
+mod authors;
 pub mod bounds;
 mod fast;
 mod standard;
 
-pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_known};
+pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_authored, admit_known};
 pub use fast::{
     FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, Member, Share, Together,
     WireError, hashes_from_wire, hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,

@@ -30,8 +30,7 @@ impl Server {
         account: &'static str,
         owner: &'a (dyn Fn(&ActorId) -> Owner + Sync),
     ) -> Gate<'a> {
-        let _ = account;
-        Gate { village: vid(), year: year(), catalog: &self.catalog, owner }
+        Gate { village: vid(), year: year(), catalog: &self.catalog, account, owner }
     }
 
     /// Who each actor belongs to for `account`, by the bindings so far.
@@ -95,13 +94,18 @@ pub(super) fn phone(actor: &str) -> Automerge {
 }
 
 pub(super) fn award(doc: &mut Automerge, n: u128, rule: &str, delta: i64) {
+    award_by(doc, n, rule, delta, "cadre1");
+}
+
+/// [`award`], made by the account `by`.
+pub(super) fn award_by(doc: &mut Automerge, n: u128, rule: &str, delta: i64, by: &str) {
     let p = PointEntry {
         member_id: mid("v1-m01"),
         rule: code(rule),
         delta: PointDelta::new(delta).expect("delta"),
         on: d("2026-05-01"),
         note: None,
-        by: account("cadre1"),
+        by: account(by),
         voided: None,
     };
     doc.transact::<_, _, WriteError>(|tx| mapping::put_record_id(tx, Collection::Points, &rid(n), &p)).expect("edit");
@@ -159,7 +163,7 @@ fn changes_under_another_accounts_actor_are_refused_and_nothing_is_stored() {
 fn a_forged_genesis_is_refused() {
     let owner = |_: &ActorId| Owner::Unbound;
     let catalog = Catalog::default();
-    let gate = Gate { village: vid(), year: year(), catalog: &catalog, owner: &owner };
+    let gate = Gate { village: vid(), year: year(), catalog: &catalog, account: "cadre1", owner: &owner };
     let mut forged = Automerge::new().with_actor(mapping::genesis_actor(vid(), year()));
     forged.transact::<_, _, WriteError>(|tx| mapping::put_at(tx, &["village_id"], "v1")).expect("forge");
     let doc = FastDoc {
@@ -372,7 +376,7 @@ fn a_change_waiting_for_its_dependency_is_not_kept_with_the_document() {
 
     // Another cadre's phone, holding what the server holds, resends it with an edit of its own.
     let mut p2 = server.doc.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
-    award(&mut p2, 500, "volunteer", 3);
+    award_by(&mut p2, 500, "volunteer", 3, "cadre2");
     let owner = server.owner_for("cadre2");
     let gate = server.gate_for("cadre2", &owner);
     let genesis = mapping::genesis(vid(), year()).get_heads();
@@ -478,4 +482,100 @@ fn a_change_message_with_control_characters_is_refused_and_a_line_break_is_not()
     assert!(matches!(&err, Refusal::Undecodable(m) if m.contains("控制字符")), "{err:?}");
     commit(&mut p, "奖励积分\n志愿服务", 101);
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("a line break is fine");
+}
+
+/// The fields and rules of the violations of a refused push, by record.
+fn refused_fields(result: Result<(), Refusal>) -> Vec<(String, String, Rule)> {
+    match result {
+        Err(Refusal::Invalid(v)) => v.into_iter().map(|v| (v.record, v.field, v.rule)).collect(),
+        other => panic!("not refused as invalid: {other:?}"),
+    }
+}
+
+/// Writes `value` at `path` in `doc`, as a crafted phone may.
+fn put(doc: &mut Automerge, path: &[&str], value: serde_json::Value) {
+    doc.transact::<_, _, WriteError>(|tx| mapping::put_at(tx, path, &value)).expect("edit");
+}
+
+#[test]
+fn an_entry_names_the_account_whose_phone_made_it() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let stored = server.doc.get_heads();
+    let (entry, meeting, case) = (rid(3).to_string(), rid(1).to_string(), rid(4).to_string());
+
+    // Cadre 1's phone writing in cadre 2's name: a new entry, a void, a case step.
+    let mut forging = p.fork();
+    award_by(&mut forging, 100, "volunteer", 2, "cadre2");
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut forging));
+    assert_eq!(fields, [(rid(100).to_string(), "by".to_owned(), Rule::WrongAuthor)]);
+    let mut forging = p.fork();
+    put(&mut forging, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre2"}));
+    let err = sync_until_quiet(&mut server, "cadre1", &mut forging).expect_err("refused");
+    assert!(err.to_string().contains("记录人只能是提交修改的账号 cadre1，不能写成 cadre2"), "{err}");
+    assert_eq!(refused_fields(Err(err)), [(meeting.clone(), "voided.by".to_owned(), Rule::WrongAuthor)]);
+    let mut forging = p.fork();
+    put(
+        &mut forging,
+        &["cases", &case, "steps", "notice"],
+        serde_json::json!({"done_on": "2026-02-10", "by": "cadre2"}),
+    );
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut forging));
+    assert_eq!(fields, [(case.clone(), "steps.notice.by".to_owned(), Rule::WrongAuthor)]);
+    // Nor may it make an entry someone else's after the fact.
+    let mut rewriting = p.fork();
+    put(&mut rewriting, &["points", &entry, "by"], serde_json::json!("cadre2"));
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut rewriting));
+    assert_eq!(fields, [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
+    assert_eq!(server.doc.get_heads(), stored, "nothing in another's name was stored");
+
+    // In its own name, all of it is stored; so is cadre 2's phone completing a step cadre 1
+    // completed (the step is now cadre 2's), and writing an unchanged `by` again.
+    award(&mut p, 100, "volunteer", 2);
+    put(&mut p, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre1"}));
+    put(&mut p, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-10", "by": "cadre1"}));
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("in its own name");
+    let mut q = phone("phone-2");
+    sync_until_quiet(&mut server, "cadre2", &mut q).expect("sync");
+    put(&mut q, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-11", "by": "cadre2"}));
+    put(&mut q, &["points", &entry, "by"], serde_json::json!("cadre1"));
+    sync_until_quiet(&mut server, "cadre2", &mut q).expect("its own step, and the same name again");
+    let read = mapping::read(&server.doc).expect("reads").doc;
+    assert_eq!(read.cases[&rid(4)].steps[&code("notice")].by, account("cadre2"));
+    assert_eq!(read.points[&rid(3)].by, account("cadre1"));
+}
+
+#[test]
+fn a_name_written_as_text_cannot_be_edited_into_another() {
+    use automerge::ObjType;
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    // JavaScript Automerge writes strings as text: a `by` made so by cadre 1's phone.
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 2);
+    let entry = rid(100).to_string();
+    p.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let points = tx.get(automerge::ROOT, "points")?.expect("points").1;
+        let record = tx.get(&points, entry.as_str())?.expect("entry").1;
+        let by = tx.put_object(&record, "by", ObjType::Text)?;
+        tx.splice_text(&by, 0, 0, "cadre1")
+    })
+    .expect("edit");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("its own name, as text");
+
+    // Cadre 2's phone edits the text in place: no new `by` of its own, and another name.
+    let mut q = phone("phone-2");
+    sync_until_quiet(&mut server, "cadre2", &mut q).expect("sync");
+    q.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let points = tx.get(automerge::ROOT, "points")?.expect("points").1;
+        let record = tx.get(&points, entry.as_str())?.expect("entry").1;
+        let by = tx.get(&record, "by")?.expect("by").1;
+        tx.splice_text(&by, 5, 1, "2")
+    })
+    .expect("edit");
+    let err = sync_until_quiet(&mut server, "cadre2", &mut q).expect_err("refused");
+    assert!(err.to_string().contains("记录人不能从 cadre1 改为 cadre2"), "{err}");
+    assert_eq!(refused_fields(Err(err)), [(entry, "by".to_owned(), Rule::WrongAuthor)]);
 }

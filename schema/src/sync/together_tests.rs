@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash};
 
-use super::tests::{Server, award, fast_doc, phone, sync_until_quiet};
+use super::tests::{Server, award, award_by, fast_doc, phone, sync_until_quiet};
 use super::*;
 use crate::mapping;
 use crate::testutil::sorted;
@@ -21,7 +21,7 @@ fn two_phones_offline() -> (Server, Automerge, Automerge, Vec<ChangeHash>) {
     let known = server.doc.get_heads();
     for n in 0..3 {
         award(&mut one, 100 + n, "volunteer", 2);
-        award(&mut two, 200 + n, "honour", 5);
+        award_by(&mut two, 200 + n, "honour", 5, "cadre2");
     }
     (server, one, two, known)
 }
@@ -105,8 +105,17 @@ fn together_gives_way_to_one_at_a_time_when_any_would_be_refused_or_resync() {
     // One actor new to two of them (phone 1's, going on on another account's phone after its
     // three changes): only one at a time can say whose it is.
     let mut twin = one.fork().with_actor(ActorId::from(b"phone-1".as_slice()));
-    award(&mut twin, 400, "honour", 5);
+    award_by(&mut twin, 400, "honour", 5, "cadre2");
     assert!(together(&server, &["cadre1", "cadre2"], &[good.clone(), fast_doc(&twin, &known)]).is_none());
+
+    // An entry in the name of another member's account: each change is traced to its own push.
+    let mut forging = one.fork();
+    award_by(&mut forging, 600, "volunteer", 1, "cadre2");
+    let forged = fast_doc(&forging, &known);
+    assert!(together(&server, &["cadre1", "cadre2"], &[forged.clone(), fast_doc(&two, &known)]).is_none());
+    let owner = server.owner_for("cadre1");
+    let alone = receive_fast(&server.doc, &forged, &server.gate_for("cadre1", &owner)).expect_err("refused");
+    assert!(matches!(&alone, Refusal::Invalid(v) if v.iter().all(|v| v.rule == crate::Rule::WrongAuthor)), "{alone:?}");
 
     // A phone that remembers the server wrongly.
     let mut stale = fast_doc(&two, &known);

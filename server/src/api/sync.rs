@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Refusal};
 
+use crate::admission::Pusher;
 use crate::audit;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -121,11 +122,12 @@ async fn standard_push(
     require_content_type(headers, &["application/octet-stream"])?;
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
+    let pusher = Pusher { account: &caller.account.id, mine: &mine };
     let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
-        let step = crate::admission::standard(state, &key, &mut base, sync_state, body, &catalog, &mine).await?;
+        let step = crate::admission::standard(state, &key, &mut base, sync_state, body, &catalog, pusher).await?;
         let senders = vec![Sender::only(&caller.account.id, Some(&peer), Some(&step.state), &step.accepted)];
         let push = Push { key: &key, base: &base, accepted: step.accepted, catalog: &catalog, senders };
         if push::store(state, push).await? {

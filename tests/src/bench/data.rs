@@ -214,14 +214,22 @@ pub fn village_doc(
     )
     .map_err(|f| f.error)
     .expect("roster writes");
-    let cadres = [cadre_account(village, 'a'), cadre_account(village, 'b')];
+    let cadres = cadre_actors(village);
     for m in months {
-        let who = usize::from(m) % 2;
-        doc.set_actor(ActorId::from(format!("bench-cadre/{village}/{who}").into_bytes()));
-        let actions = month(&roster, m, &cadres[who], salt_of(village, 0));
+        let (actor, account) = &cadres[usize::from(m) % 2];
+        doc.set_actor(actor.clone());
+        let actions = month(&roster, m, account, salt_of(village, 0));
         commit(&mut doc, &actions, per_action, 0);
     }
     doc
+}
+
+/// The actors under which [`village_doc`] writes the months of a village's cadres `a` and `b`,
+/// with their accounts.
+pub fn cadre_actors(village: &VillageId) -> [(ActorId, AccountId); 2] {
+    ['a', 'b'].map(|which| {
+        (ActorId::from(format!("bench-cadre/{village}/{which}").into_bytes()), cadre_account(village, which))
+    })
 }
 
 /// The account of a village's cadre `a` or `b`.

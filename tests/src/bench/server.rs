@@ -11,13 +11,14 @@ use automerge::{ActorId, Automerge};
 use sqlx::{AnyConnection, Connection, Executor};
 use tempfile::TempDir;
 use zhibu_schema::VillageId;
-use zhibu_schema::sync::{Gate, Owner, admit};
+use zhibu_schema::sync::{Gate, Owner, admit_authored};
 use zhibu_server::db::accounts::{NewAccount, Role};
 use zhibu_server::db::documents::DocKey;
 use zhibu_server::push::{self, Push, Sender};
 use zhibu_server::{AppState, Config};
 
 use crate::ServerProcess;
+use crate::bench::data;
 
 pub const PASSWORD: &str = "bench-pass-1234";
 
@@ -66,8 +67,12 @@ pub async fn store_new_doc(state: &AppState, key: &DocKey, doc: Automerge) -> an
     let catalog = state.catalog_for(Some(&key.township)).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let owner = |_: &ActorId| Owner::Unbound;
     let base = state.load_doc(key).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, owner: &owner };
-    let accepted = admit(&base.doc, doc, &gate).map_err(|r| anyhow::anyhow!("generated document refused: {r}"))?;
+    let gate = Gate { village: &key.village, year: key.year, catalog: &catalog, account: "admin", owner: &owner };
+    let cadres = data::cadre_actors(&key.village).map(|(actor, account)| (actor, account.to_string()));
+    let author =
+        |actor: &ActorId| cadres.iter().find(|(a, _)| a == actor).map_or("admin", |(_, account)| account.as_str());
+    let accepted = admit_authored(&base.doc, doc, &gate, &author)
+        .map_err(|r| anyhow::anyhow!("generated document refused: {r}"))?;
     let senders = vec![Sender::only("admin", None, None, &accepted)];
     let push = Push { key, base: &base, accepted, catalog: &catalog, senders };
     let stored = push::store(state, push).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
