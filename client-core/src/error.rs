@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use zhibu_schema::{Collection, Violation};
 
+use crate::DocKey;
 use crate::store::StoreError;
 
 /// What went wrong, for a program to act on.
@@ -82,6 +83,20 @@ pub enum ClientError {
         /// The file.
         path: PathBuf,
         /// What does not decode.
+        detail: String,
+    },
+
+    /// One document's files are damaged: that year cannot be read, edited or synced until it is
+    /// rebuilt from the server; the other years work as before.
+    #[error(
+        "{key} 的本地记录文件已损坏（{detail}），这一年的记录暂时不能查看、修改或同步，其他年份照常。\
+         联网后运行 zhibu --year {} rebuild 从服务器恢复；损坏的文件会原样另存在数据目录里，不会删除",
+        .key.year
+    )]
+    DocDamaged {
+        /// The document.
+        key: DocKey,
+        /// Which file, and what does not decode.
         detail: String,
     },
 
@@ -171,7 +186,10 @@ impl ClientError {
     /// What a program should make of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::Store(_) | ClientError::Damaged { .. } | ClientError::Internal(_) => ErrorKind::Store,
+            ClientError::Store(_)
+            | ClientError::Damaged { .. }
+            | ClientError::DocDamaged { .. }
+            | ClientError::Internal(_) => ErrorKind::Store,
             ClientError::NotLoggedIn
             | ClientError::SessionExpired(_)
             | ClientError::LoginFailed(_)

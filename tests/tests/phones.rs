@@ -279,3 +279,78 @@ async fn one_phone_two_cadres(backend: Backend) {
     c.synced().await;
 }
 backends!(one_phone_two_cadres_in_turn, one_phone_two_cadres);
+
+/// Writes garbage over the start of every file of `year`'s document in the store `dir`, as a
+/// failing flash chip may.
+fn damage(dir: &std::path::Path, year: zhibu_schema::Year) -> Vec<String> {
+    let mut damaged = Vec::new();
+    for ext in ["snap", "log"] {
+        let path = dir.join(format!("v1.{year}.{ext}"));
+        if let Ok(mut bytes) = std::fs::read(&path) {
+            bytes[..8].copy_from_slice(b"garbage!");
+            std::fs::write(&path, bytes).expect("write");
+            damaged.push(format!("v1.{year}.{ext}"));
+        }
+    }
+    assert!(!damaged.is_empty(), "the document has files");
+    damaged
+}
+
+/// One year's files damaged on the phone hold up nothing else: the phone opens, says which
+/// year is damaged and how to recover, syncs the other years, refuses to read or edit the
+/// damaged one, and `zhibu rebuild` for that year moves the damaged files aside, as they are,
+/// and takes the server's document in their place.
+async fn damaged_year(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m01", "volunteer", "2", "--note", "已同步的积分"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // A case of last year, waiting to sync, then this year's files damaged.
+    let last_year = zhibu_schema::Year::new(i64::from(app.year.get()) - 1).expect("year");
+    let opened = format!("{last_year}-12-01");
+    let (code, out, err) = zhibu(d, &["case", "open", "homestead", "王家宅基地", "--date", &opened]);
+    assert_eq!(code, 0, "{out}{err}");
+    damage(d, app.year);
+
+    let (code, out, err) = zhibu(d, &["status"]);
+    assert_eq!(code, 0, "the phone opens: {out}{err}");
+    let rebuild = format!("zhibu --year {} rebuild", app.year);
+    assert!(out.contains("本地记录文件已损坏") && out.contains(&rebuild), "{out}");
+    let (code, out, err) = zhibu(d, &["score", "v1-m01"]);
+    assert_eq!(code, 7, "this year cannot be read: {out}{err}");
+    assert!(err.contains(&rebuild), "{err}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m02", "volunteer", "1"]);
+    assert_eq!(code, 7, "nor edited: {out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 7, "{out}{err}");
+    assert!(err.contains(&rebuild), "{err}");
+    let key = zhibu_server::db::documents::DocKey { year: last_year, ..app.doc_key("v1") };
+    let server = app.state.db.load_doc(&key).await.expect("load");
+    let records = zhibu_schema::mapping::read(&server.doc).expect("reads").doc;
+    assert!(records.cases.values().any(|c| c.title.as_str() == "王家宅基地"), "last year's case synced");
+
+    let (code, out, err) = zhibu(d, &["--year", &app.year.to_string(), "rebuild"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("损坏的本地文件已原样移到"), "{out}");
+    let aside: Vec<_> = std::fs::read_dir(d)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&format!("v1.{}.damaged-", app.year)))
+        .collect();
+    assert_eq!(aside.len(), 1, "one folder of damaged files");
+    let kept: Vec<_> = std::fs::read_dir(aside[0].path()).expect("aside").filter_map(|e| e.ok()).collect();
+    assert!(kept.iter().any(|f| std::fs::read(f.path()).expect("read").starts_with(b"garbage!")), "kept as they were");
+    let (code, out, err) = zhibu(d, &["--json", "score", "v1-m01"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("已同步的积分"), "the server's records are back: {out}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m02", "volunteer", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+backends!(a_damaged_year_holds_up_nothing_else, damaged_year);

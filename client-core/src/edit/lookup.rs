@@ -42,6 +42,11 @@ impl Inner {
                 return Ok(key);
             }
         }
+        // It may be in a year whose files are damaged: that says what to do.
+        let village = self.village()?;
+        if let Some(key) = self.damaged.keys().rev().find(|k| k.village == village) {
+            self.undamaged(key)?;
+        }
         Err(ClientError::NoSuchRecord { collection, id: id.to_string() })
     }
 

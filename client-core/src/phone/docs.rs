@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use automerge::ActorId;
 
@@ -74,8 +74,18 @@ impl StoredDoc {
     }
 }
 
+/// The documents of a store directory.
+#[derive(Debug, Default)]
+pub(crate) struct AllDocs {
+    /// Those that load.
+    pub docs: BTreeMap<DocKey, StoredDoc>,
+    /// Those whose files are damaged (a failing flash chip, a file edited by hand), with which
+    /// file and what does not decode: the others must not be held up by them.
+    pub damaged: BTreeMap<DocKey, String>,
+}
+
 /// Every document in `dir`, by the snapshot and log files it has.
-pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<BTreeMap<DocKey, StoredDoc>, ClientError> {
+pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<AllDocs, ClientError> {
     let entries =
         fs::read_dir(dir).map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e })?;
     let mut keys = Vec::new();
@@ -90,5 +100,41 @@ pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<BTreeMap<DocKey, S
             keys.push(key);
         }
     }
-    keys.into_iter().map(|key| Ok((key.clone(), StoredDoc::load(dir, key, actor.clone())?))).collect()
+    let mut all = AllDocs::default();
+    for key in keys {
+        match StoredDoc::load(dir, key.clone(), actor.clone()) {
+            Ok(doc) => {
+                all.docs.insert(key, doc);
+            }
+            Err(ClientError::Damaged { path, detail } | ClientError::Store(StoreError::Corrupt { path, detail })) => {
+                let file = path.file_name().map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+                tracing::warn!(doc = %key, file, detail, "document damaged; the others are loaded");
+                all.damaged.insert(key, format!("{file}：{detail}"));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all)
+}
+
+/// Moves the files of the damaged document `key` (snapshot, log, sync metadata) into a folder
+/// of their own beside the store, `STEM.damaged-TIME`, so that a fresh document can take their
+/// place and nothing of them is lost: they may hold edits the server never had.
+pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, ClientError> {
+    let io = |context: String| move |source| StoreError::Io { context, source };
+    let aside = dir.join(format!("{}.damaged-{time}", key.stem()));
+    fs::create_dir_all(&aside).map_err(io(format!("创建 {}", aside.display())))?;
+    let files = [format!("{}.snap", key.stem()), format!("{}.log", key.stem())];
+    let meta = meta::path_for(dir, key);
+    for from in files.iter().map(|f| dir.join(f)).chain([meta]) {
+        let Some(name) = from.file_name() else { continue };
+        match fs::rename(&from, aside.join(name)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(format!("移动 {}", from.display()))(e).into()),
+        }
+    }
+    crate::store::atomic::sync_dir(&aside)?;
+    crate::store::atomic::sync_dir(dir)?;
+    Ok(aside)
 }

@@ -26,7 +26,7 @@ use automerge::ActorId;
 use tokio::sync::Notify;
 use zhibu_schema::{Catalog, VillageId};
 
-pub(crate) use docs::StoredDoc;
+pub(crate) use docs::{StoredDoc, set_aside};
 
 use crate::catalog_cache::CachedCatalog;
 use crate::device::Device;
@@ -73,6 +73,9 @@ pub(crate) struct Inner {
     pub session: Option<Session>,
     pub catalog: CachedCatalog,
     pub docs: BTreeMap<DocKey, StoredDoc>,
+    /// Documents whose files are damaged, with why: not loaded, not synced, refused to edits
+    /// until [`Phone::rebuild`](crate::Phone::rebuild) sets their files aside.
+    pub damaged: BTreeMap<DocKey, String>,
     /// Set when a failed write could not be undone in memory; every later call fails.
     pub broken: Option<String>,
 }
@@ -97,9 +100,10 @@ impl Phone {
         let actor = device.actor_id();
         let session = read_session(dir)?;
         let catalog = CachedCatalog::load(dir)?;
-        let docs = docs::load_all(dir, &actor)?;
+        let docs::AllDocs { docs, damaged } = docs::load_all(dir, &actor)?;
+        let (_lock, broken) = (lock, None);
         let inner =
-            Inner { _lock: lock, dir: dir.to_path_buf(), options, device, actor, session, catalog, docs, broken: None };
+            Inner { _lock, dir: dir.to_path_buf(), options, device, actor, session, catalog, docs, damaged, broken };
         Ok(Phone {
             shared: Arc::new(Shared { inner: Mutex::new(inner), edited: Notify::new(), dir: dir.to_path_buf() }),
         })
@@ -131,7 +135,7 @@ impl Phone {
             let actor = device.actor_id();
             if actor != inner.actor {
                 // Every document again under the new actor, as opening the phone would.
-                inner.docs = docs::load_all(&inner.dir, &actor)?;
+                docs::AllDocs { docs: inner.docs, damaged: inner.damaged } = docs::load_all(&inner.dir, &actor)?;
                 inner.actor = actor;
             }
             inner.device = device;
@@ -250,11 +254,21 @@ impl Inner {
     /// The document, created in memory from the genesis change if the phone has none yet.
     /// Nothing is written until a change is.
     pub fn doc_or_new(&mut self, key: &DocKey) -> Result<&mut StoredDoc, ClientError> {
+        self.undamaged(key)?;
         if !self.docs.contains_key(key) {
             let doc = StoredDoc::create(&self.dir, key.clone(), self.actor.clone())?;
             self.docs.insert(key.clone(), doc);
         }
         Ok(self.docs.get_mut(key).expect("inserted above"))
+    }
+
+    /// Refuses a document whose files are damaged: nothing of it may be read, written over or
+    /// synced until it is rebuilt.
+    pub fn undamaged(&self, key: &DocKey) -> Result<(), ClientError> {
+        match self.damaged.get(key) {
+            Some(detail) => Err(ClientError::DocDamaged { key: key.clone(), detail: detail.clone() }),
+            None => Ok(()),
+        }
     }
 
     /// Appends new changes of a document to its log; see [`StoredDoc::persist`].

@@ -164,6 +164,7 @@ impl Phone {
     pub fn conflicts(&self, year: Year) -> Result<Vec<Conflict>, ClientError> {
         self.with(|inner| {
             let key = DocKey::new(inner.village()?, year);
+            inner.undamaged(&key)?;
             Ok(inner.docs.get(&key).map(|d| conflicts_of(&key, &d.replica.doc)).unwrap_or_default())
         })
     }

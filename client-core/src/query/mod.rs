@@ -20,6 +20,7 @@ impl Inner {
     /// The records of a document (read once per state of the document; see
     /// [`crate::replica::records`]); an empty village-year when the phone has none yet.
     pub fn records(&mut self, key: &DocKey) -> Result<Arc<VillageYear>, ClientError> {
+        self.undamaged(key)?;
         let dir = self.dir.clone();
         match self.docs.get_mut(key) {
             None => Ok(Arc::new(VillageYear::new(key.village.clone(), key.year))),

@@ -22,6 +22,10 @@ pub struct DocStatus {
     pub refused_at: Option<String>,
     /// Fields that two phones set differently (see [`Phone::conflicts`]).
     pub conflicts: usize,
+    /// The phone's files of the document are damaged (which, and what does not decode): it is
+    /// neither read nor synced until rebuilt (see [`ClientError::DocDamaged`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// The whole phone.
@@ -57,8 +61,21 @@ impl Phone {
                     refusal: r.meta.refusal.as_ref().map(|x| x.refusal.clone()),
                     refused_at: r.meta.refusal.as_ref().map(|x| clock::format(x.at)),
                     conflicts: crate::query::conflicts::count(&r.doc),
+                    damaged: None,
                 });
             }
+            for (key, detail) in &inner.damaged {
+                docs.push(DocStatus {
+                    key: key.clone(),
+                    pending: 0,
+                    last_sync: None,
+                    refusal: None,
+                    refused_at: None,
+                    conflicts: 0,
+                    damaged: Some(detail.clone()),
+                });
+            }
+            docs.sort_by(|a, b| a.key.cmp(&b.key));
             let last = inner.docs.values().filter_map(|d| d.replica.meta.last_sync).max();
             Ok(Status {
                 account: inner.session.as_ref().map(|s| s.account.clone()),

@@ -117,10 +117,19 @@ impl Phone {
         options: &SyncOptions,
         progress: Progress<'_>,
     ) -> Result<SyncReport, ClientError> {
-        let keys = self.with(|inner| {
-            let this_year = this_years_key(inner.village()?)?;
-            inner.doc_or_new(&this_year)?;
-            inner.village_docs()
+        let (keys, damaged) = self.with(|inner| {
+            let village = inner.village()?;
+            let this_year = this_years_key(village.clone())?;
+            if !inner.damaged.contains_key(&this_year) {
+                inner.doc_or_new(&this_year)?;
+            }
+            let damaged: Vec<_> = inner
+                .damaged
+                .iter()
+                .filter(|(key, _)| key.village == village)
+                .map(|(k, d)| (k.clone(), d.clone()))
+                .collect();
+            Ok((inner.village_docs()?, damaged))
         })?;
         progress(SyncEvent::Started { docs: keys.len(), pending: self.pending_edits() });
         let mut report = SyncReport::default();
@@ -142,6 +151,14 @@ impl Phone {
                 }
             });
         }
+        // Left out, and said so: a damaged document must not hold up the others.
+        report.docs.extend(damaged.into_iter().map(|(key, detail)| DocSyncReport {
+            key,
+            outcome: DocOutcome::Damaged { detail },
+            sent: 0,
+            received: 0,
+            standard: false,
+        }));
         report.docs.sort_by(|a, b| a.key.cmp(&b.key));
         // A refusal often means the township changed the catalog: fetch it now, not tomorrow
         // (unless the fast path's reply just said which catalog is in force).

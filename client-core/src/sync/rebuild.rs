@@ -57,9 +57,13 @@ pub struct RebuildReport {
     /// Local edits left out, in causal order.
     pub dropped: Vec<DroppedEdit>,
     /// Where the local document as it was before the rebuild is kept, when edits were left
-    /// out: their content is not lost, and can be looked at or recovered from there.
+    /// out: their content is not lost, and can be looked at or recovered from there. For a
+    /// document whose files were damaged, the folder they were moved to, as they were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved_as: Option<std::path::PathBuf>,
+    /// The phone's files of the document were damaged: the server's document replaced them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub was_damaged: bool,
 }
 
 enum Fail {
@@ -77,7 +81,8 @@ pub(crate) fn replay(
     actor: &ActorId,
 ) -> (Automerge, RebuildReport) {
     let mut doc = base.with_actor(actor.clone());
-    let mut report = RebuildReport { key: key.clone(), kept: 0, remade: 0, dropped: Vec::new(), saved_as: None };
+    let mut report =
+        RebuildReport { key: key.clone(), kept: 0, remade: 0, dropped: Vec::new(), saved_as: None, was_damaged: false };
     for change in causal_order(changes) {
         let before: BTreeSet<Violation> = violations_of(&doc, key, catalog);
         let dropped = |violations| DroppedEdit {
@@ -137,7 +142,8 @@ fn new_violations(doc: &impl ReadDoc, key: &DocKey, catalog: &Catalog, before: &
 
 impl Phone {
     /// Replaces `year`'s document by the server's plus the local edits that still pass (see the
-    /// module documentation). Needs the network for one request.
+    /// module documentation). Needs the network for one request. A document whose files are
+    /// damaged has its files moved aside, as they are, and the server's document in their place.
     pub async fn rebuild<T: Transport>(&self, transport: &T, year: Year) -> Result<RebuildReport, ClientError> {
         let key = self.with(|inner| Ok(DocKey::new(inner.village()?, year)))?;
         // A refusal often comes from a catalog the township changed: replay against the one
@@ -151,12 +157,19 @@ impl Phone {
         };
         self.with(|inner| {
             let actor = inner.actor.clone();
+            let damaged = match inner.damaged.contains_key(&key) {
+                true => Some(crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?),
+                false => None,
+            };
+            inner.damaged.remove(&key);
             inner.doc_or_new(&key)?;
             let catalog = inner.catalog.catalog.clone();
             let stored = inner.docs.get_mut(&key).expect("created above");
             let local = server.get_changes_added(&stored.replica.doc);
             let server_heads = server.get_heads();
             let (rebuilt, mut report) = replay(server, &stored.replica.doc, local, &key, &catalog, &actor);
+            report.was_damaged = damaged.is_some();
+            report.saved_as = damaged;
             if !report.dropped.is_empty() {
                 // The edits left out are the cadre's work: the document holding them is kept
                 // beside the store's files before it is replaced.

@@ -16,6 +16,13 @@ pub enum DocOutcome {
     /// The server refused and stored nothing; the phone keeps its edits (see
     /// [`Phone::rebuild`](crate::Phone::rebuild)).
     Refused(ServerRefusal),
+    /// Not synced: the phone's files of the document are damaged (which, and what does not
+    /// decode). Nothing of it was sent or written over; see
+    /// [`ClientError::DocDamaged`](crate::ClientError::DocDamaged).
+    Damaged {
+        /// Which file, and what does not decode.
+        detail: String,
+    },
 }
 
 /// One document of a sync.
@@ -47,7 +54,18 @@ impl SyncReport {
     pub fn refusals(&self) -> impl Iterator<Item = (&DocKey, &ServerRefusal)> {
         self.docs.iter().filter_map(|d| match &d.outcome {
             DocOutcome::Refused(r) => Some((&d.key, r)),
-            DocOutcome::Synced => None,
+            DocOutcome::Synced | DocOutcome::Damaged { .. } => None,
+        })
+    }
+
+    /// The documents left out because the phone's files of them are damaged, as the error
+    /// that says what to do.
+    pub fn damaged(&self) -> impl Iterator<Item = crate::ClientError> + '_ {
+        self.docs.iter().filter_map(|d| match &d.outcome {
+            DocOutcome::Damaged { detail } => {
+                Some(crate::ClientError::DocDamaged { key: d.key.clone(), detail: detail.clone() })
+            }
+            DocOutcome::Synced | DocOutcome::Refused(_) => None,
         })
     }
 }

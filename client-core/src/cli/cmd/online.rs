@@ -37,8 +37,13 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
         let transport = HttpTransport::for_phone(&ctx.phone)?;
         let report = ctx.block_on(ctx.phone.sync(&transport, &SyncOptions::once(), &mut |_| {}));
         fetched = Some(match &report {
-            Ok(r) if r.refusals().next().is_none() => "已取回本村记录，可以离线使用。".to_owned(),
-            Ok(_) => "取回本村记录时服务器拒绝了，请运行 zhibu sync 查看原因。".to_owned(),
+            Ok(r) if r.refusals().next().is_some() => {
+                "取回本村记录时服务器拒绝了，请运行 zhibu sync 查看原因。".to_owned()
+            }
+            Ok(r) => match r.damaged().next() {
+                Some(damaged) => format!("已取回本村其他记录。{damaged}"),
+                None => "已取回本村记录，可以离线使用。".to_owned(),
+            },
             Err(e) => format!("暂时没能取回本村记录（{e}），联网后运行 zhibu sync。"),
         });
     }
@@ -127,6 +132,7 @@ fn summary(report: &SyncReport) -> String {
         match &d.outcome {
             DocOutcome::Synced => parts.push(format!("{} 已同步（发出 {}，收到 {}）", d.key, d.sent, d.received)),
             DocOutcome::Refused(r) => parts.push(format!("{} 被服务器拒绝：{}", d.key, r.message)),
+            DocOutcome::Damaged { .. } => parts.push(format!("{} 的本地文件已损坏，未同步", d.key)),
         }
     }
     format!("{} 同步完成：{}", clock::human(clock::now()), parts.join("；"))
@@ -151,9 +157,18 @@ pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
     for year in years {
         eprintln!("{}", super::rebuild_hint(Some(year)));
     }
+    let damaged: Vec<_> = report.damaged().collect();
+    for e in &damaged {
+        eprintln!("{e}");
+    }
     let line = format!("{}。", ctx.pending_line());
     ctx.out.show(|| line, &json!({"report": report, "pending": ctx.phone.pending_edits()}));
-    Ok(if refused.is_empty() { 0 } else { 4 })
+    Ok(match (refused.is_empty(), damaged.is_empty()) {
+        (true, true) => 0,
+        (false, _) => 4,
+        // A damaged file is the store's failure (see `zhibu --help`).
+        (true, false) => 7,
+    })
 }
 
 pub fn watch(ctx: &Ctx) -> anyhow::Result<u8> {
@@ -203,8 +218,12 @@ pub fn rebuild(ctx: &Ctx) -> anyhow::Result<u8> {
                     s += &format!("        {v}\n");
                 }
             }
-            if let Some(path) = &report.saved_as {
-                s += &format!("重建前的手机文档（含舍弃的修改）已另存为 {}\n", path.display());
+            match &report.saved_as {
+                Some(path) if report.was_damaged => {
+                    s += &format!("损坏的本地文件已原样移到 {}，其中可能有未同步的修改，请勿删除\n", path.display())
+                }
+                Some(path) => s += &format!("重建前的手机文档（含舍弃的修改）已另存为 {}\n", path.display()),
+                None => {}
             }
             s + "请运行 zhibu sync 把保留的修改发给服务器。"
         },

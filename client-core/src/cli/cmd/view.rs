@@ -32,6 +32,11 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<u8> {
             };
             s += &format!("待同步的修改：{} 条\n上次同步成功：{}\n", status.pending, when(status.last_sync.as_deref()));
             for d in &status.docs {
+                if let Some(detail) = &d.damaged {
+                    let damaged = crate::ClientError::DocDamaged { key: d.key.clone(), detail: detail.clone() };
+                    s += &format!("  {}：{damaged}\n", d.key);
+                    continue;
+                }
                 s += &format!(
                     "  {}：待同步 {} 条，上次同步 {}{}\n",
                     d.key,
