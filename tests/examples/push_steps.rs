@@ -66,6 +66,7 @@ fn main() {
     time("push_decode_ms", || {
         sent.iter().map(|c| Change::from_bytes(c.clone()).expect("decodes")).for_each(drop);
     });
+    time("push_expand_ops_ms", || changes.iter().map(Change::decode).for_each(drop));
     time("push_fork_ms", || drop(base.fork()));
     time("push_records_clone_ms", || drop((*base_read).clone()));
     time("push_apply_ms", || {

@@ -298,8 +298,8 @@ fn damage(dir: &std::path::Path, year: zhibu_schema::Year) -> Vec<String> {
 
 /// One year's files damaged on the phone hold up nothing else: the phone opens, says which
 /// year is damaged and how to recover, syncs the other years, refuses to read or edit the
-/// damaged one, and `zhibu rebuild` for that year moves the damaged files aside, as they are,
-/// and takes the server's document in their place.
+/// damaged one, and `zhibu rebuild` for that year takes the server's document plus the local
+/// edits that still read from the damaged files, and moves those files aside as they are.
 async fn damaged_year(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let dir = tempfile::tempdir().expect("dir");
@@ -314,6 +314,8 @@ async fn damaged_year(backend: Backend) {
     let last_year = zhibu_schema::Year::new(i64::from(app.year.get()) - 1).expect("year");
     let opened = format!("{last_year}-12-01");
     let (code, out, err) = zhibu(d, &["case", "open", "homestead", "王家宅基地", "--date", &opened]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m03", "volunteer", "1", "--note", "未同步的积分"]);
     assert_eq!(code, 0, "{out}{err}");
     damage(d, app.year);
 
@@ -336,7 +338,9 @@ async fn damaged_year(backend: Backend) {
 
     let (code, out, err) = zhibu(d, &["--year", &app.year.to_string(), "rebuild"]);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("损坏的本地文件已原样移到"), "{out}");
+    // The damage is in the files' headers: every record behind them checks out, and the edit
+    // that had not synced is found again.
+    assert!(out.contains("保留 1 条本地修改，舍弃 0 条") && out.contains("文件已原样移到"), "{out}");
     let aside: Vec<_> = std::fs::read_dir(d)
         .expect("dir")
         .filter_map(|e| e.ok())
@@ -352,5 +356,13 @@ async fn damaged_year(backend: Backend) {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = zhibu(d, &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
+    let notes: Vec<String> = app
+        .records("v1")
+        .await
+        .points
+        .values()
+        .filter_map(|p| p.note.as_ref().map(|n| n.as_str().to_owned()))
+        .collect();
+    assert!(notes.iter().any(|n| n == "未同步的积分"), "the edit found again reached the server: {notes:?}");
 }
 backends!(a_damaged_year_holds_up_nothing_else, damaged_year);

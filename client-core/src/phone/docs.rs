@@ -111,22 +111,43 @@ pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<AllDocs, ClientErr
                 tracing::warn!(doc = %key, file, detail, "document damaged; the others are loaded");
                 all.damaged.insert(key, format!("{file}：{detail}"));
             }
+            // What failing flash gives on reading (EIO): the other documents may read fine.
+            Err(ClientError::Store(StoreError::Io { context, source })) => {
+                tracing::warn!(doc = %key, context, error = %source, "document unreadable; the others are loaded");
+                all.damaged.insert(key, format!("{context}：{source}"));
+            }
             Err(e) => return Err(e),
         }
     }
     Ok(all)
 }
 
-/// Moves the files of the damaged document `key` (snapshot, log, sync metadata) into a folder
-/// of their own beside the store, `STEM.damaged-TIME`, so that a fresh document can take their
-/// place and nothing of them is lost: they may hold edits the server never had.
+/// Moves the files of the damaged document `key` (snapshot, log, the cut-off log tails kept
+/// beside it, sync metadata) into a folder of their own beside the store,
+/// `STEM.damaged-TIME[-N]`, so that a fresh document can take their place and nothing of them is
+/// lost: they may hold edits the server never had.
 pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, ClientError> {
     let io = |context: String| move |source| StoreError::Io { context, source };
-    let aside = dir.join(format!("{}.damaged-{time}", key.stem()));
-    fs::create_dir_all(&aside).map_err(io(format!("创建 {}", aside.display())))?;
-    let files = [format!("{}.snap", key.stem()), format!("{}.log", key.stem())];
-    let meta = meta::path_for(dir, key);
-    for from in files.iter().map(|f| dir.join(f)).chain([meta]) {
+    let mut aside = dir.join(format!("{}.damaged-{time}", key.stem()));
+    for n in 2.. {
+        match fs::create_dir(&aside) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                aside = dir.join(format!("{}.damaged-{time}-{n}", key.stem()));
+            }
+            Err(e) => return Err(io(format!("创建 {}", aside.display()))(e).into()),
+        }
+    }
+    let cut = format!("{}.log.cut-", key.stem());
+    let mut files: Vec<PathBuf> =
+        [format!("{}.snap", key.stem()), format!("{}.log", key.stem())].iter().map(|f| dir.join(f)).collect();
+    files.push(meta::path_for(dir, key));
+    for entry in fs::read_dir(dir).map_err(io(format!("列出 {}", dir.display())))?.flatten() {
+        if entry.file_name().to_str().is_some_and(|name| name.starts_with(&cut)) {
+            files.push(entry.path());
+        }
+    }
+    for from in files {
         let Some(name) = from.file_name() else { continue };
         match fs::rename(&from, aside.join(name)) {
             Ok(()) => {}

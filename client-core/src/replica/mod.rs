@@ -67,6 +67,28 @@ impl Replica {
         Ok(replica)
     }
 
+    /// As much of the document as damaged files still give ([`crate::store::log::salvage`]):
+    /// the genesis, the snapshot's changes if it loads, and every chunk that loads, each on its
+    /// own, so one bad part does not cost the rest.
+    pub fn salvage(key: &DocKey, actor: ActorId, loaded: &crate::store::Loaded) -> Automerge {
+        let mut doc = Replica::new(key.clone(), actor).doc;
+        if let Some(snapshot) = &loaded.snapshot
+            && let Ok(whole) = zhibu_schema::guard::load_document(snapshot)
+        {
+            let mut merged = doc.fork();
+            if let Ok(Ok(())) = zhibu_schema::guard::catch(|| merged.apply_changes(whole.get_changes(&[]))) {
+                doc = merged;
+            }
+        }
+        for chunk in &loaded.chunks {
+            let mut merged = doc.fork();
+            if let Ok(Ok(_)) = zhibu_schema::guard::catch(|| merged.load_incremental(chunk)) {
+                doc = merged;
+            }
+        }
+        doc
+    }
+
     /// The server heads from the last sync that this document has (all of them, unless the
     /// metadata outlived a lost document write).
     pub fn known_server_heads(&self) -> Vec<ChangeHash> {

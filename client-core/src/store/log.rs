@@ -222,5 +222,20 @@ fn cut_path(log_path: &Path, end: u64) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whatever the damaged files of the document `name` in `dir` still hold, for recovering edits
+/// from them: the snapshot's record and the log's whole records, each found by its checksum
+/// even past a damaged header, whatever the generations say (Automerge changes are idempotent,
+/// so a chunk a snapshot already holds does no harm). Never fails: what cannot be read is left
+/// out, and the files are not touched.
+pub fn salvage(dir: &Path, name: &str) -> Loaded {
+    let Ok(name) = DocName::parse(name) else { return Loaded::default() };
+    let records = |ext: &str| -> Vec<Vec<u8>> {
+        let Ok(Some(bytes)) = read_optional(&dir.join(name.file_name(ext))) else { return Vec::new() };
+        let body = bytes.get(HEADER_LEN..).unwrap_or_default();
+        record::scan(body).records.into_iter().map(<[u8]>::to_vec).collect()
+    };
+    Loaded { snapshot: records("snap").into_iter().next(), chunks: records("log") }
+}
+
 #[cfg(test)]
 mod tests;

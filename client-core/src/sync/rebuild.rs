@@ -28,7 +28,7 @@ use super::transport::Transport;
 use crate::error::ClientError;
 use crate::replica::json::{hydrated_json, writes};
 use crate::replica::order::causal_order;
-use crate::replica::{present, violations_of};
+use crate::replica::{Replica, present, violations_of};
 use crate::store::write_atomic;
 use crate::{DocKey, Phone, clock};
 
@@ -157,22 +157,29 @@ impl Phone {
         };
         self.with(|inner| {
             let actor = inner.actor.clone();
+            // Damaged files: what of them still reads is the local document, and the files go
+            // aside as they are.
             let damaged = match inner.damaged.contains_key(&key) {
-                true => Some(crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?),
+                true => {
+                    let salvaged = crate::store::log::salvage(&inner.dir, &key.stem());
+                    let local = Replica::salvage(&key, actor.clone(), &salvaged);
+                    Some((local, crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?))
+                }
                 false => None,
             };
             inner.damaged.remove(&key);
             inner.doc_or_new(&key)?;
             let catalog = inner.catalog.catalog.clone();
             let stored = inner.docs.get_mut(&key).expect("created above");
-            let local = server.get_changes_added(&stored.replica.doc);
+            let local_doc = damaged.as_ref().map_or(&stored.replica.doc, |(salvaged, _)| salvaged);
+            let local = server.get_changes_added(local_doc);
             let server_heads = server.get_heads();
-            let (rebuilt, mut report) = replay(server, &stored.replica.doc, local, &key, &catalog, &actor);
+            let (rebuilt, mut report) = replay(server, local_doc, local, &key, &catalog, &actor);
             report.was_damaged = damaged.is_some();
-            report.saved_as = damaged;
-            if !report.dropped.is_empty() {
+            report.saved_as = damaged.map(|(_, aside)| aside);
+            if !report.dropped.is_empty() && !report.was_damaged {
                 // The edits left out are the cadre's work: the document holding them is kept
-                // beside the store's files before it is replaced.
+                // beside the store's files before it is replaced (damaged files are kept whole).
                 let path = inner.dir.join(format!("{}.before-rebuild-{}.automerge", key.stem(), clock::unix_seconds()));
                 write_atomic(&path, &stored.replica.doc.save())?;
                 report.saved_as = Some(path);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 
-use super::authors::{Writers, misattributed};
+use super::authors::forged;
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
 use crate::{Catalog, VillageId, Violation, Year, check_read, erased};
@@ -110,8 +110,8 @@ pub fn admit_authored<'a>(
 ) -> Result<Accepted, Refusal> {
     let changes = next.get_changes(&base.get_heads());
     let bind = owned(&changes, gate)?;
-    let writers = Writers::new(changes.iter().map(|c| (c, author(c.actor_id()))));
-    validated(base, None, Applied { next, patches: Vec::new(), changes }, bind, &writers, gate)
+    let authors: Vec<&str> = changes.iter().map(|c| author(c.actor_id())).collect();
+    validated(base, None, Applied { next, patches: Vec::new(), changes }, bind, &authors, gate)
 }
 
 /// [`admit_known`], given `changes`: those of `next` that `base` lacks, in causal order (see
@@ -126,8 +126,8 @@ pub(crate) fn admit_changes(
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
     let bind = owned(&changes, gate)?;
-    let writers = Writers::new(changes.iter().map(|c| (c, gate.account)));
-    validated(base, base_read, Applied { next, patches, changes }, bind, &writers, gate)
+    let authors = vec![gate.account; changes.len()];
+    validated(base, base_read, Applied { next, patches, changes }, bind, &authors, gate)
 }
 
 /// Whether the caller may have written `changes` (new to the document): the actors seen for
@@ -174,14 +174,15 @@ pub(crate) struct Applied {
 }
 
 /// Whether `applied.next` (`base` with new changes applied) is still valid: only what the
-/// changes broke counts, and each `by` they wrote names the account that pushed them
-/// (`writers`). The gate's owner and account are not asked ([`owned`] and `writers` were).
+/// changes broke counts, and each `by` they write names the account that pushed them
+/// (`authors`: each change's, in order). The gate's owner and account are not asked ([`owned`]
+/// and `authors` were).
 pub(crate) fn validated(
     base: &Automerge,
     base_read: Option<&Arc<Hydrated>>,
     applied: Applied,
     bind: Vec<ActorId>,
-    writers: &Writers<'_>,
+    authors: &[&str],
     gate: &Gate<'_>,
 ) -> Result<Accepted, Refusal> {
     let Applied { next, patches, changes } = applied;
@@ -218,13 +219,11 @@ pub(crate) fn validated(
             read_whole.as_ref()
         }
     };
-    if let Ok(after) = &read {
-        if let Ok(before) = base_as_read {
-            // Records are voided, never deleted.
-            now.extend(erased(&before.doc, after, &touched));
-        }
-        now.extend(misattributed(&next, base_as_read.ok().map(|b| &b.doc), &after.doc, &touched, writers));
+    if let (Ok(after), Ok(before)) = (&read, base_as_read) {
+        // Records are voided, never deleted.
+        now.extend(erased(&before.doc, after, &touched));
     }
+    now.extend(forged(&next, changes.iter().zip(authors.iter().copied())));
     if !now.is_empty() {
         // Only what these changes broke counts: a rule broken before (say, by a catalog
         // that changed since) must not block every later edit of the village.

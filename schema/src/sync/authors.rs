@@ -1,142 +1,123 @@
 //! Who made each entry. A record's `by` names the account that made the entry (API.md), and
-//! the server never trusts a phone: a `by` that new changes write must name the account that
+//! the server never trusts a phone: every `by` that new changes write must name the account that
 //! pushed them, or one cadre's phone could put another cadre's name on its point entries, case
-//! steps and voids. Each `by` that changed is traced to the operation that holds it (Automerge
-//! names an operation by its actor and counter), and that operation to the push that brought
-//! the change holding it, so pushes of several accounts admitted together are told apart.
+//! steps and voids.
+//!
+//! What the changes write is checked, operation by operation, not what the document shows
+//! after them: a name written as the losing side of a conflict (under a void that a concurrent
+//! `null` hides, say) shows nowhere today, but a later push that deletes the winner brings it to
+//! light, with no new operation of its own to check then. So each new change is expanded into
+//! its operations, and every string it puts under a map key `by`, and every text at such a key
+//! that it makes or edits, must read as the account that pushed the change. Pushes of several
+//! accounts admitted together (`zhibu_server::together`) are told apart, each change with its
+//! own account.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{ActorId, Automerge, Change, ObjId, ROOT, ReadDoc};
+use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::{Automerge, Change, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
 
-use crate::mapping::Touched;
-use crate::{AccountId, Collection, RecordId, Rule, VillageYear, Violation, Voided};
+use crate::{Collection, Rule, Violation};
 
-/// The operations of new changes, by actor, with the account that pushed each change.
-#[derive(Debug, Default)]
-pub(crate) struct Writers<'a> {
-    /// By actor: the first and last counter of each change's operations, and its account,
-    /// ordered by the first.
-    ops: HashMap<ActorId, Vec<(u64, u64, &'a str)>>,
-    /// The one account of every change, when they have one (a phone's push alone).
-    sole: Option<&'a str>,
-}
+/// The map key that names who made an entry.
+const BY: &str = "by";
 
-impl<'a> Writers<'a> {
-    pub(crate) fn new<'c>(changes: impl IntoIterator<Item = (&'c Change, &'a str)>) -> Self {
-        let mut ops: HashMap<ActorId, Vec<(u64, u64, &'a str)>> = HashMap::new();
-        let mut accounts = None;
-        for (change, account) in changes {
-            accounts = match accounts {
-                None => Some(Some(account)),
-                Some(one) => Some(one.filter(|one| *one == account)),
-            };
-            ops.entry(change.actor_id().clone()).or_default().push((change.start_op().get(), change.max_op(), account));
-        }
-        ops.values_mut().for_each(|ranges| ranges.sort_unstable_by_key(|r| r.0));
-        Writers { ops, sole: accounts.flatten() }
-    }
-
-    /// The account whose push holds the operation `id`; `None` when no new change holds it.
-    fn of(&self, id: &ObjId) -> Option<&'a str> {
-        let ObjId::Id(counter, actor, _) = id else { return None };
-        let ranges = self.ops.get(actor)?;
-        let (start, last, account) = ranges[..ranges.partition_point(|r| r.0 <= *counter)].last()?;
-        (start..=last).contains(&counter).then_some(*account)
-    }
-}
-
-/// The `by`s of the records `touched` names in `after` (the document `next` as read) that the
-/// new changes (`writers`) wrote in another account's name, or that changed in place, without
-/// a new operation of their own (text edited character by character). `before`: the base as
-/// read, when it could be; a `by` it holds unchanged is not looked at.
-pub(crate) fn misattributed(
+/// Where the new `changes` (each with the account that pushed it) write, under a key `by` of
+/// `next` (the document with them applied), a name other than their account's.
+pub(crate) fn forged<'c, 'a>(
     next: &Automerge,
-    before: Option<&VillageYear>,
-    after: &VillageYear,
-    touched: &Touched,
-    writers: &Writers<'_>,
+    changes: impl IntoIterator<Item = (&'c Change, &'a str)>,
 ) -> Vec<Violation> {
     let mut out = Vec::new();
-    let mut collections = HashMap::new();
-    let mut check = |which: Collection, key: &str| {
-        let Ok(id) = RecordId::parse(key) else { return };
-        let was = before.map(|b| bys(b, which, &id));
-        for (slot, by) in bys(after, which, &id) {
-            // The `by` at the same place before: `Some(None)` when the base lacked it.
-            let known = was.as_ref().map(|w| w.iter().find(|(s, _)| *s == slot).map(|(_, b)| *b));
-            match known {
-                Some(Some(was)) if was == by => continue,
-                // New here, and in the name of the one account the new changes have: whether its
-                // operation is theirs or older (a record the base could not read), it stands.
-                Some(None) | None if writers.sole == Some(by.as_str()) => continue,
+    // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
+    // made or edited them.
+    let mut made: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
+    let mut edited: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
+    for (change, account) in changes {
+        let expanded = change.decode();
+        let actor = expanded.actor_id.to_hex_string();
+        for (i, op) in expanded.operations.iter().enumerate() {
+            match (&op.key, &op.action) {
+                (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {
+                    let claimed = format!("记录人只能是提交修改的账号 {account}，不能写成 {name}");
+                    out.push(located(next, &object(&op.obj), claimed));
+                }
+                (Key::Map(key), OpType::Make(ObjType::Text)) if key == BY => {
+                    let id = format!("{}@{actor}", expanded.start_op.get() + i as u64);
+                    made.entry(id).or_default().insert(account);
+                }
+                (Key::Seq(_), _) => {
+                    edited.entry(object(&op.obj)).or_default().insert(account);
+                }
                 _ => {}
             }
-            let collection = collections.entry(which).or_insert_with(|| op_at(next, ROOT, &[which.key()]));
-            let op = collection.clone().and_then(|c| op_at(next, c, &[&[key][..], &slot.path()].concat()));
-            let message = match (op.and_then(|op| writers.of(&op)), known) {
-                (Some(account), _) if account == by.as_str() => continue,
-                (Some(account), _) => format!("记录人只能是提交修改的账号 {account}，不能写成 {by}"),
-                (None, Some(Some(was))) => format!("记录人不能从 {was} 改为 {by}"),
-                // Written before these changes, where the base held none or could not be read.
-                (None, _) => continue,
-            };
-            out.push(Violation::new(which, key, slot.path().join("."), Rule::WrongAuthor, message));
         }
-    };
-    match touched {
-        Touched::Records(records) => records.iter().for_each(|(which, key)| check(*which, key)),
-        Touched::All => {
-            let meetings = after.meetings.keys().map(|k| (Collection::Meetings, k));
-            let points = after.points.keys().map(|k| (Collection::Points, k));
-            let cases = after.cases.keys().map(|k| (Collection::Cases, k));
-            meetings.chain(points).chain(cases).for_each(|(which, key)| check(which, key.as_str()));
+    }
+    for (text, accounts) in edited {
+        // A text the changes did not make here: whether it sits at a key `by`.
+        let at_by = made.contains_key(&text)
+            || next
+                .import_obj(&text)
+                .ok()
+                .and_then(|id| next.parents(&id).ok()?.next())
+                .is_some_and(|parent| matches!(&parent.prop, Prop::Map(key) if key == BY));
+        if at_by {
+            made.entry(text).or_default().extend(accounts);
+        }
+    }
+    for (text, accounts) in made {
+        let Ok(id) = next.import_obj(&text) else { continue };
+        let name = next.text(&id).unwrap_or_default();
+        for account in accounts.into_iter().filter(|a| *a != name) {
+            let message = format!("记录人只能是提交修改的账号 {account}，不能写成 {name}");
+            let holder = next.parents(&id).ok().and_then(|mut p| p.next()).map(|p| p.obj);
+            out.push(match holder {
+                Some(holder) => located_at(next, &holder, message),
+                None => Violation::new(Collection::Document, "", BY, Rule::WrongAuthor, message),
+            });
         }
     }
     out
 }
 
-/// Where a record holds a `by`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Slot<'r> {
-    /// The point entry's own.
-    Entry,
-    /// The void's.
-    Voided,
-    /// The case step's of this code.
-    Step(&'r str),
-}
-
-impl<'r> Slot<'r> {
-    /// Its path inside the record.
-    fn path(self) -> Vec<&'r str> {
-        match self {
-            Slot::Entry => vec!["by"],
-            Slot::Voided => vec!["voided", "by"],
-            Slot::Step(code) => vec!["steps", code, "by"],
-        }
+/// An object as Automerge names it in text (`COUNTER@ACTOR`, or `_root`).
+fn object(obj: &ObjectId) -> String {
+    match obj {
+        ObjectId::Root => "_root".to_owned(),
+        ObjectId::Id(op) => format!("{}@{}", op.0, op.1.to_hex_string()),
     }
 }
 
-/// The `by`s a record holds, each with where it holds it.
-fn bys<'r>(doc: &'r VillageYear, which: Collection, id: &RecordId) -> Vec<(Slot<'r>, &'r AccountId)> {
-    let voided = |v: &'r Option<Voided>| v.as_ref().map(|v| (Slot::Voided, &v.by));
-    match which {
-        Collection::Points => {
-            doc.points.get(id).map(|p| [(Slot::Entry, &p.by)].into_iter().chain(voided(&p.voided)).collect())
-        }
-        Collection::Meetings => doc.meetings.get(id).map(|m| voided(&m.voided).into_iter().collect()),
-        Collection::Cases => doc.cases.get(id).map(|c| {
-            let steps = c.steps.iter().map(|(code, step)| (Slot::Step(code.as_str()), &step.by));
-            steps.chain(voided(&c.voided)).collect()
-        }),
-        Collection::Members | Collection::Document => None,
+/// The violation of a `by` in the map named `holder` (as [`object`] names it).
+fn located(next: &Automerge, holder: &str, message: String) -> Violation {
+    match next.import_obj(holder) {
+        Ok(id) => located_at(next, &id, message),
+        Err(_) => Violation::new(Collection::Document, "", BY, Rule::WrongAuthor, message),
     }
-    .unwrap_or_default()
 }
 
-/// The operation that holds the value at `path` from the map `from` (for text, the one that
-/// made it).
-fn op_at(doc: &Automerge, from: ObjId, path: &[&str]) -> Option<ObjId> {
-    path.iter().try_fold(from, |obj, key| doc.get(&obj, *key).ok().flatten().map(|(_, id)| id))
+/// The violation of a `by` in the map `holder`: the record it belongs to, and the field's path
+/// inside the record (`by`, `voided.by`, `steps.notice.by`), as far as the path can be told.
+fn located_at(next: &Automerge, holder: &ObjId, message: String) -> Violation {
+    let mut path: Vec<String> = match next.parents(holder) {
+        Ok(parents) => parents
+            .path()
+            .into_iter()
+            .map(|(_, prop)| match prop {
+                Prop::Map(key) => key,
+                Prop::Seq(i) => i.to_string(),
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    path.push(BY.to_owned());
+    let collection = [Collection::Meetings, Collection::Points, Collection::Cases, Collection::Members]
+        .into_iter()
+        .find(|c| path.first().is_some_and(|top| top == c.key()));
+    match (collection, path.as_slice()) {
+        (Some(which), [_, record, field @ ..]) => {
+            Violation::new(which, record.as_str(), field.join("."), Rule::WrongAuthor, message)
+        }
+        _ => Violation::new(Collection::Document, "", path.join("."), Rule::WrongAuthor, message),
+    }
 }

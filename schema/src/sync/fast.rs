@@ -19,7 +19,6 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
 use super::admit::{Accepted, Applied, Gate, Refusal, admit_changes, new_to, owned, validated};
-use super::authors::Writers;
 use crate::Catalog;
 use crate::mapping::Hydrated;
 use crate::{VillageId, Violation, Year};
@@ -278,9 +277,9 @@ fn together_unguarded(
         if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() }
     };
     let bind = parts.iter().flat_map(|(_, bind, _)| bind.iter().cloned()).collect();
-    let writers = Writers::new(all.iter().map(|c| (c, members[sender[&c.hash()]].gate.account)));
+    let authors: Vec<&str> = all.iter().map(|c| members[sender[&c.hash()]].gate.account).collect();
     let applied = Applied { next, patches, changes: all };
-    let accepted = validated(base, base_read, applied, bind, &writers, &first.gate).ok()?;
+    let accepted = validated(base, base_read, applied, bind, &authors, &first.gate).ok()?;
     let heads = hashes_to_wire(&accepted.doc.get_heads());
     let mut shares = Vec::with_capacity(parts.len());
     for (changes, bind, phone_heads) in parts {

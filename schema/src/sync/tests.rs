@@ -565,17 +565,52 @@ fn a_name_written_as_text_cannot_be_edited_into_another() {
     .expect("edit");
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("its own name, as text");
 
-    // Cadre 2's phone edits the text in place: no new `by` of its own, and another name.
-    let mut q = phone("phone-2");
-    sync_until_quiet(&mut server, "cadre2", &mut q).expect("sync");
-    q.transact::<_, _, automerge::AutomergeError>(|tx| {
-        let points = tx.get(automerge::ROOT, "points")?.expect("points").1;
-        let record = tx.get(&points, entry.as_str())?.expect("entry").1;
-        let by = tx.get(&record, "by")?.expect("by").1;
-        tx.splice_text(&by, 5, 1, "2")
+    // Cadre 2's phone edits the text in place, character by character.
+    let edit = |server: &mut Server, name: &str| {
+        let mut q = phone("phone-2").with_actor(ActorId::random());
+        sync_until_quiet(server, "cadre2", &mut q).expect("sync");
+        q.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let points = tx.get(automerge::ROOT, "points")?.expect("points").1;
+            let record = tx.get(&points, entry.as_str())?.expect("entry").1;
+            let by = tx.get(&record, "by")?.expect("by").1;
+            tx.splice_text(&by, 0, 6, name)
+        })
+        .expect("edit");
+        sync_until_quiet(server, "cadre2", &mut q)
+    };
+    let err = edit(&mut server, "cadre3").expect_err("into a third account's name: refused");
+    assert!(err.to_string().contains("记录人只能是提交修改的账号 cadre2，不能写成 cadre3"), "{err}");
+    assert_eq!(refused_fields(Err(err)), [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
+    edit(&mut server, "cadre2").expect("into its own name, as re-making the entry would");
+    assert_eq!(mapping::read(&server.doc).expect("reads").doc.points[&rid(100)].by, account("cadre2"));
+}
+
+/// A name hidden as the losing side of a conflict shows nowhere when it is pushed, but a later
+/// push that deletes the winner brings it to light: it is refused when written.
+#[test]
+fn a_name_hidden_in_a_conflict_is_refused_when_written() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre2", &mut p).expect("sync");
+    let meeting = rid(1).to_string();
+    // Two actors of cadre 2 from the same state: one voids the meeting with `null` (read as
+    // not voided), the other in cadre 1's name; whichever wins, the name is written.
+    let mut x = p.fork().with_actor(ActorId::from(b"phone-z".as_slice()));
+    let mut y = p.fork().with_actor(ActorId::from(b"phone-y".as_slice()));
+    x.transact::<_, _, automerge::AutomergeError>(|tx| {
+        use automerge::ReadDoc;
+        use automerge::transaction::Transactable;
+        let meetings = tx.get(automerge::ROOT, "meetings")?.expect("meetings").1;
+        let record = tx.get(&meetings, meeting.as_str())?.expect("meeting").1;
+        tx.put(&record, "voided", automerge::ScalarValue::Null)
     })
     .expect("edit");
-    let err = sync_until_quiet(&mut server, "cadre2", &mut q).expect_err("refused");
-    assert!(err.to_string().contains("记录人不能从 cadre1 改为 cadre2"), "{err}");
-    assert_eq!(refused_fields(Err(err)), [(entry, "by".to_owned(), Rule::WrongAuthor)]);
+    put(&mut y, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre1"}));
+    y.merge(&mut x).expect("merge");
+    let shown = mapping::read(&y).expect("reads").doc;
+    assert!(shown.meetings[&rid(1)].voided.is_none(), "the name is hidden: the null wins");
+    let stored = server.doc.get_heads();
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut y));
+    assert_eq!(fields, [(meeting, "voided.by".to_owned(), Rule::WrongAuthor)]);
+    assert_eq!(server.doc.get_heads(), stored);
 }

@@ -41,7 +41,7 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
                 "取回本村记录时服务器拒绝了，请运行 zhibu sync 查看原因。".to_owned()
             }
             Ok(r) => match r.damaged().next() {
-                Some(damaged) => format!("已取回本村其他记录。{damaged}"),
+                Some(damaged) => damaged.to_string(),
                 None => "已取回本村记录，可以离线使用。".to_owned(),
             },
             Err(e) => format!("暂时没能取回本村记录（{e}），联网后运行 zhibu sync。"),
@@ -220,7 +220,10 @@ pub fn rebuild(ctx: &Ctx) -> anyhow::Result<u8> {
             }
             match &report.saved_as {
                 Some(path) if report.was_damaged => {
-                    s += &format!("损坏的本地文件已原样移到 {}，其中可能有未同步的修改，请勿删除\n", path.display())
+                    s += &format!(
+                        "损坏的本地文件中能读出的修改已按上面的结果找回；文件已原样移到 {}，请勿删除\n",
+                        path.display()
+                    )
                 }
                 Some(path) => s += &format!("重建前的手机文档（含舍弃的修改）已另存为 {}\n", path.display()),
                 None => {}
