@@ -134,8 +134,12 @@ impl Phone {
         if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending)? {
             let actor = device.actor_id();
             if actor != inner.actor {
-                // Every document again under the new actor, as opening the phone would.
-                docs::AllDocs { docs: inner.docs, damaged: inner.damaged } = docs::load_all(&inner.dir, &actor)?;
+                // Every document goes on under the new actor, as opening the phone would load it
+                // (memory holds what the disk holds), without reading the disk again: a sync
+                // running meanwhile keeps the documents it works on.
+                for doc in inner.docs.values_mut() {
+                    doc.replica.doc.set_actor(actor.clone());
+                }
                 inner.actor = actor;
             }
             inner.device = device;

@@ -33,6 +33,8 @@ pub(crate) fn forged<'c, 'a>(
     // made or edited them.
     let mut made: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
     let mut edited: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
+    // Texts they make at other keys (a JavaScript client writes every string as text).
+    let mut elsewhere: BTreeSet<String> = BTreeSet::new();
     for (change, account) in changes {
         let expanded = change.decode();
         let actor = expanded.actor_id.to_hex_string();
@@ -42,9 +44,13 @@ pub(crate) fn forged<'c, 'a>(
                     let claimed = format!("记录人只能是提交修改的账号 {account}，不能写成 {name}");
                     out.push(located(next, &object(&op.obj), claimed));
                 }
-                (Key::Map(key), OpType::Make(ObjType::Text)) if key == BY => {
+                (Key::Map(key), OpType::Make(ObjType::Text)) => {
                     let id = format!("{}@{actor}", expanded.start_op.get() + i as u64);
-                    made.entry(id).or_default().insert(account);
+                    if key == BY {
+                        made.entry(id).or_default().insert(account);
+                    } else {
+                        elsewhere.insert(id);
+                    }
                 }
                 (Key::Seq(_), _) => {
                     edited.entry(object(&op.obj)).or_default().insert(account);
@@ -53,8 +59,8 @@ pub(crate) fn forged<'c, 'a>(
             }
         }
     }
-    for (text, accounts) in edited {
-        // A text the changes did not make here: whether it sits at a key `by`.
+    for (text, accounts) in edited.into_iter().filter(|(text, _)| !elsewhere.contains(text)) {
+        // A text made here at a key `by`, or one made before: whether it sits at such a key.
         let at_by = made.contains_key(&text)
             || next
                 .import_obj(&text)
