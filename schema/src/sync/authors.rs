@@ -22,68 +22,166 @@ use crate::{Collection, Rule, Violation};
 /// The map key that names who made an entry.
 const BY: &str = "by";
 
+/// At most this many violations are reported: one crafted change can hold 200,000 operations.
+const MOST: usize = 50;
+
 /// Where the new `changes` (each with the account that pushed it) write, under a key `by` of
-/// `next` (the document with them applied), a name other than their account's.
+/// `next` (the document with them applied), a name other than their account's; or change what
+/// another account's point entry, step or void says (its `by` would vouch for words that are
+/// not its own); or write into an object with the wrong kind of key.
 pub(crate) fn forged<'c, 'a>(
     next: &Automerge,
     changes: impl IntoIterator<Item = (&'c Change, &'a str)>,
 ) -> Vec<Violation> {
-    let mut out = Vec::new();
+    let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
     // made or edited them.
     let mut made: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
     let mut edited: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
-    // Texts they make at other keys (a JavaScript client writes every string as text).
-    let mut elsewhere: BTreeSet<String> = BTreeSet::new();
+    // Objects they make (a JavaScript client writes every string as text), and the maps made
+    // before that they write into by key, with who writes which key.
+    let mut fresh: BTreeSet<String> = BTreeSet::new();
+    let mut written: BTreeMap<String, BTreeSet<(&'a str, String)>> = BTreeMap::new();
     for (change, account) in changes {
         let expanded = change.decode();
         let actor = expanded.actor_id.to_hex_string();
         for (i, op) in expanded.operations.iter().enumerate() {
+            if out.len() >= MOST {
+                break;
+            }
+            let obj = object(&op.obj);
             match (&op.key, &op.action) {
                 (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {
-                    let claimed = format!("记录人只能是提交修改的账号 {account}，不能写成 {name}");
-                    out.push(located(next, &object(&op.obj), claimed));
+                    out.insert(located(next, &obj, claimed(account, name)));
                 }
-                (Key::Map(key), OpType::Make(ObjType::Text)) => {
+                (Key::Map(key), OpType::Make(kind)) => {
                     let id = format!("{}@{actor}", expanded.start_op.get() + i as u64);
-                    if key == BY {
-                        made.entry(id).or_default().insert(account);
-                    } else {
-                        elsewhere.insert(id);
+                    if key == BY && *kind == ObjType::Text {
+                        made.entry(id.clone()).or_default().insert(account);
                     }
+                    fresh.insert(id);
                 }
-                (Key::Seq(_), _) => {
-                    edited.entry(object(&op.obj)).or_default().insert(account);
+                (Key::Seq(_), OpType::Make(_)) => {
+                    fresh.insert(format!("{}@{actor}", expanded.start_op.get() + i as u64));
                 }
                 _ => {}
             }
+            match &op.key {
+                Key::Seq(_) => edited.entry(obj).or_default().insert(account),
+                Key::Map(key) => written.entry(obj).or_default().insert((account, key.to_string())),
+            };
         }
     }
-    for (text, accounts) in edited.into_iter().filter(|(text, _)| !elsewhere.contains(text)) {
-        // A text made here at a key `by`, or one made before: whether it sits at such a key.
+    // Maps made before: whose `by` they hold, if any.
+    for (obj, writes) in written.into_iter().filter(|(obj, _)| !fresh.contains(obj) && obj != "_root") {
+        if out.len() >= MOST {
+            break;
+        }
+        let Ok(id) = next.import_obj(&obj) else {
+            out.insert(unknown(&obj));
+            continue;
+        };
+        if next.object_type(&id).ok() != Some(ObjType::Map) {
+            let message = "文本或列表中不能按键写入".to_owned();
+            out.insert(Violation::new(Collection::Document, "", "", Rule::BadValue, message));
+            continue;
+        }
+        if !holds_by(next, &id) {
+            continue;
+        }
+        let owner = text_at(next, &id, BY);
+        // Any cadre may void an entry (the void is a map of its own, with its own `by`); the
+        // `by` itself is the name rule's.
+        let foreign = writes
+            .into_iter()
+            .filter(|(account, key)| key != "voided" && key != BY && owner.as_deref() != Some(account));
+        for (account, key) in foreign {
+            let owner = owner.as_deref().unwrap_or("（无）");
+            let message = format!("这条记录由 {} 记录，账号 {account} 不能修改其内容", short(owner));
+            out.insert(located_at(next, &id, &key, message));
+        }
+    }
+    for (text, accounts) in edited {
+        // A text made here at a key `by`, or one made before: whether it sits at such a key
+        // (one made here at another key does not).
+        if fresh.contains(&text) && !made.contains_key(&text) {
+            continue;
+        }
         let at_by = made.contains_key(&text)
-            || next
-                .import_obj(&text)
-                .ok()
-                .and_then(|id| next.parents(&id).ok()?.next())
-                .is_some_and(|parent| matches!(&parent.prop, Prop::Map(key) if key == BY));
+            || match next.import_obj(&text) {
+                Ok(id) => next
+                    .parents(&id)
+                    .ok()
+                    .and_then(|mut p| p.next())
+                    .is_some_and(|parent| matches!(&parent.prop, Prop::Map(key) if key == BY)),
+                Err(_) => {
+                    out.insert(unknown(&text));
+                    false
+                }
+            };
         if at_by {
             made.entry(text).or_default().extend(accounts);
         }
     }
     for (text, accounts) in made {
-        let Ok(id) = next.import_obj(&text) else { continue };
+        let Ok(id) = next.import_obj(&text) else {
+            out.insert(unknown(&text));
+            continue;
+        };
         let name = next.text(&id).unwrap_or_default();
         for account in accounts.into_iter().filter(|a| *a != name) {
-            let message = format!("记录人只能是提交修改的账号 {account}，不能写成 {name}");
             let holder = next.parents(&id).ok().and_then(|mut p| p.next()).map(|p| p.obj);
-            out.push(match holder {
-                Some(holder) => located_at(next, &holder, message),
-                None => Violation::new(Collection::Document, "", BY, Rule::WrongAuthor, message),
+            out.insert(match holder {
+                Some(holder) => located_at(next, &holder, BY, claimed(account, &name)),
+                None => Violation::new(Collection::Document, "", BY, Rule::WrongAuthor, claimed(account, &name)),
             });
         }
     }
-    out
+    out.into_iter().take(MOST).collect()
+}
+
+fn claimed(account: &str, name: &str) -> String {
+    format!("记录人只能是提交修改的账号 {account}，不能写成 {}", short(name))
+}
+
+/// A name as a message shows it: a forged one may be megabytes long.
+fn short(name: &str) -> String {
+    match name.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}…", &name[..cut]),
+        None => name.to_owned(),
+    }
+}
+
+/// An object the changes name that the document does not hold.
+fn unknown(obj: &str) -> Violation {
+    let message = format!("修改指向文档中没有的对象 {}", short(obj));
+    Violation::new(Collection::Document, "", "", Rule::BadValue, message)
+}
+
+/// Whether the map `id` holds a `by` of its own: a point entry, a case step or a void (the
+/// records of meetings and cases hold none; their steps and voids do).
+fn holds_by(next: &Automerge, id: &ObjId) -> bool {
+    let Ok(parents) = next.parents(id) else { return false };
+    let path: Vec<Prop> = parents.path().into_iter().map(|(_, prop)| prop).collect();
+    let key = |i: usize, want: &str| matches!(path.get(i), Some(Prop::Map(k)) if k == want);
+    match path.len() {
+        2 => key(0, Collection::Points.key()),
+        3 => key(2, "voided"),
+        4 => key(0, Collection::Cases.key()) && key(2, "steps"),
+        _ => false,
+    }
+}
+
+/// The string at `key` of the map `id`, written as a string or as text.
+fn text_at(next: &Automerge, id: &ObjId, key: &str) -> Option<String> {
+    match next.get(id, key).ok()?? {
+        (automerge::Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        (automerge::Value::Object(ObjType::Text), text) => next.text(&text).ok(),
+        _ => None,
+    }
 }
 
 /// An object as Automerge names it in text (`COUNTER@ACTOR`, or `_root`).
@@ -97,14 +195,15 @@ fn object(obj: &ObjectId) -> String {
 /// The violation of a `by` in the map named `holder` (as [`object`] names it).
 fn located(next: &Automerge, holder: &str, message: String) -> Violation {
     match next.import_obj(holder) {
-        Ok(id) => located_at(next, &id, message),
+        Ok(id) => located_at(next, &id, BY, message),
         Err(_) => Violation::new(Collection::Document, "", BY, Rule::WrongAuthor, message),
     }
 }
 
-/// The violation of a `by` in the map `holder`: the record it belongs to, and the field's path
-/// inside the record (`by`, `voided.by`, `steps.notice.by`), as far as the path can be told.
-fn located_at(next: &Automerge, holder: &ObjId, message: String) -> Violation {
+/// The violation of the field `key` of the map `holder`: the record it belongs to, and the
+/// field's path inside the record (`by`, `voided.by`, `steps.notice.by`), as far as the path
+/// can be told.
+fn located_at(next: &Automerge, holder: &ObjId, key: &str, message: String) -> Violation {
     let mut path: Vec<String> = match next.parents(holder) {
         Ok(parents) => parents
             .path()
@@ -116,7 +215,7 @@ fn located_at(next: &Automerge, holder: &ObjId, message: String) -> Violation {
             .collect(),
         Err(_) => Vec::new(),
     };
-    path.push(BY.to_owned());
+    path.push(key.to_owned());
     let collection = [Collection::Meetings, Collection::Points, Collection::Cases, Collection::Members]
         .into_iter()
         .find(|c| path.first().is_some_and(|top| top == c.key()));

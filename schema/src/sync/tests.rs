@@ -530,20 +530,36 @@ fn an_entry_names_the_account_whose_phone_made_it() {
     assert_eq!(fields, [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
     assert_eq!(server.doc.get_heads(), stored, "nothing in another's name was stored");
 
-    // In its own name, all of it is stored; so is cadre 2's phone completing a step cadre 1
-    // completed (the step is now cadre 2's), and writing an unchanged `by` again.
+    // In its own name, all of it is stored; so is cadre 2's phone completing again a step cadre
+    // 1 completed (the step is now cadre 2's), and voiding cadre 1's entry.
     award(&mut p, 100, "volunteer", 2);
     put(&mut p, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre1"}));
     put(&mut p, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-10", "by": "cadre1"}));
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("in its own name");
     let mut q = phone("phone-2");
     sync_until_quiet(&mut server, "cadre2", &mut q).expect("sync");
+    let stored = server.doc.get_heads();
+    // But not change what cadre 1's entry, step or void says.
+    for (path, value, field) in [
+        (vec!["points", &entry, "delta"], serde_json::json!(4), "delta"),
+        (vec!["points", &entry, "note"], serde_json::json!("改了别人的记录"), "note"),
+        (vec!["cases", &case, "steps", "notice", "done_on"], serde_json::json!("2026-02-12"), "steps.notice.done_on"),
+        (vec!["meetings", &meeting, "voided", "reason"], serde_json::json!("另一个原因"), "voided.reason"),
+    ] {
+        let mut r = q.fork();
+        put(&mut r, &path, value);
+        let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut r));
+        let record = path[1].to_owned();
+        assert_eq!(fields, [(record, field.to_owned(), Rule::WrongAuthor)], "{path:?}");
+    }
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
     put(&mut q, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-11", "by": "cadre2"}));
-    put(&mut q, &["points", &entry, "by"], serde_json::json!("cadre1"));
-    sync_until_quiet(&mut server, "cadre2", &mut q).expect("its own step, and the same name again");
+    put(&mut q, &["points", &entry, "voided"], serde_json::json!({"reason": "重复录入", "by": "cadre2"}));
+    sync_until_quiet(&mut server, "cadre2", &mut q).expect("its own step, and a void of its own");
     let read = mapping::read(&server.doc).expect("reads").doc;
     assert_eq!(read.cases[&rid(4)].steps[&code("notice")].by, account("cadre2"));
     assert_eq!(read.points[&rid(3)].by, account("cadre1"));
+    assert_eq!(read.points[&rid(3)].voided.as_ref().map(|v| &v.by), Some(&account("cadre2")));
 }
 
 #[test]
@@ -613,4 +629,21 @@ fn a_name_hidden_in_a_conflict_is_refused_when_written() {
     let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut y));
     assert_eq!(fields, [(meeting, "voided.by".to_owned(), Rule::WrongAuthor)]);
     assert_eq!(server.doc.get_heads(), stored);
+}
+
+#[test]
+fn a_push_full_of_forged_names_is_refused_in_few_words() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let meeting = rid(1).to_string();
+    put(&mut p, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "x".repeat(5000)}));
+    for n in 0..200 {
+        award_by(&mut p, 1000 + n, "volunteer", 1, "cadre2");
+    }
+    let err = sync_until_quiet(&mut server, "cadre1", &mut p).expect_err("refused");
+    let Refusal::Invalid(violations) = &err else { panic!("{err:?}") };
+    let forged: Vec<_> = violations.iter().filter(|v| v.rule == Rule::WrongAuthor).collect();
+    assert_eq!(forged.len(), 50, "one refusal names at most 50 forged names");
+    assert!(forged.iter().all(|v| v.message.chars().count() < 120), "{forged:?}");
 }
