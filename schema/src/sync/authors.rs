@@ -12,9 +12,9 @@
 //! accounts admitted together (`zhibu_server::together`) are told apart, each change with its
 //! own account.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use automerge::legacy::{Key, ObjectId, OpType};
+use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
 
 use crate::{Collection, Rule, Violation};
@@ -36,49 +36,54 @@ pub(crate) fn forged<'c, 'a>(
     let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
     // made or edited them.
-    let mut made: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
-    let mut edited: BTreeMap<String, BTreeSet<&'a str>> = BTreeMap::new();
+    let mut made: HashMap<ObjectId, BTreeSet<&'a str>> = HashMap::new();
+    let mut edited: HashMap<ObjectId, BTreeSet<&'a str>> = HashMap::new();
     // Objects they make (a JavaScript client writes every string as text), and the maps made
     // before that they write into by key, with who writes which key.
-    let mut fresh: BTreeSet<String> = BTreeSet::new();
-    let mut written: BTreeMap<String, BTreeSet<(&'a str, String)>> = BTreeMap::new();
+    let mut fresh: HashSet<ObjectId> = HashSet::new();
+    let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
     for (change, account) in changes {
         let expanded = change.decode();
-        let actor = expanded.actor_id.to_hex_string();
+        let id_of = |i: usize| ObjectId::Id(OpId(expanded.start_op.get() + i as u64, expanded.actor_id.clone()));
         for (i, op) in expanded.operations.iter().enumerate() {
             if out.len() >= MOST {
                 break;
             }
-            let obj = object(&op.obj);
             match (&op.key, &op.action) {
                 (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {
-                    out.insert(located(next, &obj, claimed(account, name)));
+                    out.insert(located(next, &object(&op.obj), claimed(account, name)));
                 }
                 (Key::Map(key), OpType::Make(kind)) => {
-                    let id = format!("{}@{actor}", expanded.start_op.get() + i as u64);
                     if key == BY && *kind == ObjType::Text {
-                        made.entry(id.clone()).or_default().insert(account);
+                        made.entry(id_of(i)).or_default().insert(account);
                     }
-                    fresh.insert(id);
+                    fresh.insert(id_of(i));
                 }
                 (Key::Seq(_), OpType::Make(_)) => {
-                    fresh.insert(format!("{}@{actor}", expanded.start_op.get() + i as u64));
+                    fresh.insert(id_of(i));
                 }
                 _ => {}
             }
             match &op.key {
-                Key::Seq(_) => edited.entry(obj).or_default().insert(account),
-                Key::Map(key) => written.entry(obj).or_default().insert((account, key.to_string())),
-            };
+                // Texts made here at other keys need no lookup (a JavaScript client writes every
+                // string as text), nor maps made here: whatever they hold is new.
+                Key::Seq(_) if !fresh.contains(&op.obj) || made.contains_key(&op.obj) => {
+                    edited.entry(op.obj.clone()).or_default().insert(account);
+                }
+                Key::Map(key) if !fresh.contains(&op.obj) => {
+                    written.entry(op.obj.clone()).or_default().insert((account, key.to_string()));
+                }
+                _ => {}
+            }
         }
     }
     // Maps made before: whose `by` they hold, if any.
-    for (obj, writes) in written.into_iter().filter(|(obj, _)| !fresh.contains(obj) && obj != "_root") {
+    for (obj, writes) in written.into_iter().filter(|(obj, _)| *obj != ObjectId::Root) {
         if out.len() >= MOST {
             break;
         }
-        let Ok(id) = next.import_obj(&obj) else {
-            out.insert(unknown(&obj));
+        let Ok(id) = next.import_obj(&object(&obj)) else {
+            out.insert(unknown(&object(&obj)));
             continue;
         };
         if next.object_type(&id).ok() != Some(ObjType::Map) {
@@ -102,20 +107,16 @@ pub(crate) fn forged<'c, 'a>(
         }
     }
     for (text, accounts) in edited {
-        // A text made here at a key `by`, or one made before: whether it sits at such a key
-        // (one made here at another key does not).
-        if fresh.contains(&text) && !made.contains_key(&text) {
-            continue;
-        }
+        // A text made here at a key `by`, or one made before: whether it sits at such a key.
         let at_by = made.contains_key(&text)
-            || match next.import_obj(&text) {
+            || match next.import_obj(&object(&text)) {
                 Ok(id) => next
                     .parents(&id)
                     .ok()
                     .and_then(|mut p| p.next())
                     .is_some_and(|parent| matches!(&parent.prop, Prop::Map(key) if key == BY)),
                 Err(_) => {
-                    out.insert(unknown(&text));
+                    out.insert(unknown(&object(&text)));
                     false
                 }
             };
@@ -124,8 +125,8 @@ pub(crate) fn forged<'c, 'a>(
         }
     }
     for (text, accounts) in made {
-        let Ok(id) = next.import_obj(&text) else {
-            out.insert(unknown(&text));
+        let Ok(id) = next.import_obj(&object(&text)) else {
+            out.insert(unknown(&object(&text)));
             continue;
         };
         let name = next.text(&id).unwrap_or_default();
