@@ -22,6 +22,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, Automerge, Change, ReadDoc};
 use serde::{Deserialize, Serialize};
 use zhibu_schema::mapping::{self, WriteError};
+use zhibu_schema::sync::forged;
 use zhibu_schema::{Catalog, Collection, Rule, Violation, Year};
 
 use super::transport::Transport;
@@ -71,14 +72,16 @@ enum Fail {
     Write(WriteError),
 }
 
-/// Replays `changes` (local changes taken from `local`) onto `base`; see the module docs.
+/// Replays `changes` (local changes taken from `local`) onto `base` as `account` under `actor`;
+/// see the module docs. Each is checked as the server checks it, its `by`s included: an edit
+/// in another account's name would only be refused again.
 pub(crate) fn replay(
     base: Automerge,
     local: &Automerge,
     changes: Vec<Change>,
     key: &DocKey,
     catalog: &Catalog,
-    actor: &ActorId,
+    (actor, account): (&ActorId, &str),
 ) -> (Automerge, RebuildReport) {
     let mut doc = base.with_actor(actor.clone());
     let mut report =
@@ -94,7 +97,14 @@ pub(crate) fn replay(
         if present(&doc, change.deps()).len() == change.deps().len() {
             let mut next = doc.fork().with_actor(actor.clone());
             let applied = next.apply_changes([change.clone()]).is_ok();
-            let new = if applied { new_violations(&next, key, catalog, &before) } else { vec![unreplayable("")] };
+            let new = match applied {
+                true => {
+                    let mut new = new_violations(&next, key, catalog, &before);
+                    new.extend(forged(&next, [(&change, account)]));
+                    new
+                }
+                false => vec![unreplayable("")],
+            };
             if new.is_empty() {
                 doc = next;
                 report.kept += 1;
@@ -108,7 +118,8 @@ pub(crate) fn replay(
             &hydrated_json(&local.hydrate(Some(&[change.hash()]))),
         );
         let message = change.message().unwrap_or("重建").to_owned();
-        let result = doc.transact_with::<_, _, Fail, _>(
+        let mut next = doc.fork().with_actor(actor.clone());
+        let result = next.transact_with::<_, _, Fail, _>(
             |_| CommitOptions::default().with_message(message).with_time(change.timestamp()),
             |tx| {
                 for (path, value) in &effect {
@@ -120,7 +131,16 @@ pub(crate) fn replay(
             },
         );
         match result {
-            Ok(_) => report.remade += 1,
+            Ok(done) => {
+                let made = done.hash.and_then(|hash| next.get_change_by_hash(&hash));
+                let forged = made.map(|made| forged(&next, [(&made, account)])).unwrap_or_default();
+                if forged.is_empty() {
+                    doc = next;
+                    report.remade += 1;
+                } else {
+                    report.dropped.push(dropped(forged));
+                }
+            }
             Err(f) => report.dropped.push(dropped(match f.error {
                 Fail::Refused(v) => v,
                 Fail::Write(e) => vec![unreplayable(&e.to_string())],
@@ -157,6 +177,7 @@ impl Phone {
         };
         self.with(|inner| {
             let actor = inner.actor.clone();
+            let account = inner.cadre()?.account.id.to_string();
             // Damaged files: what of them still reads is the local document, and the files go
             // aside as they are.
             let damaged = match inner.damaged.contains_key(&key) {
@@ -174,7 +195,7 @@ impl Phone {
             let local_doc = damaged.as_ref().map_or(&stored.replica.doc, |(salvaged, _)| salvaged);
             let local = server.get_changes_added(local_doc);
             let server_heads = server.get_heads();
-            let (rebuilt, mut report) = replay(server, local_doc, local, &key, &catalog, &actor);
+            let (rebuilt, mut report) = replay(server, local_doc, local, &key, &catalog, (&actor, &account));
             report.was_damaged = damaged.is_some();
             report.saved_as = damaged.map(|(_, aside)| aside);
             if !report.dropped.is_empty() && !report.was_damaged {
@@ -201,5 +222,55 @@ impl Phone {
             inner.save_meta(&key)?;
             Ok(report)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use zhibu_schema::{AccountId, PointDelta, PointEntry, RecordId};
+
+    use super::*;
+    use crate::testutil::*;
+
+    fn entry(member: &str, delta: i64, by: &str) -> PointEntry {
+        PointEntry {
+            member_id: mid(member),
+            rule: code("volunteer"),
+            delta: PointDelta::new(delta).unwrap(),
+            on: d("2026-04-01"),
+            note: None,
+            by: AccountId::parse(by).unwrap(),
+            voided: None,
+        }
+    }
+
+    fn award(doc: &mut Automerge, n: u128, entry: &PointEntry) {
+        let id = RecordId::from_u128(n);
+        doc.transact::<_, _, WriteError>(|tx| mapping::put_record_id(tx, Collection::Points, &id, entry)).unwrap();
+    }
+
+    /// Edits in another account's name would only be refused by the server again: rebuild
+    /// leaves them out, whether it keeps an edit as it is or makes it again.
+    #[test]
+    fn edits_in_another_accounts_name_are_left_out() {
+        let key = key();
+        let mut server = mapping::genesis(&key.village, key.year).with_actor(ActorId::from(b"server".as_slice()));
+        let roster = zhibu_schema::sample::roster(&key.village, key.year, 8, 1);
+        server.transact::<_, _, WriteError>(|tx| mapping::put_document(tx, &roster)).unwrap();
+        let actor = ActorId::from(b"phone".as_slice());
+        let mut local = server.fork().with_actor(actor.clone());
+        award(&mut local, 1, &entry("v1-m01", 2, "cadre2"));
+        // One that breaks a rule, and one in another's name built on it (made again).
+        award(&mut local, 2, &entry("v1-m02", 9, "cadre1"));
+        award(&mut local, 3, &entry("v1-m03", 1, "cadre2"));
+        award(&mut local, 4, &entry("v1-m04", 1, "cadre1"));
+        let changes = local.get_changes(&server.get_heads());
+        let (rebuilt, report) = replay(server, &local, changes, &key, &Catalog::default(), (&actor, "cadre1"));
+        let rules: Vec<Vec<Rule>> =
+            report.dropped.iter().map(|d| d.violations.iter().map(|v| v.rule).collect()).collect();
+        assert_eq!(rules, [vec![Rule::WrongAuthor], vec![Rule::DeltaOutOfRange], vec![Rule::WrongAuthor]]);
+        assert_eq!((report.kept, report.remade), (0, 1), "{report:#?}");
+        let points = mapping::read(&rebuilt).unwrap().doc.points;
+        assert_eq!(points.keys().cloned().collect::<Vec<_>>(), [RecordId::from_u128(4)]);
     }
 }

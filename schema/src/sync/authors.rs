@@ -29,10 +29,7 @@ const MOST: usize = 50;
 /// `next` (the document with them applied), a name other than their account's; or change what
 /// another account's point entry, step or void says (its `by` would vouch for words that are
 /// not its own); or write into an object with the wrong kind of key.
-pub(crate) fn forged<'c, 'a>(
-    next: &Automerge,
-    changes: impl IntoIterator<Item = (&'c Change, &'a str)>,
-) -> Vec<Violation> {
+pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c Change, &'a str)>) -> Vec<Violation> {
     let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
     // made or edited them.

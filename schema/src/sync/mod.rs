@@ -13,6 +13,7 @@ mod fast;
 mod standard;
 
 pub use admit::{Accepted, Gate, Owner, Refusal, admit, admit_authored, admit_known};
+pub use authors::forged;
 pub use fast::{
     FAST_VERSION, FastCatalog, FastDoc, FastOutcome, FastReply, FastRequest, FastResponse, Member, Share, Together,
     WireError, hashes_from_wire, hashes_to_wire, lacking_changes, receive_fast, receive_fast_known,
