@@ -52,6 +52,12 @@ struct Waiting {
     reply: oneshot::Sender<AppResult<FastOutcome>>,
 }
 
+impl Waiting {
+    fn pusher(&self) -> Pusher<'_> {
+        Pusher { account: &self.account, mine: &self.mine }
+    }
+}
+
 /// The fast pushes waiting for their documents, by document.
 #[derive(Debug, Default)]
 pub struct Queues {
@@ -188,8 +194,7 @@ async fn as_one(
     pushes: &[Waiting],
     catalog: &Arc<Catalog>,
 ) -> AppResult<Option<Vec<FastOutcome>>> {
-    let members: Vec<(&FastDoc, Pusher<'_>)> =
-        pushes.iter().map(|w| (&w.doc, Pusher { account: &w.account, mine: &w.mine })).collect();
+    let members: Vec<(&FastDoc, Pusher<'_>)> = pushes.iter().map(|w| (&w.doc, w.pusher())).collect();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
         let Some(together) = crate::admission::fast_together(state, key, &mut base, &members, catalog).await else {
@@ -217,7 +222,7 @@ async fn as_one(
 
 /// Admits and stores one push alone.
 async fn alone(state: &AppState, key: &DocKey, w: &Waiting, catalog: &Arc<Catalog>) -> AppResult<FastOutcome> {
-    let pusher = Pusher { account: &w.account, mine: &w.mine };
+    let pusher = w.pusher();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
         let Some((accepted, outcome)) = crate::admission::fast(state, key, &mut base, &w.doc, catalog, pusher).await?

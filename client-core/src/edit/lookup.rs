@@ -1,6 +1,6 @@
 //! Finding the records an edit names, across the documents of the cadre's village.
 
-use automerge::{ObjId, ObjType, ReadDoc, ScalarValue, Value};
+use automerge::{ObjId, ObjType, ReadDoc, Value};
 use zhibu_schema::{Collection, RecordId};
 
 use crate::error::ClientError;
@@ -22,15 +22,7 @@ pub(crate) fn map_at(doc: &impl ReadDoc, path: &[&str]) -> Option<ObjId> {
 /// The text at `path`, written as a string scalar or as Automerge text.
 pub(crate) fn text_at(doc: &impl ReadDoc, path: &[&str]) -> Option<String> {
     let (last, parents) = path.split_last()?;
-    let obj = map_at(doc, parents)?;
-    match doc.get(&obj, *last).ok()?? {
-        (Value::Scalar(s), _) => match s.as_ref() {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        (Value::Object(ObjType::Text), id) => doc.text(&id).ok(),
-        _ => None,
-    }
+    zhibu_schema::mapping::string_at(doc, &map_at(doc, parents)?, last)
 }
 
 impl Inner {

@@ -6,7 +6,8 @@ mod read;
 mod write;
 
 pub use hydrate::hydrate;
-pub use read::{Hydrated, ReadError, Touched, read, reread, touched_by};
+pub(crate) use read::collection_of;
+pub use read::{Hydrated, ReadError, Touched, read, reread, string_at, touched_by};
 pub use write::{WriteError, genesis, genesis_actor, put_at, put_document, put_record, put_record_id};
 
 #[cfg(test)]

@@ -148,7 +148,8 @@ pub fn touched_by(patches: &[Patch]) -> Touched {
     Touched::Records(out)
 }
 
-fn collection_of(key: &str) -> Option<Collection> {
+/// The collection a root key names, if any.
+pub(crate) fn collection_of(key: &str) -> Option<Collection> {
     [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases]
         .into_iter()
         .find(|c| c.key() == key)
@@ -445,4 +446,17 @@ fn read_case(f: &mut Fields<'_>) -> Option<Case> {
         closed_on: closed_on?,
         voided: voided?,
     })
+}
+
+/// The string at `key` of the map `obj` of `doc`, written as a string scalar or as Automerge
+/// text (API.md: readers accept both).
+pub fn string_at(doc: &impl ReadDoc, obj: &automerge::ObjId, key: &str) -> Option<String> {
+    match doc.get(obj, key).ok()?? {
+        (automerge::Value::Scalar(s), _) => match s.as_ref() {
+            automerge::ScalarValue::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
+        (automerge::Value::Object(automerge::ObjType::Text), id) => doc.text(&id).ok(),
+        _ => None,
+    }
 }

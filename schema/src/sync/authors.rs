@@ -17,6 +17,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
 
+use crate::mapping::{collection_of, string_at};
 use crate::{Collection, Rule, Violation};
 
 /// The map key that names who made an entry.
@@ -91,7 +92,7 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         if !holds_by(next, &id) {
             continue;
         }
-        let owner = text_at(next, &id, BY);
+        let owner = string_at(next, &id, BY);
         // Any cadre may void an entry (the void is a map of its own, with its own `by`); the
         // `by` itself is the name rule's.
         let foreign = writes
@@ -170,18 +171,6 @@ fn holds_by(next: &Automerge, id: &ObjId) -> bool {
     }
 }
 
-/// The string at `key` of the map `id`, written as a string or as text.
-fn text_at(next: &Automerge, id: &ObjId, key: &str) -> Option<String> {
-    match next.get(id, key).ok()?? {
-        (automerge::Value::Scalar(s), _) => match s.as_ref() {
-            ScalarValue::Str(s) => Some(s.to_string()),
-            _ => None,
-        },
-        (automerge::Value::Object(ObjType::Text), text) => next.text(&text).ok(),
-        _ => None,
-    }
-}
-
 /// An object as Automerge names it in text (`COUNTER@ACTOR`, or `_root`).
 fn object(obj: &ObjectId) -> String {
     match obj {
@@ -214,9 +203,7 @@ fn located_at(next: &Automerge, holder: &ObjId, key: &str, message: String) -> V
         Err(_) => Vec::new(),
     };
     path.push(key.to_owned());
-    let collection = [Collection::Meetings, Collection::Points, Collection::Cases, Collection::Members]
-        .into_iter()
-        .find(|c| path.first().is_some_and(|top| top == c.key()));
+    let collection = path.first().and_then(|top| collection_of(top));
     match (collection, path.as_slice()) {
         (Some(which), [_, record, field @ ..]) => {
             Violation::new(which, record.as_str(), field.join("."), Rule::WrongAuthor, message)
