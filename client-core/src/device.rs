@@ -15,6 +15,7 @@ use std::path::Path;
 use automerge::ActorId;
 use serde::{Deserialize, Serialize};
 
+use crate::DocKey;
 use crate::error::ClientError;
 use crate::store::{read_optional, write_atomic};
 
@@ -66,15 +67,28 @@ impl Device {
     }
 
     /// The identity for `account`, logging in on this phone with `pending` edits of the account
-    /// before still to sync: this one when it is the account's or nobody's yet (then taken, and
+    /// before still to sync, and `damaged` a document whose files are damaged (its edits
+    /// unknown): this one when it is the account's or nobody's yet (then taken, and
     /// stored), a new one when it is another account's and nothing of it waits (stored), or
     /// why not. None: nothing changes.
-    pub(crate) fn for_account(&self, dir: &Path, account: &str, pending: usize) -> Result<Option<Device>, ClientError> {
+    pub(crate) fn for_account(
+        &self,
+        dir: &Path,
+        account: &str,
+        pending: usize,
+        damaged: Option<&DocKey>,
+    ) -> Result<Option<Device>, ClientError> {
         let next = match &self.account {
             Some(owner) if owner == account => return Ok(None),
             None => Device { account: Some(account.to_owned()), ..self.clone() },
             Some(owner) if pending > 0 => {
                 return Err(ClientError::OtherAccountsEdits { account: owner.clone(), pending });
+            }
+            // Its edits cannot be counted: they may be the owner's, which only the owner's
+            // rebuild keeps (another account's would leave them out as not its own).
+            Some(owner) if damaged.is_some() => {
+                let key = damaged.expect("checked").clone();
+                return Err(ClientError::OtherAccountsDamaged { account: owner.clone(), key });
             }
             Some(_) => Device::fresh(Some(account.to_owned()))?,
         };

@@ -89,7 +89,7 @@ pub enum ClientError {
     /// One document's files are damaged: that year cannot be read, edited or synced until it is
     /// rebuilt from the server; the other years work as before.
     #[error(
-        "{key} 的本地记录文件已损坏（{detail}），这一年的记录暂时不能查看、修改或同步，其他年份照常。\
+        "{key}的本地记录文件已损坏（{detail}），这一年的记录暂时不能查看、修改或同步，其他年份照常。\
          联网后运行 zhibu --year {} rebuild 从服务器恢复；损坏的文件会原样另存在数据目录里，不会删除",
         .key.year
     )]
@@ -169,6 +169,21 @@ pub enum ClientError {
         pending: usize,
     },
 
+    /// A document's files are damaged, and may hold edits of the account whose edits this phone
+    /// makes: another account is refused until that account has rebuilt it, since the edits
+    /// found again are kept only under their own account.
+    #[error(
+        "{key}的本地记录文件已损坏，其中可能有账号「{account}」未同步的修改。请先用「{account}」登录，\
+         运行 zhibu --year {} rebuild 找回修改并同步，再换账号登录",
+        .key.year
+    )]
+    OtherAccountsDamaged {
+        /// The account whose edits may wait.
+        account: String,
+        /// The damaged document.
+        key: DocKey,
+    },
+
     /// The server could not be reached; the phone's edits are kept.
     #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后会自动同步")]
     Offline(String),
@@ -193,7 +208,8 @@ impl ClientError {
             ClientError::NotLoggedIn
             | ClientError::SessionExpired(_)
             | ClientError::LoginFailed(_)
-            | ClientError::OtherAccountsEdits { .. } => ErrorKind::NotLoggedIn,
+            | ClientError::OtherAccountsEdits { .. }
+            | ClientError::OtherAccountsDamaged { .. } => ErrorKind::NotLoggedIn,
             ClientError::NotAllowed(_) | ClientError::ServerRefused(_) => ErrorKind::ServerRefused,
             ClientError::Refused(_)
             | ClientError::NoSuchRecord { .. }

@@ -331,6 +331,17 @@ async fn damaged_year(backend: Backend) {
     let (code, out, err) = zhibu(d, &["sync"]);
     assert_eq!(code, 7, "{out}{err}");
     assert!(err.contains(&rebuild), "{err}");
+    assert!(out.contains(&format!("v1 {} 年的文件已损坏，其中的修改未计入", app.year)), "{out}");
+    // Its edits are not counted, so another cadre may not take the phone over: the edits found
+    // again are kept only under the account that made them.
+    let (code, out, err) = zhibu(d, &["logout"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("换别的账号登录之前"), "{out}");
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre2", "--password", PASSWORD]);
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("可能有账号「cadre1」未同步的修改") && err.contains(&rebuild), "{err}");
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
     let key = zhibu_server::db::documents::DocKey { year: last_year, ..app.doc_key("v1") };
     let server = app.state.db.load_doc(&key).await.expect("load");
     let records = zhibu_schema::mapping::read(&server.doc).expect("reads").doc;

@@ -127,11 +127,13 @@ impl Phone {
     /// Stores a login (what [`login`](crate::login) does after the server accepted the
     /// password). The documents on the phone stay as they are. Another account than the one
     /// whose edits this phone made gets an actor of its own, once those edits have all synced
-    /// (see [`Device`]); until then it is refused with [`ClientError::OtherAccountsEdits`].
+    /// (see [`Device`]); until then it is refused with [`ClientError::OtherAccountsEdits`], and
+    /// while a document's files are damaged with [`ClientError::OtherAccountsDamaged`].
     pub fn set_session(&self, session: Session) -> Result<(), ClientError> {
         let mut inner = self.lock();
         let pending = inner.pending_edits();
-        if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending)? {
+        let damaged = inner.damaged.keys().next();
+        if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending, damaged)? {
             let actor = device.actor_id();
             if actor != inner.actor {
                 // Every document goes on under the new actor, as opening the phone would load it

@@ -94,6 +94,12 @@ impl Phone {
         self.lock().pending_edits()
     }
 
+    /// The documents whose files are damaged: their edits waiting to sync, if any, are not
+    /// counted in [`pending_edits`](Self::pending_edits) until they are rebuilt.
+    pub fn damaged_documents(&self) -> Vec<DocKey> {
+        self.lock().damaged.keys().cloned().collect()
+    }
+
     /// When a sync last succeeded, for any document.
     pub fn last_sync(&self) -> Option<time::OffsetDateTime> {
         self.lock().docs.values().filter_map(|d| d.replica.meta.last_sync).max()

@@ -35,9 +35,16 @@ impl Ctx {
         Ok(self.phone.find_member(self.year, text)?)
     }
 
-    /// "待同步修改：N 条", for the end of an edit's report.
+    /// "待同步的修改：N 条", for the end of an edit's report, and which years' damaged files
+    /// may hold more.
     pub fn pending_line(&self) -> String {
-        format!("待同步的修改：{} 条", self.phone.pending_edits())
+        let mut line = format!("待同步的修改：{} 条", self.phone.pending_edits());
+        let damaged = self.phone.damaged_documents();
+        if !damaged.is_empty() {
+            let keys: Vec<String> = damaged.iter().map(ToString::to_string).collect();
+            line += &format!("（{}的文件已损坏，其中的修改未计入）", keys.join("、"));
+        }
+        line
     }
 }
 

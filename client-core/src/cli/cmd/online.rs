@@ -60,7 +60,7 @@ pub fn logout(ctx: &Ctx) -> anyhow::Result<u8> {
     ctx.block_on(crate::logout(&ctx.phone))?;
     let pending = ctx.phone.pending_edits();
     let mut line = format!("已退出登录。手机上的记录都还在，{}。", ctx.pending_line());
-    if pending > 0 {
+    if pending > 0 || !ctx.phone.damaged_documents().is_empty() {
         line.push_str("换别的账号登录之前，请先用本账号登录把这些修改同步到服务器。");
     }
     ctx.out.show(|| line, &json!({"pending": pending}));
