@@ -8,7 +8,9 @@
 //! `null` hides, say) shows nowhere today, but a later push that deletes the winner brings it to
 //! light, with no new operation of its own to check then. So each new change is expanded into
 //! its operations, and every string it puts under a map key `by`, and every text at such a key
-//! that it makes or edits, must read as the account that pushed the change. Pushes of several
+//! that it makes or edits, must read as the account that pushed the change. What another
+//! account's point entry, step or void says is that account's: neither a key of it nor a text
+//! in it (a JavaScript client writes every string as text) may be written by another. Pushes of several
 //! accounts admitted together (`zhibu_server::together`) are told apart, each change with its
 //! own account.
 
@@ -99,27 +101,39 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             .into_iter()
             .filter(|(account, key)| key != "voided" && key != BY && owner.as_deref() != Some(account));
         for (account, key) in foreign {
-            let owner = owner.as_deref().unwrap_or("（无）");
-            let message = format!("这条记录由 {} 记录，账号 {account} 不能修改其内容", short(owner));
-            out.insert(located_at(next, &id, &key, message));
+            out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
         }
     }
     for (text, accounts) in edited {
-        // A text made here at a key `by`, or one made before: whether it sits at such a key.
-        let at_by = made.contains_key(&text)
-            || match next.import_obj(&object(&text)) {
-                Ok(id) => next
-                    .parents(&id)
-                    .ok()
-                    .and_then(|mut p| p.next())
-                    .is_some_and(|parent| matches!(&parent.prop, Prop::Map(key) if key == BY)),
-                Err(_) => {
-                    out.insert(unknown(&object(&text)));
-                    false
-                }
-            };
-        if at_by {
+        // A text made here at a key `by` is the name rule's; one made before is that rule's when
+        // it sits at such a key, and otherwise a field (a JavaScript client writes every string
+        // as text) of whichever point entry, step or void holds it, if any.
+        if made.contains_key(&text) {
             made.entry(text).or_default().extend(accounts);
+            continue;
+        }
+        let Ok(id) = next.import_obj(&object(&text)) else {
+            out.insert(unknown(&object(&text)));
+            continue;
+        };
+        let Ok(parents) = next.parents(&id) else { continue };
+        for (depth, parent) in parents.enumerate() {
+            // The key of the text, or of what holds it, in `parent.obj`.
+            let key = match parent.prop {
+                Prop::Map(key) => key,
+                Prop::Seq(i) => i.to_string(),
+            };
+            if depth == 0 && key == BY {
+                made.entry(text).or_default().extend(accounts);
+                break;
+            }
+            if next.object_type(&parent.obj).ok() == Some(ObjType::Map) && holds_by(next, &parent.obj) {
+                let owner = string_at(next, &parent.obj, BY);
+                for account in accounts.into_iter().filter(|a| owner.as_deref() != Some(*a)) {
+                    out.insert(located_at(next, &parent.obj, &key, not_yours(owner.as_deref(), account)));
+                }
+                break;
+            }
         }
     }
     for (text, accounts) in made {
@@ -137,6 +151,11 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         }
     }
     out.into_iter().take(MOST).collect()
+}
+
+/// Why `account` may not change what an entry of `owner`'s says.
+fn not_yours(owner: Option<&str>, account: &str) -> String {
+    format!("这条记录由 {} 记录，账号 {account} 不能修改其内容", short(owner.unwrap_or("（无）")))
 }
 
 fn claimed(account: &str, name: &str) -> String {

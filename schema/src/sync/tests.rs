@@ -601,6 +601,61 @@ fn a_name_written_as_text_cannot_be_edited_into_another() {
     assert_eq!(mapping::read(&server.doc).expect("reads").doc.points[&rid(100)].by, account("cadre2"));
 }
 
+/// A JavaScript client writes every string as text, and edits a text in place: another account
+/// may not edit so what an entry, a step or a void says, any more than by writing its key.
+#[test]
+fn another_accounts_words_written_as_text_cannot_be_edited_in_place() {
+    use automerge::ObjType;
+    use automerge::ReadDoc;
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    award(&mut p, 100, "volunteer", 2);
+    let (entry, meeting) = (rid(100).to_string(), rid(1).to_string());
+    put(&mut p, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre1"}));
+    // Cadre 1's phone writes the entry's note and the void's reason as text.
+    let texts: [&[&str]; 2] = [&["points", &entry, "note"], &["meetings", &meeting, "voided", "reason"]];
+    for path in texts {
+        p.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let mut obj = automerge::ROOT;
+            for key in &path[..path.len() - 1] {
+                obj = tx.get(&obj, *key)?.expect("path").1;
+            }
+            let text = tx.put_object(&obj, path[path.len() - 1], ObjType::Text)?;
+            tx.splice_text(&text, 0, 0, "原来的说明")
+        })
+        .expect("edit");
+    }
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("its own words, as text");
+
+    let edit = |server: &mut Server, account: &'static str, path: &[&str]| {
+        let mut q = phone("phone-2").with_actor(ActorId::random());
+        sync_until_quiet(server, account, &mut q).expect("sync");
+        q.transact::<_, _, automerge::AutomergeError>(|tx| {
+            let mut obj = automerge::ROOT;
+            for key in path {
+                obj = tx.get(&obj, *key)?.expect("path").1;
+            }
+            tx.splice_text(&obj, 0, 2, "改过的")
+        })
+        .expect("edit");
+        sync_until_quiet(server, account, &mut q)
+    };
+    let stored = server.doc.get_heads();
+    for (path, field) in [(texts[0], "note"), (texts[1], "voided.reason")] {
+        let err = edit(&mut server, "cadre2", path).expect_err("another's words: refused");
+        assert!(err.to_string().contains("这条记录由 cadre1 记录，账号 cadre2 不能修改其内容"), "{err}");
+        assert_eq!(refused_fields(Err(err)), [(path[1].to_owned(), field.to_owned(), Rule::WrongAuthor)]);
+    }
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
+    for path in texts {
+        edit(&mut server, "cadre1", path).expect("its own words");
+    }
+    let read = mapping::read(&server.doc).expect("reads").doc;
+    assert_eq!(read.points[&rid(100)].note.as_ref().map(|n| n.as_str()), Some("改过的的说明"));
+}
+
 /// A name hidden as the losing side of a conflict shows nowhere when it is pushed, but a later
 /// push that deletes the winner brings it to light: it is refused when written.
 #[test]
