@@ -4,7 +4,7 @@
 
 use automerge::ActorId;
 use automerge::transaction::CommitOptions;
-use zhibu_schema::mapping::{self, WriteError};
+use zhibu_schema::mapping::WriteError;
 use zhibu_schema::sync::{Gate, Owner, admit};
 
 use crate::db::documents::DocKey;
@@ -14,7 +14,8 @@ use crate::push::{self, Push, Sender};
 use crate::state::AppState;
 
 /// Applies `edit` to the document as one change with `message`, validates and stores it.
-/// A document that does not exist yet starts with the shared genesis change.
+/// A document that does not exist yet starts with the shared genesis change (see
+/// [`Parts::build`](crate::db::documents::Parts::build)).
 pub async fn server_edit<F>(state: &AppState, key: &DocKey, account: &str, message: &str, edit: F) -> AppResult<()>
 where
     F: Fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), WriteError>,
@@ -24,7 +25,8 @@ where
     let _turn = state.gates.document(key).await;
     for _ in 0..8 {
         let base = state.load_doc(key).await?;
-        let mut next = if base.version == 0 { mapping::genesis(&key.village, key.year) } else { base.doc.fork() };
+        // A year never stored is loaded as its genesis.
+        let mut next = base.doc.fork();
         next.set_actor(ActorId::random());
         next.transact_with::<_, _, WriteError, _>(
             |_| CommitOptions::default().with_message(message.to_owned()).with_time(now_ms() / 1000),

@@ -25,6 +25,8 @@ pub struct RawPhone {
     pub token: String,
     pub peer: String,
     pub village: String,
+    /// The year whose document it syncs.
+    pub year: Year,
 }
 
 impl RawPhone {
@@ -38,11 +40,22 @@ impl RawPhone {
             token: token.to_owned(),
             peer: format!("peer-{actor}"),
             village: village.to_owned(),
+            year: app.year(),
+        }
+    }
+
+    /// A peer of `year` that starts from an empty document, as a JavaScript client's
+    /// `Automerge.init()` does, knowing nothing of the genesis change.
+    pub fn from_nothing(app: &impl Server, token: &str, actor: &str, village: &str, year: Year) -> RawPhone {
+        RawPhone {
+            doc: Automerge::new().with_actor(ActorId::from(actor.as_bytes())),
+            year,
+            ..RawPhone::new(app, token, actor, village)
         }
     }
 
     pub fn year(&self) -> Year {
-        mapping::read(&self.doc).map(|h| h.doc.year).unwrap_or_else(|_| zhibu_server::api::this_year())
+        self.year
     }
 
     /// Awards points to one of the village's first eight members as `cadre`, the `n`th award
@@ -82,7 +95,7 @@ impl RawPhone {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(u16, Vec<u8>), reqwest::Error> {
-        let url = format!("{}/v1/villages/{}/years/{}/sync", app.url(), self.village, app.year());
+        let url = format!("{}/v1/villages/{}/years/{}/sync", app.url(), self.village, self.year);
         let r = app
             .http()
             .post(url)

@@ -38,6 +38,37 @@ async fn push_and_pull(backend: Backend) {
 }
 backends!(push_and_pull_converge, push_and_pull);
 
+/// A year the server has never stored, synced by a peer that starts from nothing (a JavaScript
+/// client's `Automerge.init()`): its first message carries no changes, and the server answers
+/// with the year's genesis, into whose maps the peer then writes; a second such peer converges.
+async fn a_year_not_stored(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let last = zhibu_schema::Year::new(i64::from(app.year.get()) - 1).expect("year");
+    let key = zhibu_server::db::documents::DocKey { year: last, ..app.doc_key("v1") };
+    assert_eq!(app.state.db.load_doc(&key).await.expect("load").version, 0, "never stored");
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::from_nothing(&app, &token, "phone-a", "v1", last);
+    phone.sync(&app).await.expect("first sync");
+    let read = mapping::read(&phone.doc).expect("the genesis came down").doc;
+    assert_eq!((read.year, read.village_id.as_str()), (last, "v1"));
+    let id = RecordId::new_v7();
+    let case = zhibu_schema::Case::new(
+        zhibu_schema::Code::parse("homestead").expect("code"),
+        zhibu_schema::Line::parse("王家宅基地").expect("title"),
+        last.first_day(),
+    );
+    phone.edit("登记事项", |tx| mapping::put_record_id(tx, Collection::Cases, &id, &case));
+    phone.sync(&app).await.expect("push");
+    let stored = app.state.db.load_doc(&key).await.expect("load");
+    assert!(stored.version > 0);
+    assert!(mapping::read(&stored.doc).expect("reads").doc.cases.contains_key(&id), "stored");
+    let token2 = app.token("cadre2").await;
+    let mut other = RawPhone::from_nothing(&app, &token2, "phone-b", "v1", last);
+    other.sync(&app).await.expect("pull");
+    assert_eq!(other.doc.get_heads(), phone.doc.get_heads());
+}
+backends!(a_year_never_stored_starts_from_its_genesis, a_year_not_stored);
+
 async fn invalid_changes(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;

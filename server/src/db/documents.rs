@@ -19,6 +19,7 @@ use flate2::Compression;
 use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use sqlx::Row;
+use zhibu_schema::mapping;
 use zhibu_schema::{VillageId, Year};
 
 use super::sink::Arg::{Blob, Int, OptText, Text};
@@ -65,6 +66,8 @@ pub struct Loaded {
 /// A document's stored parts, not yet put together: its snapshot and the changes since.
 #[derive(Debug)]
 pub struct Parts {
+    /// The village and year: a document with no snapshot starts from their genesis change.
+    origin: (VillageId, Year),
     snapshot: Option<Vec<u8>>,
     changes: Vec<Vec<u8>>,
     version: i64,
@@ -102,9 +105,13 @@ fn unpack_snapshot(bytes: &[u8]) -> anyhow::Result<Automerge> {
 impl Parts {
     /// The document the parts make: computing, no IO.
     pub fn build(self) -> anyhow::Result<Loaded> {
+        // A year never stored is its genesis, as every phone starts it: a peer that starts
+        // from nothing (the standard protocol's first message carries no changes) is then
+        // answered with the genesis, not with a document that has no records to read. The
+        // stored changes hold the genesis too when a phone pushed it before the server had it.
         let mut doc = match self.snapshot {
             Some(bytes) => unpack_snapshot(&bytes).context("while loading a stored snapshot")?,
-            None => Automerge::new(),
+            None => mapping::genesis(&self.origin.0, self.origin.1),
         };
         let changes = self
             .changes
@@ -119,7 +126,7 @@ impl Parts {
 }
 
 impl Db {
-    /// The document as it stands (empty, version 0, when it was never stored).
+    /// The document as it stands (its genesis, version 0, when it was never stored).
     pub async fn load_doc(&self, key: &DocKey) -> anyhow::Result<Loaded> {
         self.load_parts(key).await?.build()
     }
@@ -171,7 +178,8 @@ impl Db {
                 continue;
             }
             let changes = rows.iter().map(|r| r.try_get::<Vec<u8>, _>("data")).collect::<Result<Vec<_>, _>>()?;
-            return Ok(Parts { snapshot, changes, version, projected });
+            let origin = (key.village.clone(), key.year);
+            return Ok(Parts { origin, snapshot, changes, version, projected });
         }
         anyhow::bail!("the document {key:?} kept changing while it was loaded")
     }
@@ -437,7 +445,8 @@ mod tests {
     }
 
     fn parts(snapshot: Vec<u8>) -> Parts {
-        Parts { snapshot: Some(snapshot), changes: Vec::new(), version: 1, projected: None }
+        let origin = (VillageId::parse("v1").expect("id"), Year::new(2026).expect("year"));
+        Parts { origin, snapshot: Some(snapshot), changes: Vec::new(), version: 1, projected: None }
     }
 
     #[test]
