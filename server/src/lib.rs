@@ -107,9 +107,11 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::map_response(json_errors))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        // Outside the two above (a later layer wraps the earlier ones), so that their answers
+        // get the JSON body too.
+        .layer(axum::middleware::map_response(json_errors))
         .layer(TraceLayer::new_for_http())
 }
 

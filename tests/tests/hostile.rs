@@ -326,3 +326,29 @@ async fn bombs(backend: Backend) {
     assert_eq!(status, 200, "the server is still well");
 }
 backends!(chunks_that_declare_too_much_are_refused, bombs);
+
+/// A request whose body never arrives whole (a phone that lost its signal mid-upload) is cut
+/// off at the request timeout with API.md's JSON error body, as every other refusal.
+async fn stalled(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some(db) = zhibu_tests::TestDb::create(backend).await else { return };
+    let app = TestApp::start_configured(db, |config| config.request_timeout_secs = 1).await;
+    let token = app.token("cadre1").await;
+    let address = app.url.trim_start_matches("http://").to_owned();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.expect("connect");
+    let head = format!(
+        "POST /v1/sync HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nX-Peer-Id: stalled\r\n\
+         Content-Type: application/cbor\r\nContent-Length: 1000\r\n\r\n"
+    );
+    socket.write_all(head.as_bytes()).await.expect("write");
+    socket.write_all(&[0xa1; 10]).await.expect("write");
+    let mut reply = Vec::new();
+    tokio::time::timeout(std::time::Duration::from_secs(20), socket.read_to_end(&mut reply))
+        .await
+        .expect("answered within the timeout")
+        .expect("read");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("application/json") && reply.contains("\"code\":\"timeout\""), "{reply}");
+}
+backends!(a_stalled_request_times_out_with_the_error_body, stalled);
