@@ -50,7 +50,7 @@ async fn exports(backend: Backend) {
     assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "同步"]);
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（已开/应开）", "支部委员会（已开/应开）"]);
-    assert_eq!(summary[0].last().map(String::as_str), Some("最近同步"));
+    assert_eq!(summary[0].last().map(String::as_str), Some("最近同步（北京时间）"));
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");
@@ -62,8 +62,17 @@ async fn exports(backend: Backend) {
     let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");
     assert_eq!(v2.last().map(String::as_str), Some("从未同步"));
     let sync = sheet(&mut book, "同步");
-    assert_eq!(sync[0], ["村名", "账号", "设备", "最近同步"]);
+    assert_eq!(sync[0], ["村名", "账号", "设备", "最近同步（北京时间）"]);
     assert_eq!(sync[1][..3], ["一村", "cadre1", "peer-phone-a"]);
+    // People read the file: the time is China's, as the pages show it, not UTC.
+    let shown = time::PrimitiveDateTime::parse(
+        &sync[1][3],
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", sync[1][3]))
+    .assume_offset(time::macros::offset!(+8));
+    assert!((time::OffsetDateTime::now_utc() - shown).abs() < time::Duration::minutes(5), "{shown}");
+    assert_eq!(v1.last(), Some(&sync[1][3]));
 
     // The report as CSV: the byte-order mark, then a file any CSV reader parses.
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={y}")).await;

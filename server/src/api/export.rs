@@ -5,6 +5,9 @@ use rust_xlsxwriter::{Format, Workbook};
 use zhibu_schema::{MeetingKind, PeriodState};
 
 use crate::db::report::TownshipReport;
+// People read the files: times in China Standard Time, as the pages show them (the JSON report
+// keeps RFC 3339 in UTC for programs).
+use crate::pages::clock::format_rfc3339;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
@@ -35,7 +38,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "合格",
             "不合格",
             "未评定（预备党员）",
-            "最近同步",
+            "最近同步（北京时间）",
         ]
         .map(str::to_owned),
     );
@@ -62,7 +65,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 g.qualified.to_string(),
                 g.unqualified.to_string(),
                 g.ungraded.to_string(),
-                v.last_sync_at.clone().unwrap_or_else(|| "从未同步".to_owned()),
+                v.last_sync_at.as_deref().map_or_else(|| "从未同步".to_owned(), format_rfc3339),
             ]);
             row
         })
@@ -192,21 +195,22 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
                 if l.record == "meeting" { "会议" } else { "事项步骤" }.to_owned(),
                 l.what.clone(),
                 l.dated.clone(),
-                l.first_seen_at.clone(),
+                format_rfc3339(&l.first_seen_at),
                 l.days_late.to_string(),
             ]);
         }
     }
-    let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到", "晚了几天"]);
+    let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到（北京时间）", "晚了几天"]);
     sheet(&mut book, "补录", &header, &late, &bold)?;
 
     let mut devices = Vec::new();
     for v in &report.villages {
         for d in &v.devices {
-            devices.push(vec![v.name.clone(), d.account_id.clone(), d.peer_id.clone(), d.last_sync_at.clone()]);
+            let at = format_rfc3339(&d.last_sync_at);
+            devices.push(vec![v.name.clone(), d.account_id.clone(), d.peer_id.clone(), at]);
         }
     }
-    let header = strings(["村名", "账号", "设备", "最近同步"]);
+    let header = strings(["村名", "账号", "设备", "最近同步（北京时间）"]);
     sheet(&mut book, "同步", &header, &devices, &bold)?;
 
     Ok(book.save_to_buffer()?)

@@ -247,7 +247,7 @@ impl Db {
         let rows = sqlx::query(
             "SELECT village_id, case_id, item, title, opened_on, closed_on, gaps FROM p_cases \
              WHERE township_id = $1 AND year = $2 AND voided = 0 \
-             AND (gap_count > 0 OR (closed_on IS NULL AND opened_on < $3)) ORDER BY village_id, opened_on",
+             AND (gap_count > 0 OR (closed_on IS NULL AND opened_on < $3)) ORDER BY village_id, opened_on, case_id",
         )
         .bind(township)
         .bind(y)
@@ -285,7 +285,7 @@ impl Db {
 
         let rows = sqlx::query(
             "SELECT village_id, meeting_id, kind, held_on, topic, first_seen_at, late_days FROM p_meetings \
-             WHERE township_id = $1 AND year = $2 AND voided = 0 AND late_days IS NOT NULL ORDER BY village_id, held_on",
+             WHERE township_id = $1 AND year = $2 AND voided = 0 AND late_days IS NOT NULL ORDER BY village_id, held_on, meeting_id",
         )
         .bind(township)
         .bind(y)
@@ -312,7 +312,7 @@ impl Db {
              FROM p_case_steps s JOIN p_cases c ON c.township_id = s.township_id AND c.village_id = s.village_id \
              AND c.year = s.year AND c.case_id = s.case_id \
              WHERE s.township_id = $1 AND s.year = $2 AND s.late_days IS NOT NULL AND c.voided = 0 \
-             ORDER BY s.village_id, s.done_on",
+             ORDER BY s.village_id, s.done_on, s.case_id, s.step",
         )
         .bind(township)
         .bind(y)
@@ -341,7 +341,7 @@ impl Db {
 
         let rows = sqlx::query(
             "SELECT village_id, peer_id, account_id, last_sync_at FROM devices WHERE township_id = $1 AND year = $2 \
-             ORDER BY village_id, last_sync_at DESC",
+             ORDER BY village_id, last_sync_at DESC, peer_id",
         )
         .bind(township)
         .bind(y)

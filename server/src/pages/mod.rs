@@ -12,7 +12,7 @@
 mod assets;
 mod book;
 mod case_view;
-mod clock;
+pub(crate) mod clock;
 mod dashboard;
 mod error;
 mod field_labels;
