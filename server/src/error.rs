@@ -83,11 +83,31 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         // PostgreSQL's SQLSTATE classes 08 (connection exception) and 57 (operator
         // intervention: shutting down, starting up, crash recovery), and too many connections.
+        sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
+            db.code().and_then(|c| c.parse().ok()).is_some_and(sqlite_unavailable)
+        }
         sqlx::Error::Database(db) => {
             db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "53300")
         }
         _ => false,
     }
+}
+
+/// Whether an SQLite result code (extended or primary) means the database cannot be used for
+/// now, as opposed to a fault in the query or the data: busy or locked by another program, not
+/// writable, a disk error or a full disk, a file that cannot be opened. The client tries again
+/// later; nothing it sent was stored.
+fn sqlite_unavailable(code: i32) -> bool {
+    use rusqlite::ffi;
+    matches!(
+        code & 0xff,
+        ffi::SQLITE_BUSY
+            | ffi::SQLITE_LOCKED
+            | ffi::SQLITE_READONLY
+            | ffi::SQLITE_IOERR
+            | ffi::SQLITE_FULL
+            | ffi::SQLITE_CANTOPEN
+    )
 }
 
 impl From<sqlx::Error> for AppError {
@@ -99,7 +119,14 @@ impl From<sqlx::Error> for AppError {
 impl From<anyhow::Error> for AppError {
     /// A database that is out of reach is 503 also when the error was wrapped on its way up.
     fn from(e: anyhow::Error) -> Self {
-        if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(is_unavailable) {
+        // The SQLite writer's own connection (rusqlite), or any pooled connection (sqlx).
+        let rusqlite_unavailable = |c: &rusqlite::Error| match c {
+            rusqlite::Error::SqliteFailure(f, _) => sqlite_unavailable(f.extended_code),
+            _ => false,
+        };
+        if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(is_unavailable)
+            || e.chain().filter_map(|c| c.downcast_ref::<rusqlite::Error>()).any(rusqlite_unavailable)
+        {
             AppError::Unavailable(format!("{e:#}"))
         } else {
             AppError::Internal(e)
@@ -193,3 +220,37 @@ impl std::fmt::Display for AppError {
 }
 
 impl std::error::Error for AppError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database another program holds, or a full disk, is 503 (try again later) on SQLite as
+    /// on PostgreSQL, through the writer's connection and through the pool's.
+    #[tokio::test]
+    async fn a_busy_sqlite_database_is_unavailable_not_internal() {
+        use sqlx::ConnectOptions;
+        use sqlx::sqlite::SqliteConnectOptions;
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("busy.db");
+        let holder = rusqlite::Connection::open(&path).expect("open");
+        holder.execute_batch("CREATE TABLE t (x INTEGER); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);").expect("hold");
+
+        let writer = rusqlite::Connection::open(&path).expect("open");
+        writer.busy_timeout(std::time::Duration::ZERO).expect("timeout");
+        let busy = writer.execute("INSERT INTO t VALUES (2)", []).expect_err("busy");
+        let err = AppError::from(anyhow::Error::from(busy).context("while storing a push"));
+        assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE, "{err:?}");
+
+        let options = SqliteConnectOptions::new().filename(&path).busy_timeout(std::time::Duration::ZERO);
+        let mut pooled = options.connect().await.expect("connect");
+        let busy = sqlx::query("INSERT INTO t VALUES (3)").execute(&mut pooled).await.expect_err("busy");
+        assert_eq!(AppError::from(busy).status(), StatusCode::SERVICE_UNAVAILABLE);
+
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        assert_eq!(AppError::from(anyhow::Error::from(full)).status(), StatusCode::SERVICE_UNAVAILABLE);
+        let constraint =
+            rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT), None);
+        assert_eq!(AppError::from(anyhow::Error::from(constraint)).status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}
