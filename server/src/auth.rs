@@ -33,7 +33,12 @@ pub struct Caller {
 
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    // The scheme's name is case-insensitive (RFC 9110, 11.1).
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
 
@@ -262,4 +267,25 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/logout", post(logout))
         .route("/v1/admin/accounts/{account}/revoke", post(revoke))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(authorization: &str) -> Parts {
+        let request = axum::http::Request::builder().header(header::AUTHORIZATION, authorization).body(()).unwrap();
+        request.into_parts().0
+    }
+
+    #[test]
+    fn the_scheme_is_read_in_any_case_and_the_token_as_sent() {
+        for value in ["Bearer abc", "bearer abc", "BEARER abc", "Bearer  abc "] {
+            assert_eq!(bearer(&parts(value)), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearer ", "Bearerabc", "abc"] {
+            assert_eq!(bearer(&parts(value)), None, "{value}");
+        }
+        assert_eq!(bearer(&parts(&format!("Bearer {}", "x".repeat(257)))), None, "too long");
+    }
 }

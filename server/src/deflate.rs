@@ -1,5 +1,5 @@
 //! `Content-Encoding: deflate` for the phones' fast path, where on a 2G line every byte is
-//! time. HTTP's "deflate" is the zlib format (RFC 1950). A request body so encoded is inflated,
+//! time, and for the standard sync endpoint's requests. HTTP's "deflate" is the zlib format (RFC 1950). A request body so encoded is inflated,
 //! to no more than the body limit; the reply is deflated when the request accepts it
 //! (`Accept-Encoding: deflate`). Any other content coding is refused (415).
 

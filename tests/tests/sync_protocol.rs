@@ -69,6 +69,40 @@ async fn a_year_not_stored(backend: Backend) {
 }
 backends!(a_year_never_stored_starts_from_its_genesis, a_year_not_stored);
 
+/// The standard endpoint takes a deflated request as the fast path does, and refuses another
+/// content coding with 415 rather than reading the coded bytes as a sync message.
+async fn coded(backend: Backend) {
+    use automerge::sync::SyncDoc;
+    use std::io::Write;
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    let message = phone.doc.generate_sync_message(&mut phone.state).expect("a first message").encode();
+    let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    deflated.write_all(&message).expect("deflate");
+    let deflated = deflated.finish().expect("deflate");
+    let url = format!("{}/v1/villages/v1/years/{}/sync", app.url, app.year);
+    let send = |coding: &'static str, body: Vec<u8>| {
+        app.http
+            .post(&url)
+            .bearer_auth(&token)
+            .header("X-Peer-Id", "peer-phone-a")
+            .header("Content-Type", "application/octet-stream")
+            .header("Content-Encoding", coding)
+            .body(body)
+            .send()
+    };
+    let r = send("deflate", deflated).await.expect("request");
+    assert_eq!(r.status(), 200);
+    let reply = automerge::sync::Message::decode(&r.bytes().await.expect("body")).expect("a sync message");
+    phone.doc.receive_sync_message(&mut phone.state, reply).expect("applies");
+    let r = send("gzip", message).await.expect("request");
+    assert_eq!(r.status(), 415);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+}
+backends!(the_standard_endpoint_takes_a_deflated_request, coded);
+
 async fn invalid_changes(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;

@@ -101,7 +101,10 @@ async fn standard(
     headers: HeaderMap,
     Body(body): Body,
 ) -> AppResult<Response> {
-    let result = standard_push(&state, &caller, &village, &year, &headers, &body).await;
+    let result = match crate::deflate::request_body(&headers, body, state.config.max_body_bytes) {
+        Ok(body) => standard_push(&state, &caller, &village, &year, &headers, &body).await,
+        Err(e) => Err(e),
+    };
     if let Err(e) = &result {
         audit_refusal(&caller, addr, &village, &year, e);
     }
