@@ -49,7 +49,7 @@ async fn exports(backend: Backend) {
     let mut book = workbook(bytes);
     assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "同步"]);
     let summary = sheet(&mut book, "汇总");
-    assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（已开/应开）", "支部委员会（已开/应开）"]);
+    assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
     assert_eq!(summary[0].last().map(String::as_str), Some("最近同步（北京时间）"));
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");

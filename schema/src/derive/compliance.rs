@@ -183,6 +183,11 @@ pub struct KindSummary {
     pub required: u32,
     pub held: u32,
     pub valid: u32,
+    /// The valid meetings that count toward `required`: in each period that has started, at
+    /// most its requirement, so that three theme days in January do not make up for none in
+    /// February. `counted < required` once those periods have ended is a shortfall.
+    #[serde(default)]
+    pub counted: u32,
     pub quorum_failures: Vec<RecordId>,
     /// A period that has ended is short of meetings.
     pub behind: bool,
@@ -208,6 +213,7 @@ pub fn summarize(rows: &[ComplianceRow], period: Period) -> Vec<KindSummary> {
                     required: 0,
                     held: 0,
                     valid: 0,
+                    counted: 0,
                     quorum_failures: Vec::new(),
                     behind: false,
                     pending: false,
@@ -221,6 +227,7 @@ pub fn summarize(rows: &[ComplianceRow], period: Period) -> Vec<KindSummary> {
         s.quorum_failures.extend(r.quorum_failures.iter().cloned());
         if r.state != PeriodState::Future {
             s.required += r.required;
+            s.counted += r.valid.min(r.required);
         }
         s.behind |= r.state == PeriodState::Missing;
         s.pending |= r.state == PeriodState::Pending;

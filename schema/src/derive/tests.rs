@@ -142,6 +142,20 @@ fn periods_under_way_are_pending_and_future_ones_not_required() {
 }
 
 #[test]
+fn meetings_beyond_a_periods_requirement_do_not_make_up_for_another_period() {
+    let mut doc = village();
+    for (n, day) in [(20, "2026-01-08"), (21, "2026-01-22"), (22, "2026-01-29")] {
+        doc.meetings.insert(rid(n), Meeting::new(MeetingKind::ThemeDay, d(day), line("主题党日")).into());
+    }
+    let s = summary(&doc, Period::Quarter(1), "2026-04-15");
+    let theme = kind(&s, MeetingKind::ThemeDay);
+    // Three in January, none in February or March: one month of three is met.
+    assert_eq!((theme.required, theme.valid, theme.counted, theme.behind), (3, 3, 1, true));
+    let s = summary(&doc, Period::Month(1), "2026-04-15");
+    assert_eq!(kind(&s, MeetingKind::ThemeDay).counted, 1, "one a month is what January owed");
+}
+
+#[test]
 fn a_month_view_shows_quarterly_requirements_by_their_quarter() {
     let doc = village();
     let s = summary(&doc, Period::Month(2), "2026-12-31");

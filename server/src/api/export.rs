@@ -24,7 +24,9 @@ fn state_label(s: PeriodState) -> &'static str {
 fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
     let mut header = vec!["村".to_owned(), "村名".to_owned()];
     for k in MeetingKind::ALL {
-        header.push(format!("{}（已开/应开）", k.label()));
+        // Valid meetings counted toward the requirement (at most each period's), of those
+        // required: six in one group's quarter do not make up for none in another's.
+        header.push(format!("{}（达标次数/应开）", k.label()));
     }
     header.extend(
         [
@@ -48,9 +50,9 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|v| {
             let mut row = vec![v.village_id.clone(), v.name.clone()];
             for k in MeetingKind::ALL {
-                let (valid, required) =
-                    v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.valid, b + s.required));
-                row.push(format!("{valid}/{required}"));
+                let (counted, required) =
+                    v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.counted, b + s.required));
+                row.push(format!("{counted}/{required}"));
             }
             let quorum: usize = v.summary.iter().map(|s| s.quorum_failures.len()).sum();
             let g = &v.grades;

@@ -60,6 +60,8 @@ pub struct KindSummary {
     pub required: i64,
     pub held: i64,
     pub valid: i64,
+    /// The valid meetings that count toward `required`: at most each period's requirement.
+    pub counted: i64,
     pub quorum_failures: Vec<String>,
     pub behind: bool,
     pub pending: bool,
@@ -210,6 +212,7 @@ impl Db {
                     required: i64::from(s.required),
                     held: i64::from(s.held),
                     valid: i64::from(s.valid),
+                    counted: i64::from(s.counted),
                     quorum_failures: s.quorum_failures.iter().map(ToString::to_string).collect(),
                     behind: s.behind,
                     pending: s.pending,

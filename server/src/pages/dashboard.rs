@@ -116,6 +116,7 @@ fn period_value(p: Period) -> String {
 fn cell(v: &VillageReport, kind: MeetingKind) -> Cell {
     let rows: Vec<_> = v.summary.iter().filter(|s| s.kind == kind).collect();
     let (valid, held, required) = rows.iter().fold((0, 0, 0), |(a, b, c), s| (a + s.valid, b + s.held, c + s.required));
+    let counted: i64 = rows.iter().map(|s| s.counted).sum();
     let quorum_failures = rows.iter().map(|s| s.quorum_failures.len()).sum();
     let behind: Vec<String> =
         rows.iter().filter(|s| s.behind).map(|s| s.group.clone().unwrap_or_else(|| kind.label().to_owned())).collect();
@@ -129,6 +130,9 @@ fn cell(v: &VillageReport, kind: MeetingKind) -> Cell {
         "met"
     };
     let mut title = format!("{}：应开 {required} 次，已开 {held} 次，有效 {valid} 次", kind.label());
+    if counted < valid {
+        title.push_str(&format!("，计入 {counted} 次（一期多开的不抵其他期）"));
+    }
     match state {
         "behind" => title.push_str(&format!("；未达标：{}", behind.join("、"))),
         "pending" => title.push_str("；本期尚未结束"),
@@ -139,7 +143,7 @@ fn cell(v: &VillageReport, kind: MeetingKind) -> Cell {
     }
     Cell {
         kind: kind.code(),
-        text: if state == "none" { "—".to_owned() } else { format!("{valid}/{required}") },
+        text: if state == "none" { "—".to_owned() } else { format!("{counted}/{required}") },
         state,
         title,
         quorum_failures,

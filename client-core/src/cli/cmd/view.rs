@@ -144,8 +144,11 @@ pub fn compliance(
                 } else {
                     format!("，{} 次未达到法定人数", r.quorum_failures.len())
                 };
+                // Meetings beyond one period's requirement do not make up for another period.
+                let counted =
+                    if r.counted < r.valid { format!("（计入 {} 次）", r.counted) } else { String::new() };
                 s += &format!(
-                    "{}{group}：应开 {} 次，已开 {} 次，有效 {} 次{quorum}  {state}\n",
+                    "{}{group}：应开 {} 次，已开 {} 次，有效 {} 次{counted}{quorum}  {state}\n",
                     r.kind.label(),
                     r.required,
                     r.held,
