@@ -44,6 +44,13 @@ pub fn this_year() -> Year {
     Year::new(i64::from(today().year_number())).expect("the clock is within 2000..2100")
 }
 
+/// The day a case of `year` still open is counted open to: today, whatever year it was opened
+/// in (a case of last year not yet closed is still open, and overdue by today's count), or a
+/// future year's first day.
+pub fn open_cases_as_of(year: Year) -> zhibu_schema::Date {
+    today().max(year.first_day())
+}
+
 /// The day a year's figures are computed for: today during the year; for a past year the day
 /// after it ended, so its last month, quarter and the year itself count as over; for a future
 /// year its first day.

@@ -54,7 +54,8 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
     let period = parse_period(q.period.as_deref())?;
     let as_of = super::as_of(year);
     let catalog = state.catalog_for(Some(township.as_str())).await?;
-    Ok(state.db.township_report(township.as_str(), year, period, as_of, &catalog).await?)
+    let open_as_of = super::open_cases_as_of(year);
+    Ok(state.db.township_report(township.as_str(), year, period, as_of, open_as_of, &catalog).await?)
 }
 
 /// The township report.

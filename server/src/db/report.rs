@@ -115,13 +115,15 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl Db {
-    /// The report of a township for a year and a period, with states as of `as_of`.
+    /// The report of a township for a year and a period, with states as of `as_of`, and the
+    /// cases still open counted open to `open_as_of` (today, also for a past year).
     pub async fn township_report(
         &self,
         township: &str,
         year: Year,
         period: Period,
         as_of: Date,
+        open_as_of: Date,
         catalog: &Catalog,
     ) -> anyhow::Result<TownshipReport> {
         let y = i64::from(year);
@@ -246,7 +248,7 @@ impl Db {
             }
         }
 
-        let overdue_before = as_of.add_days(-i64::from(catalog.case_deadline_days)).unwrap_or(as_of);
+        let overdue_before = open_as_of.add_days(-i64::from(catalog.case_deadline_days)).unwrap_or(open_as_of);
         let rows = sqlx::query(
             "SELECT village_id, case_id, item, title, opened_on, closed_on, gaps FROM p_cases \
              WHERE township_id = $1 AND year = $2 AND voided = 0 \
@@ -267,7 +269,7 @@ impl Db {
             let opened = Date::parse(&opened_on)?;
             if closed_on.is_none() && opened < overdue_before {
                 let g = zhibu_schema::CaseGap::Overdue {
-                    days_open: opened.days_until(as_of),
+                    days_open: opened.days_until(open_as_of),
                     deadline: catalog.case_deadline_days,
                 };
                 let code = zhibu_schema::Code::parse(&item)?;

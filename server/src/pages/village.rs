@@ -83,7 +83,7 @@ async fn page(
     let Query(q) = q?;
     let data = load(&state, &viewer.0, &village, q.year()?).await?;
     let meetings = meetings(&data);
-    let cases = cases(&data, data.as_of());
+    let cases = cases(&data, data.open_cases_as_of());
     let members = all_scores(&data.records, &data.catalog)
         .into_iter()
         .map(|s| {

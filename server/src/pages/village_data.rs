@@ -52,6 +52,11 @@ impl VillageData {
     pub fn as_of(&self) -> Date {
         api::as_of(self.key.year)
     }
+
+    /// The day its open cases are counted open to: today, also in a past year's pages.
+    pub fn open_cases_as_of(&self) -> Date {
+        api::open_cases_as_of(self.key.year)
+    }
 }
 
 /// Loads a village's year for a caller allowed to read it.
