@@ -89,6 +89,23 @@ async fn township_report(backend: Backend) {
         let entry = late.iter().find(|l| l["id"] == late_id.to_string()).expect("late meeting flagged");
         assert_eq!(entry["days_late"], 30);
         assert_eq!(entry["record"], "meeting");
+        assert_eq!(v1["late_in_period"], late.len(), "the year holds them all");
+        // A period counts the late entries dated in it, in the JSON, the CSV and the pages alike.
+        let other_month = if held.month() == 1 { 2 } else { 1 };
+        for month in [held.month(), other_month] {
+            let dated_in = |l: &&serde_json::Value| {
+                Date::parse(l["dated"].as_str().expect("dated")).expect("date").month() == month
+            };
+            let count = late.iter().filter(dated_in).count();
+            assert!(month != held.month() || count >= 1);
+            let (status, csv) =
+                app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}&period={month}", app.year)).await;
+            assert_eq!(status, 200);
+            let mut csv = csv::Reader::from_reader(&csv[3..]);
+            let late_col = csv.headers().expect("header").iter().position(|h| h == "补录条数").expect("column");
+            let row = csv.records().map(|r| r.expect("row")).find(|r| &r[0] == "v1").expect("v1");
+            assert_eq!(row[late_col], count.to_string(), "month {month}");
+        }
     }
     // The other village logged nothing and is behind too, but has no late entries or cases.
     let v2 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v2").expect("v2");

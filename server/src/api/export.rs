@@ -59,7 +59,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             row.extend([
                 v.behind.to_string(),
                 quorum.to_string(),
-                v.late_entries.len().to_string(),
+                v.late_in_period.to_string(),
                 v.cases.len().to_string(),
                 v.members.to_string(),
                 g.excellent.to_string(),

@@ -34,7 +34,10 @@ pub struct VillageReport {
     pub members: i64,
     pub grades: GradeCounts,
     pub cases: Vec<CaseItem>,
+    /// Every late entry of the year.
     pub late_entries: Vec<LateEntry>,
+    /// How many of them are dated in the chosen period, as `summary` counts.
+    pub late_in_period: usize,
     pub last_sync_at: Option<String>,
     pub devices: Vec<DeviceSync>,
 }
@@ -141,6 +144,7 @@ impl Db {
                     grades: GradeCounts::default(),
                     cases: Vec::new(),
                     late_entries: Vec::new(),
+                    late_in_period: 0,
                     last_sync_at: None,
                     devices: Vec::new(),
                 },
@@ -342,6 +346,11 @@ impl Db {
                 first_seen_at: rfc3339(r.try_get("first_seen_at")?),
                 days_late: r.try_get("late_days")?,
             });
+        }
+
+        for v in villages.values_mut() {
+            v.late_in_period =
+                v.late_entries.iter().filter(|l| Date::parse(&l.dated).is_ok_and(|d| period.contains(d))).count();
         }
 
         let rows = sqlx::query(

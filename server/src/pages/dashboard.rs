@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use zhibu_schema::{Date, MeetingKind, Period};
+use zhibu_schema::{MeetingKind, Period};
 
 use super::clock;
 use super::error::PageError;
@@ -173,8 +173,8 @@ fn grade_bars(g: &GradeCounts) -> Vec<Bar> {
         .collect()
 }
 
-fn row(v: &VillageReport, year: i64, period: Period) -> VillageRow {
-    let late = v.late_entries.iter().filter(|l| Date::parse(&l.dated).is_ok_and(|d| period.contains(d))).count();
+fn row(v: &VillageReport, year: i64) -> VillageRow {
+    let late = v.late_in_period;
     let (sync_text, sync_title, sync_stale) = match &v.last_sync_at {
         None => ("从未同步".to_owned(), "本村还没有手机同步过本年度的记录".to_owned(), true),
         Some(at) => {
@@ -267,7 +267,7 @@ async fn page(
         .map_or_else(|| township.clone(), |(_, name)| name);
 
     let y = report.year;
-    let villages: Vec<VillageRow> = report.villages.iter().map(|v| row(v, y, period)).collect();
+    let villages: Vec<VillageRow> = report.villages.iter().map(|v| row(v, y)).collect();
     let mut periods = vec![Period::Year];
     periods.extend((1..=4).map(Period::Quarter));
     periods.extend((1..=12).map(Period::Month));

@@ -48,11 +48,6 @@ impl VillageData {
         i64::from(self.key.year)
     }
 
-    /// The day figures are computed for, as the report does: today, within the year.
-    pub fn as_of(&self) -> Date {
-        api::as_of(self.key.year)
-    }
-
     /// The day its open cases are counted open to: today, also in a past year's pages.
     pub fn open_cases_as_of(&self) -> Date {
         api::open_cases_as_of(self.key.year)
