@@ -188,6 +188,12 @@ fn status_roster_compliance_conflicts_and_catalog() {
     assert!(text.contains("待同步的修改：6 条") && text.contains("上次同步成功：从未"), "{text}");
     assert!(zhibu(dir.path(), &["roster", "committee", "王四", "是"]).code == 0);
     assert!(zhibu(dir.path(), &["roster", "list"]).stdout.contains("王四"));
+    let full = zhibu(dir.path(), &["--json", "roster", "status", "王四", "正式", "--on", &date("09-01")]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert!(full.stdout.contains("became_full"), "{}", full.stdout);
+    let wrong = zhibu(dir.path(), &["roster", "status", "王四", "预备", "--on", &date("09-01")]);
+    assert_eq!(wrong.code, 2, "a day to become probationary is a usage error: {}", wrong.stderr);
+    assert!(wrong.stderr.contains("只用于调整为“正式”"), "{}", wrong.stderr);
     let compliance =
         zhibu(dir.path(), &["compliance", "--period", &format!("{}-q1", year()), "--as-of", &date("12-31")]);
     assert!(

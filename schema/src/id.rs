@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 pub enum IdError {
     #[error("编号「{0}」不合规：只能用小写字母、数字和“-”，长度 1 到 64")]
     Slug(String),
-    #[error("记录编号「{0}」不是标准格式的 UUID")]
+    #[error(
+        "记录编号「{0}」不是标准格式的 UUID：应为小写字母和数字、带连字符，如 0190f3a2-7b1c-7d40-9a11-3c5e2b7d9f01"
+    )]
     Record(String),
     #[error("代码「{0}」不合规：只能用小写字母、数字和“_”，长度 1 到 64")]
     Code(String),

@@ -45,11 +45,23 @@ pub struct Member {
     pub joined_on: Option<Date>,
     #[serde(default)]
     pub left_on: Option<Date>,
+    /// The day a probationary member became full (转正), when known: before it they count as
+    /// probationary (a quorum of full members is counted as the roster stood at the meeting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_on: Option<Date>,
 }
 
 impl Member {
     pub fn new(name: Name, status: MemberStatus) -> Self {
-        Member { name, group: None, status, committee: false, joined_on: None, left_on: None }
+        Member { name, group: None, status, committee: false, joined_on: None, left_on: None, full_on: None }
+    }
+
+    /// The member's status on that day: probationary before the day they became full.
+    pub fn status_on(&self, day: Date) -> MemberStatus {
+        match (self.status, self.full_on) {
+            (MemberStatus::Full, Some(full)) if day < full => MemberStatus::Probationary,
+            (status, _) => status,
+        }
     }
 
     /// On the roster on that day: joined (or join date unknown) and not yet left.
@@ -80,5 +92,16 @@ mod tests {
         assert!(!m.active_on(d("2026-02-28")));
         assert!(m.active_on(d("2026-03-01")));
         assert!(!m.active_on(d("2026-09-01")));
+    }
+
+    #[test]
+    fn a_member_who_became_full_was_probationary_before() {
+        let mut m = Member::new(Name::parse("王芳").expect("name"), MemberStatus::Full);
+        assert_eq!(m.status_on(d("2026-01-01")), MemberStatus::Full, "no date: full all along");
+        m.full_on = Some(d("2026-09-01"));
+        assert_eq!(m.status_on(d("2026-08-31")), MemberStatus::Probationary);
+        assert_eq!(m.status_on(d("2026-09-01")), MemberStatus::Full);
+        m.status = MemberStatus::Probationary;
+        assert_eq!(m.status_on(d("2026-12-01")), MemberStatus::Probationary, "the status now rules after it");
     }
 }

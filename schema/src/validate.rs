@@ -55,6 +55,17 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
                 format!("离开日期 {l} 早于入党日期 {j}"),
             ));
         }
+        if let (Some(j), Some(f)) = (m.joined_on, m.full_on)
+            && f < j
+        {
+            out.push(Violation::new(
+                Collection::Members,
+                id.as_str(),
+                "full_on",
+                Rule::DateOrder,
+                format!("转正日期 {f} 早于入党日期 {j}"),
+            ));
+        }
     }
 
     for (id, meeting) in &doc.meetings {

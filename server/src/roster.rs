@@ -1,5 +1,5 @@
 //! Roster import from the CSV a township clerk keeps (UTF-8, with or without a byte-order mark):
-//! columns 姓名, 党小组, 正式/预备, 支委, 入党日期, and optionally 编号. The whole file is
+//! columns 姓名, 党小组, 正式/预备, 支委, 入党日期, and optionally 转正日期 and 编号. The whole file is
 //! refused when any row is bad, with every bad row's line number, so a half-imported roster
 //! never reaches the villages.
 
@@ -53,6 +53,7 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let group_col = col(&["党小组"]);
     let committee_col = col(&["支委", "是否支委"]);
     let joined_col = col(&["入党日期", "入党时间"]);
+    let full_col = col(&["转正日期", "转正时间"]);
     let id_col = col(&["编号"]);
 
     let mut rows = Vec::new();
@@ -96,6 +97,16 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
                 None
             }),
         };
+        let full_on = match get(full_col) {
+            "" => Some(None),
+            d => parse_date(d).map(Some).or_else(|| {
+                bad(format!("转正日期「{d}」看不懂，请写成 2026-07-01"));
+                None
+            }),
+        };
+        if let (Some(MemberStatus::Probationary), Some(Some(_))) = (status, full_on) {
+            bad("预备党员不应填转正日期；已转正的请在「正式/预备」填“正式”".to_owned());
+        }
         let id = match get(id_col) {
             "" => Some(None),
             s => MemberId::parse(s).map(Some).map_err(|e| bad(e.to_string())).ok(),
@@ -105,13 +116,14 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         {
             bad(format!("编号「{id}」与第 {first} 行重复"));
         }
-        if let (Some(name), Some(status), Some(committee), Some(group), Some(joined_on), Some(id)) =
-            (name, status, committee, group, joined, id)
+        if let (Some(name), Some(status), Some(committee), Some(group), Some(joined_on), Some(full_on), Some(id)) =
+            (name, status, committee, group, joined, full_on, id)
         {
             let mut member = Member::new(name, status);
             member.committee = committee;
             member.group = group;
             member.joined_on = joined_on;
+            member.full_on = full_on;
             rows.push(RosterRow { id, member });
         }
     }
@@ -178,6 +190,22 @@ mod tests {
                 "第 4 行：「正式/预备」应填“正式”或“预备”，不是「候补」",
                 "第 5 行：「支委」应填“是”或“否”，不是「也许」",
                 "第 5 行：入党日期「去年」看不懂，请写成 1998-07-01",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_day_a_member_became_full_is_read_when_given() {
+        let text = "姓名,正式/预备,入党日期,转正日期\n王建国,正式,2025-03-01,2026-03-01\n李秀英,正式,1990-07-01,\n";
+        let rows = parse(text).expect("valid");
+        assert_eq!(rows[0].member.full_on.map(|d| d.to_string()).as_deref(), Some("2026-03-01"));
+        assert_eq!(rows[1].member.full_on, None);
+        let err = parse("姓名,正式/预备,转正日期\n王建国,预备,2026-03-01\n张三,正式,明年\n").expect_err("bad rows");
+        assert_eq!(
+            err.0,
+            [
+                "第 2 行：预备党员不应填转正日期；已转正的请在「正式/预备」填“正式”",
+                "第 3 行：转正日期「明年」看不懂，请写成 2026-07-01",
             ]
         );
     }

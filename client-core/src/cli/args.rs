@@ -155,12 +155,15 @@ pub enum Roster {
         #[arg(value_name = "是|否", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
         seat: bool,
     },
-    /// 调整党员身份：正式 或 预备
+    /// 调整党员身份：正式 或 预备；预备党员转正时用 --on 写上转正日期
     Status {
         #[arg(value_name = "党员")]
         member: String,
         #[arg(value_name = "正式|预备", value_parser = parse_member_status)]
         status: MemberStatus,
+        /// 转正日期（只用于“正式”）：此前的会议按预备党员计算法定人数
+        #[arg(long = "on", value_name = "日期", value_parser = parse_date)]
+        on: Option<Date>,
     },
     /// 记录党员离开（转出、去世等）
     Leave {

@@ -41,6 +41,9 @@ pub enum MemberChange {
     Committee(bool),
     /// Full (正式) or probationary (预备).
     Status(MemberStatus),
+    /// The member became full (转正) on this day: before it they count as probationary, so a
+    /// quorum of full members is counted as the roster stood at each meeting.
+    BecameFull(Date),
     /// The member left the branch (transferred, died, expelled) on this day.
     Left(Date),
 }

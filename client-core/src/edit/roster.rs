@@ -1,7 +1,7 @@
 //! Roster edits: add a member; change group, committee seat or status; record leaving.
 
 use zhibu_schema::mapping::{put_at, put_record};
-use zhibu_schema::{Collection, Date, Member, MemberId, Year};
+use zhibu_schema::{Collection, Date, Member, MemberId, MemberStatus, Year};
 
 use super::{MemberChange, map_at};
 use crate::error::ClientError;
@@ -35,12 +35,17 @@ impl Phone {
             MemberChange::Committee(true) => (format!("支委调整：{name} 进入支部委员会"), "committee"),
             MemberChange::Committee(false) => (format!("支委调整：{name} 退出支部委员会"), "committee"),
             MemberChange::Status(s) => (format!("调整党员身份：{name} → {}", s.label()), "status"),
+            MemberChange::BecameFull(d) => (format!("党员转正：{name} 自 {d} 起为正式党员"), "full_on"),
             MemberChange::Left(d) => (format!("党员离开：{name} {d}"), "left_on"),
         };
         self.commit(&key, message, |tx, _| match change {
             MemberChange::Group(g) => put_at(tx, &path(field), g),
             MemberChange::Committee(c) => put_at(tx, &path(field), c),
             MemberChange::Status(s) => put_at(tx, &path(field), s),
+            MemberChange::BecameFull(d) => {
+                put_at(tx, &path("status"), &MemberStatus::Full)?;
+                put_at(tx, &path(field), d)
+            }
             MemberChange::Left(d) => put_at(tx, &path(field), d),
         })
     }
@@ -90,6 +95,23 @@ mod tests {
         assert!(history(&t.phone).1.unwrap().starts_with("调整党员身份："));
         t.phone.change_member(year(), &id, &MemberChange::Group(None)).unwrap();
         assert_eq!(t.phone.records(year()).unwrap().members[&id].group, None, "no group: the field is deleted");
+    }
+
+    #[test]
+    fn becoming_full_is_recorded_with_its_day_in_one_change() {
+        let t = cadre_phone();
+        let id = mid("v1-m05");
+        t.phone.change_member(year(), &id, &MemberChange::Status(MemberStatus::Probationary)).unwrap();
+        let (n, _) = history(&t.phone);
+        t.phone.change_member(year(), &id, &MemberChange::BecameFull(d("2026-09-01"))).unwrap();
+        let m = t.phone.records(year()).unwrap().members[&id].clone();
+        assert_eq!((m.status, m.full_on), (MemberStatus::Full, Some(d("2026-09-01"))));
+        assert_eq!(m.status_on(d("2026-03-10")), MemberStatus::Probationary);
+        let (after, message) = history(&t.phone);
+        assert_eq!((after, message.as_deref()), (n + 1, Some("党员转正：孙素芳 自 2026-09-01 起为正式党员")));
+        assert_refused(&t, "早于入党日期", |p| {
+            p.change_member(year(), &id, &MemberChange::BecameFull(d("1960-01-01")))
+        });
     }
 
     #[test]

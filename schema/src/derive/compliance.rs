@@ -74,7 +74,7 @@ impl QuorumCount {
 pub fn quorum(doc: &VillageYear, meeting: &Meeting, rule: Quorum) -> Option<QuorumCount> {
     let counts = |m: &crate::Member| match rule {
         Quorum::None => false,
-        Quorum::MajorityOfFull => m.status == MemberStatus::Full,
+        Quorum::MajorityOfFull => m.status_on(meeting.held_on) == MemberStatus::Full,
         Quorum::MajorityOfCommittee => m.committee,
     };
     if rule == Quorum::None {

@@ -108,6 +108,22 @@ fn an_assembly_with_quorum_counts_for_its_quarter() {
 }
 
 #[test]
+fn a_member_who_became_full_later_counts_as_probationary_at_earlier_meetings() {
+    let mut doc = village();
+    let m08 = doc.members.get_mut(&mid("v1-m08")).expect("m08");
+    m08.status = MemberStatus::Full;
+    // Full since before the March assembly: one more full member due, and present.
+    let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("q");
+    assert_eq!((q.present, q.due), (8, 12));
+    // Full since September (转正): at the March assembly still probationary, as it stood then.
+    doc.members.get_mut(&mid("v1-m08")).expect("m08").full_on = Some(d("2026-09-01"));
+    let q = quorum(&doc, &doc.meetings[&rid(1)], Quorum::MajorityOfFull).expect("q");
+    assert_eq!((q.present, q.due), (7, 11));
+    let m08 = &doc.members[&mid("v1-m08")];
+    assert_eq!(member_score(&doc, &catalog(), &mid("v1-m08")).map(|s| s.grade.is_some()), Some(true), "{m08:?}");
+}
+
+#[test]
 fn quorum_is_computed_from_members_due_not_from_those_who_came() {
     let mut doc = village();
     let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));

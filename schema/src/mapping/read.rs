@@ -302,6 +302,7 @@ fn read_member(f: &mut Fields<'_>) -> Option<Member> {
     let committee = f.bool_or_false("committee");
     let joined_on = f.opt("joined_on", Date::parse);
     let left_on = f.opt("left_on", Date::parse);
+    let full_on = f.opt("full_on", Date::parse);
     Some(Member {
         name: name?,
         group: group?,
@@ -309,6 +310,7 @@ fn read_member(f: &mut Fields<'_>) -> Option<Member> {
         committee: committee?,
         joined_on: joined_on?,
         left_on: left_on?,
+        full_on: full_on?,
     })
 }
 

@@ -50,7 +50,11 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
             change(ctx, &member, MemberChange::Group(opt_text("党小组", group.as_deref())?))
         }
         Roster::Committee { member, seat } => change(ctx, &member, MemberChange::Committee(seat)),
-        Roster::Status { member, status } => change(ctx, &member, MemberChange::Status(status)),
+        Roster::Status { member, status: MemberStatus::Full, on: Some(day) } => {
+            change(ctx, &member, MemberChange::BecameFull(day))
+        }
+        Roster::Status { on: Some(_), .. } => Err(Usage("转正日期 --on 只用于调整为“正式”".to_owned()).into()),
+        Roster::Status { member, status, on: None } => change(ctx, &member, MemberChange::Status(status)),
         Roster::Leave { member, on } => change(ctx, &member, MemberChange::Left(on)),
     }
 }
