@@ -47,7 +47,7 @@ pub struct Member {
     pub left_on: Option<Date>,
     /// The day a probationary member became full (转正), when known: before it they count as
     /// probationary (a quorum of full members is counted as the roster stood at the meeting).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub full_on: Option<Date>,
 }
 

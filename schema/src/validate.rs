@@ -6,7 +6,8 @@ use automerge::ReadDoc;
 
 use crate::mapping::{self, Hydrated, ReadError, Touched};
 use crate::{
-    AttendanceStatus, Catalog, Collection, Date, MeetingKind, Rule, RuleSource, VillageId, VillageYear, Violation, Year,
+    AttendanceStatus, Catalog, Collection, Date, MeetingKind, MemberStatus, Rule, RuleSource, VillageId, VillageYear,
+    Violation, Year,
 };
 
 /// The most members a village-year's roster may hold: a branch has 20 to 80 (DOMAIN.md), and one
@@ -65,6 +66,23 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
                 Rule::DateOrder,
                 format!("转正日期 {f} 早于入党日期 {j}"),
             ));
+        }
+        match (m.status, m.full_on) {
+            (MemberStatus::Probationary, Some(f)) => out.push(Violation::new(
+                Collection::Members,
+                id.as_str(),
+                "full_on",
+                Rule::BadValue,
+                format!("预备党员不应有转正日期（{f}）；已转正的身份应为正式党员"),
+            )),
+            (MemberStatus::Full, Some(f)) if f > year.last_day() => out.push(Violation::new(
+                Collection::Members,
+                id.as_str(),
+                "full_on",
+                Rule::DateOutsideYear,
+                format!("转正日期 {f} 晚于本文档的年度 {year} 年：这一年里他还不是正式党员"),
+            )),
+            _ => {}
         }
     }
 
@@ -415,6 +433,21 @@ mod tests {
         let m = doc.members.get_mut(&mid("v1-m01")).expect("m");
         m.left_on = Some(d("1970-01-01"));
         assert_eq!(one(&doc).rule, Rule::DateOrder);
+    }
+
+    #[test]
+    fn the_day_a_member_became_full_fits_their_status_and_the_year() {
+        let mut doc = village();
+        doc.members.get_mut(&mid("v1-m01")).expect("m").full_on = Some(d("2026-09-01"));
+        assert!(validate(&doc, &Catalog::default()).is_empty(), "a full member who became full in September");
+        doc.members.get_mut(&mid("v1-m01")).expect("m").full_on = Some(d("2027-03-01"));
+        assert_eq!((one(&doc).field.as_str(), one(&doc).rule), ("full_on", Rule::DateOutsideYear));
+        doc.members.get_mut(&mid("v1-m08")).expect("m").full_on = Some(d("2026-09-01"));
+        doc.members.get_mut(&mid("v1-m01")).expect("m").full_on = None;
+        assert_eq!(one(&doc).message, "预备党员不应有转正日期（2026-09-01）；已转正的身份应为正式党员");
+        let m = doc.members.get_mut(&mid("v1-m08")).expect("m");
+        (m.status, m.joined_on, m.full_on) = (MemberStatus::Full, Some(d("2026-05-01")), Some(d("2026-04-01")));
+        assert_eq!(one(&doc).message, "转正日期 2026-04-01 早于入党日期 2026-05-01");
     }
 
     #[test]

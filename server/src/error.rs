@@ -81,14 +81,16 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
         | sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::WorkerCrashed => true,
-        // PostgreSQL's SQLSTATE classes 08 (connection exception) and 57 (operator
-        // intervention: shutting down, starting up, crash recovery), and too many connections.
         sqlx::Error::Database(db) if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() => {
             db.code().and_then(|c| c.parse().ok()).is_some_and(sqlite_unavailable)
         }
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57") || c == "53300")
-        }
+        // PostgreSQL's SQLSTATE classes 08 (connection exception) and 57 (operator
+        // intervention: shutting down, starting up, crash recovery), too many connections, a
+        // full disk, a lock not available, and a serialization failure or deadlock (the
+        // transaction was rolled back and may be tried again).
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+            c.starts_with("08") || c.starts_with("57") || ["53300", "53100", "55P03", "40001", "40P01"].contains(&&*c)
+        }),
         _ => false,
     }
 }

@@ -41,7 +41,12 @@ impl Phone {
         self.commit(&key, message, |tx, _| match change {
             MemberChange::Group(g) => put_at(tx, &path(field), g),
             MemberChange::Committee(c) => put_at(tx, &path(field), c),
-            MemberChange::Status(s) => put_at(tx, &path(field), s),
+            // A status set without a day holds for the whole year: a day it became full
+            // recorded before is no longer true.
+            MemberChange::Status(s) => {
+                put_at(tx, &path(field), s)?;
+                put_at(tx, &path("full_on"), &None::<Date>)
+            }
             MemberChange::BecameFull(d) => {
                 put_at(tx, &path("status"), &MemberStatus::Full)?;
                 put_at(tx, &path(field), d)
@@ -112,6 +117,9 @@ mod tests {
         assert_refused(&t, "早于入党日期", |p| {
             p.change_member(year(), &id, &MemberChange::BecameFull(d("1960-01-01")))
         });
+        // Set again without a day (a correction), it holds for the whole year.
+        t.phone.change_member(year(), &id, &MemberChange::Status(MemberStatus::Full)).unwrap();
+        assert_eq!(t.phone.records(year()).unwrap().members[&id].full_on, None);
     }
 
     #[test]

@@ -101,10 +101,7 @@ async fn standard(
     headers: HeaderMap,
     Body(body): Body,
 ) -> AppResult<Response> {
-    let result = match crate::deflate::request_body(&headers, body, state.config.max_body_bytes) {
-        Ok(body) => standard_push(&state, &caller, &village, &year, &headers, &body).await,
-        Err(e) => Err(e),
-    };
+    let result = standard_push(&state, &caller, &village, &year, &headers, body).await;
     if let Err(e) = &result {
         audit_refusal(&caller, addr, &village, &year, e);
     }
@@ -117,12 +114,14 @@ async fn standard_push(
     village: &str,
     year: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    body: axum::body::Bytes,
 ) -> AppResult<Response> {
     let key = super::doc_key(state, village, year).await?;
     caller.require_cadre_of(&key.village)?;
     let peer = peer_id(headers)?;
     require_content_type(headers, &["application/octet-stream"])?;
+    // Inflated only for a caller who may push here.
+    let body = crate::deflate::request_body(headers, body, state.config.max_body_bytes)?;
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
     let pusher = Pusher { account: &caller.account.id, mine: &mine };
@@ -130,7 +129,7 @@ async fn standard_push(
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(&key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
-        let step = crate::admission::standard(state, &key, &mut base, sync_state, body, &catalog, pusher).await?;
+        let step = crate::admission::standard(state, &key, &mut base, sync_state, &body, &catalog, pusher).await?;
         let senders = vec![Sender::only(&caller.account.id, Some(&peer), Some(&step.state), &step.accepted)];
         let push = Push { key: &key, base: &base, accepted: step.accepted, catalog: &catalog, senders };
         if push::store(state, push).await? {
