@@ -25,8 +25,11 @@ pub enum WriteError {
 
 /// The actor of the genesis change of a village-year document.
 pub fn genesis_actor(village: &VillageId, year: Year) -> ActorId {
-    ActorId::from(format!("zhibu-genesis/{village}/{year}").into_bytes())
+    ActorId::from(format!("{GENESIS_PREFIX}{village}/{year}").into_bytes())
 }
+
+/// How every genesis actor's id begins.
+pub(crate) const GENESIS_PREFIX: &str = "zhibu-genesis/";
 
 /// The first change of every village-year document: the header and the four empty
 /// collections. Every replica makes it byte for byte the same (fixed actor, time and

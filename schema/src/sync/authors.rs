@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
 
-use crate::mapping::{collection_of, string_at};
+use crate::mapping::{GENESIS_PREFIX, collection_of, string_at};
 use crate::{Collection, Rule, Violation};
 
 /// The map key that names who made an entry.
@@ -31,7 +31,8 @@ const MOST: usize = 50;
 /// Where the new `changes` (each with the account that pushed it) write, under a key `by` of
 /// `next` (the document with them applied), a name other than their account's; or change what
 /// another account's point entry, step or void says (its `by` would vouch for words that are
-/// not its own); or write into an object with the wrong kind of key.
+/// not its own); or write into an object with the wrong kind of key; or write the root's keys,
+/// which are the genesis change's.
 pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c Change, &'a str)>) -> Vec<Violation> {
     let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
@@ -43,11 +44,21 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
     for (change, account) in changes {
+        // The root's keys (the header and the four collections) are the genesis change's
+        // alone: a change that makes its own `points` map, say, would put everyone's records
+        // behind whichever map wins the conflict. Admission has checked that a change of the
+        // genesis actor is the genesis itself.
+        let genesis = change.actor_id().to_bytes().starts_with(GENESIS_PREFIX.as_bytes());
         let expanded = change.decode();
         let id_of = |i: usize| ObjectId::Id(OpId(expanded.start_op.get() + i as u64, expanded.actor_id.clone()));
         for (i, op) in expanded.operations.iter().enumerate() {
             if out.len() >= MOST {
                 break;
+            }
+            if let (ObjectId::Root, Key::Map(key), false) = (&op.obj, &op.key, genesis) {
+                let message = format!("文档根上的「{}」由文档的起始修改（genesis）写定，不能再写或删除", short(key));
+                out.insert(Violation::new(Collection::Document, "", short(key), Rule::Header, message));
+                continue;
             }
             match (&op.key, &op.action) {
                 (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {

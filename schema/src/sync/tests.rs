@@ -6,7 +6,7 @@ use automerge::{ActorId, Automerge};
 use super::*;
 use crate::mapping::{self, WriteError};
 use crate::testutil::*;
-use crate::{Catalog, Collection, PointDelta, PointEntry, Rule, VillageId, Year};
+use crate::{Catalog, Collection, PointDelta, PointEntry, Rule, VillageId, Violation, Year};
 
 pub(super) struct Server {
     pub(super) doc: Automerge,
@@ -654,6 +654,41 @@ fn another_accounts_words_written_as_text_cannot_be_edited_in_place() {
     }
     let read = mapping::read(&server.doc).expect("reads").doc;
     assert_eq!(read.points[&rid(100)].note.as_ref().map(|n| n.as_str()), Some("改过的的说明"));
+}
+
+/// A phone that makes its own collection map at the root (a client that started a year without
+/// the genesis) would hide everyone's records behind whichever map wins: refused, and so is
+/// any other write or deletion of the root's keys.
+#[test]
+fn the_roots_keys_are_the_genesis_changes_alone() {
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let stored = server.doc.get_heads();
+    for (what, edit) in [
+        (
+            "points",
+            Box::new(|tx: &mut automerge::transaction::Transaction<'_>| {
+                tx.put_object(automerge::ROOT, "points", automerge::ObjType::Map).map(|_| ())
+            })
+                as Box<dyn Fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), automerge::AutomergeError>>,
+        ),
+        (
+            "year",
+            Box::new(|tx: &mut automerge::transaction::Transaction<'_>| tx.put(automerge::ROOT, "year", 2027_i64)),
+        ),
+        ("members", Box::new(|tx: &mut automerge::transaction::Transaction<'_>| tx.delete(automerge::ROOT, "members"))),
+    ] {
+        let mut q = p.fork();
+        q.transact::<_, _, automerge::AutomergeError>(|tx| edit(tx)).expect("edit");
+        let err = sync_until_quiet(&mut server, "cadre1", &mut q).expect_err("refused");
+        let Refusal::Invalid(v) = &err else { panic!("{err:?}") };
+        let genesis_only =
+            |v: &Violation| v.rule == Rule::Header && v.field == what && v.message.contains("（genesis）写定");
+        assert!(v.iter().any(genesis_only), "{what}: {v:?}");
+    }
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
 }
 
 /// A name hidden as the losing side of a conflict shows nowhere when it is pushed, but a later
