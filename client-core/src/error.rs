@@ -174,7 +174,8 @@ pub enum ClientError {
     /// found again are kept only under their own account.
     #[error(
         "{key}的本地记录文件已损坏，其中可能有账号「{account}」未同步的修改。请先用「{account}」登录，\
-         运行 zhibu --year {} rebuild 找回修改并同步，再换账号登录",
+         运行 zhibu --year {} rebuild 找回修改并同步，再换账号登录。\
+         若「{account}」已无法登录，可在登录时加 --set-aside-damaged：损坏的文件会原样移到一旁，其中未同步的修改不会上传",
         .key.year
     )]
     OtherAccountsDamaged {

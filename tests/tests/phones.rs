@@ -340,6 +340,7 @@ async fn damaged_year(backend: Backend) {
     let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre2", "--password", PASSWORD]);
     assert_ne!(code, 0, "{out}{err}");
     assert!(err.contains("可能有账号「cadre1」未同步的修改") && err.contains(&rebuild), "{err}");
+    assert!(err.contains("--set-aside-damaged"), "and the way out when cadre1 cannot log in: {err}");
     let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
     assert_eq!(code, 0, "{out}{err}");
     let key = zhibu_server::db::documents::DocKey { year: last_year, ..app.doc_key("v1") };
@@ -377,3 +378,49 @@ async fn damaged_year(backend: Backend) {
     assert!(notes.iter().any(|n| n == "未同步的积分"), "the edit found again reached the server: {notes:?}");
 }
 backends!(a_damaged_year_holds_up_nothing_else, damaged_year);
+
+/// A phone handed over while one of its years is damaged, and the cadre whose edits it may hold
+/// cannot log in any more (transferred, account revoked): the next cadre sets the damaged files
+/// aside, as they are, logs in, and gets that year from the server.
+async fn handed_over_damaged(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let login = |user: &str, extra: &[&str]| {
+        let mut args = vec!["login", "--server", &app.url, "--user", user, "--password", PASSWORD];
+        args.extend_from_slice(extra);
+        args.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+    };
+    let run = |args: Vec<String>| zhibu(d, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, out, err) = run(login("cadre1", &[]));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m01", "volunteer", "2", "--note", "已同步的积分"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    damage(d, app.year);
+    let (code, out, err) = zhibu(d, &["logout"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run(login("cadre2", &[]));
+    assert_ne!(code, 0, "turned away: {err}");
+
+    let (code, out, err) = run(login("cadre2", &["--set-aside-damaged"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("损坏文件已原样移到"), "{err}");
+    let aside = std::fs::read_dir(d)
+        .expect("dir")
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with(&format!("v1.{}.damaged-", app.year)))
+        .expect("the damaged files were set aside");
+    let kept: Vec<_> = std::fs::read_dir(aside.path()).expect("aside").filter_map(|e| e.ok()).collect();
+    assert!(kept.iter().any(|f| std::fs::read(f.path()).expect("read").starts_with(b"garbage!")), "as they were");
+    // Logging in fetched the year from the server: it reads and takes edits again.
+    let (code, out, err) = zhibu(d, &["--json", "score", "v1-m01"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("已同步的积分"), "{out}");
+    let (code, out, err) = zhibu(d, &["points", "award", "v1-m02", "volunteer", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+backends!(a_damaged_year_of_a_cadre_gone_is_set_aside_by_the_next, handed_over_damaged);

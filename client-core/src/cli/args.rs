@@ -113,6 +113,10 @@ pub struct Login {
     /// 密码（不写则从环境变量 ZHIBU_PASSWORD 或标准输入读取）
     #[arg(long, env = "ZHIBU_PASSWORD", hide_env = true, value_name = "密码")]
     pub password: Option<String>,
+    /// 先把已损坏年份的文件原样移到一旁（其中未同步的修改不会上传），再登录：
+    /// 手机上有损坏的年份、原账号又无法登录时，换账号用
+    #[arg(long)]
+    pub set_aside_damaged: bool,
 }
 
 #[derive(Debug, Subcommand)]

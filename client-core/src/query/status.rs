@@ -100,6 +100,24 @@ impl Phone {
         self.lock().damaged.keys().cloned().collect()
     }
 
+    /// Moves the files of every damaged document aside, as they are, into a folder beside the
+    /// store (`VILLAGE.YEAR.damaged-TIME`), and forgets them: those years are then taken from
+    /// the server at the next sync, without the edits the damaged files may hold. For a phone
+    /// whose damaged year only another account can rebuild ([`ClientError::OtherAccountsDamaged`]);
+    /// `zhibu rebuild` keeps what of those edits still reads. Returns each year and its folder.
+    pub fn set_aside_damaged(&self) -> Result<Vec<(DocKey, std::path::PathBuf)>, ClientError> {
+        self.with(|inner| {
+            let keys: Vec<DocKey> = inner.damaged.keys().cloned().collect();
+            let mut moved = Vec::new();
+            for key in keys {
+                let aside = crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?;
+                inner.damaged.remove(&key);
+                moved.push((key, aside));
+            }
+            Ok(moved)
+        })
+    }
+
     /// When a sync last succeeded, for any document.
     pub fn last_sync(&self) -> Option<time::OffsetDateTime> {
         self.lock().docs.values().filter_map(|d| d.replica.meta.last_sync).max()

@@ -21,6 +21,11 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
     if password.is_empty() {
         return Err(Usage("密码不能为空".into()).into());
     }
+    if args.set_aside_damaged {
+        for (key, aside) in ctx.phone.set_aside_damaged()? {
+            eprintln!("{key}的损坏文件已原样移到 {}，这一年的记录将从服务器取回。", aside.display());
+        }
+    }
     let session = ctx.block_on(crate::login(&ctx.phone, &args.server, &args.user, &password))?;
     let a = &session.account;
     let line = format!(
