@@ -396,13 +396,9 @@ fn a_change_waiting_for_its_dependency_is_not_kept_with_the_document() {
 
 /// A change that deletes the key `key` of the map at `path` (from the root).
 fn delete_at(doc: &mut Automerge, path: &[&str], key: &str) {
-    use automerge::ReadDoc;
     use automerge::transaction::Transactable;
     doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        let mut obj = automerge::ROOT;
-        for p in path {
-            obj = tx.get(&obj, *p)?.expect("path").1;
-        }
+        let obj = object_at(tx, path)?;
         tx.delete(&obj, key)
     })
     .expect("edit");
@@ -601,12 +597,20 @@ fn a_name_written_as_text_cannot_be_edited_into_another() {
     assert_eq!(mapping::read(&server.doc).expect("reads").doc.points[&rid(100)].by, account("cadre2"));
 }
 
+/// The object at a path of map keys from the root.
+fn object_at(doc: &impl automerge::ReadDoc, path: &[&str]) -> Result<automerge::ObjId, automerge::AutomergeError> {
+    let mut obj = automerge::ROOT;
+    for key in path {
+        obj = doc.get(&obj, *key)?.expect("path").1;
+    }
+    Ok(obj)
+}
+
 /// A JavaScript client writes every string as text, and edits a text in place: another account
 /// may not edit so what an entry, a step or a void says, any more than by writing its key.
 #[test]
 fn another_accounts_words_written_as_text_cannot_be_edited_in_place() {
     use automerge::ObjType;
-    use automerge::ReadDoc;
     use automerge::transaction::Transactable;
     let mut server = Server::new();
     let mut p = phone("phone-1");
@@ -618,10 +622,7 @@ fn another_accounts_words_written_as_text_cannot_be_edited_in_place() {
     let texts: [&[&str]; 2] = [&["points", &entry, "note"], &["meetings", &meeting, "voided", "reason"]];
     for path in texts {
         p.transact::<_, _, automerge::AutomergeError>(|tx| {
-            let mut obj = automerge::ROOT;
-            for key in &path[..path.len() - 1] {
-                obj = tx.get(&obj, *key)?.expect("path").1;
-            }
+            let obj = object_at(tx, &path[..path.len() - 1])?;
             let text = tx.put_object(&obj, path[path.len() - 1], ObjType::Text)?;
             tx.splice_text(&text, 0, 0, "原来的说明")
         })
@@ -633,11 +634,8 @@ fn another_accounts_words_written_as_text_cannot_be_edited_in_place() {
         let mut q = phone("phone-2").with_actor(ActorId::random());
         sync_until_quiet(server, account, &mut q).expect("sync");
         q.transact::<_, _, automerge::AutomergeError>(|tx| {
-            let mut obj = automerge::ROOT;
-            for key in path {
-                obj = tx.get(&obj, *key)?.expect("path").1;
-            }
-            tx.splice_text(&obj, 0, 2, "改过的")
+            let text = object_at(tx, path)?;
+            tx.splice_text(&text, 0, 2, "改过的")
         })
         .expect("edit");
         sync_until_quiet(server, account, &mut q)
