@@ -86,6 +86,12 @@ async fn exports(backend: Backend) {
     assert_eq!(&records[0][0], "v1");
     assert_eq!(&records[0][1], "一村");
     assert_eq!(&records[1][records[1].len() - 1], "从未同步");
+    // A year with no records at all says so, rather than 0/0 (nothing required).
+    let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}", y.get() - 1)).await;
+    assert_eq!(status, 200);
+    let mut csv = csv::Reader::from_reader(&bytes[3..]);
+    let first = csv.records().next().expect("a row").expect("parses");
+    assert_eq!(&first[2], "无记录", "{first:?}");
 
     // The village's meeting record book: a sheet per meeting kind, the meeting in full.
     let (status, bytes) = app.get(&staff, &format!("/villages/v1/book.xlsx?year={y}")).await;

@@ -434,6 +434,10 @@ async fn sessions_headers_and_refusals_over_http() {
     assert_eq!(h["cache-control"], "no-store");
     let body = r.text().await.expect("body");
     assert!(body.contains("一镇") && body.contains("二村") && !body.contains("<script"), "{body}");
+    // A year no village recorded anything in: flagged, not shown as nothing owed.
+    let body = get(&app, &staff, &format!("/township?year={}", y.get() - 1)).await.text().await.expect("body");
+    assert!(body.contains("本年度没有任何记录") && body.contains(">无记录<"), "{body}");
+    assert!(!body.contains("各村本期都已达标") && body.contains(&format!("按 {} 年全年计算", y.get() - 1)), "{body}");
     let r = get(&app, "", "/assets/site.css").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().expect("type").starts_with("text/css"));

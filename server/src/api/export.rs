@@ -52,7 +52,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             for k in MeetingKind::ALL {
                 let (counted, required) =
                     v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.counted, b + s.required));
-                row.push(format!("{counted}/{required}"));
+                // Nothing stored for the year says nothing was required: it must not read 0/0.
+                row.push(if v.has_records { format!("{counted}/{required}") } else { "无记录".to_owned() });
             }
             let quorum: usize = v.summary.iter().map(|s| s.quorum_failures.len()).sum();
             let g = &v.grades;

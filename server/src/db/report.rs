@@ -25,6 +25,10 @@ pub struct TownshipReport {
 pub struct VillageReport {
     pub village_id: String,
     pub name: String,
+    /// Whether the server holds any record of the village for the year: without (no roster
+    /// imported, no phone synced), `summary` and `compliance` are empty, which says nothing
+    /// was required, not that nothing was done.
+    pub has_records: bool,
     /// Per kind (and party group), the chosen period summed up.
     pub summary: Vec<KindSummary>,
     /// Per kind, group and requirement period, every period that has started.
@@ -137,6 +141,7 @@ impl Db {
                 VillageReport {
                     village_id: id,
                     name,
+                    has_records: false,
                     summary: Vec::new(),
                     compliance: Vec::new(),
                     behind: 0,
@@ -149,6 +154,17 @@ impl Db {
                     devices: Vec::new(),
                 },
             );
+        }
+
+        let rows = sqlx::query("SELECT village_id FROM documents WHERE township_id = $1 AND year = $2")
+            .bind(township)
+            .bind(y)
+            .fetch_all(&self.pool)
+            .await?;
+        for r in &rows {
+            if let Some(v) = villages.get_mut(&r.try_get::<String, _>("village_id")?) {
+                v.has_records = true;
+            }
         }
 
         // One row per village carrying its requirement periods as a JSON array: a township has

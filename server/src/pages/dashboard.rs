@@ -59,6 +59,9 @@ struct VillageRow {
     name: String,
     url: String,
     behind: usize,
+    /// The village holds no record of a year under way or past (no roster imported, no phone
+    /// synced): nothing shows as required, which must not read as nothing owed.
+    no_records: bool,
     cells: Vec<Cell>,
     late: usize,
     cases: usize,
@@ -96,6 +99,8 @@ struct DashboardView {
     kinds: Vec<&'static str>,
     villages: Vec<VillageRow>,
     flags: Vec<Flag>,
+    /// A cell of a period under way is not yet met.
+    pending: bool,
     csv_url: String,
     xlsx_url: String,
 }
@@ -175,6 +180,7 @@ fn grade_bars(g: &GradeCounts) -> Vec<Bar> {
 
 fn row(v: &VillageReport, year: i64) -> VillageRow {
     let late = v.late_in_period;
+    let no_records = !v.has_records && year <= i64::from(api::this_year());
     let (sync_text, sync_title, sync_stale) = match &v.last_sync_at {
         None => ("从未同步".to_owned(), "本村还没有手机同步过本年度的记录".to_owned(), true),
         Some(at) => {
@@ -189,7 +195,20 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         name: v.name.clone(),
         url: format!("/villages/{}?year={year}", v.village_id),
         behind: v.behind,
-        cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k)).collect(),
+        no_records,
+        cells: MeetingKind::ALL
+            .into_iter()
+            .map(|k| match no_records {
+                true => Cell {
+                    kind: k.code(),
+                    text: "无记录".to_owned(),
+                    state: "behind",
+                    title: format!("{}：本年度还没有任何记录（名册未导入，手机也未同步）", k.label()),
+                    quorum_failures: 0,
+                },
+                false => cell(v, k),
+            })
+            .collect(),
         late,
         cases: v.cases.len(),
         members: v.members,
@@ -206,13 +225,16 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
 
 /// What a village is behind on, in words, for the list above the matrix.
 fn flag(v: &VillageRow) -> Option<Flag> {
-    let mut what: Vec<String> = v
-        .cells
-        .iter()
-        .zip(MeetingKind::ALL)
-        .filter(|(c, _)| c.state == "behind")
-        .map(|(_, k)| format!("{}未达标", k.label()))
-        .collect();
+    let mut what: Vec<String> = match v.no_records {
+        true => vec!["本年度没有任何记录（名册未导入，手机也未同步）".to_owned()],
+        false => v
+            .cells
+            .iter()
+            .zip(MeetingKind::ALL)
+            .filter(|(c, _)| c.state == "behind")
+            .map(|(_, k)| format!("{}未达标", k.label()))
+            .collect(),
+    };
     for (c, k) in v.cells.iter().zip(MeetingKind::ALL) {
         if c.quorum_failures > 0 {
             what.push(format!("{} {} 次未达法定人数", k.label(), c.quorum_failures));
@@ -274,11 +296,16 @@ async fn page(
     let files = format!("year={y}&period={}", period_value(period));
     let view = DashboardView {
         flags: villages.iter().filter_map(flag).collect(),
+        pending: villages.iter().flat_map(|v| &v.cells).any(|c| c.state == "pending"),
         villages,
         township_name,
         year: y,
         period_label: period.label(),
-        as_of: report.as_of.clone(),
+        // A past year's figures are those of the whole year, not of the day after it ended.
+        as_of: match year < this_year {
+            true => format!("按 {y} 年全年计算"),
+            false => format!("按 {} 计算", report.as_of),
+        },
         years: (i64::from(this_year) - 4..=i64::from(this_year) + 1)
             .rev()
             .map(|v| Choice { value: v.to_string(), label: format!("{v} 年"), selected: v == y })
