@@ -542,3 +542,39 @@ async fn sessions_headers_and_refusals_over_http() {
     let r = get(&app, &staff, "/township").await;
     assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().ok()), (303, Some("/login")));
 }
+
+/// Early in a year, before the village has synced its new roster, a member's home page shows
+/// last year's points and says why, instead of an error whose only link leads back to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_not_yet_on_this_years_roster_sees_last_years_points() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always available");
+    let last = Year::new(i64::from(app.year.get()) - 1).expect("year");
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::from_nothing(&app, &token, "phone-a", "v1", last);
+    phone.sync(&app).await.expect("first sync");
+    let member = zhibu_schema::Member::new(name("去年的党员"), zhibu_schema::MemberStatus::Full);
+    phone.edit("添加党员", |tx| mapping::put_record(tx, zhibu_schema::Collection::Members, "v1-m40", &member));
+    phone.sync(&app).await.expect("push");
+    app.state
+        .db
+        .create_account(NewAccount {
+            id: "v1-m40".to_owned(),
+            password: PASSWORD.to_owned(),
+            role: Role::Member,
+            township_id: Some("t1".to_owned()),
+            village_id: Some("v1".to_owned()),
+            member_id: Some("v1-m40".to_owned()),
+            display_name: None,
+        })
+        .await
+        .expect("account");
+    let (_, set_cookie) = log_in(&app, "v1-m40", false).await;
+    let cookie = cookie_of(&set_cookie);
+    let r = get(&app, &cookie, "/me").await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("去年的党员") && body.contains(&format!("{last} 年")), "{body}");
+    assert!(body.contains(&format!("先显示 {last} 年的积分")), "{body}");
+    // Asked for this year by name, the page says it has no record, as before.
+    assert_eq!(get(&app, &cookie, &format!("/me?year={}", app.year)).await.status(), 404);
+}

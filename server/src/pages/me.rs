@@ -39,6 +39,8 @@ struct MeView {
     entries: Vec<Entry>,
     previous_year: i64,
     next_year: Option<i64>,
+    /// Why another year than the one asked for shows.
+    notice: Option<String>,
 }
 
 impl MeView {
@@ -70,6 +72,7 @@ impl MeView {
             grade_code: p.grade,
             previous_year: p.year - 1,
             next_year: (p.year < this_year).then_some(p.year + 1),
+            notice: None,
         }
     }
 }
@@ -80,10 +83,26 @@ async fn page(
     q: Result<Query<YearQuery>, AppError>,
 ) -> Result<Html<String>, PageError> {
     let Query(q) = q?;
-    let year = q.year()?.to_string();
-    let points = my_points(&state, &viewer.0, Some(&year)).await?;
+    let year = q.year()?;
+    let (points, notice) = match my_points(&state, &viewer.0, Some(&year.to_string())).await {
+        // Early in a year the village may not have synced its new roster yet: the home page
+        // shows last year's points, saying so, rather than an error to loop on.
+        Err(e) if q.year.is_none() && e.status() == axum::http::StatusCode::NOT_FOUND => {
+            let last = i64::from(year) - 1;
+            match my_points(&state, &viewer.0, Some(&last.to_string())).await {
+                Ok(p) => (
+                    p,
+                    Some(format!(
+                        "{year} 年的党员名册上还没有您的记录（村里可能还没有同步今年的名册），先显示 {last} 年的积分。"
+                    )),
+                ),
+                Err(_) => return Err(e.into()),
+            }
+        }
+        other => (other?, None),
+    };
     let village = state.db.village_name(&points.village_id).await?.unwrap_or_else(|| points.village_id.clone());
-    let view = MeView::new(points, village);
+    let view = MeView { notice, ..MeView::new(points, village) };
     render("me.html", "我的积分", Some(&viewer.info()), &view)
 }
 
