@@ -200,8 +200,17 @@ impl From<BytesRejection> for AppError {
 }
 
 impl From<QueryRejection> for AppError {
+    /// In Chinese, for the people who read it on a page: serde's words are English.
     fn from(r: QueryRejection) -> Self {
-        AppError::bad_request(format!("查询参数不对：{}", r.body_text()))
+        let text = r.body_text();
+        let named = text.split('`').nth(1).filter(|n| !n.is_empty() && n.len() <= 64);
+        let message = match named {
+            Some(name) if text.contains("duplicate field") => format!("查询参数「{name}」写了不止一次"),
+            Some(name) if text.contains("missing field") => format!("缺少查询参数「{name}」"),
+            _ => "查询参数不对（编码或取值有误），请检查网址".to_owned(),
+        };
+        tracing::debug!(detail = %text, "query refused");
+        AppError::bad_request(message)
     }
 }
 

@@ -522,6 +522,11 @@ async fn sessions_headers_and_refusals_over_http() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.expect("body").contains("本年度还没有会议记录"));
     assert_eq!(get(&app, &admin, "/villages/nowhere").await.status(), 404);
+    // A query the page cannot read is refused in Chinese, without serde's English.
+    let r = get(&app, &admin, "/villages/v1?year=2025&year=2026").await;
+    assert_eq!(r.status(), 400);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("查询参数「year」写了不止一次") && !body.contains("Failed"), "{body}");
 
     // The cookie authenticates reads only: a write with it alone is refused.
     let r = client()
