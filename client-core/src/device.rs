@@ -61,7 +61,7 @@ impl Device {
         Ok(Device { actor: hex::encode(bytes), created_at: crate::clock::format(crate::clock::now()), account })
     }
 
-    fn store(&self, dir: &Path) -> Result<(), ClientError> {
+    pub(crate) fn store(&self, dir: &Path) -> Result<(), ClientError> {
         write_atomic(&dir.join(FILE), &serde_json::to_vec_pretty(self).expect("a device serializes"))?;
         Ok(())
     }

@@ -98,7 +98,17 @@ impl Phone {
         let lock = StoreLock::acquire(dir)?;
         let device = Device::load_or_create(dir)?;
         let actor = device.actor_id();
-        let session = read_session(dir)?;
+        let session = match read_session(dir)? {
+            // A login whose account is not the one the device's identity belongs to was cut
+            // short by a crash between the two files: its edits would go out under another
+            // account's actor, so the phone asks for the login again (which takes the identity
+            // as a login does).
+            Some(s) if device.account.as_deref().is_some_and(|owner| owner != s.account.id.as_str()) => {
+                tracing::warn!(account = %s.account.id, "a login cut short is forgotten");
+                None
+            }
+            other => other,
+        };
         let catalog = CachedCatalog::load(dir)?;
         let docs::AllDocs { docs, damaged } = docs::load_all(dir, &actor)?;
         let (_lock, broken) = (lock, None);
@@ -133,7 +143,20 @@ impl Phone {
         let mut inner = self.lock();
         let pending = inner.pending_edits();
         let damaged = inner.damaged.keys().next();
-        if let Some(device) = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending, damaged)? {
+        let device = inner.device.for_account(&inner.dir, session.account.id.as_str(), pending, damaged)?;
+        let bytes = serde_json::to_vec_pretty(&session).expect("a session serializes");
+        if let Err(e) = write_atomic(&inner.dir.join(ACCOUNT_FILE), &bytes) {
+            // Nothing changes: the identity stored for the new account goes back to the old
+            // one's (best effort; if that fails too, opening the phone finds the two files
+            // disagree and asks for a login again).
+            if device.is_some()
+                && let Err(undo) = inner.device.store(&inner.dir)
+            {
+                tracing::warn!(error = %undo, "the previous device identity was not restored");
+            }
+            return Err(e.into());
+        }
+        if let Some(device) = device {
             let actor = device.actor_id();
             if actor != inner.actor {
                 // Every document goes on under the new actor, as opening the phone would load it
@@ -146,8 +169,6 @@ impl Phone {
             }
             inner.device = device;
         }
-        let bytes = serde_json::to_vec_pretty(&session).expect("a session serializes");
-        write_atomic(&inner.dir.join(ACCOUNT_FILE), &bytes)?;
         inner.session = Some(session);
         Ok(())
     }

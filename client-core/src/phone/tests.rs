@@ -102,3 +102,24 @@ fn a_damaged_sync_metadata_file_does_not_keep_the_phone_from_opening() {
     assert!(again.records(year()).unwrap().meetings.contains_key(&id), "the edit is there");
     assert_eq!(again.pending_edits(), 2, "and still waits to sync");
 }
+
+/// A crash between storing the new account's identity and its login leaves the two files
+/// disagreeing: the login is forgotten, so no edit goes out under an identity the server would
+/// bind to the wrong account, and logging in again sets both.
+#[test]
+fn a_login_cut_short_between_its_two_files_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    phone.set_session(session("cadre1", Role::Cadre)).unwrap();
+    drop(phone);
+    let path = dir.path().join("device.json");
+    let mut device: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    device["account"] = "cadre2".into();
+    std::fs::write(&path, serde_json::to_vec(&device).unwrap()).unwrap();
+    let again = Phone::open(dir.path()).unwrap();
+    assert!(again.session().is_none(), "asked to log in again");
+    again.set_session(session("cadre1", Role::Cadre)).unwrap();
+    assert_eq!(again.device().account.as_deref(), Some("cadre1"));
+    drop(again);
+    assert!(Phone::open(dir.path()).unwrap().session().is_some(), "both files agree now");
+}

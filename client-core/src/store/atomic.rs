@@ -20,6 +20,15 @@ use super::StoreError;
 
 /// Replaces the content of `path` with `bytes`, crash-atomically and durably.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let dir = replace(path, bytes)?;
+    sync_dir(dir)
+}
+
+/// [`write_atomic`] but for the final sync of the directory, left to the caller, which is told
+/// the directory: once this returns, `path` holds `bytes` (what a reader sees now), though the
+/// rename may not survive a power loss until the directory is synced. A caller that keeps state
+/// about the file must take the new content as the file's before that sync, which can fail.
+pub(crate) fn replace<'p>(path: &'p Path, bytes: &[u8]) -> Result<&'p Path, StoreError> {
     let (dir, tmp) = temp_path_for(path)?;
     let result = write_synced(&tmp, bytes)
         .and_then(|()| fs::rename(&tmp, path).map_err(|e| StoreError::io(e, format!("替换 {}", path.display()))));
@@ -28,8 +37,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         // failure to remove it must not hide the original error.
         let _ = fs::remove_file(&tmp);
     }
-    result?;
-    sync_dir(dir)
+    result.map(|()| dir)
 }
 
 /// The whole content of `path`, or `None` if there is no such file.

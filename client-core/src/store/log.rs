@@ -40,7 +40,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::atomic::{read_optional, write_atomic};
+use super::atomic::{read_optional, replace, sync_dir, write_atomic};
 use super::header::{self, FileKind, Generation, HEADER_LEN};
 use super::name::DocName;
 use super::{StoreError, record, snapshot};
@@ -128,10 +128,13 @@ impl DocFile {
     /// and empties the log, durably; see the module doc for why a crash midway loses nothing.
     pub fn compact(&mut self, snapshot: &[u8]) -> Result<(), StoreError> {
         let next = self.generation.next();
-        write_atomic(&self.snapshot_path, &snapshot::encode(next, snapshot)?)?;
-        // From here on the old log is stale, whether or not replacing it below succeeds.
+        let dir = replace(&self.snapshot_path, &snapshot::encode(next, snapshot)?)?;
+        // From here on the old log is stale, whether or not syncing the directory or replacing
+        // the log below succeeds: a reader takes the new snapshot, and edits appended to the
+        // old log would be ignored by it.
         self.generation = next;
         self.log = None;
+        sync_dir(dir)?;
         self.log = Some(ActiveLog::create(&self.log_path, next)?);
         Ok(())
     }
