@@ -24,9 +24,15 @@ pub struct CachedCatalog {
 impl CachedCatalog {
     pub(crate) fn load(dir: &Path) -> Result<CachedCatalog, ClientError> {
         let path = dir.join(FILE);
+        let default = CachedCatalog { fetched_at: None, catalog: Catalog::default() };
         match read_optional(&path)? {
-            Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| ClientError::damaged(&path, e)),
-            None => Ok(CachedCatalog { fetched_at: None, catalog: Catalog::default() }),
+            // Only a copy of the server's: a damaged one is fetched again at the next sync (as
+            // never fetched), rather than keep the phone from opening.
+            Some(bytes) => Ok(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, path = %path.display(), "a damaged catalog cache is fetched again");
+                default
+            })),
+            None => Ok(default),
         }
     }
 
@@ -42,5 +48,19 @@ impl CachedCatalog {
             .as_deref()
             .and_then(crate::clock::parse)
             .is_none_or(|t| crate::clock::now() - t > time::Duration::days(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_cache_is_the_default_until_fetched_again() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE), b"{\"fetched_at\": \"2026-").unwrap();
+        let cached = CachedCatalog::load(dir.path()).unwrap();
+        assert_eq!(cached.catalog, Catalog::default());
+        assert!(cached.is_stale(), "fetched at the next sync");
     }
 }

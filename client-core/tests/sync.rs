@@ -307,3 +307,22 @@ async fn rebuild_remakes_later_edits_and_drops_those_that_needed_the_dropped_one
     assert_eq!(server.meetings[&m].attendance[&mid("v1-m02")], Attendance::absent());
     assert_eq!(p.heads(), net.server(|s| s.docs[&key()].get_heads()));
 }
+
+/// Another cadre logs in on the phone while its background task runs: the task, whose
+/// transport carries the first cadre's login, stops rather than push the second cadre's edits
+/// with it (the server would bind their actor to the first cadre for good).
+#[tokio::test]
+async fn the_background_task_stops_when_the_login_changes() {
+    let (net, p) = setup().await;
+    let pump = net.spawn_pump();
+    let options = WatchOptions { poll_every: Duration::from_secs(3600), ..WatchOptions::default() };
+    let mut task = p.phone.start_sync_task(p.port.clone(), options, |_| {});
+    eventually("nothing waits", || p.phone.pending_edits() == 0).await;
+    p.phone.set_session(common::cadre_session("cadre2")).unwrap();
+    let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(10), task.wait()).await.expect("the task ends");
+    assert!(matches!(ended, Err(zhibu_client::ClientError::SessionExpired(_))), "{ended:?}");
+    assert!(!net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(&e)), "not pushed");
+    assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
+    pump.abort();
+}

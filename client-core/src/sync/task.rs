@@ -99,10 +99,16 @@ impl Phone {
         let wake = Arc::new(Notify::new());
         let phone = self.clone();
         let woken = wake.clone();
+        // The login the transport was made with: another account's edits must not go out
+        // with this login's token (the server would bind their actor to this account).
+        let login = self.session().map(|s| s.token);
         let handle = tokio::spawn(async move {
             let mut backoff = Backoff::new(options.min_backoff, options.max_backoff, None);
             let mut next_poll = Instant::now();
             loop {
+                if phone.session().map(|s| s.token) != login {
+                    return Err(ClientError::SessionExpired("登录已变更或已退出，后台同步已停止".to_owned()));
+                }
                 if phone.sync_due() > 0 || Instant::now() >= next_poll {
                     let sync = phone.sync(&transport, &options.sync, &mut on_event);
                     let result = tokio::select! {
