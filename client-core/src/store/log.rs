@@ -218,11 +218,19 @@ impl ActiveLog {
     }
 }
 
-/// Where the bytes cut from the log at `end` are kept: beside the log, named by the offset.
+/// Where the bytes cut from the log at `end` are kept: beside the log, named by the offset, and
+/// never over an earlier cut (offsets repeat: another cut at the same damage, or after a
+/// compaction), which would destroy the only copy of what it holds.
 fn cut_path(log_path: &Path, end: u64) -> PathBuf {
-    let mut name = log_path.as_os_str().to_owned();
-    name.push(format!(".cut-{end}"));
-    PathBuf::from(name)
+    let named = |suffix: String| {
+        let mut name = log_path.as_os_str().to_owned();
+        name.push(format!(".cut-{end}{suffix}"));
+        PathBuf::from(name)
+    };
+    (1..)
+        .map(|n| named(if n == 1 { String::new() } else { format!("-{n}") }))
+        .find(|p| !p.exists())
+        .expect("some name is free")
 }
 
 /// Whatever the damaged files of the document `name` in `dir` still hold, for recovering edits

@@ -213,4 +213,16 @@ fn what_an_append_cuts_is_kept_beside_the_log() {
     assert_no_leftover(&tmp, &doc);
     let kept = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r2))).expect("the cut bytes are kept");
     assert_eq!(kept, bytes[r2..]);
+
+    // The same damage again at the same offset: the second cut is kept beside the first, not
+    // over it.
+    drop(doc);
+    let mut again = fs::read(log_path(&tmp)).unwrap();
+    again[r2] ^= 0x40;
+    fs::write(log_path(&tmp), &again).unwrap();
+    let mut doc = reopen(&tmp);
+    doc.append(b"r5").unwrap();
+    assert_eq!(fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r2))).unwrap(), kept, "the first cut is whole");
+    let second = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}-2", r2))).expect("the second cut is kept");
+    assert_eq!(second, again[r2..]);
 }
