@@ -421,6 +421,29 @@ async fn sessions_headers_and_refusals_over_http() {
     assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
     let (_, secure) = log_in(&app, "staff1", true).await;
     assert!(secure.contains("; Secure"), "{secure}");
+    // A login form posted from another site's page is refused, and signs nobody in; one from
+    // this site's own page is taken.
+    let (content_type, body) = form(&[("username", "staff1"), ("password", PASSWORD)]);
+    let host = app.url.trim_start_matches("http://").to_owned();
+    for (origin, status) in [("http://evil.example", 403), (app.url.as_str(), 303)] {
+        let r = client()
+            .post(format!("{}/login", app.url))
+            .header("Content-Type", content_type)
+            .header("Origin", origin)
+            .body(body.clone())
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), status, "{origin} on {host}");
+        assert_eq!(r.headers().contains_key("set-cookie"), status == 303, "{origin}");
+    }
+    let r = client()
+        .post(format!("{}/logout", app.url))
+        .header("Origin", "http://evil.example")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), 403);
     let staff = cookie_of(&set_cookie);
 
     // Security headers on the pages.

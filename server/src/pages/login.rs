@@ -48,12 +48,31 @@ async fn show() -> Result<Response, PageError> {
     login_page(StatusCode::OK, "", None)
 }
 
+/// Refuses a form posted from another site's page (the browser says where a form came from
+/// in `Origin`): a login planted by another site would sign the clerk in as someone else, and a
+/// planted logout would end their session. A request without `Origin` (an older browser, a
+/// program) is let through; the cookie's SameSite=Strict covers the rest.
+fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let from = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+    // The site as the browser reached it: the Host header, or the one a reverse proxy passes on.
+    let ours = [header::HOST.as_str(), "x-forwarded-host"]
+        .into_iter()
+        .filter_map(|h| headers.get(h).and_then(|v| v.to_str().ok()))
+        .any(|host| !host.is_empty() && from.eq_ignore_ascii_case(host.trim()));
+    match ours {
+        true => Ok(()),
+        false => Err(AppError::forbidden("该表单来自其他网站，已拒绝。请在本站的登录页登录或退出").into()),
+    }
+}
+
 async fn submit(
     State(state): State<AppState>,
     addr: ClientAddr,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Result<Response, PageError> {
+    same_origin(&headers)?;
     let form = form.map(|Form(f)| f).unwrap_or_default();
     let username = form.username.trim();
     if username.is_empty() || form.password.is_empty() {
@@ -80,6 +99,7 @@ async fn submit(
 }
 
 async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Result<Response, PageError> {
+    same_origin(&headers)?;
     if let Some(token) = session_token(&headers) {
         auth::log_out(&state, addr, token).await?;
     }
