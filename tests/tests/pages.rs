@@ -545,6 +545,11 @@ async fn sessions_headers_and_refusals_over_http() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.expect("body").contains("本年度还没有会议记录"));
     assert_eq!(get(&app, &admin, "/villages/nowhere").await.status(), 404);
+    // The first and last years the server keeps link to no year beyond them.
+    for (year, beyond) in [("2000", "year=1999"), ("2100", "year=2101")] {
+        let body = get(&app, &admin, &format!("/villages/v1?year={year}")).await.text().await.expect("body");
+        assert!(body.contains(&format!("{year} 年")) && !body.contains(beyond), "{year}: {body}");
+    }
     // A query the page cannot read is refused in Chinese, without serde's English.
     let r = get(&app, &admin, "/villages/v1?year=2025&year=2026").await;
     assert_eq!(r.status(), 400);

@@ -31,10 +31,15 @@ pub fn day_of_ms(ms: i64) -> Option<Date> {
     at_ms(ms).and_then(|t| Date::from_time(t.date()).ok())
 }
 
-/// Whole days from an RFC 3339 time to now.
+/// Calendar days in China from an RFC 3339 time to now: a sync at 23:00 yesterday was
+/// yesterday (1), not today (0).
 pub fn days_since(rfc3339: &str) -> Option<i64> {
+    days_between(rfc3339, OffsetDateTime::now_utc())
+}
+
+fn days_between(rfc3339: &str, now: OffsetDateTime) -> Option<i64> {
     let t = OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339).ok()?;
-    Some((OffsetDateTime::now_utc() - t).whole_days())
+    Some((now.to_offset(CST).date() - t.to_offset(CST).date()).whole_days())
 }
 
 /// An RFC 3339 time in China Standard Time, for display.
@@ -57,5 +62,15 @@ mod tests {
         assert_eq!(format_secs(0), "（未记录）");
         assert_eq!(day_of_ms(ms).map(|d| d.to_string()).as_deref(), Some("2026-03-01"));
         assert_eq!(format_rfc3339("2026-03-01T01:30:00Z"), "2026-03-01 09:30:00");
+    }
+
+    #[test]
+    fn days_since_count_china_calendar_days() {
+        // 23:00 on 2 March in Beijing, seen at 08:00 on 3 March: yesterday.
+        let now =
+            OffsetDateTime::parse("2026-03-03T00:00:00Z", &time::format_description::well_known::Rfc3339).unwrap();
+        assert_eq!(days_between("2026-03-02T15:00:00Z", now), Some(1));
+        assert_eq!(days_between("2026-03-02T16:30:00Z", now), Some(0), "00:30 on 3 March: today");
+        assert_eq!(days_between("not a time", now), None);
     }
 }

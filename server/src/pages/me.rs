@@ -37,7 +37,7 @@ struct MeView {
     grade: Option<&'static str>,
     grade_code: Option<&'static str>,
     entries: Vec<Entry>,
-    previous_year: i64,
+    previous_year: Option<i64>,
     next_year: Option<i64>,
     /// Why another year than the one asked for shows.
     notice: Option<String>,
@@ -70,7 +70,7 @@ impl MeView {
             total: p.total,
             grade: p.grade_name,
             grade_code: p.grade,
-            previous_year: p.year - 1,
+            previous_year: zhibu_schema::Year::new(p.year - 1).is_ok().then_some(p.year - 1),
             next_year: (p.year < this_year).then_some(p.year + 1),
             notice: None,
         }

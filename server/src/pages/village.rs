@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use axum::routing::get;
 use serde::Serialize;
-use zhibu_schema::all_scores;
+use zhibu_schema::{Year, all_scores};
 
 use super::case_view::{CaseView, cases};
 use super::error::PageError;
@@ -42,8 +42,9 @@ pub struct VillageLinks {
     pub book_xlsx: String,
     /// The township dashboard, for those who may see it.
     pub dashboard: Option<String>,
-    pub previous_year: i64,
-    pub next_year: i64,
+    /// The years either side, when the server keeps them (2000 to 2100).
+    pub previous_year: Option<i64>,
+    pub next_year: Option<i64>,
 }
 
 impl VillageLinks {
@@ -58,8 +59,8 @@ impl VillageLinks {
             book_xlsx: format!("/villages/{v}/book.xlsx?year={y}"),
             dashboard: matches!(viewer.0.role(), Role::Township | Role::Admin)
                 .then(|| format!("/township?township={}&year={y}", data.key.township)),
-            previous_year: y - 1,
-            next_year: y + 1,
+            previous_year: Year::new(y - 1).is_ok().then_some(y - 1),
+            next_year: Year::new(y + 1).is_ok().then_some(y + 1),
         }
     }
 }
@@ -101,7 +102,8 @@ async fn page(
         .collect();
     let view = VillageView {
         links: VillageLinks::new(&data, &viewer),
-        late_meetings: meetings.iter().filter(|m| m.late_days.is_some()).count(),
+        // As the report counts them: a voided meeting does not count.
+        late_meetings: meetings.iter().filter(|m| m.late_days.is_some() && m.voided.is_none()).count(),
         cases_with_gaps: cases.iter().filter(|c| !c.gaps.is_empty()).count(),
         meetings,
         cases,
