@@ -45,43 +45,25 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
     let year_msg = |d: Date| format!("日期 {d} 不在本文档的年度 {year} 年内");
 
     for (id, m) in &doc.members {
-        if let (Some(j), Some(l)) = (m.joined_on, m.left_on)
-            && l < j
-        {
-            out.push(Violation::new(
-                Collection::Members,
-                id.as_str(),
-                "left_on",
-                Rule::DateOrder,
-                format!("离开日期 {l} 早于入党日期 {j}"),
-            ));
-        }
-        if let (Some(j), Some(f)) = (m.joined_on, m.full_on)
-            && f < j
-        {
-            out.push(Violation::new(
-                Collection::Members,
-                id.as_str(),
-                "full_on",
-                Rule::DateOrder,
-                format!("转正日期 {f} 早于入党日期 {j}"),
-            ));
+        let mut v = |field: &str, rule, msg: String| {
+            out.push(Violation::new(Collection::Members, id.as_str(), field, rule, msg));
+        };
+        for (field, day, what) in [("left_on", m.left_on, "离开日期"), ("full_on", m.full_on, "转正日期")] {
+            if let (Some(j), Some(d)) = (m.joined_on, day)
+                && d < j
+            {
+                v(field, Rule::DateOrder, format!("{what} {d} 早于入党日期 {j}"));
+            }
         }
         match (m.status, m.full_on) {
-            (MemberStatus::Probationary, Some(f)) => out.push(Violation::new(
-                Collection::Members,
-                id.as_str(),
-                "full_on",
-                Rule::BadValue,
-                format!("预备党员不应有转正日期（{f}）；已转正的身份应为正式党员"),
-            )),
-            (MemberStatus::Full, Some(f)) if f > year.last_day() => out.push(Violation::new(
-                Collection::Members,
-                id.as_str(),
+            (MemberStatus::Probationary, Some(f)) => {
+                v("full_on", Rule::BadValue, format!("预备党员不应有转正日期（{f}）；已转正的身份应为正式党员"))
+            }
+            (MemberStatus::Full, Some(f)) if f > year.last_day() => v(
                 "full_on",
                 Rule::DateOutsideYear,
                 format!("转正日期 {f} 晚于本文档的年度 {year} 年：这一年里他还不是正式党员"),
-            )),
+            ),
             _ => {}
         }
     }

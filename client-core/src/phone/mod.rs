@@ -298,6 +298,14 @@ impl Inner {
         }
     }
 
+    /// Moves the files of a damaged document aside, as they are (see [`set_aside`]), and
+    /// forgets that it was damaged: the folder they went to.
+    pub fn set_aside_damaged(&mut self, key: &DocKey) -> Result<PathBuf, ClientError> {
+        let aside = set_aside(&self.dir, key, clock::unix_seconds())?;
+        self.damaged.remove(key);
+        Ok(aside)
+    }
+
     /// Appends new changes of a document to its log; see [`StoredDoc::persist`].
     pub fn persist(&mut self, key: &DocKey, bytes: &[u8]) -> Result<(), ClientError> {
         let (dir, actor, limit) = (self.dir.clone(), self.actor.clone(), self.options.compact_log_bytes);

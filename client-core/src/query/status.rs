@@ -110,8 +110,7 @@ impl Phone {
             let keys: Vec<DocKey> = inner.damaged.keys().cloned().collect();
             let mut moved = Vec::new();
             for key in keys {
-                let aside = crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?;
-                inner.damaged.remove(&key);
+                let aside = inner.set_aside_damaged(&key)?;
                 moved.push((key, aside));
             }
             Ok(moved)

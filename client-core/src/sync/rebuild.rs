@@ -184,11 +184,10 @@ impl Phone {
                 true => {
                     let salvaged = crate::store::log::salvage(&inner.dir, &key.stem());
                     let local = Replica::salvage(&key, actor.clone(), &salvaged);
-                    Some((local, crate::phone::set_aside(&inner.dir, &key, clock::unix_seconds())?))
+                    Some((local, inner.set_aside_damaged(&key)?))
                 }
                 false => None,
             };
-            inner.damaged.remove(&key);
             inner.doc_or_new(&key)?;
             let catalog = inner.catalog.catalog.clone();
             let stored = inner.docs.get_mut(&key).expect("created above");

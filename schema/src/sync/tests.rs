@@ -664,22 +664,15 @@ fn the_roots_keys_are_the_genesis_changes_alone() {
     let mut p = phone("phone-1");
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
     let stored = server.doc.get_heads();
-    for (what, edit) in [
-        (
-            "points",
-            Box::new(|tx: &mut automerge::transaction::Transaction<'_>| {
-                tx.put_object(automerge::ROOT, "points", automerge::ObjType::Map).map(|_| ())
-            })
-                as Box<dyn Fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), automerge::AutomergeError>>,
-        ),
-        (
-            "year",
-            Box::new(|tx: &mut automerge::transaction::Transaction<'_>| tx.put(automerge::ROOT, "year", 2027_i64)),
-        ),
-        ("members", Box::new(|tx: &mut automerge::transaction::Transaction<'_>| tx.delete(automerge::ROOT, "members"))),
-    ] {
+    type Edit = fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), automerge::AutomergeError>;
+    let edits: [(&str, Edit); 3] = [
+        ("points", |tx| tx.put_object(automerge::ROOT, "points", automerge::ObjType::Map).map(|_| ())),
+        ("year", |tx| tx.put(automerge::ROOT, "year", 2027_i64)),
+        ("members", |tx| tx.delete(automerge::ROOT, "members")),
+    ];
+    for (what, edit) in edits {
         let mut q = p.fork();
-        q.transact::<_, _, automerge::AutomergeError>(|tx| edit(tx)).expect("edit");
+        q.transact::<_, _, automerge::AutomergeError>(edit).expect("edit");
         let err = sync_until_quiet(&mut server, "cadre1", &mut q).expect_err("refused");
         let Refusal::Invalid(v) = &err else { panic!("{err:?}") };
         let genesis_only =

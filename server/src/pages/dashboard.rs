@@ -118,7 +118,14 @@ fn period_value(p: Period) -> String {
     }
 }
 
-fn cell(v: &VillageReport, kind: MeetingKind) -> Cell {
+/// What a village with no record of the year shows: nothing required would read as nothing owed.
+const NO_RECORDS: &str = "本年度没有任何记录（名册未导入，手机也未同步）";
+
+fn cell(v: &VillageReport, kind: MeetingKind, no_records: bool) -> Cell {
+    if no_records {
+        let title = format!("{}：{NO_RECORDS}", kind.label());
+        return Cell { kind: kind.code(), text: "无记录".to_owned(), state: "behind", title, quorum_failures: 0 };
+    }
     let rows: Vec<_> = v.summary.iter().filter(|s| s.kind == kind).collect();
     let (valid, held, required) = rows.iter().fold((0, 0, 0), |(a, b, c), s| (a + s.valid, b + s.held, c + s.required));
     let counted: i64 = rows.iter().map(|s| s.counted).sum();
@@ -196,19 +203,7 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         url: format!("/villages/{}?year={year}", v.village_id),
         behind: v.behind,
         no_records,
-        cells: MeetingKind::ALL
-            .into_iter()
-            .map(|k| match no_records {
-                true => Cell {
-                    kind: k.code(),
-                    text: "无记录".to_owned(),
-                    state: "behind",
-                    title: format!("{}：本年度还没有任何记录（名册未导入，手机也未同步）", k.label()),
-                    quorum_failures: 0,
-                },
-                false => cell(v, k),
-            })
-            .collect(),
+        cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
         cases: v.cases.len(),
         members: v.members,
@@ -226,7 +221,7 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
 /// What a village is behind on, in words, for the list above the matrix.
 fn flag(v: &VillageRow) -> Option<Flag> {
     let mut what: Vec<String> = match v.no_records {
-        true => vec!["本年度没有任何记录（名册未导入，手机也未同步）".to_owned()],
+        true => vec![NO_RECORDS.to_owned()],
         false => v
             .cells
             .iter()
