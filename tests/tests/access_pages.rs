@@ -135,3 +135,38 @@ async fn matrix(backend: Backend) {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 backends!(every_page_and_download_with_every_role, matrix);
+
+/// The dashboard's download links, followed by a browser whose session has ended (logged out
+/// elsewhere, or expired), lead to the login page as every page does; a program asking the same
+/// without a token still gets 401 and the JSON error body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_link_after_the_session_ended_leads_to_the_login_page() {
+    let Some(app) = TestApp::start(Backend::Sqlite).await else { return };
+    let ended = cookie(&app, "staff1").await;
+    let r = browser().post(format!("{}/logout", app.url)).header("Cookie", &ended).send().await.expect("logout");
+    assert_eq!(r.status(), 303, "logout");
+    for file in ["report.csv", "report.xlsx"] {
+        let url = format!("{}/v1/townships/t1/{file}?year={}", app.url, app.year);
+        let r = browser()
+            .get(&url)
+            .header("Cookie", &ended)
+            .header("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+            .header("Sec-Fetch-Mode", "navigate")
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(r.status(), 303, "{file} in a browser");
+        assert_eq!(r.headers()["location"], "/login", "{file} in a browser");
+        let r = browser().get(&url).header("Cookie", &ended).send().await.expect("download");
+        assert_eq!(r.status(), 401, "{file} by a program");
+        assert!(r.text().await.expect("body").contains("\"error\""), "{file}: API.md's error body");
+        let r = browser()
+            .get(&url)
+            .header("Authorization", "Bearer ended")
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .expect("download");
+        assert_eq!(r.status(), 401, "{file} with a token that ended");
+    }
+}

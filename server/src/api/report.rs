@@ -1,9 +1,10 @@
 //! `GET /v1/townships/T/report?year=Y[&period=P]` and its CSV and XLSX exports. `period` is
 //! `year` (default), `q1`..`q4`, or a month `1`..`12`.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -156,9 +157,25 @@ async fn xlsx(
     ))
 }
 
+/// A download link of the dashboard followed by a browser whose session has ended: the login
+/// page, as the pages answer, instead of a JSON error the clerk cannot act on. A program (a
+/// bearer token, or no sign of a browser's navigation) still gets 401 and API.md's body.
+async fn login_when_browsing(req: Request, next: Next) -> Response {
+    let h = req.headers();
+    let browsing = !h.contains_key(header::AUTHORIZATION)
+        && (h.get("sec-fetch-mode").is_some_and(|v| v == "navigate")
+            || h.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("text/html")));
+    let response = next.run(req).await;
+    if browsing && response.status() == StatusCode::UNAUTHORIZED {
+        return Redirect::to("/login").into_response();
+    }
+    response
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/townships/{township}/report", get(json))
+    let files = Router::new()
         .route("/v1/townships/{township}/report.csv", get(csv))
         .route("/v1/townships/{township}/report.xlsx", get(xlsx))
+        .route_layer(middleware::from_fn(login_when_browsing));
+    Router::new().route("/v1/townships/{township}/report", get(json)).merge(files)
 }
