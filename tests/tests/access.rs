@@ -12,6 +12,10 @@ enum Call {
     SyncV2,
     DocV1,
     DocW1,
+    /// A village that does not exist: no one but an admin may tell it from one they may not read.
+    DocNone,
+    SyncNone,
+    FastNone,
     MyPoints,
     ReportT1,
     ReportT1Csv,
@@ -38,14 +42,19 @@ async fn call(app: &TestApp, token: Option<&str>, c: Call) -> u16 {
         }
         Call::DocV1 => ("GET", format!("/v1/villages/v1/years/{y}/doc"), vec![], ""),
         Call::DocW1 => ("GET", format!("/v1/villages/w1/years/{y}/doc"), vec![], ""),
+        Call::DocNone => ("GET", format!("/v1/villages/nosuch/years/{y}/doc"), vec![], ""),
+        Call::SyncNone => {
+            ("POST", format!("/v1/villages/nosuch/years/{y}/sync"), sync_body("v1"), "application/octet-stream")
+        }
         Call::MyPoints => ("GET", format!("/v1/me/points?year={y}"), vec![], ""),
         Call::ReportT1 => ("GET", format!("/v1/townships/t1/report?year={y}"), vec![], ""),
         Call::ReportT1Csv => ("GET", format!("/v1/townships/t1/report.csv?year={y}"), vec![], ""),
         Call::ReportT1Xlsx => ("GET", format!("/v1/townships/t1/report.xlsx?year={y}"), vec![], ""),
         Call::ReportT2 => ("GET", format!("/v1/townships/t2/report?year={y}"), vec![], ""),
         Call::Revoke => ("POST", "/v1/admin/accounts/v1-m02/revoke".into(), vec![], ""),
-        Call::FastV1 => {
-            let v = zhibu_schema::VillageId::parse("v1").expect("id");
+        Call::FastV1 | Call::FastNone => {
+            let village = if matches!(c, Call::FastV1) { "v1" } else { "nosuch" };
+            let v = zhibu_schema::VillageId::parse(village).expect("id");
             let req = FastRequest {
                 v: FAST_VERSION,
                 docs: vec![FastDoc { village: v, year: y, known: vec![], heads: vec![], changes: vec![] }],
@@ -72,7 +81,7 @@ async fn call(app: &TestApp, token: Option<&str>, c: Call) -> u16 {
         let v: serde_json::Value = serde_json::from_slice(&bytes).expect("every refusal has the JSON error body");
         assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
     }
-    if let (Call::FastV1, 200) = (c, status) {
+    if let (Call::FastV1 | Call::FastNone, 200) = (c, status) {
         // The fast path answers per document: report that document's status.
         let resp = FastResponse::decode(&bytes).expect("cbor");
         return match &resp.docs[0].outcome {
@@ -92,12 +101,15 @@ async fn matrix(backend: Backend) {
     }
     use Call::*;
     //                       anon admin staff1 staff2 cadre1 cadre3 member
-    let expected: [(Call, [u16; 7]); 12] = [
+    let expected: [(Call, [u16; 7]); 15] = [
         (Catalog, [401, 200, 200, 200, 200, 200, 200]),
         (SyncV1, [401, 403, 403, 403, 200, 403, 403]),
         (SyncV2, [401, 403, 403, 403, 403, 200, 403]),
         (DocV1, [401, 200, 200, 403, 200, 403, 403]),
         (DocW1, [401, 200, 403, 200, 403, 403, 403]),
+        (DocNone, [401, 404, 403, 403, 403, 403, 403]),
+        (SyncNone, [401, 403, 403, 403, 403, 403, 403]),
+        (FastNone, [401, 403, 403, 403, 403, 403, 403]),
         (MyPoints, [401, 403, 403, 403, 403, 403, 200]),
         (ReportT1, [401, 200, 200, 403, 403, 403, 403]),
         (ReportT1Csv, [401, 200, 200, 403, 403, 403, 403]),

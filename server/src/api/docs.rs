@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
+use super::Access;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -30,8 +31,7 @@ async fn doc(
     caller: Caller,
     Path((village, year)): Path<(String, String)>,
 ) -> AppResult<Response> {
-    let key = super::doc_key(&state, &village, &year).await?;
-    caller.require_reader_of(&key.village, &key.township)?;
+    let key = super::doc_key(&state, &caller, Access::Read, &village, &year).await?;
     let loaded = state.load_doc(&key).await?;
     if loaded.version == 0 {
         return Err(AppError::not_found(format!("村「{}」{} 年还没有任何记录", key.village, key.year)));

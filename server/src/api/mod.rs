@@ -10,19 +10,46 @@ pub mod sync;
 
 use zhibu_schema::{VillageId, Year};
 
+use crate::auth::Caller;
 use crate::db::documents::DocKey;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// Parses the village and year of a document path and finds the village's township.
-pub async fn doc_key(state: &AppState, village: &str, year: &str) -> AppResult<DocKey> {
+/// What a caller asks to do with a village's document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read its records: its cadres, its township's staff, admins.
+    Read,
+    /// Write them: its cadres.
+    Write,
+}
+
+/// Parses the village and year of a document path, finds the village's township and checks
+/// the caller's right to `access` it. The right is checked before the village is known to
+/// exist, so that a caller who may not see a village learns nothing (403 whether it exists or
+/// not, where 404 against 403 would tell which ids exist); only one who could see it hears that
+/// it does not.
+pub async fn doc_key(
+    state: &AppState,
+    caller: &Caller,
+    access: Access,
+    village: &str,
+    year: &str,
+) -> AppResult<DocKey> {
     let village = VillageId::parse(village).map_err(|e| AppError::bad_request(e.to_string()))?;
     let year = parse_year(year)?;
-    let township = state
-        .db
-        .village_township(village.as_str())
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("村「{village}」不存在")))?;
+    let township = state.db.village_township(village.as_str()).await?;
+    let allowed = |township: &str| match access {
+        Access::Read => caller.require_reader_of(&village, township),
+        Access::Write => caller.require_cadre_of(&village),
+    };
+    let Some(township) = township else {
+        // No township is the caller's here: only an admin reads it, and a cadre whose own
+        // village is gone writes it.
+        allowed("")?;
+        return Err(AppError::not_found(format!("村「{village}」不存在")));
+    };
+    allowed(&township)?;
     Ok(DocKey { township, village, year })
 }
 

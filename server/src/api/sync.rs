@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Refusal};
 
+use super::Access;
 use crate::admission::Pusher;
 use crate::audit;
 use crate::auth::Caller;
@@ -116,8 +117,7 @@ async fn standard_push(
     headers: &HeaderMap,
     body: axum::body::Bytes,
 ) -> AppResult<Response> {
-    let key = super::doc_key(state, village, year).await?;
-    caller.require_cadre_of(&key.village)?;
+    let key = super::doc_key(state, caller, Access::Write, village, year).await?;
     let peer = peer_id(headers)?;
     require_content_type(headers, &["application/octet-stream"])?;
     // Inflated only for a caller who may push here.
@@ -151,8 +151,7 @@ async fn fast_one(
     doc: &zhibu_schema::sync::FastDoc,
     mine: &HashSet<String>,
 ) -> AppResult<FastOutcome> {
-    let key = super::doc_key(state, doc.village.as_str(), &doc.year.to_string()).await?;
-    caller.require_cadre_of(&key.village)?;
+    let key = super::doc_key(state, caller, Access::Write, doc.village.as_str(), &doc.year.to_string()).await?;
     let push = FastPush { key: &key, doc, account: &caller.account.id, peer, mine };
     together::fast(state, push).await
 }

@@ -56,8 +56,7 @@ impl VillageData {
 
 /// Loads a village's year for a caller allowed to read it.
 pub async fn load(state: &AppState, caller: &Caller, village: &str, year: Year) -> Result<VillageData, PageError> {
-    let key = api::doc_key(state, village, &year.to_string()).await?;
-    caller.require_reader_of(&key.village, &key.township)?;
+    let key = api::doc_key(state, caller, api::Access::Read, village, &year.to_string()).await?;
     let name = state.db.village_name(key.village.as_str()).await?.unwrap_or_else(|| key.village.to_string());
     let catalog = state.catalog_for(Some(&key.township)).await?;
     let loaded = state.db.load_doc(&key).await?;
