@@ -326,3 +326,38 @@ async fn the_background_task_stops_when_the_login_changes() {
     assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
     pump.abort();
 }
+
+/// A store that fails to write during a sync (a full disk; here a folder stands where the sync
+/// metadata goes) does not end the background task: it reports the failure, tries again after
+/// the doubling wait, and writes once the store can, without anyone restarting the app.
+#[tokio::test]
+async fn the_background_task_outlasts_a_store_that_fails_to_write() {
+    let (net, p) = setup().await;
+    let pump = net.spawn_pump();
+    let meta = p.dir.path().join(format!("v1.{}.sync.json", year()));
+    std::fs::remove_file(&meta).unwrap();
+    std::fs::create_dir_all(meta.join("in-the-way")).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let options = WatchOptions {
+        poll_every: Duration::from_secs(3600),
+        min_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(40),
+        sync: zhibu_client::SyncOptions { retry: zhibu_client::RetryPolicy { retries: 0, ..quick().retry }, ..quick() },
+    };
+    let task = p.phone.start_sync_task(p.port.clone(), options, move |e| seen.lock().unwrap().push(e));
+    let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
+    eventually("the store failed three times", || {
+        events.lock().unwrap().iter().filter(|e| matches!(e, SyncEvent::Failed { .. })).count() >= 3
+    })
+    .await;
+    assert!(!task.is_finished(), "the task goes on");
+    assert!(!meta.is_file());
+    // Space is freed.
+    std::fs::remove_dir_all(&meta).unwrap();
+    eventually("the sync metadata was written", || meta.is_file()).await;
+    assert!(net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(&e)));
+    assert!(!task.is_finished());
+    task.stop().await.unwrap();
+    pump.abort();
+}

@@ -5,8 +5,10 @@
 //! every `poll_every` even without edits, to fetch the other cadres' work. When the server is
 //! out of reach it probes again after a wait that doubles, with jitter, from `min_backoff` to
 //! `max_backoff`; the app may cut a wait short with [`SyncTask::wake`] when the OS reports that
-//! the network came back. A document the server refused is not sent again until it changes. An
-//! expired login or a store failure ends the task with that error.
+//! the network came back. A document the server refused is not sent again until it changes. A
+//! store that failed to write (a full disk) is tried again after the same doubling wait. An
+//! expired login, damaged files or a store that cannot be read again end the task with that
+//! error.
 
 use std::time::Duration;
 
@@ -115,30 +117,38 @@ impl Phone {
                         r = sync => r,
                         _ = stopped.changed() => return Ok(()),
                     };
-                    match result {
+                    let wait = backoff.next_wait().unwrap_or(options.max_backoff);
+                    let retry = match result {
                         Ok(_) => {
                             backoff.reset();
                             next_poll = Instant::now() + options.poll_every;
+                            None
                         }
+                        Err(ClientError::Offline(error)) => Some(SyncEvent::Offline { error, retry_in: wait }),
                         Err(e) if e.kind() == ErrorKind::Offline => {
-                            let wait = backoff.next_wait().unwrap_or(options.max_backoff);
-                            let error = match e {
-                                ClientError::Offline(why) => why,
-                                other => other.to_string(),
-                            };
-                            on_event(SyncEvent::Offline { error, retry_in: wait });
-                            tokio::select! {
-                                _ = tokio::time::sleep(wait) => {}
-                                _ = woken.notified() => {}
-                                _ = stopped.changed() => return Ok(()),
-                            }
-                            continue;
+                            Some(SyncEvent::Offline { error: e.to_string(), retry_in: wait })
                         }
+                        // The store failed to write (a full disk, the store busy): the edits
+                        // are safe where they were, and the cadre may free space at any time:
+                        // tried again after the same doubling wait as when offline.
+                        Err(e @ ClientError::Store(_)) => Some(SyncEvent::Failed { error: e.to_string() }),
                         Err(e) if matches!(e.kind(), ErrorKind::NotLoggedIn | ErrorKind::Store) => return Err(e),
                         Err(e) => {
+                            // The server answered: the line works.
+                            backoff.reset();
                             on_event(SyncEvent::Failed { error: e.to_string() });
                             next_poll = Instant::now() + options.poll_every;
+                            None
                         }
+                    };
+                    if let Some(event) = retry {
+                        on_event(event);
+                        tokio::select! {
+                            _ = tokio::time::sleep(wait) => {}
+                            _ = woken.notified() => {}
+                            _ = stopped.changed() => return Ok(()),
+                        }
+                        continue;
                     }
                 }
                 tokio::select! {
