@@ -424,3 +424,65 @@ async fn handed_over_damaged(backend: Backend) {
     assert_eq!(code, 0, "{out}{err}");
 }
 backends!(a_damaged_year_of_a_cadre_gone_is_set_aside_by_the_next, handed_over_damaged);
+
+/// Damage in the middle of a year's log with an edit not yet synced after it: the year is
+/// reported damaged, not shown without that edit, and the rebuild finds the edit again (the
+/// damaged record's changes come back from the server) and sends it. Both kinds of damage: to a
+/// record's length, which hides every record after it, and to a record's content, which is
+/// stepped over while the records after it build on it. A rebuild that cannot write its new
+/// files (here a folder stands where the new snapshot is first written, as a full disk would
+/// refuse it) puts the damaged files back, and the year stays damaged for the next rebuild.
+async fn damaged_mid_log(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let rebuild = ["--year".to_owned(), app.year.to_string(), "rebuild".to_owned()];
+    let rebuild: Vec<&str> = rebuild.iter().map(String::as_str).collect();
+    for (what, at) in [("length", 0usize), ("content", 8)] {
+        let dir = tempfile::tempdir().expect("dir");
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let (code, out, err) = zhibu(d, args);
+            assert_eq!(code, 0, "{what}: {args:?}: {out}{err}");
+            out
+        };
+        run(&["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+        run(&["points", "award", "v1-m01", "volunteer", "1", "--note", &format!("已同步-{what}")]);
+        run(&["sync"]);
+        let log = d.join(format!("v1.{}.log", app.year));
+        // The log's header is 24 bytes; every record in it now is on the server too.
+        let synced = std::fs::read(&log).expect("log");
+        assert!(synced.len() > 24 + 8, "{what}: the log holds a synced record");
+        let unsynced = format!("未同步-{what}");
+        run(&["points", "award", "v1-m03", "volunteer", "1", "--note", &unsynced]);
+        let mut bytes = std::fs::read(&log).expect("log");
+        bytes[24 + at] ^= 0x40;
+        std::fs::write(&log, &bytes).expect("damage");
+
+        let out = run(&["status"]);
+        assert!(out.contains("本地记录文件已损坏") && out.contains("rebuild"), "{what}: {out}");
+        let (code, out, err) = zhibu(d, &["score", "v1-m03"]);
+        assert_eq!(code, 7, "{what}: not shown without the edit: {out}{err}");
+
+        if what == "length" {
+            let in_the_way = d.join(format!(".v1.{}.snap.tmp", app.year));
+            std::fs::create_dir(&in_the_way).expect("dir");
+            let (code, out, err) = zhibu(d, &rebuild);
+            assert_ne!(code, 0, "the rebuild could not write: {out}{err}");
+            assert_eq!(std::fs::read(&log).expect("log is back"), bytes, "the damaged log is back as it was");
+            let out = run(&["status"]);
+            assert!(out.contains("本地记录文件已损坏"), "still damaged: {out}");
+            std::fs::remove_dir(&in_the_way).expect("dir");
+        }
+        let out = run(&rebuild);
+        assert!(out.contains("保留 1 条本地修改"), "{what}: {out}");
+        run(&["sync"]);
+        let notes: Vec<String> = app
+            .records("v1")
+            .await
+            .points
+            .values()
+            .filter_map(|p| p.note.as_ref().map(|n| n.as_str().to_owned()))
+            .collect();
+        assert!(notes.contains(&unsynced), "{what}: the edit found again reached the server: {notes:?}");
+    }
+}
+backends!(damage_mid_log_is_reported_and_rebuilt, damaged_mid_log);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use automerge::ActorId;
+use automerge::{ActorId, ReadDoc};
 
 use crate::DocKey;
 use crate::error::ClientError;
@@ -32,7 +32,16 @@ impl StoredDoc {
         let meta = SyncMeta::load(&meta::path_for(dir, &key))?;
         let path = dir.join(format!("{}.log", key.stem()));
         let replica = Replica::load(key, actor, loaded.snapshot.as_deref(), &loaded.chunks, meta)
-            .map_err(|e| ClientError::damaged(path, format!("文档内容无法解析：{e}")))?;
+            .map_err(|e| ClientError::damaged(&path, format!("文档内容无法解析：{e}")))?;
+        // Changes that wait for others the files no longer give (a record skipped as damaged
+        // that later ones build on) do not show: the document would look whole without them,
+        // and they would never be sent. Only damage leaves them, since only applied changes are
+        // ever written.
+        let missing = replica.doc.get_missing_deps(&[]);
+        if !missing.is_empty() {
+            let detail = format!("日志中有记录损坏，其后的修改缺少 {} 个前置修改，无法计入", missing.len());
+            return Err(ClientError::damaged(path, detail));
+        }
         Ok(StoredDoc { file, replica })
     }
 
@@ -158,4 +167,27 @@ pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, 
     crate::store::atomic::sync_dir(&aside)?;
     crate::store::atomic::sync_dir(dir)?;
     Ok(aside)
+}
+
+/// Undoes [`set_aside`] when what was to take the files' place could not be written (a full
+/// disk): whatever the fresh document left is removed, and the files in `aside` go back.
+pub(crate) fn put_back(dir: &Path, key: &DocKey, aside: &Path) -> Result<(), ClientError> {
+    let io = |context: String| move |source| StoreError::Io { context, source };
+    let fresh = [format!("{}.snap", key.stem()), format!("{}.log", key.stem())].map(|f| dir.join(f));
+    for path in fresh.iter().chain([&meta::path_for(dir, key)]) {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(format!("删除 {}", path.display()))(e).into()),
+        }
+    }
+    for entry in fs::read_dir(aside).map_err(io(format!("列出 {}", aside.display())))? {
+        let from = entry.map_err(io(format!("列出 {}", aside.display())))?.path();
+        let Some(name) = from.file_name() else { continue };
+        fs::rename(&from, dir.join(name)).map_err(io(format!("移回 {}", from.display())))?;
+    }
+    crate::store::atomic::sync_dir(dir)?;
+    // Empty now; a folder left behind holds nothing.
+    let _ = fs::remove_dir(aside);
+    Ok(())
 }

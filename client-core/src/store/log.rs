@@ -25,11 +25,12 @@
 //!   stays behind it, where a later reader could stop at it or, worse, misread it as a record (a
 //!   torn chunk's payload can contain anything). The bytes cut are first written beside the log
 //!   (`NAME.log.cut-OFFSET`): no byte that might hold an edit is destroyed.
-//! - **Damage mid-log is stepped over.** Records are only appended, so a bad record is normally
-//!   the tail; one that whole, valid records follow (a damaged disk) is skipped and the records
-//!   after it are read and kept ([`record::scan`]); its bytes stay where they are. Damage to a
-//!   record's length cannot be stepped over: reading stops there, and what follows is kept
-//!   aside when the next append cuts it.
+//! - **Damage mid-log is stepped over, or reported.** Records are only appended, so a bad record
+//!   is normally the tail; one that whole, valid records follow (a damaged disk) is skipped and
+//!   the records after it are read and kept ([`record::scan`]); its bytes stay where they are.
+//!   Damage to a record's length cannot be stepped over: when whole records are found after it
+//!   ([`record::find_all`]), `load` reports the log damaged ([`StoreError::Corrupt`]) rather
+//!   than show the document without them, and [`salvage`] finds them.
 //! - An `append` or `compact` that returns `Err` may or may not have reached the disk; the
 //!   caller keeps the data and retries.
 //!
@@ -108,7 +109,19 @@ impl DocFile {
         if let Some(bytes) = read_optional(&self.log_path)? {
             let (log_generation, body) = header::decode(FileKind::Log, &bytes, &self.log_path)?;
             if extends(log_generation, generation, &self.log_path)? {
-                chunks = record::scan(body).records.into_iter().map(<[u8]>::to_vec).collect();
+                let read = record::scan(body);
+                // Whole records past where reading stopped: damage to a length, not a torn
+                // append (which leaves nothing whole after it). They may be edits the server
+                // never had; reading on without them would show the document without them, and
+                // the next append would cut them off.
+                let stranded = record::find_all(&body[read.valid_len..]).len();
+                if stranded > 0 {
+                    return Err(StoreError::Corrupt {
+                        path: self.log_path.clone(),
+                        detail: format!("日志中间有记录损坏，其后的 {stranded} 条记录无法按顺序读出"),
+                    });
+                }
+                chunks = read.records.into_iter().map(<[u8]>::to_vec).collect();
             }
         }
         Ok(Loaded { snapshot, chunks })
@@ -234,18 +247,35 @@ fn cut_path(log_path: &Path, end: u64) -> PathBuf {
 }
 
 /// Whatever the damaged files of the document `name` in `dir` still hold, for recovering edits
-/// from them: the snapshot's record and the log's whole records, each found by its checksum
-/// even past a damaged header, whatever the generations say (Automerge changes are idempotent,
+/// from them: the snapshot's record and the whole records of the log and of the tails cut from
+/// it, each found by its checksum even past a damaged header or length, whatever the
+/// generations say (Automerge changes are idempotent,
 /// so a chunk a snapshot already holds does no harm). Never fails: what cannot be read is left
 /// out, and the files are not touched.
 pub fn salvage(dir: &Path, name: &str) -> Loaded {
     let Ok(name) = DocName::parse(name) else { return Loaded::default() };
-    let records = |ext: &str| -> Vec<Vec<u8>> {
-        let Ok(Some(bytes)) = read_optional(&dir.join(name.file_name(ext))) else { return Vec::new() };
-        let body = bytes.get(HEADER_LEN..).unwrap_or_default();
-        record::scan(body).records.into_iter().map(<[u8]>::to_vec).collect()
+    let records = |path: &Path, header: usize| -> Vec<Vec<u8>> {
+        let Ok(Some(bytes)) = read_optional(path) else { return Vec::new() };
+        let body = bytes.get(header..).unwrap_or_default();
+        record::find_all(body).into_iter().map(<[u8]>::to_vec).collect()
     };
-    Loaded { snapshot: records("snap").into_iter().next(), chunks: records("log") }
+    let log_path = dir.join(name.file_name("log"));
+    let mut chunks = records(&log_path, HEADER_LEN);
+    // The tails appends cut from the log (no header: the bytes as they were past the last whole
+    // record), in case they hold records.
+    let cut = format!("{}.cut-", log_path.file_name().and_then(|n| n.to_str()).unwrap_or_default());
+    let mut cuts: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&cut)))
+        .map(|e| e.path())
+        .collect();
+    cuts.sort();
+    for path in cuts {
+        chunks.extend(records(&path, 0));
+    }
+    Loaded { snapshot: records(&dir.join(name.file_name("snap")), HEADER_LEN).into_iter().next(), chunks }
 }
 
 #[cfg(test)]

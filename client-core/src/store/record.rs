@@ -11,7 +11,9 @@
 //! stops there. A bad record that whole, valid records follow, each where the one before it
 //! says it ends, is damage to the disk instead (a flipped bit on cheap flash): it is skipped,
 //! counted, and the records after it are read, since they are edits the phone may not have
-//! synced yet. A damaged length cannot be stepped over; reading stops there.
+//! synced yet. A damaged length cannot be stepped over; reading stops there ([`find_all`] still
+//! finds the records after it, by trying each offset, for the caller to tell damage from a torn
+//! tail and to salvage them).
 
 use super::StoreError;
 use super::crc32::crc32;
@@ -69,6 +71,27 @@ pub(crate) fn scan(input: &[u8]) -> Scan<'_> {
     Scan { records, valid_len: input.len() - rest.len(), skipped }
 }
 
+/// Every whole, checksum-valid record in `input`, wherever it starts: those [`scan`] reads, and
+/// past where it stops (a damaged length, which cannot be stepped over) each later offset is
+/// tried until a record checks out, and reading goes on from there. For salvaging damaged files,
+/// and for telling such damage from a torn tail, which holds no whole record after it. A false
+/// find needs a length that fits and a CRC-32 that matches by chance.
+pub(crate) fn find_all(input: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at < input.len() {
+        let read = scan(&input[at..]);
+        out.extend(read.records);
+        at += read.valid_len;
+        // The record at `at` does not check out (or `scan` would have read it).
+        match (at + 1..input.len()).find(|&i| next_record(&input[i..]).is_some()) {
+            Some(next) => at = next,
+            None => break,
+        }
+    }
+    out
+}
+
 /// What follows the (bad) record at the start of `input`, by the length its frame declares.
 fn past_damaged(input: &[u8]) -> Option<&[u8]> {
     let (frame, rest) = input.split_first_chunk::<FRAME_LEN>()?;
@@ -94,6 +117,20 @@ mod tests {
 
     fn log_of(chunks: &[&[u8]]) -> Vec<u8> {
         chunks.iter().flat_map(|c| encode(c).unwrap()).collect()
+    }
+
+    #[test]
+    fn records_past_a_damaged_length_are_found_by_their_checksum() {
+        let mut bytes = log_of(&[b"first", b"second", b"third", b"fourth"]);
+        let second = (8 + 5) as usize;
+        bytes[second] ^= 0x40;
+
+        assert_eq!(scan(&bytes).records, vec![&b"first"[..]], "scan stops at the damaged length");
+        assert_eq!(find_all(&bytes), vec![&b"first"[..], b"third", b"fourth"]);
+        // A torn tail holds no whole record after it.
+        let whole = log_of(&[b"first", b"second"]);
+        assert_eq!(find_all(&whole[..whole.len() - 3]), vec![&b"first"[..]]);
+        assert_eq!(find_all(&[0u8; 64]), Vec::<&[u8]>::new(), "zeroes are no record");
     }
 
     #[test]

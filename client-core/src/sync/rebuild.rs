@@ -27,6 +27,7 @@ use zhibu_schema::{Catalog, Collection, Rule, Violation, Year};
 
 use super::transport::Transport;
 use crate::error::ClientError;
+use crate::phone::put_back;
 use crate::replica::json::{hydrated_json, writes};
 use crate::replica::order::causal_order;
 use crate::replica::{Replica, present, violations_of};
@@ -180,23 +181,29 @@ impl Phone {
             let account = inner.cadre()?.account.id.to_string();
             // Damaged files: what of them still reads is the local document, and the files go
             // aside as they are.
-            let damaged = match inner.damaged.contains_key(&key) {
-                true => {
+            let damaged = match inner.damaged.get(&key).cloned() {
+                Some(detail) => {
                     let salvaged = crate::store::log::salvage(&inner.dir, &key.stem());
-                    let local = Replica::salvage(&key, actor.clone(), &salvaged);
-                    Some((local, inner.set_aside_damaged(&key)?))
+                    let mut local = Replica::salvage(&key, actor.clone(), &salvaged);
+                    // Changes that build on a record lost to the damage wait in the salvaged
+                    // document's queue: those it lacks that the server has let them in.
+                    let mut merged = local.clone();
+                    if let Ok(Ok(_)) = zhibu_schema::guard::catch(|| merged.merge(&mut server.clone())) {
+                        local = merged;
+                    }
+                    Some((local, inner.set_aside_damaged(&key)?, detail))
                 }
-                false => None,
+                None => None,
             };
             inner.doc_or_new(&key)?;
             let catalog = inner.catalog.catalog.clone();
             let stored = inner.docs.get_mut(&key).expect("created above");
-            let local_doc = damaged.as_ref().map_or(&stored.replica.doc, |(salvaged, _)| salvaged);
+            let local_doc = damaged.as_ref().map_or(&stored.replica.doc, |(salvaged, ..)| salvaged);
             let local = server.get_changes_added(local_doc);
             let server_heads = server.get_heads();
             let (rebuilt, mut report) = replay(server, local_doc, local, &key, &catalog, (&actor, &account));
             report.was_damaged = damaged.is_some();
-            report.saved_as = damaged.map(|(_, aside)| aside);
+            report.saved_as = damaged.as_ref().map(|(_, aside, _)| aside.clone());
             if !report.dropped.is_empty() && !report.was_damaged {
                 // The edits left out are the cadre's work: the document holding them is kept
                 // beside the store's files before it is replaced (damaged files are kept whole).
@@ -205,6 +212,14 @@ impl Phone {
                 report.saved_as = Some(path);
             }
             if let Err(e) = stored.replace(&rebuilt.save()) {
+                if let Some((_, aside, detail)) = damaged {
+                    // The damaged files go back where they were, and the damage with them, so
+                    // that the next rebuild finds their edits again.
+                    inner.docs.remove(&key);
+                    put_back(&inner.dir, &key, &aside)?;
+                    inner.damaged.insert(key, detail);
+                    return Err(e);
+                }
                 // The snapshot may or may not have been replaced: take whichever the disk holds.
                 if let Err(reload) = stored.reload(&inner.dir, actor) {
                     inner.broken = Some(format!("重建失败后无法重新读取：{reload}"));

@@ -201,28 +201,61 @@ fn what_an_append_cuts_is_kept_beside_the_log() {
     doc.append(b"r2").unwrap();
     doc.append(b"r3").unwrap();
     drop(doc);
-    // Damage to r2's length: r2 and r3 can no longer be framed.
+    // Damage to the last record's length (r3): it can no longer be framed, and nothing whole
+    // follows it, as after a torn append.
     let mut bytes = fs::read(log_path(&tmp)).unwrap();
-    let r2 = HEADER_LEN + 8 + 2;
-    bytes[r2] ^= 0x40;
+    let r3 = HEADER_LEN + 2 * (8 + 2);
+    bytes[r3] ^= 0x40;
     fs::write(log_path(&tmp), &bytes).unwrap();
 
     let mut doc = reopen(&tmp);
-    assert_eq!(chunks(&doc), owned(&[b"r1"]));
+    assert_eq!(chunks(&doc), owned(&[b"r1", b"r2"]));
     doc.append(b"r4").unwrap();
     assert_no_leftover(&tmp, &doc);
-    let kept = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r2))).expect("the cut bytes are kept");
-    assert_eq!(kept, bytes[r2..]);
+    let kept = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r3))).expect("the cut bytes are kept");
+    assert_eq!(kept, bytes[r3..]);
 
     // The same damage again at the same offset: the second cut is kept beside the first, not
     // over it.
     drop(doc);
     let mut again = fs::read(log_path(&tmp)).unwrap();
-    again[r2] ^= 0x40;
+    again[r3] ^= 0x40;
     fs::write(log_path(&tmp), &again).unwrap();
     let mut doc = reopen(&tmp);
     doc.append(b"r5").unwrap();
-    assert_eq!(fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r2))).unwrap(), kept, "the first cut is whole");
-    let second = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}-2", r2))).expect("the second cut is kept");
-    assert_eq!(second, again[r2..]);
+    assert_eq!(fs::read(tmp.path().join(format!("{NAME}.log.cut-{}", r3))).unwrap(), kept, "the first cut is whole");
+    let second = fs::read(tmp.path().join(format!("{NAME}.log.cut-{}-2", r3))).expect("the second cut is kept");
+    assert_eq!(second, again[r3..]);
+}
+
+#[test]
+fn whole_records_past_a_damaged_length_make_the_log_damaged_and_are_salvaged() {
+    let (tmp, mut doc) = store();
+    for chunk in [&b"r1"[..], b"r2", b"r3"] {
+        doc.append(chunk).unwrap();
+    }
+    drop(doc);
+    // Damage to r2's length: r3, whole, can no longer be read in order. Shown without it, the
+    // document would hide an edit, and the next append would cut it off.
+    let mut bytes = fs::read(log_path(&tmp)).unwrap();
+    bytes[HEADER_LEN + 8 + 2] ^= 0x40;
+    fs::write(log_path(&tmp), &bytes).unwrap();
+
+    let err = reopen(&tmp).load().unwrap_err();
+    assert!(matches!(&err, StoreError::Corrupt { detail, .. } if detail.contains("1 条记录")), "{err}");
+    assert_eq!(salvage(tmp.path(), NAME).chunks, owned(&[b"r1", b"r3"]));
+    assert_eq!(fs::read(log_path(&tmp)).unwrap(), bytes, "nothing was written");
+}
+
+#[test]
+fn salvage_reads_the_tails_cut_from_the_log() {
+    let (tmp, mut doc) = store();
+    doc.append(b"r1").unwrap();
+    drop(doc);
+    // A tail cut by an earlier append, holding a record whole after some garbage.
+    let mut cut = vec![0xff; 5];
+    cut.extend(record::encode(b"kept aside").unwrap());
+    fs::write(tmp.path().join(format!("{NAME}.log.cut-99")), &cut).unwrap();
+
+    assert_eq!(salvage(tmp.path(), NAME).chunks, owned(&[b"r1", b"kept aside"]));
 }
