@@ -18,6 +18,18 @@ pub enum DateError {
     Range(String),
 }
 
+/// `s` with full-width ASCII (what a Chinese input method types: `２０２６`, `－`, `／`) and the
+/// ideographic space made half-width.
+pub fn half_width(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect()
+}
+
 /// A calendar day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -28,6 +40,26 @@ impl Date {
     pub fn parse(s: &str) -> Result<Self, DateError> {
         let d = time::Date::parse(s, FORMAT).map_err(|_| DateError::Format(s.to_owned()))?;
         Self::from_time(d).map_err(|_| DateError::Range(s.to_owned()))
+    }
+
+    /// A day as people write it: `2026-03-05`, `2026-3-5`, `2026/3/5`, `2026.3.5` or
+    /// `2026年3月5日`, with full-width digits (a Chinese input method gives them) and spaces
+    /// around it. Records always store [`Date::parse`]'s form.
+    pub fn parse_written(s: &str) -> Result<Self, DateError> {
+        let plain = half_width(s);
+        let plain = plain.trim();
+        let normalized = plain.replace(['/', '.', '年', '月'], "-");
+        let normalized = normalized.trim_end_matches('日');
+        let parts: Vec<&str> = normalized.split('-').collect();
+        match parts[..] {
+            [y, m, d] if [y, m, d].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => {
+                Self::parse(&format!("{y:0>4}-{m:0>2}-{d:0>2}")).map_err(|e| match e {
+                    DateError::Format(_) => DateError::Format(s.trim().to_owned()),
+                    other => other,
+                })
+            }
+            _ => Err(DateError::Format(s.trim().to_owned())),
+        }
     }
 
     pub fn from_ymd(year: Year, month: u8, day: u8) -> Option<Self> {
@@ -237,6 +269,19 @@ mod tests {
 
     fn d(s: &str) -> Date {
         Date::parse(s).expect(s)
+    }
+
+    #[test]
+    fn dates_as_people_write_them() {
+        for written in
+            ["2026-03-05", " 2026-3-5 ", "2026/3/5", "2026.03.05", "2026年3月5日", "２０２６－０３－０５", "2026年3月5"]
+        {
+            assert_eq!(Date::parse_written(written).map(|d| d.to_string()), Ok("2026-03-05".to_owned()), "{written}");
+        }
+        for bad in ["2026-02-30", "2026-3", "3/5", "2026-03-05T00:00", "2026-03-0x", "", "2026--5"] {
+            assert!(Date::parse_written(bad).is_err(), "{bad}");
+        }
+        assert_eq!(half_width("３分\u{3000}"), "3分 ");
     }
 
     #[test]

@@ -16,14 +16,14 @@ pub struct RosterRow {
 #[error("名册文件有错误，整个文件未导入：\n{}", .0.join("\n"))]
 pub struct RosterError(pub Vec<String>);
 
+/// A date as clerks write it ([`Date::parse_written`]); a month alone (`1998-07`, `1998年7月`)
+/// is its first day, as old records often give no day.
 fn parse_date(s: &str) -> Option<Date> {
-    let normalized: String = s.trim().replace(['/', '.', '年', '月'], "-").trim_end_matches('日').to_owned();
-    let mut parts = normalized.split('-').filter(|p| !p.is_empty());
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next().unwrap_or("1"));
-    if parts.next().is_some() {
-        return None;
-    }
-    Date::parse(&format!("{:0>4}-{:0>2}-{:0>2}", y, m, d)).ok()
+    Date::parse_written(s).ok().or_else(|| {
+        let month = zhibu_schema::date::half_width(s);
+        let month = month.trim().trim_end_matches(['月', '-', '/', '.']);
+        Date::parse_written(&format!("{month}-1")).ok()
+    })
 }
 
 fn yes(s: &str) -> Option<bool> {
