@@ -186,8 +186,12 @@ pub enum ClientError {
     },
 
     /// The server could not be reached; the phone's edits are kept.
-    #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后会自动同步")]
+    #[error("无法连接服务器（{0}）。修改已保存在手机上，有信号后再同步即可")]
     Offline(String),
+
+    /// The server could not be reached to log in.
+    #[error("无法连接服务器，登录未完成（{0}）。请检查网络和服务器地址，稍后再试")]
+    LoginUnreachable(String),
 
     /// The phone's clock reads a day no record can have; nothing was done.
     #[error("手机时间不对（现在显示 {0}），请先把手机的日期和时间校准，再使用 zhibu")]
@@ -218,7 +222,7 @@ impl ClientError {
             | ClientError::Voided { .. }
             | ClientError::MemberExists(_)
             | ClientError::Clock(_) => ErrorKind::Refused,
-            ClientError::Offline(_) => ErrorKind::Offline,
+            ClientError::Offline(_) | ClientError::LoginUnreachable(_) => ErrorKind::Offline,
         }
     }
 

@@ -130,6 +130,30 @@ fn a_meeting_is_recorded_listed_and_its_attendance_changed() {
     let score = zhibu(dir.path(), &["score", "v1-m02"]);
     assert!(score.stdout.contains("99 分"), "{}", score.stdout);
     assert!(score.stdout.contains("无故缺席") && score.stdout.contains("缺席后按时补课"), "{}", score.stdout);
+    // Written again without the make-up, or as leave: the make-up recorded stays; the leave's
+    // reason and approver stay when only the make-up is added.
+    let run = zhibu(dir.path(), &["attend", short, "王二", "缺席"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = zhibu(dir.path(), &["attend", short, "v1-m03", "请假", "--makeup", &date("03-16")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = zhibu(dir.path(), &["--json", "meeting", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let attendance = &v[0]["meeting"]["attendance"];
+    assert_eq!(attendance["v1-m02"]["makeup_on"], date("03-15").as_str(), "{attendance}");
+    assert_eq!(attendance["v1-m03"]["reason"], "外出务工", "{attendance}");
+    assert_eq!(attendance["v1-m03"]["approved_by"], "王一", "{attendance}");
+    assert_eq!(attendance["v1-m03"]["makeup_on"], date("03-16").as_str(), "{attendance}");
+    // Present: what applied to a missed meeting goes.
+    let run = zhibu(dir.path(), &["attend", short, "v1-m03", "出席"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = zhibu(dir.path(), &["--json", "meeting", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    let present = &v[0]["meeting"]["attendance"]["v1-m03"];
+    assert_eq!(present["status"], "present", "{present}");
+    assert!(
+        present["reason"].is_null() && present["approved_by"].is_null() && present["makeup_on"].is_null(),
+        "{present}"
+    );
 
     let run = zhibu(dir.path(), &["meeting", "void", short, "--reason", "重复录入"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -212,4 +236,101 @@ fn sync_out_of_reach_exits_5_and_keeps_the_edits() {
     assert_eq!(run.code, 5, "{}", run.stderr);
     assert!(run.stderr.contains("修改已保存在手机上"), "{}", run.stderr);
     assert!(zhibu(dir.path(), &["status"]).stdout.contains("待同步的修改：6 条"));
+}
+
+#[test]
+fn a_mistyped_command_line_is_explained_in_chinese() {
+    let dir = store();
+    let missing = zhibu(dir.path(), &["meeting", "record", "--kind", "党课"]);
+    assert_eq!(missing.code, 2);
+    assert!(missing.stderr.contains("缺少必填的参数") && missing.stderr.contains("--topic"), "{}", missing.stderr);
+    assert!(missing.stderr.contains("用法：") && !missing.stderr.contains("error:"), "{}", missing.stderr);
+    let unknown = zhibu(dir.path(), &["foo"]);
+    assert_eq!(unknown.code, 2);
+    assert!(unknown.stderr.contains("没有「foo」这个命令"), "{}", unknown.stderr);
+    let negative = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "-3"]);
+    assert_eq!(negative.code, 2);
+    assert!(negative.stderr.contains("扣分请用 zhibu points deduct"), "{}", negative.stderr);
+    let word = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "三"]);
+    assert!(word.code == 2 && word.stderr.contains("应为整数"), "{}", word.stderr);
+    let json = zhibu(dir.path(), &["--json", "meeting", "record"]);
+    assert_eq!(json.code, 2);
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).expect(&json.stdout);
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert!(v["error"]["message"].as_str().unwrap().contains("缺少必填的参数"), "{v}");
+    assert_eq!(zhibu(dir.path(), &["meeting", "--help"]).code, 0);
+}
+
+#[test]
+fn numbers_dates_and_lists_as_cadres_type_them() {
+    let dir = store();
+    let (month, day) = ("01", "02");
+    let slashed = format!("{}/1/2", year());
+    let run = zhibu(dir.path(), &["points", "award", "v1-m01", " volunteer ", "３", "--date", &slashed]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = zhibu(dir.path(), &["--json", "score", "v1-m01"]);
+    assert!(list.stdout.contains(&format!("{}-{month}-{day}", year())), "{}", list.stdout);
+    let run = zhibu(
+        dir.path(),
+        &[
+            "meeting",
+            "record",
+            "--kind",
+            "党课",
+            "--date",
+            &date("01-02"),
+            "--topic",
+            "党课",
+            "--present",
+            "王一，王二、王三",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("出席 3 人"), "{}", run.stdout);
+    // One person, two answers: refused, nothing recorded.
+    let before = files(dir.path());
+    let twice = zhibu(
+        dir.path(),
+        &[
+            "meeting",
+            "record",
+            "--kind",
+            "党课",
+            "--date",
+            &date("01-02"),
+            "--topic",
+            "党课",
+            "--present",
+            "王一",
+            "--absent",
+            "v1-m01",
+        ],
+    );
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("写了不止一次"), "{}", twice.stderr);
+    // A group nobody is in: --all-present records nobody, which is refused.
+    let nobody = zhibu(
+        dir.path(),
+        &[
+            "meeting",
+            "record",
+            "--kind",
+            "党小组会",
+            "--group",
+            "第九党小组",
+            "--date",
+            &date("01-02"),
+            "--topic",
+            "学习",
+            "--all-present",
+        ],
+    );
+    assert_eq!(nobody.code, 2);
+    assert!(nobody.stderr.contains("没有应到的党小组「第九党小组」的党员"), "{}", nobody.stderr);
+    // --year names another year than the day recorded.
+    let last = (i64::from(year()) - 1).to_string();
+    let other = zhibu(dir.path(), &["--year", &last, "points", "award", "v1-m01", "volunteer", "1"]);
+    assert_eq!(other.code, 2);
+    assert!(other.stderr.contains(&format!("已用 --year 指定 {last} 年")), "{}", other.stderr);
+    assert_eq!(files(dir.path()), before, "nothing of the refused commands was written");
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::zhibu_schema::date::half_width;
 use crate::zhibu_schema::{AttendanceStatus, Code, Date, MeetingKind, MemberStatus, Period, Year};
 use clap::{Args, Parser, Subcommand};
 
@@ -223,11 +224,11 @@ pub struct RecordMeeting {
     /// 应到的党员都出席（支委会为支委，党小组会为该小组成员），再用下面几项标出例外
     #[arg(long)]
     pub all_present: bool,
-    /// 出席的党员（编号或姓名，逗号分隔）
-    #[arg(long, value_name = "党员,...", value_delimiter = ',')]
+    /// 出席的党员（编号或姓名，用逗号或顿号分隔）
+    #[arg(long, value_name = "党员,...")]
     pub present: Vec<String>,
     /// 缺席的党员
-    #[arg(long, value_name = "党员,...", value_delimiter = ',')]
+    #[arg(long, value_name = "党员,...")]
     pub absent: Vec<String>,
     #[arg(long, value_name = "党员:事由[:批准人]", help = "请假的党员：党员:事由[:批准人]，可写多次")]
     pub leave: Vec<String>,
@@ -275,7 +276,7 @@ pub struct Award {
     /// 积分规则代码，例如 volunteer（见 zhibu catalog）
     #[arg(value_name = "规则", value_parser = parse_code)]
     pub rule: Code,
-    #[arg(value_name = "分值")]
+    #[arg(value_name = "分值", value_parser = parse_points, allow_negative_numbers = true)]
     pub points: u16,
     /// 日期（默认今天）
     #[arg(long, value_name = "日期", value_parser = parse_date)]
@@ -341,22 +342,36 @@ pub enum CaseCmd {
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {
-    Date::parse(s).map_err(|e| e.to_string())
+    Date::parse_written(s).map_err(|e| e.to_string())
+}
+
+/// A number of points, as typed: full-width digits and spaces around it are fine.
+fn parse_points(s: &str) -> Result<u16, String> {
+    let plain = half_width(s);
+    let plain = plain.trim();
+    match plain.parse::<u16>() {
+        Ok(n) => Ok(n),
+        Err(_) if plain.starts_with('-') => Err(format!("分值「{s}」写正数即可；扣分请用 zhibu points deduct")),
+        Err(_) => Err(format!("分值「{s}」应为整数，例如 3")),
+    }
 }
 
 fn parse_year(s: &str) -> Result<Year, String> {
-    s.parse::<i64>()
+    half_width(s)
+        .trim()
+        .parse::<i64>()
         .ok()
         .and_then(|y| Year::new(y).ok())
         .ok_or_else(|| format!("年份「{s}」应为 2000 到 2100 之间的整数"))
 }
 
 fn parse_period(s: &str) -> Result<(Year, Period), String> {
-    Period::parse(s).ok_or_else(|| format!("期间「{s}」应写成 2026、2026-q2 或 2026-03"))
+    Period::parse(half_width(s).trim()).ok_or_else(|| format!("期间「{s}」应写成 2026、2026-q2 或 2026-03"))
 }
 
 fn parse_code(s: &str) -> Result<Code, String> {
-    Code::parse(s).map_err(|e| e.to_string())
+    Code::parse(&half_width(s).trim().to_ascii_lowercase())
+        .map_err(|e| format!("{e}；规则、事项和步骤的代码见 zhibu catalog"))
 }
 
 fn parse_kind(s: &str) -> Result<MeetingKind, String> {

@@ -10,6 +10,7 @@ mod out;
 use std::process::ExitCode;
 
 use crate::{ClientError, ErrorKind, Phone, clock};
+use clap::error::{ContextKind, ContextValue, ErrorKind as ClapKind};
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 
 use args::Cli;
@@ -50,6 +51,55 @@ fn command() -> Command {
     )
 }
 
+/// A command line clap refused, said in Chinese: what is wrong, a suggestion when clap has one,
+/// and the usage of the command concerned.
+fn usage_error(e: &clap::Error) -> String {
+    let get = |kind| -> String {
+        match e.get(kind) {
+            Some(ContextValue::String(s)) => s.clone(),
+            Some(ContextValue::Strings(v)) => v.join("、"),
+            Some(ContextValue::StyledStr(s)) => s.to_string(),
+            Some(ContextValue::StyledStrs(v)) => v.iter().map(ToString::to_string).collect::<Vec<_>>().join("、"),
+            Some(ContextValue::Number(n)) => n.to_string(),
+            _ => String::new(),
+        }
+    };
+    let (arg, value) = (get(ContextKind::InvalidArg), get(ContextKind::InvalidValue));
+    let mut message = match e.kind() {
+        ClapKind::MissingRequiredArgument => format!("缺少必填的参数：{arg}"),
+        ClapKind::UnknownArgument if arg.trim_start_matches('-').parse::<f64>().is_ok() => {
+            format!("「{arg}」：分值写正数即可；扣分请用 zhibu points deduct")
+        }
+        ClapKind::UnknownArgument => format!("没有「{arg}」这个选项"),
+        ClapKind::InvalidSubcommand => format!("没有「{}」这个命令", get(ContextKind::InvalidSubcommand)),
+        ClapKind::InvalidValue if value.is_empty() => format!("{arg} 后面要写上值"),
+        ClapKind::InvalidValue => format!("{arg} 的值「{value}」不对，可写：{}", get(ContextKind::ValidValue)),
+        // Our own parsers say why in Chinese; clap's number parsers do not.
+        ClapKind::ValueValidation => match std::error::Error::source(e) {
+            Some(why) if why.downcast_ref::<std::num::ParseIntError>().is_none() => why.to_string(),
+            _ => format!("{arg} 的值「{value}」应为整数"),
+        },
+        ClapKind::ArgumentConflict => format!("{arg} 不能和 {} 同时使用", get(ContextKind::PriorArg)),
+        ClapKind::MissingSubcommand | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand => "缺少命令".to_owned(),
+        ClapKind::TooManyValues | ClapKind::TooFewValues | ClapKind::WrongNumberOfValues => {
+            format!("{arg} 的值的个数不对")
+        }
+        _ => "命令行写得不对".to_owned(),
+    };
+    for suggested in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg, ContextKind::SuggestedValue] {
+        let s = get(suggested);
+        if !s.is_empty() {
+            message += &format!("；是不是要写「{s}」？");
+        }
+    }
+    let usage = get(ContextKind::Usage);
+    let usage = usage.trim().trim_start_matches("Usage:").trim();
+    if !usage.is_empty() {
+        message += &format!("\n用法：{usage}");
+    }
+    message + "\n在命令后加 --help 可看详细说明"
+}
+
 /// The exit code of a failure, as `zhibu --help` lists them.
 fn exit_code(e: &anyhow::Error) -> u8 {
     if e.chain().any(|c| c.downcast_ref::<Usage>().is_some()) {
@@ -71,15 +121,22 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let matches = match command().try_get_matches() {
         Ok(m) => m,
-        Err(e) => {
+        Err(e) if matches!(e.kind(), ClapKind::DisplayHelp | ClapKind::DisplayVersion) => {
             let _ = e.print();
-            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's own messages are English: a cadre who mistyped gets them in Chinese, and a
+            // script under --json gets the JSON error body like every other failure.
+            let json = std::env::args_os().any(|a| a == "--json");
+            Out { json }.error(&anyhow::Error::new(Usage(usage_error(&e))), 2);
+            return ExitCode::from(2);
         }
     };
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            Out { json: matches.get_flag("json") }.error(&anyhow::Error::new(Usage(usage_error(&e))), 2);
             return ExitCode::from(2);
         }
     };
@@ -100,7 +157,7 @@ fn run(cli: Cli, out: Out) -> anyhow::Result<u8> {
         Some(year) => year,
         None => clock::this_year()?,
     };
-    let ctx = Ctx { phone, out, year, runtime };
+    let ctx = Ctx { phone, out, year, year_given: cli.year.is_some(), runtime };
     cmd::dispatch(&ctx, cli.command)
 }
 

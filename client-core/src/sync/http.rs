@@ -254,9 +254,7 @@ pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) 
                 r.status, r.message
             )));
         }
-        Err(TransportError::Network(m)) => {
-            return Err(ClientError::LoginFailed(format!("{m}。请检查网络和服务器地址，稍后再试")));
-        }
+        Err(TransportError::Network(m)) => return Err(ClientError::LoginUnreachable(m)),
     };
     let bytes = body(response).await?;
     let reply: LoginReply = serde_json::from_slice(&bytes).map_err(undecodable)?;

@@ -16,7 +16,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             let case = NewCase {
                 item,
                 title: text("标题", &title)?,
-                opened_on: or_today(date)?,
+                opened_on: ctx.dated(date)?,
                 applicant: opt_text("申请人", applicant.as_deref())?,
             };
             (ctx.phone.open_case(&case)?, "已立项")

@@ -1,9 +1,9 @@
 //! `zhibu meeting record|list|void` and `zhibu attend`.
 
-use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period};
+use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, Period};
 use serde_json::json;
 
-use super::{Ctx, Usage, opt_text, or_today, text};
+use super::{Ctx, Usage, opt_text, text};
 use crate::cli::args::{Attend, MeetingCmd, RecordMeeting};
 use crate::cli::out::short;
 
@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
 }
 
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
-    let held_on = or_today(a.date)?;
+    let held_on = ctx.dated(a.date)?;
     let year = crate::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     m.place = opt_text("地点", a.place.as_deref())?;
@@ -55,7 +55,6 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     m.recorder = opt_text("记录人", a.recorder.as_deref())?;
     m.group = opt_text("党小组", a.group.as_deref())?;
     m.resolutions = opt_text("决议", a.resolutions.as_deref())?;
-    let find = |who: &str| -> anyhow::Result<MemberId> { Ok(ctx.phone.find_member(year, who)?) };
     if a.all_present {
         let records = ctx.phone.records(year)?;
         for (id, member) in &records.members {
@@ -69,19 +68,39 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
                 m.attendance.insert(id.clone(), Attendance::present());
             }
         }
+        if m.attendance.is_empty() {
+            let whom = match (a.kind, &m.group) {
+                (MeetingKind::BranchCommittee, _) => "支委".to_owned(),
+                (MeetingKind::GroupMeeting, Some(g)) => format!("党小组「{g}」的党员"),
+                _ => "党员".to_owned(),
+            };
+            return Err(Usage(format!(
+                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册，或核对名称"
+            ))
+            .into());
+        }
     }
-    for who in a.present.iter().filter(|w| !w.is_empty()) {
-        m.attendance.insert(find(who)?, Attendance::present());
+    // Each member once: the exceptions to --all-present, but not two answers for one person.
+    let mut named = std::collections::BTreeSet::new();
+    let mut mark = |who: &str, attendance: Attendance| -> anyhow::Result<()> {
+        let id = ctx.phone.find_member(year, who)?;
+        if !named.insert(id.clone()) {
+            return Err(Usage(format!("党员「{who}」写了不止一次：出席、缺席、请假只能写一项")).into());
+        }
+        m.attendance.insert(id, attendance);
+        Ok(())
+    };
+    for who in names(&a.present) {
+        mark(who, Attendance::present())?;
     }
-    for who in a.absent.iter().filter(|w| !w.is_empty()) {
-        m.attendance.insert(find(who)?, Attendance::absent());
+    for who in names(&a.absent) {
+        mark(who, Attendance::absent())?;
     }
     for spec in &a.leave {
         let mut parts = spec.splitn(3, [':', '：']);
-        let who = parts.next().unwrap_or_default();
+        let who = parts.next().unwrap_or_default().trim();
         let reason = parts.next().ok_or_else(|| Usage(format!("请假「{spec}」应写成 党员:事由[:批准人]")))?;
-        let leave = Attendance::leave(text("请假事由", reason)?, opt_text("批准人", parts.next())?);
-        m.attendance.insert(find(who)?, leave);
+        mark(who, Attendance::leave(text("请假事由", reason)?, opt_text("批准人", parts.next())?))?;
     }
     let id = ctx.phone.record_meeting(&m)?;
     let count = |st| m.attendance.values().filter(|x| x.status == st).count();
@@ -111,11 +130,20 @@ pub fn attend(ctx: &Ctx, a: Attend) -> anyhow::Result<u8> {
             format!("补课 {day}")
         }
         (Some(status), makeup) => {
+            // What the cadre did not write again stays as recorded, where it still applies: a
+            // leave's reason and approver while on leave, a make-up while the meeting was
+            // missed. Changing 缺席 to 请假 must not wipe the make-up recorded last week.
+            let records = ctx.phone.records(year)?;
+            let before = records.meetings.get(&meeting).and_then(|m| m.attendance.get(&member));
+            let leave = status == AttendanceStatus::Leave;
+            let missed = status != AttendanceStatus::Present;
             let attendance = Attendance {
                 status,
-                reason: opt_text("请假事由", a.reason.as_deref())?,
-                approved_by: opt_text("批准人", a.approver.as_deref())?,
-                makeup_on: makeup,
+                reason: opt_text("请假事由", a.reason.as_deref())?
+                    .or_else(|| before.filter(|_| leave).and_then(|b| b.reason.clone())),
+                approved_by: opt_text("批准人", a.approver.as_deref())?
+                    .or_else(|| before.filter(|_| leave).and_then(|b| b.approved_by.clone())),
+                makeup_on: makeup.or_else(|| before.filter(|_| missed).and_then(|b| b.makeup_on)),
             };
             ctx.phone.set_attendance(&meeting, &member, &attendance)?;
             status.label().to_owned()
@@ -124,4 +152,10 @@ pub fn attend(ctx: &Ctx, a: Attend) -> anyhow::Result<u8> {
     let line = format!("已修改考勤：会议 {} 党员 {member} {what}。{}", short(&meeting), ctx.pending_line());
     ctx.out.show(|| line, &json!({"meeting": meeting, "member_id": member, "pending": ctx.phone.pending_edits()}));
     Ok(0)
+}
+
+/// The members a list names: separated by commas (half- or full-width) or 、, as cadres type
+/// them.
+fn names(lists: &[String]) -> impl Iterator<Item = &str> {
+    lists.iter().flat_map(|l| l.split([',', '，', '、'])).map(str::trim).filter(|w| !w.is_empty())
 }

@@ -22,6 +22,8 @@ pub struct Ctx {
     pub out: Out,
     /// `--year`, or this year.
     pub year: Year,
+    /// Whether `--year` was given.
+    pub year_given: bool,
     pub runtime: tokio::runtime::Runtime,
 }
 
@@ -33,6 +35,20 @@ impl Ctx {
     /// A member of `--year`'s roster by id or name.
     pub fn member(&self, text: &str) -> anyhow::Result<MemberId> {
         Ok(self.phone.find_member(self.year, text)?)
+    }
+
+    /// The day a new record is dated: `date`, or today; within `--year` when it was given, so
+    /// that `zhibu --year 2025 meeting record` does not quietly record today, in another year.
+    pub fn dated(&self, date: Option<crate::zhibu_schema::Date>) -> anyhow::Result<crate::zhibu_schema::Date> {
+        let day = or_today(date)?;
+        if self.year_given && i64::from(day.year_number()) != i64::from(self.year) {
+            let why = match date {
+                Some(_) => format!("日期 {day} 不在 --year 指定的 {} 年", self.year),
+                None => format!("已用 --year 指定 {} 年，请再用 --date 写明日期（不写就是今天 {day}）", self.year),
+            };
+            return Err(Usage(why).into());
+        }
+        Ok(day)
     }
 
     /// "待同步的修改：N 条", for the end of an edit's report, and which years' damaged files

@@ -4,7 +4,7 @@ use crate::NewPoints;
 use crate::zhibu_schema::{Collection, PointDelta};
 use serde_json::json;
 
-use super::{Ctx, Usage, opt_text, or_today, text};
+use super::{Ctx, Usage, opt_text, text};
 use crate::cli::args::{Award, PointsCmd};
 use crate::cli::out::short;
 
@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, cmd: PointsCmd) -> anyhow::Result<u8> {
 }
 
 fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
-    let on = or_today(a.date)?;
+    let on = ctx.dated(a.date)?;
     let year = crate::zhibu_schema::Year::new(i64::from(on.year_number()))?;
     let member = ctx.phone.find_member(year, &a.member)?;
     let delta = PointDelta::new(sign * i64::from(a.points)).map_err(|e| Usage(format!("分值：{e}")))?;
