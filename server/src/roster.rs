@@ -5,11 +5,38 @@
 
 use zhibu_schema::{Date, Member, MemberId, MemberStatus, Name, VillageId};
 
-/// One member read from the file; `id` is None when the file has no 编号 column.
+/// One member read from the file; `id` is None when the file has no 编号 column (or the cell is
+/// blank).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RosterRow {
+    /// The file's line the row starts on, for messages.
+    pub line: usize,
     pub id: Option<MemberId>,
     pub member: Member,
+    /// Whether the file has a 支委 column (a blank cell there means 否).
+    pub committee_given: bool,
+}
+
+impl RosterRow {
+    /// What the row makes of a member the village already has: the file's name and status,
+    /// and what else the file gives; what it leaves blank, and the day the member left (which
+    /// the village records, not the clerk's file), stay as they were.
+    pub fn update(&self, existing: &Member) -> Member {
+        let file = &self.member;
+        let mut m = existing.clone();
+        m.name = file.name.clone();
+        m.status = file.status;
+        if self.committee_given {
+            m.committee = file.committee;
+        }
+        m.group = file.group.clone().or(m.group);
+        m.joined_on = file.joined_on.or(m.joined_on);
+        m.full_on = match file.status {
+            MemberStatus::Probationary => None,
+            MemberStatus::Full => file.full_on.or(m.full_on),
+        };
+        m
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,15 +86,24 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let mut rows = Vec::new();
     // The line each 编号 was first given on: two rows with one id would silently be one member.
     let mut lines_of_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    // The line a record starts on: blank lines and quoted fields over several lines make it
+    // differ from the record's count. The reader's position is where it started reading, before
+    // the blank lines it skips.
+    let line_of = |pos: &csv::Position| {
+        let skipped = text.as_bytes().get(pos.byte() as usize..).unwrap_or_default();
+        let blank = skipped.iter().take_while(|b| matches!(b, b'\n' | b'\r')).filter(|b| **b == b'\n').count();
+        pos.line() as usize + blank
+    };
     for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
         let record = match record {
             Ok(r) => r,
             Err(e) => {
+                let line = e.position().map_or(i + 2, line_of);
                 errors.push(format!("第 {line} 行：无法读取：{e}"));
                 continue;
             }
         };
+        let line = record.position().map_or(i + 2, line_of);
         if record.iter().all(str::is_empty) {
             continue;
         }
@@ -124,43 +160,82 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
             member.group = group;
             member.joined_on = joined_on;
             member.full_on = full_on;
-            rows.push(RosterRow { id, member });
+            rows.push(RosterRow { line, id, member, committee_given: committee_col.is_some() });
         }
     }
     if errors.is_empty() { Ok(rows) } else { Err(RosterError(errors)) }
 }
 
-/// Ids for rows without one: `{village}-m01`, `-m02`, ... skipping those taken; or, when the
-/// village's id is too long to make member ids from, which rows need a 编号.
+/// Each row's member id. A row with a 编号 keeps it. A row without one is the member of that
+/// name the village already has (`known`: this year's roster, last year's, the member
+/// accounts), so that importing the file again, or next year's file, neither adds everyone
+/// twice nor moves an id (and the account that holds it) to someone else; a name two known
+/// members share needs a 编号. A new member gets `{village}-m01`, `-m02`, ... skipping every id the
+/// village has used.
 pub fn assign_ids(
     village: &VillageId,
     rows: Vec<RosterRow>,
-    taken: &[MemberId],
-) -> Result<Vec<(MemberId, Member)>, RosterError> {
-    let mut used: Vec<MemberId> = taken.to_vec();
-    used.extend(rows.iter().filter_map(|r| r.id.clone()));
+    known: &[(MemberId, Name)],
+) -> Result<Vec<(MemberId, RosterRow)>, RosterError> {
+    let mut used: Vec<MemberId> = known.iter().map(|(id, _)| id.clone()).collect();
+    let explicit: Vec<MemberId> = rows.iter().filter_map(|r| r.id.clone()).collect();
+    used.extend(explicit.iter().cloned());
+    let mut errors = Vec::new();
     let mut n = 0;
     let mut out = Vec::with_capacity(rows.len());
-    for (i, r) in rows.into_iter().enumerate() {
-        let id = match r.id {
-            Some(id) => id,
-            None => loop {
-                n += 1;
-                let Ok(candidate) = MemberId::parse(&format!("{village}-m{n:02}")) else {
-                    return Err(RosterError(vec![format!(
-                        "第 {} 个党员：村编号「{village}」太长，无法自动生成党员编号，请在「编号」列为每人填写",
-                        i + 1
-                    )]));
-                };
-                if !used.contains(&candidate) {
-                    used.push(candidate.clone());
-                    break candidate;
+    for r in rows {
+        let id = match &r.id {
+            Some(id) => id.clone(),
+            None => {
+                let mut same: Vec<&MemberId> =
+                    known.iter().filter(|(_, name)| *name == r.member.name).map(|(id, _)| id).collect();
+                same.sort();
+                same.dedup();
+                same.retain(|id| {
+                    !explicit.contains(id) && !out.iter().any(|(taken, _): &(MemberId, RosterRow)| taken == *id)
+                });
+                match same[..] {
+                    [one] => one.clone(),
+                    [] => match fresh(village, &mut n, &mut used) {
+                        Some(id) => id,
+                        None => {
+                            errors.push(format!(
+                                "第 {} 行：村编号「{village}」太长，无法自动生成党员编号，请在「编号」列为每人填写",
+                                r.line
+                            ));
+                            continue;
+                        }
+                    },
+                    ref many => {
+                        let ids: Vec<String> = many.iter().map(ToString::to_string).collect();
+                        errors.push(format!(
+                            "第 {} 行：村里有 {} 位党员叫「{}」（{}），请在「编号」列写明是哪一位",
+                            r.line,
+                            many.len(),
+                            r.member.name,
+                            ids.join("、")
+                        ));
+                        continue;
+                    }
                 }
-            },
+            }
         };
-        out.push((id, r.member));
+        out.push((id, r));
     }
-    Ok(out)
+    if errors.is_empty() { Ok(out) } else { Err(RosterError(errors)) }
+}
+
+/// The next `{village}-mNN` not in `used` (and now in it), or None when the village's id is
+/// too long to make member ids from.
+fn fresh(village: &VillageId, n: &mut u32, used: &mut Vec<MemberId>) -> Option<MemberId> {
+    loop {
+        *n += 1;
+        let candidate = MemberId::parse(&format!("{village}-m{n:02}")).ok()?;
+        if !used.contains(&candidate) {
+            used.push(candidate.clone());
+            return Some(candidate);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -216,14 +291,67 @@ mod tests {
         assert_eq!(err.0[0], "第 1 行：表头缺少「姓名」列");
     }
 
+    fn known(pairs: &[(&str, &str)]) -> Vec<(MemberId, Name)> {
+        pairs.iter().map(|(id, name)| (MemberId::parse(id).expect("id"), Name::parse(name).expect("name"))).collect()
+    }
+
+    fn ids(rows: Vec<(MemberId, RosterRow)>) -> Vec<String> {
+        rows.into_iter().map(|(id, _)| id.to_string()).collect()
+    }
+
     #[test]
     fn ids_are_assigned_after_those_taken() {
         let v = VillageId::parse("v1").expect("id");
         let rows = parse("姓名,正式/预备\n甲,正式\n乙,正式\n").expect("valid");
-        let taken = [MemberId::parse("v1-m01").expect("id")];
-        let ids: Vec<String> =
-            assign_ids(&v, rows, &taken).expect("ids").into_iter().map(|(id, _)| id.to_string()).collect();
-        assert_eq!(ids, ["v1-m02", "v1-m03"]);
+        assert_eq!(ids(assign_ids(&v, rows, &known(&[("v1-m01", "丙")])).expect("ids")), ["v1-m02", "v1-m03"]);
+    }
+
+    #[test]
+    fn a_member_the_village_has_keeps_their_id_and_a_shared_name_needs_a_number() {
+        let v = VillageId::parse("v1").expect("id");
+        // Imported again, or next year with 乙 gone: 甲 and 丙 keep their ids, and no one gets
+        // 乙's (an account holds it).
+        let village = known(&[("v1-m01", "甲"), ("v1-m02", "乙"), ("v1-m03", "丙"), ("v1-m01", "甲")]);
+        let rows = parse("姓名,正式/预备\n丙,正式\n甲,正式\n丁,正式\n").expect("valid");
+        assert_eq!(ids(assign_ids(&v, rows, &village).expect("ids")), ["v1-m03", "v1-m01", "v1-m04"]);
+        // An id the file gives is not matched by name to another row.
+        let rows = parse("姓名,正式/预备,编号\n甲,正式,\n甲,正式,v1-m01\n").expect("valid");
+        assert_eq!(ids(assign_ids(&v, rows, &village).expect("ids")), ["v1-m04", "v1-m01"]);
+
+        let twins = known(&[("v1-m01", "王芳"), ("v1-m02", "王芳")]);
+        let rows = parse("姓名,正式/预备\n\n王芳,正式\n").expect("valid");
+        let err = assign_ids(&v, rows, &twins).expect_err("which one");
+        assert_eq!(err.0, ["第 3 行：村里有 2 位党员叫「王芳」（v1-m01、v1-m02），请在「编号」列写明是哪一位"]);
+    }
+
+    #[test]
+    fn a_file_updates_what_it_gives_and_keeps_the_rest() {
+        let mut existing = Member::new(Name::parse("李四").expect("name"), MemberStatus::Full);
+        existing.group = Some(Name::parse("第一党小组").expect("group"));
+        existing.joined_on = Some(Date::parse("1990-07-01").expect("date"));
+        existing.left_on = Some(Date::parse("2026-05-01").expect("date"));
+        existing.committee = true;
+        let rows = parse("姓名,正式/预备,党小组,入党日期\n李四,正式,,\n").expect("valid");
+        let updated = rows[0].update(&existing);
+        assert_eq!(updated, existing, "blank cells, a column the file lacks and the day of leaving stay");
+        let rows = parse("姓名,正式/预备,支委,党小组\n李四,预备,,第二党小组\n").expect("valid");
+        let updated = rows[0].update(&existing);
+        assert_eq!((updated.status, updated.committee), (MemberStatus::Probationary, false));
+        assert_eq!(updated.group.as_ref().map(|g| g.as_str()), Some("第二党小组"));
+        assert_eq!(updated.left_on, existing.left_on);
+    }
+
+    #[test]
+    fn line_numbers_count_blank_lines_and_quoted_line_breaks() {
+        let text = "姓名,正式/预备,党小组\n\n王五,候补,\n\"赵六\",正式,\"第一\n党小组\"\n\n\n孙七,候补,\n";
+        let err = parse(text).expect_err("bad");
+        assert_eq!(
+            err.0,
+            [
+                "第 3 行：「正式/预备」应填“正式”或“预备”，不是「候补」",
+                "第 8 行：「正式/预备」应填“正式”或“预备”，不是「候补」",
+            ]
+        );
     }
 
     #[test]
@@ -231,6 +359,7 @@ mod tests {
         let v = VillageId::parse(&"v".repeat(62)).expect("a long but valid village id");
         let rows = parse("姓名,正式/预备\n甲,正式\n").expect("valid");
         let err = assign_ids(&v, rows, &[]).expect_err("no id can be made");
+        assert!(err.0[0].starts_with("第 2 行"), "{err}");
         assert!(err.0[0].contains("太长") && err.0[0].contains("编号"), "{err}");
 
         let err = parse("姓名,正式/预备,编号\n甲,正式,a1\n乙,正式,a2\n丙,正式,a1\n").expect_err("repeated");
