@@ -1,10 +1,11 @@
 //! `zhibu-server admin ...`: townships, villages, accounts, roster imports and token
 //! revocation, run against the same database as the server.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
-use zhibu_schema::{Catalog, Collection, MemberId, TownshipId, VillageId, mapping};
+use zhibu_schema::{Catalog, Collection, Member, MemberId, Name, TownshipId, VillageId, mapping};
 
 use crate::api;
 use crate::db::accounts::{NewAccount, Role};
@@ -36,21 +37,89 @@ pub enum AdminCommand {
         #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
         password: String,
     },
-    /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期）
+    /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 编号]）。
+    /// 没有编号的行按姓名对应村里已有的党员（今年、去年的名册和党员账号），再次导入不会重复添加；
+    /// 文件中空着的格子和党员的离开日期保持原样
     ImportRoster {
         village: String,
         file: PathBuf,
         /// 年度，默认今年
         #[arg(long)]
         year: Option<i64>,
-        /// 同时为每名党员建账号（用户名即党员编号），使用此初始密码
-        #[arg(long)]
+        /// 为还没有账号的党员建账号（用户名即党员编号），每人一个随机初始密码，写入此 CSV 文件
+        /// （文件须不存在，仅本人可读），再由乡镇分发
+        #[arg(long, value_name = "文件", conflicts_with = "member_password")]
+        member_passwords: Option<PathBuf>,
+        /// 为还没有账号的党员建账号，人人同一个初始密码（至少 8 位；不如 --member-passwords 安全）
+        #[arg(long, env = "ZHIBU_MEMBER_PASSWORD", hide_env_values = true)]
         member_password: Option<String>,
     },
     /// 设置乡镇自己的目录文件（TOML 或 JSON）；不给文件则恢复默认
     SetCatalog { township: String, file: Option<PathBuf> },
     /// 吊销账号的全部登录令牌
     Revoke { username: String },
+    /// 停用账号：不能再登录，已有的登录令牌全部作废（换人、密码泄露时用）
+    Disable { username: String },
+    /// 恢复停用的账号
+    Enable { username: String },
+    /// 重设账号的密码（取自 --password 或环境变量 ZHIBU_PASSWORD），已有的登录令牌全部作废
+    SetPassword {
+        username: String,
+        #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
+        password: String,
+    },
+}
+
+/// A password an account may have: at least 8 characters, and at most the 256 bytes a login
+/// takes (a long Chinese passphrase would otherwise make an account no one can log in to).
+fn check_password(password: &str) -> anyhow::Result<()> {
+    if password.chars().count() < 8 {
+        bail!("密码至少 8 位");
+    }
+    if password.len() > 256 {
+        bail!("密码太长：最多 256 字节（汉字每个 3 字节）");
+    }
+    Ok(())
+}
+
+/// A random first password for a member: ten letters and digits, none easily mistaken for
+/// another (no 0/o, 1/l/i), to be read off a printed list.
+fn random_password() -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 10];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect())
+}
+
+/// The members of a village's year as stored; none when the year was never stored.
+async fn members_of(state: &AppState, key: &DocKey) -> anyhow::Result<BTreeMap<MemberId, Member>> {
+    let loaded = state.db.load_doc(key).await?;
+    if loaded.version == 0 {
+        return Ok(BTreeMap::new());
+    }
+    let read = mapping::read(&loaded.doc)
+        .with_context(|| format!("村「{}」{} 年的记录无法读取，名册未导入", key.village, key.year))?;
+    Ok(read.doc.members.into_iter().collect())
+}
+
+/// Writes the first passwords of new member accounts where the township can print them:
+/// a new file, readable by its owner only.
+fn write_passwords(path: &std::path::Path, rows: &[(String, String, String)]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("无法新建 {}（文件须不存在，以免覆盖已分发的密码）", path.display()))?;
+    let mut text = String::from("\u{feff}用户名,姓名,初始密码\n");
+    for (id, name, password) in rows {
+        text += &format!("{id},{name},{password}\n");
+    }
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("无法写入 {}", path.display()))
 }
 
 pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
@@ -77,12 +146,22 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             zhibu_schema::AccountId::parse(&username)?;
             let role = Role::from_code(&role)
                 .with_context(|| format!("角色「{role}」不对，应为 cadre、township、member 或 admin"))?;
-            if password.chars().count() < 8 {
-                bail!("密码至少 8 位");
-            }
+            check_password(&password)?;
+            // A village's account belongs to the village's township, whatever else is said.
             let township = match (&township, &village) {
-                (Some(t), _) => Some(t.clone()),
-                (None, Some(v)) => Some(db.village_township(v).await?.with_context(|| format!("村「{v}」不存在"))?),
+                (given, Some(v)) => {
+                    let of = db.village_township(v).await?.with_context(|| format!("村「{v}」不存在"))?;
+                    if let Some(t) = given.as_ref().filter(|t| **t != of) {
+                        bail!("村「{v}」属于乡镇「{of}」，不是「{t}」");
+                    }
+                    Some(of)
+                }
+                (Some(t), None) => {
+                    if !db.township_exists(t).await? {
+                        bail!("乡镇「{t}」不存在");
+                    }
+                    Some(t.clone())
+                }
                 (None, None) => None,
             };
             match role {
@@ -90,6 +169,9 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 Role::Member if member.is_none() => bail!("党员账号须用 --member 指明党员编号"),
                 Role::Township if township.is_none() => bail!("乡镇账号须用 --township 指明乡镇"),
                 _ => {}
+            }
+            if let Some(m) = &member {
+                MemberId::parse(m)?;
             }
             let new = NewAccount {
                 id: username.clone(),
@@ -105,7 +187,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             println!("已新建{}账号 {username}", role.label());
         }
-        AdminCommand::ImportRoster { village, file, year, member_password } => {
+        AdminCommand::ImportRoster { village, file, year, member_passwords, member_password } => {
             let village = VillageId::parse(&village)?;
             let township =
                 db.village_township(village.as_str()).await?.with_context(|| format!("村「{village}」不存在"))?;
@@ -113,36 +195,108 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 Some(y) => zhibu_schema::Year::new(y)?,
                 None => api::this_year(),
             };
+            if let Some(p) = &member_password {
+                check_password(p).context("--member-password")?;
+            }
+            // Checked before anything is written; `write_passwords` refuses it again.
+            if let Some(p) = member_passwords.as_ref().filter(|p| p.exists()) {
+                bail!("无法新建 {}（文件须不存在，以免覆盖已分发的密码）", p.display());
+            }
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("无法读取 {}（须为 UTF-8 编码的 CSV）", file.display()))?;
             let rows = roster::parse(&text)?;
             let key = DocKey { township: township.clone(), village: village.clone(), year };
-            let current = mapping::read(&db.load_doc(&key).await?.doc)
-                .map(|h| h.doc.members.keys().cloned().collect::<Vec<MemberId>>())
-                .unwrap_or_default();
-            let members = roster::assign_ids(&village, rows, &current)?;
+            let current = members_of(state, &key).await?;
+            // Whom the village has had: this year's roster, last year's, its member accounts.
+            let mut known: Vec<(MemberId, Name)> = current.iter().map(|(id, m)| (id.clone(), m.name.clone())).collect();
+            if let Ok(last) = zhibu_schema::Year::new(i64::from(year) - 1) {
+                let last = members_of(state, &DocKey { year: last, ..key.clone() }).await?;
+                known.extend(last.into_iter().map(|(id, m)| (id, m.name)));
+            }
+            let accounts = db.member_accounts(village.as_str()).await?;
+            known.extend(accounts.iter().filter_map(|a| {
+                let id = MemberId::parse(a.member_id.as_deref()?).ok()?;
+                Some((id, Name::parse(a.display_name.as_deref()?).ok()?))
+            }));
+            let members = roster::assign_ids(&village, rows, &known)?;
+            // Accounts to make: a member id another account holds as its name is refused before
+            // anything is written (its member would log in to someone else's account).
+            let mut new_accounts = Vec::new();
+            if member_password.is_some() || member_passwords.is_some() {
+                let mut taken = Vec::new();
+                for (id, row) in &members {
+                    match db.account(id.as_str()).await? {
+                        None => new_accounts.push((id.clone(), row.member.name.clone())),
+                        Some(a)
+                            if a.role == Role::Member
+                                && a.village_id.as_deref() == Some(village.as_str())
+                                && a.member_id.as_deref() == Some(id.as_str()) => {}
+                        Some(_) => taken.push(format!(
+                            "第 {} 行：用户名「{id}」已是另一个账号，无法为这名党员建账号；请在「编号」列换一个编号",
+                            row.line
+                        )),
+                    }
+                }
+                if !taken.is_empty() {
+                    return Err(roster::RosterError(taken).into());
+                }
+            }
+            let updated = members.iter().filter(|(id, _)| current.contains_key(id)).count();
             server_edit(state, &key, "admin", "导入党员名册", |tx| {
-                for (id, m) in &members {
-                    mapping::put_record(tx, Collection::Members, id.as_str(), m)?;
+                for (id, row) in &members {
+                    let member = current.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
+                    mapping::put_record(tx, Collection::Members, id.as_str(), &member)?;
                 }
                 Ok(())
             })
             .await?;
-            if let Some(password) = member_password {
-                for (id, m) in &members {
+            println!(
+                "已导入 {} 名党员到村 {village} 的 {year} 年名册（新增 {}，更新 {}）",
+                members.len(),
+                members.len() - updated,
+                updated
+            );
+            let absent: Vec<String> = current
+                .iter()
+                .filter(|(id, m)| m.left_on.is_none() && !members.iter().any(|(i, _)| i == *id))
+                .map(|(id, m)| format!("{}（{id}）", m.name))
+                .collect();
+            if !absent.is_empty() {
+                println!(
+                    "名册文件中没有这 {} 名党员，已原样保留：{}。已离开的，请村干部在手机上记下离开日期",
+                    absent.len(),
+                    absent.join("、")
+                );
+            }
+            if !new_accounts.is_empty() {
+                let passwords: Vec<(String, String, String)> = match &member_password {
+                    Some(shared) => {
+                        new_accounts.iter().map(|(id, n)| (id.to_string(), n.to_string(), shared.clone())).collect()
+                    }
+                    None => new_accounts
+                        .iter()
+                        .map(|(id, n)| Ok((id.to_string(), n.to_string(), random_password()?)))
+                        .collect::<anyhow::Result<_>>()?,
+                };
+                // Written before the accounts are made: a password is never lost.
+                if let Some(path) = &member_passwords {
+                    write_passwords(path, &passwords)?;
+                }
+                for (id, name, password) in passwords {
                     let new = NewAccount {
-                        id: id.to_string(),
-                        password: password.clone(),
+                        id: id.clone(),
+                        password,
                         role: Role::Member,
                         township_id: Some(township.clone()),
                         village_id: Some(village.to_string()),
-                        member_id: Some(id.to_string()),
-                        display_name: Some(m.name.to_string()),
+                        member_id: Some(id),
+                        display_name: Some(name),
                     };
                     db.create_account(new).await?;
                 }
+                let to = member_passwords.map(|p| format!("，初始密码已写入 {}", p.display())).unwrap_or_default();
+                println!("已为 {} 名党员新建账号{to}", new_accounts.len());
             }
-            println!("已导入 {} 名党员到村 {village} 的 {year} 年名册", members.len());
         }
         AdminCommand::SetCatalog { township, file } => {
             if !db.township_exists(&township).await? {
@@ -166,8 +320,30 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Revoke { username } => {
+            if db.account(&username).await?.is_none() {
+                bail!("账号「{username}」不存在");
+            }
             let n = db.revoke_tokens(&username).await?;
             println!("已吊销账号 {username} 的 {n} 个登录令牌");
+        }
+        AdminCommand::Disable { username } => {
+            if !db.set_disabled(&username, true).await? {
+                bail!("账号「{username}」不存在");
+            }
+            println!("已停用账号 {username}：不能再登录，已有的登录令牌全部作废");
+        }
+        AdminCommand::Enable { username } => {
+            if !db.set_disabled(&username, false).await? {
+                bail!("账号「{username}」不存在");
+            }
+            println!("已恢复账号 {username}");
+        }
+        AdminCommand::SetPassword { username, password } => {
+            check_password(&password)?;
+            if !db.set_password(&username, password).await? {
+                bail!("账号「{username}」不存在");
+            }
+            println!("已重设账号 {username} 的密码，已有的登录令牌全部作废");
         }
     }
     Ok(())

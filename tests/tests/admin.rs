@@ -169,3 +169,93 @@ async fn catalog_change_remakes_figures(backend: Backend) {
 }
 
 zhibu_tests::backends!(a_new_catalog_remakes_the_townships_figures, catalog_change_remakes_figures);
+
+/// A roster imported again (the clerk's corrected file, or next year's) is matched to the
+/// members the village has by name: no one is added twice, no id moves to someone else, what
+/// the file leaves blank and the day a member left stay as the village recorded them. New
+/// members get accounts with their own random first passwords, written to a file for the
+/// township to hand out. An id another account holds as its name is refused before anything is
+/// written. And an account can be stopped, given a new password and started again.
+async fn roster_again(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let url = app.db.url.clone();
+    let before = app.records("v1").await;
+    // The village records that v1-m02 left.
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let left = zhibu_server::api::today();
+    phone.edit("党员离开", |tx| mapping::put_at(tx, &["members", "v1-m02", "left_on"], &left));
+    phone.sync(&app).await.expect("stored");
+
+    let mut csv = String::from("姓名,正式/预备,党小组,入党日期\n");
+    for m in before.members.values() {
+        csv += &format!("{},正式,,\n", m.name);
+    }
+    csv += "新党员甲,预备,第一党小组,\n";
+    let file = app.db.dir.path().join("again.csv");
+    std::fs::write(&file, &csv).expect("write");
+    let passwords = app.db.dir.path().join("passwords.csv");
+    let args = ["import-roster", "v1", file.to_str().expect("path")];
+    let (ok, out, err) = admin(&url, &[&args[..], &["--member-passwords", passwords.to_str().expect("path")]].concat());
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("新增 1，更新 {}", before.members.len())), "{out}");
+    let after = app.records("v1").await;
+    assert_eq!(after.members.len(), before.members.len() + 1, "no one added twice");
+    for (id, m) in &before.members {
+        let now = &after.members[id];
+        assert_eq!((&now.name, &now.group, now.joined_on), (&m.name, &m.group, m.joined_on), "{id} kept");
+    }
+    assert_eq!(after.members[&zhibu_schema::MemberId::parse("v1-m02").expect("id")].left_on, Some(left));
+    let new_id = format!("v1-m{:02}", before.members.len() + 1);
+    let list = std::fs::read_to_string(&passwords).expect("the passwords file");
+    let line = list.lines().find(|l| l.starts_with(&format!("{new_id},新党员甲,"))).expect(&list);
+    let password = line.rsplit(',').next().expect("password");
+    assert_eq!(password.len(), 10);
+    let check = Db::connect(&url).await.expect("connect");
+    assert!(check.verify_login(&new_id, password).await.expect("login").is_some(), "{list}");
+    assert!(!list.contains("v1-m01,"), "v1-m01 had an account already: {list}");
+    let all: Vec<&str> = list.lines().skip(1).map(|l| l.rsplit(',').next().expect("password")).collect();
+    let distinct: std::collections::HashSet<&&str> = all.iter().collect();
+    assert!(all.len() > 1 && distinct.len() == all.len(), "each its own password: {list}");
+
+    // The same file again: nothing new, and the file of passwords is never written over.
+    let (ok, out, err) = admin(&url, &args);
+    assert!(ok && out.contains("新增 0"), "{out}{err}");
+    assert_eq!(app.records("v1").await.members.len(), after.members.len());
+    let (ok, _, err) = admin(&url, &[&args[..], &["--member-passwords", passwords.to_str().expect("path")]].concat());
+    assert!(!ok && err.contains("文件须不存在"), "{err}");
+
+    // A new member whose id another account holds: refused, nothing written.
+    let next_id = format!("v1-m{:02}", after.members.len() + 1);
+    let (ok, _, err) = admin(&url, &["create-account", &next_id, "--role", "cadre", "--village", "v1"]);
+    assert!(ok, "{err}");
+    std::fs::write(&file, format!("{csv}新党员乙,预备,,\n")).expect("write");
+    let (ok, _, err) = admin(&url, &[&args[..], &["--member-password", "member-pass"]].concat());
+    assert!(!ok && err.contains(&format!("用户名「{next_id}」已是另一个账号")), "{err}");
+    assert_eq!(app.records("v1").await.members.len(), after.members.len());
+
+    // Stopping an account ends its logins and its tokens; a new password ends the tokens too.
+    let member = app.token("v1-m01").await;
+    assert_eq!(app.get(&member, &format!("/v1/me/points?year={}", app.year)).await.0, 200);
+    let (ok, out, err) = admin(&url, &["disable", "v1-m01"]);
+    assert!(ok && out.contains("已停用"), "{out}{err}");
+    assert_eq!(app.get(&member, &format!("/v1/me/points?year={}", app.year)).await.0, 401);
+    assert!(check.verify_login("v1-m01", zhibu_tests::PASSWORD).await.expect("login").is_none());
+    assert!(admin(&url, &["set-password", "v1-m01"]).0, "ZHIBU_PASSWORD is secret-pass");
+    assert!(check.verify_login("v1-m01", "secret-pass").await.expect("login").is_none(), "still stopped");
+    assert!(admin(&url, &["enable", "v1-m01"]).0);
+    assert!(check.verify_login("v1-m01", "secret-pass").await.expect("login").is_some());
+    assert!(check.verify_login("v1-m01", zhibu_tests::PASSWORD).await.expect("login").is_none(), "old password");
+    for command in ["revoke", "disable", "enable", "set-password"] {
+        let (ok, _, err) = admin(&url, &[command, "nobody"]);
+        assert!(!ok && err.contains("账号「nobody」不存在"), "{command}: {err}");
+    }
+    // Account arguments that contradict each other.
+    let (ok, _, err) = admin(&url, &["create-account", "x1", "--role", "cadre", "--village", "v1", "--township", "t2"]);
+    assert!(!ok && err.contains("村「v1」属于乡镇「t1」"), "{err}");
+    let long = "密".repeat(90);
+    let (ok, _, err) = admin(&url, &["set-password", "v1-m01", "--password", &long]);
+    assert!(!ok && err.contains("密码太长"), "{err}");
+}
+zhibu_tests::backends!(a_roster_imported_again_keeps_its_members_and_accounts, roster_again);

@@ -178,6 +178,14 @@ impl Db {
         row.as_ref().map(account_from_row).transpose()
     }
 
+    /// The member accounts of a village.
+    pub async fn member_accounts(&self, village: &str) -> anyhow::Result<Vec<Account>> {
+        let sql = "SELECT id, role, township_id, village_id, member_id, display_name FROM accounts \
+                   WHERE village_id = $1 AND role = 'member' ORDER BY id";
+        let rows = sqlx::query(sql).bind(village).fetch_all(&self.pool).await?;
+        rows.iter().map(account_from_row).collect()
+    }
+
     /// The account, when the name and password match and the account is not disabled.
     pub async fn verify_login(&self, username: &str, password: &str) -> anyhow::Result<Option<Account>> {
         let sql = "SELECT id, role, township_id, village_id, member_id, display_name, password_hash, disabled \
@@ -236,14 +244,41 @@ impl Db {
         Ok(())
     }
 
+    /// Turns an account off (its tokens end with it, and its password no longer logs in) or on
+    /// again; false when there is no such account.
+    pub async fn set_disabled(&self, account: &str, disabled: bool) -> anyhow::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE accounts SET disabled = $1 WHERE id = $2")
+            .bind(i64::from(disabled))
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        if disabled {
+            revoke_all(&mut *tx, account).await?;
+        }
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Gives an account a new password and ends its tokens (whoever knew the old one is logged
+    /// out); false when there is no such account.
+    pub async fn set_password(&self, account: &str, password: String) -> anyhow::Result<bool> {
+        let hash = hash_password(password).await?;
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(account)
+            .execute(&mut *tx)
+            .await?;
+        revoke_all(&mut *tx, account).await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Revokes every live token of an account; returns how many.
     pub async fn revoke_tokens(&self, account: &str) -> anyhow::Result<u64> {
-        let r = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
-            .bind(now_ms())
-            .bind(account)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected())
+        let mut conn = self.pool.acquire().await?;
+        revoke_all(&mut *conn, account).await
     }
 
     /// The actors (hex) bound to an account, as far as this server knows: read once, then kept and
@@ -285,4 +320,14 @@ pub async fn bind_actor(tx: &mut impl Sink, actor: &str, account: &str) -> anyho
     .await?;
     let holder = tx.text("SELECT account_id FROM actors WHERE actor = $1", &[Text(actor)]).await?;
     Ok(holder.context("the actor's binding, just written")? == account)
+}
+
+/// Revokes every live token of `account` on `conn` (a connection, or a transaction's); how many.
+async fn revoke_all(conn: &mut sqlx::AnyConnection, account: &str) -> anyhow::Result<u64> {
+    let r = sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+        .bind(now_ms())
+        .bind(account)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected())
 }
