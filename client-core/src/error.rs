@@ -130,14 +130,16 @@ pub enum ClientError {
     },
 
     /// A short id matches several records.
-    #[error("「{id}」对应多条{}，请写完整编号：{}", collection.label(), candidates.join("、"))]
+    #[error("「{id}」对应多条{}，请写完整编号：{}", collection.label(), described.join("、"))]
     Ambiguous {
         /// Where it was looked for.
         collection: Collection,
-        /// The short id as given.
+        /// The short id (or the name) as given.
         id: String,
         /// The full ids it matches.
         candidates: Vec<String>,
+        /// The same as a cadre tells them apart: each id, with a member's group.
+        described: Vec<String>,
     },
 
     /// The record was voided; voided records are kept as they are.

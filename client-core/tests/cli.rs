@@ -334,3 +334,47 @@ fn numbers_dates_and_lists_as_cadres_type_them() {
     assert!(other.stderr.contains(&format!("已用 --year 指定 {last} 年")), "{}", other.stderr);
     assert_eq!(files(dir.path()), before, "nothing of the refused commands was written");
 }
+
+#[test]
+fn catalog_entries_by_name_and_cases_told_what_they_lack() {
+    let dir = store();
+    let run = zhibu(dir.path(), &["--json", "case", "open", "宅基地申请", "王家宅基地", "--date", &date("01-02")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    let step = zhibu(dir.path(), &["case", "step", &id, "申请", "--date", &date("01-02")]);
+    assert_eq!(step.code, 0, "{}", step.stderr);
+    assert!(step.stdout.contains("仍有缺项"), "{}", step.stdout);
+    let unknown = zhibu(dir.path(), &["case", "step", &id, "开会"]);
+    assert!(unknown.code == 2 && unknown.stderr.contains("办理步骤「开会」不在目录中"), "{}", unknown.stderr);
+    let close = ["case", "close", &id, "--outcome", "已批准", "--date", &date("01-02")];
+    let run = zhibu(dir.path(), &close);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("已办结") && run.stdout.contains("资格审查"),
+        "a case closed without its steps: {}",
+        run.stdout
+    );
+    let again = zhibu(dir.path(), &close);
+    assert!(again.code == 2 && again.stderr.contains("--correct"), "{}", again.stderr);
+    assert!(zhibu(dir.path(), &[&close[..], &["--correct"]].concat()).stdout.contains("已更正办结"));
+    assert_eq!(zhibu(dir.path(), &["case", "void", &id, "--reason", "录错了"]).code, 0);
+    let list = zhibu(dir.path(), &["case", "list"]);
+    assert!(list.stdout.contains("【已作废：录错了】"), "{}", list.stdout);
+
+    // A points rule by its name; a deduction typed as an award.
+    let run = zhibu(dir.path(), &["points", "award", "V1-M01", "志愿服务、义务劳动", "2", "--date", &date("01-02")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let wrong = zhibu(dir.path(), &["points", "deduct", "v1-m01", "volunteer", "2"]);
+    assert!(wrong.code == 2 && wrong.stderr.contains("是加分规则，请用 zhibu points award"), "{}", wrong.stderr);
+
+    // Two members of one name: told when the second is added, and apart by their groups.
+    let add = zhibu(dir.path(), &["roster", "add", "v1-m07", "王一", "--group", "第二党小组"]);
+    assert!(add.stdout.contains("已有同名党员（v1-m01）"), "{}", add.stdout);
+    let which = zhibu(dir.path(), &["score", "王一"]);
+    assert!(which.stderr.contains("v1-m07（第二党小组）"), "{}", which.stderr);
+    // Leaving a group is said, not implied by a missing argument; nothing to change is said too.
+    assert_eq!(zhibu(dir.path(), &["roster", "group", "v1-m07"]).code, 2);
+    assert!(zhibu(dir.path(), &["roster", "group", "v1-m07", "--none"]).stdout.contains("已修改党员"));
+    let same = zhibu(dir.path(), &["roster", "group", "v1-m07", "--none"]);
+    assert!(same.stdout.contains("没有变化"), "{}", same.stdout);
+}

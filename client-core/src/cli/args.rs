@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::zhibu_schema::date::half_width;
-use crate::zhibu_schema::{AttendanceStatus, Code, Date, MeetingKind, MemberStatus, Period, Year};
+use crate::zhibu_schema::{AttendanceStatus, Date, MeetingKind, MemberStatus, Period, Year};
 use clap::{Args, Parser, Subcommand};
 
 pub const EXIT_CODES: &str = "\
@@ -145,12 +145,15 @@ pub enum Roster {
         #[arg(long, value_name = "日期", value_parser = parse_date)]
         joined: Option<Date>,
     },
-    /// 调整党小组（不写党小组表示不属于任何党小组）
+    /// 调整党小组（加 --none 表示不属于任何党小组）
     Group {
         #[arg(value_name = "党员")]
         member: String,
-        #[arg(value_name = "党小组")]
+        #[arg(value_name = "党小组", required_unless_present = "none")]
         group: Option<String>,
+        /// 不属于任何党小组
+        #[arg(long, conflicts_with = "group")]
+        none: bool,
     },
     /// 进入或退出支部委员会
     Committee {
@@ -274,8 +277,8 @@ pub struct Award {
     #[arg(value_name = "党员")]
     pub member: String,
     /// 积分规则代码，例如 volunteer（见 zhibu catalog）
-    #[arg(value_name = "规则", value_parser = parse_code)]
-    pub rule: Code,
+    #[arg(value_name = "规则")]
+    pub rule: String,
     #[arg(value_name = "分值", value_parser = parse_points, allow_negative_numbers = true)]
     pub points: u16,
     /// 日期（默认今天）
@@ -290,8 +293,8 @@ pub enum CaseCmd {
     /// 为清单中的事项立项
     Open {
         /// 事项代码，例如 homestead（见 zhibu catalog）
-        #[arg(value_name = "事项", value_parser = parse_code)]
-        item: Code,
+        #[arg(value_name = "事项")]
+        item: String,
         #[arg(value_name = "标题")]
         title: String,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "立项日期（默认今天）")]
@@ -303,8 +306,8 @@ pub enum CaseCmd {
     Step {
         #[arg(value_name = "事项编号")]
         case: String,
-        #[arg(value_name = "步骤", value_parser = parse_code)]
-        step: Code,
+        #[arg(value_name = "步骤")]
+        step: String,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "完成日期（默认今天）")]
         date: Option<Date>,
         #[arg(long, value_name = "说明", help = "说明")]
@@ -329,6 +332,9 @@ pub enum CaseCmd {
         outcome: String,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "办结日期（默认今天）")]
         date: Option<Date>,
+        /// 更正已办结事项的结果或日期
+        #[arg(long)]
+        correct: bool,
     },
     /// 作废
     Void {
@@ -367,11 +373,6 @@ fn parse_year(s: &str) -> Result<Year, String> {
 
 fn parse_period(s: &str) -> Result<(Year, Period), String> {
     Period::parse(half_width(s).trim()).ok_or_else(|| format!("期间「{s}」应写成 2026、2026-q2 或 2026-03"))
-}
-
-fn parse_code(s: &str) -> Result<Code, String> {
-    Code::parse(&half_width(s).trim().to_ascii_lowercase())
-        .map_err(|e| format!("{e}；规则、事项和步骤的代码见 zhibu catalog"))
 }
 
 fn parse_kind(s: &str) -> Result<MeetingKind, String> {

@@ -116,11 +116,10 @@ impl Phone {
         match found.as_slice() {
             [] => Err(not_found()),
             [one] => Ok(one.clone()),
-            many => Err(ClientError::Ambiguous {
-                collection,
-                id: text.clone(),
-                candidates: many.iter().map(ToString::to_string).collect(),
-            }),
+            many => {
+                let candidates: Vec<String> = many.iter().map(ToString::to_string).collect();
+                Err(ClientError::Ambiguous { collection, id: text.clone(), described: candidates.clone(), candidates })
+            }
         }
     }
 
@@ -129,7 +128,9 @@ impl Phone {
     pub fn find_member(&self, year: Year, text: &str) -> Result<MemberId, ClientError> {
         let text = text.trim();
         let records = self.shared_records(year)?;
-        if let Ok(id) = MemberId::parse(text)
+        // Ids are lowercase: V1-M02 typed with caps lock, or in full-width, is v1-m02.
+        let as_id = zhibu_schema::date::half_width(text).to_ascii_lowercase();
+        if let Ok(id) = MemberId::parse(&as_id)
             && records.members.contains_key(&id)
         {
             return Ok(id);
@@ -139,10 +140,18 @@ impl Phone {
         match named.as_slice() {
             [one] => Ok((*one).clone()),
             [] => Err(ClientError::NoSuchRecord { collection: Collection::Members, id: text.to_owned() }),
+            // Each with their group, which is how a cadre tells two 王芳 apart.
             many => Err(ClientError::Ambiguous {
                 collection: Collection::Members,
                 id: text.to_owned(),
                 candidates: many.iter().map(ToString::to_string).collect(),
+                described: many
+                    .iter()
+                    .map(|id| match &records.members[*id].group {
+                        Some(group) => format!("{id}（{group}）"),
+                        None => id.to_string(),
+                    })
+                    .collect(),
             }),
         }
     }

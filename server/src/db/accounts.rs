@@ -254,7 +254,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         if disabled {
-            revoke_all(&mut *tx, account).await?;
+            revoke_all(&mut tx, account).await?;
         }
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
@@ -270,7 +270,7 @@ impl Db {
             .bind(account)
             .execute(&mut *tx)
             .await?;
-        revoke_all(&mut *tx, account).await?;
+        revoke_all(&mut tx, account).await?;
         tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
@@ -278,7 +278,7 @@ impl Db {
     /// Revokes every live token of an account; returns how many.
     pub async fn revoke_tokens(&self, account: &str) -> anyhow::Result<u64> {
         let mut conn = self.pool.acquire().await?;
-        revoke_all(&mut *conn, account).await
+        revoke_all(&mut conn, account).await
     }
 
     /// The actors (hex) bound to an account, as far as this server knows: read once, then kept and

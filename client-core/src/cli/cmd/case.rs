@@ -4,7 +4,7 @@ use crate::NewCase;
 use crate::zhibu_schema::{Collection, Notice};
 use serde_json::json;
 
-use super::{Ctx, opt_text, or_today, text, today};
+use super::{Ctx, Usage, code_or_name, opt_text, or_today, text, today};
 use crate::cli::args::CaseCmd;
 use crate::cli::out::short;
 
@@ -13,8 +13,9 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
     let (id, what) = match cmd {
         CaseCmd::List => return list(ctx),
         CaseCmd::Open { item, title, date, applicant } => {
+            let catalog = ctx.phone.catalog();
             let case = NewCase {
-                item,
+                item: code_or_name(&item, "事项", catalog.items.iter().map(|i| (&i.code, i.name.as_str())))?,
                 title: text("标题", &title)?,
                 opened_on: ctx.dated(date)?,
                 applicant: opt_text("申请人", applicant.as_deref())?,
@@ -23,6 +24,11 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Step { case, step, date, note } => {
             let id = find(&case)?;
+            let year = ctx.phone.locate(Collection::Cases, &id)?.year;
+            let item = ctx.phone.records(year)?.cases.get(&id).map(|c| c.item.clone());
+            let catalog = ctx.phone.catalog();
+            let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
+            let step = code_or_name(&step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))?;
             ctx.phone.complete_step(&id, &step, or_today(date)?, opt_text("说明", note.as_deref())?.as_ref())?;
             (id, "已记录办理步骤")
         }
@@ -31,10 +37,16 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             ctx.phone.record_notice(&id, &Notice { from, to, place: opt_text("公示地点", place.as_deref())? })?;
             (id, "已记录公示")
         }
-        CaseCmd::Close { case, outcome, date } => {
+        CaseCmd::Close { case, outcome, date, correct } => {
             let id = find(&case)?;
+            let year = ctx.phone.locate(Collection::Cases, &id)?.year;
+            let closed = ctx.phone.records(year)?.cases.get(&id).and_then(|c| c.closed_on);
+            if let (Some(on), false) = (closed, correct) {
+                let why = format!("事项 {} 已于 {on} 办结；要更正办结结果或日期，请加 --correct", short(&id));
+                return Err(Usage(why).into());
+            }
             ctx.phone.close_case(&id, &text("办理结果", &outcome)?, or_today(date)?)?;
-            (id, "已办结")
+            (id, if closed.is_some() { "已更正办结" } else { "已办结" })
         }
         CaseCmd::Void { case, reason } => {
             let id = find(&case)?;
@@ -42,13 +54,22 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             (id, "已作废")
         }
     };
-    let line = format!("{what}：事项 {}。{}", short(&id), ctx.pending_line());
-    ctx.out.show(|| line, &json!({"id": id, "pending": ctx.phone.pending_edits()}));
+    // What the case still lacks, said where the cadre records it rather than found later by the
+    // township.
+    let year = ctx.phone.locate(Collection::Cases, &id)?.year;
+    let gaps = ctx.phone.case_gaps(year, today()?)?.into_iter().find(|c| c.id == id).map(|c| c.described);
+    let still = match gaps.as_deref() {
+        Some([]) | None => String::new(),
+        Some(gaps) => format!("仍有缺项：{}。", gaps.join("；")),
+    };
+    let line = format!("{what}：事项 {}。{still}{}", short(&id), ctx.pending_line());
+    ctx.out.show(|| line, &json!({"id": id, "gaps": gaps.unwrap_or_default(), "pending": ctx.phone.pending_edits()}));
     Ok(0)
 }
 
 fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     let cases = ctx.phone.case_gaps(ctx.year, today()?)?;
+    let records = ctx.phone.records(ctx.year)?;
     ctx.out.show(
         || {
             let mut s = format!("{} 年小微权力事项（{} 件）\n", ctx.year, cases.len());
@@ -58,6 +79,11 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
                 for gap in &c.described {
                     s += &format!("    ！{gap}\n");
                 }
+            }
+            // Voided cases stay in the record, as voided meetings do in `meeting list`.
+            for (id, c) in records.cases.iter().filter(|(_, c)| c.voided.is_some()) {
+                let why = c.voided.as_ref().map(|v| v.reason.to_string()).unwrap_or_default();
+                s += &format!("{}  {}  「{}」  【已作废：{why}】\n", short(id), c.opened_on, c.title);
             }
             s
         },

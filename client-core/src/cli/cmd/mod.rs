@@ -10,7 +10,7 @@ mod view;
 use std::fmt;
 use std::future::Future;
 
-use crate::zhibu_schema::{MemberId, Text, Year};
+use crate::zhibu_schema::{Code, MemberId, Text, Year};
 use crate::{Phone, clock};
 
 use crate::cli::args::Command;
@@ -99,6 +99,23 @@ pub fn rebuild_hint(year: Option<crate::zhibu_schema::Year>) -> String {
         _ => String::new(),
     };
     format!("修改仍保存在手机上。改正后再同步，或运行 zhibu{flag} rebuild 只保留仍合规的修改。")
+}
+
+/// A catalog entry (a points rule, an item, a step) as the cadre wrote it: its code in any
+/// case, or its Chinese name as `zhibu catalog` lists it. Another well-formed code goes on to
+/// the library, which checks it against the catalog in force.
+pub fn code_or_name<'a>(
+    written: &str,
+    what: &str,
+    entries: impl IntoIterator<Item = (&'a Code, &'a str)>,
+) -> anyhow::Result<Code> {
+    let plain = crate::zhibu_schema::date::half_width(written);
+    let plain = plain.trim();
+    let lower = plain.to_ascii_lowercase();
+    if let Some((code, _)) = entries.into_iter().find(|(code, name)| code.as_str() == lower || *name == plain) {
+        return Ok(code.clone());
+    }
+    Code::parse(&lower).map_err(|_| Usage(format!("{what}「{written}」不在目录中；代码和名称见 zhibu catalog")).into())
 }
 
 /// The date given, or today.

@@ -4,7 +4,7 @@ use crate::NewPoints;
 use crate::zhibu_schema::{Collection, PointDelta};
 use serde_json::json;
 
-use super::{Ctx, Usage, opt_text, text};
+use super::{Ctx, Usage, code_or_name, opt_text, text};
 use crate::cli::args::{Award, PointsCmd};
 use crate::cli::out::short;
 
@@ -26,9 +26,20 @@ fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
     let on = ctx.dated(a.date)?;
     let year = crate::zhibu_schema::Year::new(i64::from(on.year_number()))?;
     let member = ctx.phone.find_member(year, &a.member)?;
+    let catalog = ctx.phone.catalog();
+    let rule = code_or_name(&a.rule, "积分规则", catalog.point_rules.iter().map(|r| (&r.code, r.name.as_str())))?;
+    // A deduction typed as an award, or the other way round: said plainly, not as "-3 is not
+    // between 1 and 5" for the 3 the cadre typed.
+    if let Some(r) = catalog.rule(rule.as_str()) {
+        if sign < 0 && r.min > 0 {
+            return Err(Usage(format!("「{}」是加分规则，请用 zhibu points award", r.name)).into());
+        }
+        if sign > 0 && r.max < 0 {
+            return Err(Usage(format!("「{}」是扣分规则，请用 zhibu points deduct（分值写正数）", r.name)).into());
+        }
+    }
     let delta = PointDelta::new(sign * i64::from(a.points)).map_err(|e| Usage(format!("分值：{e}")))?;
-    let points =
-        NewPoints { member_id: member.clone(), rule: a.rule, delta, on, note: opt_text("说明", a.note.as_deref())? };
+    let points = NewPoints { member_id: member.clone(), rule, delta, on, note: opt_text("说明", a.note.as_deref())? };
     let id = ctx.phone.award_points(&points)?;
     let total = ctx.phone.score(year, &member).map(|s| s.total).ok();
     let line = format!(

@@ -42,11 +42,22 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
             member.committee = committee;
             member.joined_on = joined;
             ctx.phone.add_member(year, &id, &member)?;
-            let line = format!("已添加党员 {}（{id}）。{}", member.name, ctx.pending_line());
+            let records = ctx.phone.records(year)?;
+            let namesakes: Vec<&str> = records
+                .members
+                .iter()
+                .filter(|(other, m)| **other != id && m.name == member.name)
+                .map(|(other, _)| other.as_str())
+                .collect();
+            let note = match namesakes[..] {
+                [] => String::new(),
+                _ => format!("注意：名册里已有同名党员（{}），以后请用编号指明。", namesakes.join("、")),
+            };
+            let line = format!("已添加党员 {}（{id}）。{note}{}", member.name, ctx.pending_line());
             ctx.out.show(|| line, &json!({"member_id": id, "pending": ctx.phone.pending_edits()}));
             Ok(0)
         }
-        Roster::Group { member, group } => {
+        Roster::Group { member, group, none: _ } => {
             change(ctx, &member, MemberChange::Group(opt_text("党小组", group.as_deref())?))
         }
         Roster::Committee { member, seat } => change(ctx, &member, MemberChange::Committee(seat)),
@@ -61,8 +72,12 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
 
 fn change(ctx: &Ctx, member: &str, change: MemberChange) -> anyhow::Result<u8> {
     let id = ctx.member(member)?;
+    let before = ctx.phone.pending_edits();
     ctx.phone.change_member(ctx.year, &id, &change)?;
-    let line = format!("已修改党员 {id}。{}", ctx.pending_line());
+    // Nothing written when the member already was so.
+    let what =
+        if ctx.phone.pending_edits() > before { "已修改党员" } else { "没有变化：党员本来就是这样" };
+    let line = format!("{what} {id}。{}", ctx.pending_line());
     ctx.out.show(|| line, &json!({"member_id": id, "change": change, "pending": ctx.phone.pending_edits()}));
     Ok(0)
 }
