@@ -158,18 +158,28 @@ pub async fn log_in(
         audit::login_throttled(typed(state, username).await?, addr, "address", retry_after);
         return Err(AppError::Throttled { retry_after });
     }
-    if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, by_account, &limits, now).await? {
-        if let Some(subject) = by_address {
-            throttle::uncount(&state.db, subject).await?;
+    // The name from this address, then from everywhere: a refusal takes back what was counted
+    // before it, so that only attempts that reach the password check count.
+    let by_pair = Subject::AccountFrom(username, addr.0);
+    let mut counted: Vec<Subject<'_>> = by_address.into_iter().collect();
+    for subject in [by_pair, by_account] {
+        if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await? {
+            for earlier in counted {
+                throttle::uncount(&state.db, earlier).await?;
+            }
+            audit::login_throttled(typed(state, username).await?, addr, "account", retry_after);
+            return Err(AppError::Throttled { retry_after });
         }
-        audit::login_throttled(typed(state, username).await?, addr, "account", retry_after);
-        return Err(AppError::Throttled { retry_after });
+        counted.push(subject);
     }
     let Some(account) = state.db.verify_login(username, password).await? else {
         audit::login_refused(typed(state, username).await?, addr);
         return Err(refused());
     };
-    throttle::clear(&state.db, by_account, &limits, now).await?;
+    // A success clears the name's failures from this address; from everywhere, and from the
+    // address, it only takes its own attempt back (someone else's guessing stays counted).
+    throttle::clear(&state.db, by_pair, &limits, now).await?;
+    throttle::uncount(&state.db, by_account).await?;
     if let Some(subject) = by_address {
         throttle::uncount(&state.db, subject).await?;
     }

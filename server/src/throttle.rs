@@ -1,4 +1,10 @@
-//! Login throttling, per account name and per client address.
+//! Login throttling, per account name from one address, per account name from everywhere, and
+//! per client address.
+//!
+//! An account is locked for the address its failures came from (five), so that whoever knows a
+//! cadre's name cannot lock the cadre out from elsewhere; failures of one name from many
+//! addresses lock it everywhere only at a higher count (thirty), which still bounds guessing
+//! spread over many machines.
 //!
 //! Invariants:
 //! - Attempts are counted in the database, so every server instance sharing it enforces the
@@ -26,14 +32,17 @@ use crate::state::AppState;
 /// How many attempts may fail within a window before further attempts are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
+    /// Failures of one name from one address.
     pub per_account: i64,
+    /// Failures of one name from all addresses together.
+    pub per_account_everywhere: i64,
     pub per_address: i64,
     pub window: Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { per_account: 5, per_address: 20, window: Duration::from_secs(15 * 60) }
+        Limits { per_account: 5, per_account_everywhere: 30, per_address: 20, window: Duration::from_secs(15 * 60) }
     }
 }
 
@@ -43,6 +52,9 @@ pub enum Subject<'a> {
     /// The name typed at login, whether or not such an account exists (so that the answer does
     /// not tell which accounts exist).
     Account(&'a str),
+    /// The name typed at login, from one address (None: a request without one, which only
+    /// in-process tests make).
+    AccountFrom(&'a str, Option<IpAddr>),
     /// Where the attempt came from; IPv6 by /64, the block one host usually holds.
     Address(IpAddr),
 }
@@ -51,13 +63,15 @@ impl Subject<'_> {
     fn scope(&self) -> &'static str {
         match self {
             Subject::Account(_) => "account",
+            Subject::AccountFrom(..) => "account_address",
             Subject::Address(_) => "address",
         }
     }
 
     fn limit(&self, limits: &Limits) -> i64 {
         match self {
-            Subject::Account(_) => limits.per_account,
+            Subject::Account(_) => limits.per_account_everywhere,
+            Subject::AccountFrom(..) => limits.per_account,
             Subject::Address(_) => limits.per_address,
         }
     }
@@ -66,6 +80,7 @@ impl Subject<'_> {
     fn digest(&self) -> String {
         let clear = match self {
             Subject::Account(name) => (*name).to_owned(),
+            Subject::AccountFrom(name, ip) => format!("{name}\0{}", ip.map(address_key).unwrap_or_default()),
             Subject::Address(ip) => address_key(*ip),
         };
         let mut h = Sha256::new();
@@ -185,7 +200,28 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(a)| a.ip());
+        if let Some(p) = peer {
+            warn_if_proxy_untrusted(p, &parts.headers, &state.config.trusted_proxies);
+        }
         Ok(ClientAddr(peer.map(|p| client_of(p, &parts.headers, &state.config.trusted_proxies))))
+    }
+}
+
+/// Says once, in the server's log, that a reverse proxy on this machine passes on its clients'
+/// addresses and is not trusted: every login then counts under the proxy's address, and twenty
+/// typos anywhere lock the whole township out for a quarter of an hour.
+fn warn_if_proxy_untrusted(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if peer.is_loopback()
+        && !trusted.contains(&peer)
+        && headers.contains_key("x-forwarded-for")
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            %peer,
+            "requests from a local reverse proxy carry X-Forwarded-For, but the proxy is not trusted: \
+             logins are throttled under its address for everyone; start with --trusted-proxies {peer}"
+        );
     }
 }
 

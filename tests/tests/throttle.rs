@@ -1,7 +1,8 @@
 //! Login throttling and the audit log.
 //!
-//! Five failed logins of one account, or twenty from one address, within fifteen minutes lock
-//! further attempts (even with the right password) until the window ends: a 429 with the API
+//! Five failed logins of one account from one address (thirty from all addresses), or twenty
+//! from one address, within fifteen minutes lock further attempts (even with the right
+//! password) until the window ends: a 429 with the API
 //! error body, a Chinese message saying how many minutes to wait and `Retry-After`; the login
 //! page says the same. A success clears the account's count. The counts live in the database,
 //! so a second server instance on it refuses too, and a burst of parallel attempts gets no more
@@ -155,6 +156,20 @@ async fn behind_a_proxy(backend: Backend) {
     assert_eq!(login_via_proxy(&app, "staff1", PASSWORD, "198.51.100.9").await, 200, "another client is not");
     // A client cannot slip out of its lock by naming another address before the proxy's entry.
     assert_eq!(login_via_proxy(&app, "staff1", PASSWORD, "198.51.100.9, 203.0.113.7").await, 429);
+
+    // Whoever knows a cadre's name cannot lock the cadre out from elsewhere: five failures lock
+    // the name for the address they came from only.
+    for _ in 0..5 {
+        assert_eq!(login_via_proxy(&app, "cadre1", "wrong", "192.0.2.1").await, 401);
+    }
+    assert_eq!(login_via_proxy(&app, "cadre1", PASSWORD, "192.0.2.1").await, 429, "locked from there");
+    assert_eq!(login_via_proxy(&app, "cadre1", PASSWORD, "192.0.2.2").await, 200, "not from the cadre's phone");
+    // Failures of one name from many addresses lock it everywhere at thirty.
+    for i in 0..30 {
+        let client = format!("192.0.2.{}", 10 + i / 5);
+        assert_eq!(login_via_proxy(&app, "cadre2", "wrong", &client).await, 401, "failure {i}");
+    }
+    assert_eq!(login_via_proxy(&app, "cadre2", PASSWORD, "192.0.2.99").await, 429, "guessing spread out");
 
     // Without trusted proxies the header is the client's own word, and is not believed.
     let Some(direct) = TestApp::start(backend).await else { return };
