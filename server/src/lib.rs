@@ -147,6 +147,22 @@ impl Application {
         let demo = config.demo;
         let state = state(config).await?;
         if demo {
+            // The demo's accounts all share one published password: never in a real township's
+            // database.
+            let others: Vec<String> = state
+                .db
+                .townships()
+                .await?
+                .into_iter()
+                .filter(|(id, _)| id != demo::DEMO_TOWNSHIP)
+                .map(|(id, name)| format!("{name}（{id}）"))
+                .collect();
+            if !others.is_empty() {
+                anyhow::bail!(
+                    "--demo 只用于演示：这个数据库里已有其他乡镇（{}），不会在其中建密码公开的演示账号",
+                    others.join("、")
+                );
+            }
             for line in demo::seed(&state).await? {
                 println!("{line}");
             }

@@ -259,3 +259,36 @@ async fn roster_again(backend: Backend) {
     assert!(!ok && err.contains("密码太长"), "{err}");
 }
 zhibu_tests::backends!(a_roster_imported_again_keeps_its_members_and_accounts, roster_again);
+
+/// `--demo` seeds accounts whose password is published: it refuses a database that holds a real
+/// township, and starts again on its own demo database.
+#[tokio::test]
+async fn the_demo_never_goes_into_a_real_townships_database() {
+    let run = |url: &str| {
+        let mut child = Command::new(PROGRAM)
+            .args(["--database-url", url, "--listen", "127.0.0.1:0", "--demo"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("runs");
+        // It either fails at once or says it started; then it is stopped.
+        let mut first = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().expect("stdout")), &mut first)
+            .expect("read");
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("ends");
+        (first, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let real = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+    assert!(admin(&real.url, &["create-township", "t9", "九镇"]).0);
+    let (out, err) = run(&real.url);
+    assert!(err.contains("--demo 只用于演示") && err.contains("九镇（t9）"), "{out}{err}");
+    let check = Db::connect(&real.url).await.expect("connect");
+    assert!(check.account("admin").await.expect("query").is_none(), "no demo account made");
+
+    let demo = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+    for time in ["first", "second"] {
+        let (out, err) = run(&demo.url);
+        assert!(out.contains("演示乡镇") || out.contains("已启动"), "{time} start: {out}{err}");
+    }
+}
