@@ -248,7 +248,7 @@ mod tests {
     fn a_refusal_lists_every_broken_rule_in_chinese() {
         let v = |m: &str| Violation::new(Collection::Points, "r1", "delta", Rule::DeltaOutOfRange, m);
         let e = ClientError::Refused(EditRefusal { violations: vec![v("分值太大"), v("分值太小")] });
-        assert_eq!(e.to_string(), "未保存：积分记录 r1（字段 delta）：分值太大；积分记录 r1（字段 delta）：分值太小");
+        assert_eq!(e.to_string(), "未保存：积分记录 r1（分值）：分值太大；积分记录 r1（分值）：分值太小");
         assert_eq!(e.kind(), ErrorKind::Refused);
     }
 }

@@ -483,7 +483,7 @@ mod tests {
         let err = check_document(&am, &other, y, &Catalog::default()).expect_err("wrong village");
         assert_eq!(err[0].message, "文档属于村「v1」，不是「v2」");
         let err = check_document(&am, &v1, Year::new(2027).expect("y"), &Catalog::default()).expect_err("wrong year");
-        assert_eq!(err[0].to_string(), "文档（字段 year）：文档年度是 2026，不是 2027");
+        assert_eq!(err[0].to_string(), "文档（年度）：文档年度是 2026，不是 2027");
     }
 
     #[test]
@@ -498,6 +498,6 @@ mod tests {
         let err =
             check_document(&am, &VillageId::parse("v1").expect("id"), Year::new(2026).expect("y"), &Catalog::default())
                 .expect_err("no reason");
-        assert_eq!(err[0].to_string(), format!("会议 {m}（字段 voided.reason）：不能为空"));
+        assert_eq!(err[0].to_string(), format!("会议 {m}（作废原因）：不能为空"));
     }
 }

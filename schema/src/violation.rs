@@ -131,10 +131,93 @@ impl Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.collection == Collection::Document {
-            write!(f, "{}（字段 {}）：{}", self.collection.label(), self.field, self.message)
-        } else {
-            write!(f, "{} {}（字段 {}）：{}", self.collection.label(), self.record, self.field, self.message)
+        f.write_str(self.collection.label())?;
+        if self.collection != Collection::Document {
+            write!(f, " {}", self.record)?;
         }
+        if !self.field.is_empty() {
+            write!(f, "（{}）", field_label(&self.field))?;
+        }
+        write!(f, "：{}", self.message)
+    }
+}
+
+/// A field's dotted path (`attendance.v1-m04.reason`) as a cadre reads it (`v1-m04 的请假事由`):
+/// the names of the record's fields in Chinese, ids and codes as they are.
+pub fn field_label(field: &str) -> String {
+    let parts: Vec<&str> = field.split('.').collect();
+    match parts[..] {
+        ["attendance", member, what] => {
+            let what = match what {
+                "status" => "出勤情况",
+                "reason" => "请假事由",
+                "approved_by" => "请假批准人",
+                "makeup_on" => "补课日期",
+                other => other,
+            };
+            format!("{member} 的{what}")
+        }
+        ["attendance", member] => format!("{member} 的考勤"),
+        ["voided", "reason"] => "作废原因".to_owned(),
+        ["voided", "by"] => "作废人".to_owned(),
+        ["steps", step, "done_on"] => format!("步骤 {step} 的办理日期"),
+        ["steps", step, "note"] => format!("步骤 {step} 的说明"),
+        ["steps", step] => format!("步骤 {step}"),
+        ["notice", "from"] => "公示开始日期".to_owned(),
+        ["notice", "to"] => "公示结束日期".to_owned(),
+        ["notice", "place"] => "公示地点".to_owned(),
+        [one] => match one {
+            "name" => "姓名",
+            "group" => "党小组",
+            "status" => "身份",
+            "committee" => "支委",
+            "joined_on" => "入党日期",
+            "full_on" => "转正日期",
+            "left_on" => "离开日期",
+            "kind" => "会议类型",
+            "held_on" => "开会日期",
+            "topic" => "议题",
+            "place" => "地点",
+            "host" => "主持人",
+            "recorder" => "记录人",
+            "resolutions" => "决议",
+            "attendance" => "考勤",
+            "member_id" => "党员",
+            "rule" => "积分规则",
+            "delta" => "分值",
+            "on" => "日期",
+            "note" => "说明",
+            "by" => "录入人",
+            "voided" => "作废",
+            "item" => "事项",
+            "title" => "标题",
+            "opened_on" => "立项日期",
+            "applicant" => "申请人",
+            "steps" => "办理步骤",
+            "notice" => "公示",
+            "outcome" => "办理结果",
+            "closed_on" => "办结日期",
+            "year" => "年度",
+            "village" => "村",
+            other => other,
+        }
+        .to_owned(),
+        _ => field.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_in_chinese_with_ids_and_codes_as_they_are() {
+        let v = Violation::new(Collection::Points, "r1", "delta", Rule::DeltaOutOfRange, "分值应在 1 到 5 之间");
+        assert_eq!(v.to_string(), "积分记录 r1（分值）：分值应在 1 到 5 之间");
+        assert_eq!(field_label("attendance.v1-m04.reason"), "v1-m04 的请假事由");
+        assert_eq!(field_label("steps.notice.done_on"), "步骤 notice 的办理日期");
+        assert_eq!(field_label("something.new"), "something.new");
+        let whole = Violation::new(Collection::Meetings, "m1", "", Rule::MissingField, "缺少议题");
+        assert_eq!(whole.to_string(), "会议 m1：缺少议题");
     }
 }

@@ -171,7 +171,11 @@ pub fn conflicts(ctx: &Ctx) -> anyhow::Result<u8> {
             }
             let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
             for c in &conflicts {
-                let field = if c.field.is_empty() { "整条记录".to_owned() } else { format!("字段 {}", c.field) };
+                let field = if c.field.is_empty() {
+                    "整条记录".to_owned()
+                } else {
+                    crate::zhibu_schema::violation::field_label(&c.field)
+                };
                 s += &format!("{} {}，{field}：\n", c.collection.label(), c.record);
                 for v in &c.values {
                     let value = match &v.value {
