@@ -60,7 +60,7 @@ impl Browser {
         let chromium = installed("ZHIBU_CHROMIUM", &["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
         let driver = installed("ZHIBU_CHROMEDRIVER", &["/usr/bin/chromedriver"]);
         let (Some(chromium), Some(driver)) = (chromium, driver) else {
-            eprintln!("skipped: chromium/chromedriver not found");
+            crate::skipped("chromium/chromedriver not found", false);
             return None;
         };
         let port = free_port();
@@ -80,6 +80,8 @@ impl Browser {
             "--no-sandbox".to_owned(),
             "--disable-gpu".to_owned(),
             "--disable-quic".to_owned(),
+            // Loopback only, whatever proxy the machine's environment names.
+            "--no-proxy-server".to_owned(),
             "--no-first-run".to_owned(),
             "--disable-background-networking".to_owned(),
             "--disable-component-update".to_owned(),

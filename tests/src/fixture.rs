@@ -66,8 +66,9 @@ impl TestDb {
             }
             Backend::Postgres => {
                 let Ok(base) = std::env::var("ZHIBU_TEST_POSTGRES") else {
-                    eprintln!(
-                        "skipped: PostgreSQL test (set ZHIBU_TEST_POSTGRES=postgres://user@host:port/db to run it)"
+                    crate::skipped(
+                        "PostgreSQL test (set ZHIBU_TEST_POSTGRES=postgres://user@host:port/db to run it)",
+                        true,
                     );
                     return None;
                 };

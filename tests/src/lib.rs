@@ -14,6 +14,18 @@ pub mod process;
 pub mod raw_phone;
 
 pub use fixture::{Backend, PASSWORD, TestApp, TestDb};
+
+/// Says that a test is skipped and why, where `cargo test` shows it: libtest keeps what a
+/// passing test prints with `eprintln!` to itself, and a skipped test passes. Under
+/// `ZHIBU_REQUIRE_POSTGRES` (CI sets it when the machine's PostgreSQL answers) a PostgreSQL test
+/// that would skip fails instead, so that a green run has run them.
+pub fn skipped(why: &str, needs_postgres: bool) {
+    if needs_postgres && std::env::var_os("ZHIBU_REQUIRE_POSTGRES").is_some() {
+        panic!("ZHIBU_REQUIRE_POSTGRES is set, and this PostgreSQL test would be skipped: {why}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
 pub use process::ServerProcess;
 
 /// A server the test clients can talk to: in-process or a separate process.

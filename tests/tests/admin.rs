@@ -209,6 +209,12 @@ async fn roster_again(backend: Backend) {
     assert_eq!(after.members[&zhibu_schema::MemberId::parse("v1-m02").expect("id")].left_on, Some(left));
     let new_id = format!("v1-m{:02}", before.members.len() + 1);
     let list = std::fs::read_to_string(&passwords).expect("the passwords file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&passwords).expect("file").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only its owner reads the passwords: {mode:o}");
+    }
     let line = list.lines().find(|l| l.starts_with(&format!("{new_id},新党员甲,"))).expect(&list);
     let password = line.rsplit(',').next().expect("password");
     assert_eq!(password.len(), 10);

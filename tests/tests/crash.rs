@@ -43,24 +43,36 @@ async fn kill_while_syncing(backend: Backend) {
     }
     let mut acknowledged: Vec<(String, Vec<ChangeHash>)> = Vec::new();
     for round in 0..6 {
-        // Phones edit and sync concurrently; the server dies at a random moment.
+        // Phones edit and sync concurrently; the server dies at a random moment once some of
+        // their pushes were acknowledged (so that the round checks something, however slow
+        // the build).
         let url = server.url.clone();
-        let kill_after = Duration::from_millis(fastrand::u64(50..400));
+        let kill_after = Duration::from_millis(fastrand::u64(0..300));
+        let acks = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut tasks = Vec::new();
         for (user, mut phone) in phones.drain(..) {
             let srv = zhibu_tests::process::Remote::new(&url, phone_year(&phone));
+            let acks = acks.clone();
             tasks.push(tokio::spawn(async move {
                 let mut acked = Vec::new();
                 for n in 0..200 {
                     phone.award(&user, n);
                     match phone.sync(&srv).await {
-                        Ok(()) => acked = phone.doc.get_heads(),
+                        Ok(()) => {
+                            acked = phone.doc.get_heads();
+                            acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        }
                         Err(e) if e.status == 0 => break,
                         Err(e) => panic!("refused: {e:?}"),
                     }
                 }
                 (user, phone, acked)
             }));
+        }
+        let started = std::time::Instant::now();
+        while acks.load(std::sync::atomic::Ordering::SeqCst) < 3 {
+            assert!(started.elapsed() < Duration::from_secs(120), "round {round}: no push was acknowledged");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tokio::time::sleep(kill_after).await;
         server.kill();

@@ -122,7 +122,8 @@ async fn hostile(backend: Backend) {
         .body(vec![0xff; 20 * 1024 * 1024]);
     match req.send().await {
         Ok(response) => assert_eq!(response.status().as_u16(), 413, "20 MB"),
-        Err(e) => assert!(e.is_request() || e.is_body() || e.is_connect(), "20 MB: {e}"),
+        // Cut off while sending, as the server refuses the rest: not a server that hung.
+        Err(e) => assert!(!e.is_timeout() && (e.is_request() || e.is_body() || e.is_connect()), "20 MB: {e}"),
     }
 
     // Records that break the rules, pushed through a real sync: huge strings, control

@@ -62,13 +62,16 @@ fn assert_unavailable(what: &str, status: u16, body: &Value) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_restarted_under_load_answers_503_and_recovers_without_a_server_restart() {
     if std::env::var("ZHIBU_TEST_POSTGRES").is_err() {
-        eprintln!("skipped: PostgreSQL restart test (set ZHIBU_TEST_POSTGRES to run it; it starts its own cluster)");
+        zhibu_tests::skipped(
+            "PostgreSQL restart test (set ZHIBU_TEST_POSTGRES to run it; it starts its own cluster)",
+            true,
+        );
         return;
     }
     let cluster = match tokio::task::spawn_blocking(PgCluster::start).await.expect("task") {
         Ok(c) => c,
         Err(why) => {
-            eprintln!("skipped: PostgreSQL restart test: {why}");
+            zhibu_tests::skipped(&format!("PostgreSQL restart test: {why}"), true);
             return;
         }
     };

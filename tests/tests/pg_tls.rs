@@ -21,7 +21,7 @@ async fn start(sslmode: Option<&str>) -> Option<TestApp> {
     let mut conn = AnyConnection::connect(&db.url).await.expect("connect");
     let ssl: String = sqlx::query_scalar("SHOW ssl").fetch_one(&mut conn).await.expect("SHOW ssl");
     if ssl != "on" {
-        eprintln!("skipped: the PostgreSQL server has TLS turned off (ssl = {ssl})");
+        zhibu_tests::skipped(&format!("the PostgreSQL server has TLS turned off (ssl = {ssl})"), false);
         return None;
     }
     if let Some(mode) = sslmode {
@@ -51,7 +51,7 @@ async fn a_postgres_url_that_disables_tls_gets_plain_connections() {
 async fn a_loopback_postgres_url_without_sslmode_gets_plain_connections() {
     let Some(app) = start(None).await else { return };
     if !["@127.0.0.1", "@localhost", "//127.0.0.1", "//localhost"].iter().any(|h| app.db.url.contains(h)) {
-        eprintln!("skipped: ZHIBU_TEST_POSTGRES names a database on another machine");
+        zhibu_tests::skipped("ZHIBU_TEST_POSTGRES names a database on another machine", false);
         return;
     }
     app.token("cadre1").await;

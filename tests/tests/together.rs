@@ -171,11 +171,18 @@ async fn a_push_whose_phone_hangs_up_before_its_turn_leaves_the_queue() {
         .body(request)
         .send();
     let waited = async {
+        let started = std::time::Instant::now();
         while app.state.together.waiting(&key) == 0 {
+            // Bounded: a request that timed out before it reached the queue is said below.
+            if started.elapsed() > std::time::Duration::from_secs(30) {
+                return false;
+            }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+        true
     };
-    let (sent, ()) = tokio::join!(sent, waited);
+    let (sent, queued) = tokio::join!(sent, waited);
+    assert!(queued, "the push reached the queue before its phone gave up");
     assert!(sent.expect_err("the phone gave up").is_timeout());
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while app.state.together.waiting(&key) > 0 && std::time::Instant::now() < deadline {
