@@ -24,7 +24,10 @@ fn normalize(method: &str, path: &str) -> (String, String) {
 
 /// Every `METHOD /path` written in API.md's table.
 fn api_md_calls() -> Option<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/API.md")).ok()?;
+    // Beside the project's root, or where ZHIBU_SHARED_DOCS says (CI's clone lives elsewhere).
+    let dir = std::env::var("ZHIBU_SHARED_DOCS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared").to_owned());
+    let text = std::fs::read_to_string(std::path::Path::new(&dir).join("API.md")).ok()?;
     let calls = text
         .split('`')
         .skip(1)
@@ -75,7 +78,11 @@ async fn the_openapi_description_lists_every_call() {
     .collect();
     match api_md_calls() {
         Some(calls) => wanted.extend(calls),
-        None => eprintln!("note: ../shared/API.md not found; checked the built-in list of its calls only"),
+        None if std::env::var_os("ZHIBU_SHARED_DOCS").is_some() => panic!("ZHIBU_SHARED_DOCS holds no API.md"),
+        None => zhibu_tests::skipped(
+            "the check against ../shared/API.md (not found); the built-in list of its calls is checked",
+            false,
+        ),
     }
     for call in &wanted {
         assert!(listed.contains(call), "{call:?} is not in the OpenAPI description: {listed:#?}");
