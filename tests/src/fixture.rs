@@ -143,7 +143,7 @@ impl TestApp {
         let task = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+        let http = crate::http().timeout(Duration::from_secs(60)).build().expect("client");
         TestApp { url, state, db, http, year, task }
     }
 

@@ -15,6 +15,15 @@ pub mod raw_phone;
 
 pub use fixture::{Backend, PASSWORD, TestApp, TestDb};
 
+/// An HTTP client builder for the tests and the benchmark: reqwest is built without a TLS
+/// provider of its own (the workspace's Cargo.toml), so rustls's is installed first, as the
+/// phone library does; the loopback requests here never use it.
+pub fn http() -> reqwest::ClientBuilder {
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+}
+
 /// Says that a test is skipped and why, where `cargo test` shows it: libtest keeps what a
 /// passing test prints with `eprintln!` to itself, and a skipped test passes. Under
 /// `ZHIBU_REQUIRE_POSTGRES` (CI sets it when the machine's PostgreSQL answers) a PostgreSQL test

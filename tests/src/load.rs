@@ -369,12 +369,8 @@ fn put(tx: &mut automerge::transaction::Transaction<'_>, id: &RecordId, p: &Poin
 /// One connection's loop until the deadline.
 async fn connection(i: usize, url: String, year: Year, tokens: Arc<Tokens>, opts: Options, deadline: Instant) -> Tally {
     let mut tally = Tally::new();
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(1)
-        .http1_only()
-        .build()
-        .expect("client");
+    let client =
+        crate::http().timeout(Duration::from_secs(60)).pool_max_idle_per_host(1).http1_only().build().expect("client");
     let server = Remote { url, http: client, year };
     // Villages and roles drawn independently (a multiplicative hash), so every village has
     // phones of both protocols and readers.

@@ -42,7 +42,7 @@ impl ServerProcess {
         BufReader::new(stdout).read_line(&mut line).expect("server prints its address");
         let start = line.find("http://").expect("address in the first line");
         let url = line[start..].split_whitespace().next().expect("url").trim_end_matches('/').to_owned();
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let http = crate::http().timeout(Duration::from_secs(30)).build().expect("client");
         ServerProcess { child, url, http, year: zhibu_server::api::this_year() }
     }
 
@@ -86,7 +86,7 @@ pub struct Remote {
 
 impl Remote {
     pub fn new(url: &str, year: Year) -> Remote {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let http = crate::http().timeout(Duration::from_secs(30)).build().expect("client");
         Remote { url: url.to_owned(), http, year }
     }
 }

@@ -10,7 +10,7 @@ use zhibu_tests::{Backend, PASSWORD, TestApp, backends};
 
 /// A browser without redirects, so the test sees them.
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    zhibu_tests::http().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 /// Logs in through the login page; returns the session cookie.

@@ -368,7 +368,7 @@ fn form(pairs: &[(&str, &str)]) -> (&'static str, String) {
 
 /// A client that keeps redirects to itself, so the test sees them.
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client")
+    zhibu_tests::http().redirect(reqwest::redirect::Policy::none()).build().expect("client")
 }
 
 async fn log_in(app: &TestApp, username: &str, https: bool) -> (String, String) {

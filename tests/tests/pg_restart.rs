@@ -86,7 +86,7 @@ async fn postgres_restarted_under_load_answers_503_and_recovers_without_a_server
     state.db.pool.close().await;
 
     let server = ServerProcess::start(PROGRAM, &url);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("client");
+    let http = zhibu_tests::http().timeout(Duration::from_secs(60)).build().expect("client");
     health_becomes(&http, &server.url, 200, Duration::from_secs(5)).await;
     let remote = Remote::new(&server.url, year);
     let mut tokens = BTreeMap::new();

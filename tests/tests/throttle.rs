@@ -62,7 +62,9 @@ async fn per_account(backend: Backend) {
     // Other accounts from the same address are not affected.
     assert_eq!(login(&app, &url, "cadre2", PASSWORD).await.0, 200);
     // The login page says the same, in a page.
-    let r = reqwest::Client::new()
+    let r = zhibu_tests::http()
+        .build()
+        .expect("client")
         .post(format!("{url}/login"))
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(format!("username=cadre1&password={PASSWORD}"))
@@ -255,7 +257,7 @@ async fn audit(backend: Backend) {
     state.db.pool.close().await;
     let server = start_logged(&db);
     let remote = zhibu_tests::process::Remote::new(&server.url, year);
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let http = zhibu_tests::http().timeout(Duration::from_secs(30)).build().expect("client");
     let post_login = |username: &'static str, password: &'static str| {
         let (http, url) = (http.clone(), server.url.clone());
         async move {

@@ -162,7 +162,7 @@ async fn a_push_whose_phone_hangs_up_before_its_turn_leaves_the_queue() {
     let held = app.state.gates.document(&key).await;
     // The phone gives up while the document is held: its request ends, its connection closes.
     let request = a.request().encode();
-    let hang_up = reqwest::Client::builder().timeout(std::time::Duration::from_millis(500)).build().expect("client");
+    let hang_up = zhibu_tests::http().timeout(std::time::Duration::from_millis(500)).build().expect("client");
     let sent = hang_up
         .post(format!("{}/v1/sync", app.url))
         .bearer_auth(&token)

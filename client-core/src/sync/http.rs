@@ -39,25 +39,68 @@ impl fmt::Debug for HttpTransport {
     }
 }
 
+/// A PEM file of root certificates to trust besides the system's: a township whose server's
+/// certificate comes from its own certificate authority.
+pub const CA_FILE_ENV: &str = "ZHIBU_CA_FILE";
+
 fn client() -> Result<Client, ClientError> {
-    Client::builder()
+    // rustls's cryptography: ring, as the server's database connections use (set once per
+    // process; a provider some other part installed first is as good). rustls deprecates it
+    // for lacking post-quantum key exchange; its other provider, aws-lc-rs, needs cmake and
+    // NASM to build, on every phone toolchain too.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = Client::builder()
         .connect_timeout(Duration::from_secs(15))
-        // A 2G line moves a few KB per second; a large first sync needs time.
-        .timeout(Duration::from_secs(120))
-        .build()
-        .map_err(|e| ClientError::Internal(format!("HTTP client: {e}")))
+        // A 2G line moves a few KB per second: a large first sync may take minutes, so what
+        // is bounded is a silence, not the whole exchange (which only a stuck server exceeds).
+        .read_timeout(Duration::from_secs(60))
+        .timeout(Duration::from_secs(30 * 60))
+        // A redirect would resend the login's password or the token elsewhere.
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(path) = std::env::var_os(CA_FILE_ENV) {
+        let pem = std::fs::read(&path).map_err(|e| {
+            ClientError::Offline(format!("无法读取 {CA_FILE_ENV} 指定的证书文件 {}：{e}", path.to_string_lossy()))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ClientError::Offline(format!("{CA_FILE_ENV} 指定的证书文件 {} 无法解析：{e}", path.to_string_lossy()))
+        })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| ClientError::Internal(format!("HTTP client: {e}")))
 }
 
-/// The base URL without a trailing `/`, with `http://` added when no scheme is given.
+/// The base URL without a trailing `/`. With no scheme given, `https://`, as a township's
+/// server is reached over the Internet; `http://` only for this machine itself (the demo).
 fn normalize(server: &str) -> String {
     let server = server.trim().trim_end_matches('/');
-    if server.contains("://") { server.to_owned() } else { format!("http://{server}") }
+    if server.contains("://") {
+        return server.to_owned();
+    }
+    let host = server.split('/').next().unwrap_or_default();
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    let local = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    format!("{}://{server}", if local { "http" } else { "https" })
 }
 
 fn network(e: &reqwest::Error) -> TransportError {
     let host = e.url().and_then(|u| u.host_str().map(|h| format!(" {h}"))).unwrap_or_default();
+    // The causes' words, to tell a certificate the phone cannot trust from a line that is down.
+    let mut causes = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        causes += &cause.to_string().to_ascii_lowercase();
+        source = cause.source();
+    }
     TransportError::Network(if e.is_timeout() {
         format!("连接服务器{host}超时")
+    } else if causes.contains("certificate") || causes.contains("invalidcertificate") {
+        format!("服务器{host}的证书无法验证（若用乡镇自己的证书，请用 {CA_FILE_ENV} 指定）")
+    } else if causes.contains("wrong version number") || causes.contains("corrupt message") {
+        format!("服务器{host}没有启用 HTTPS；若确实如此，请在地址前写 http://")
     } else if e.is_connect() {
         format!("连不上服务器{host}")
     } else {
@@ -366,5 +409,20 @@ pub async fn fetch_my_points(phone: &Phone, year: Year) -> Result<MyPoints, Clie
         // Not a sync: a member's own points are refused, not records.
         Err(TransportError::Refused(r)) => Err(ClientError::NotAllowed(r.message)),
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn a_server_without_a_scheme_is_reached_over_https_unless_it_is_this_machine() {
+        assert_eq!(normalize("zhibu.example.gov.cn/"), "https://zhibu.example.gov.cn");
+        assert_eq!(normalize(" 10.1.2.3:8443 "), "https://10.1.2.3:8443");
+        assert_eq!(normalize("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(normalize("localhost:8080"), "http://localhost:8080");
+        assert_eq!(normalize("[::1]:8080"), "http://[::1]:8080");
+        assert_eq!(normalize("http://192.168.1.10:8080"), "http://192.168.1.10:8080");
     }
 }

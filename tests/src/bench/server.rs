@@ -131,7 +131,7 @@ pub fn start(db: &BenchDb, env: &[(&str, &str)]) -> anyhow::Result<ServerProcess
 
 /// A reqwest client for the benchmark's own requests.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(120)).build().expect("client")
+    crate::http().timeout(Duration::from_secs(120)).build().expect("client")
 }
 
 /// A login token for `username` over HTTP.

@@ -144,7 +144,7 @@ async fn round(
         let (url, token, peer) = (url.clone(), phone.token.clone(), phone.peer.clone());
         tasks.spawn(async move {
             // A phone of its own: its own connection, as after a reconnect.
-            let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+            let http = crate::http().pool_max_idle_per_host(0).build().expect("client");
             let t0 = Instant::now();
             let r = http
                 .post(url.as_str())
