@@ -361,3 +361,39 @@ async fn the_background_task_outlasts_a_store_that_fails_to_write() {
     task.stop().await.unwrap();
     pump.abort();
 }
+
+/// A server too busy to take a document answers it 409: that is no refusal of the edits. They
+/// wait, unrecorded (no rebuild is suggested), and the background task tries again after its
+/// doubling wait rather than at once.
+#[tokio::test]
+async fn a_busy_server_is_no_refusal_and_the_task_tries_again_later() {
+    let (net, p) = setup().await;
+    let m = p.phone.record_meeting(&meeting(3)).unwrap();
+    net.server(|s| s.busy_next = 1);
+    let report = sync(&net, &p.phone, &quick()).await.unwrap();
+    assert_eq!(report.refusals().count(), 0, "{report:?}");
+    assert_eq!(report.later().count(), 1, "{report:?}");
+    assert_eq!(p.phone.pending_edits(), 1, "the edit waits");
+    assert!(p.phone.status().unwrap().docs.iter().all(|d| d.refusal.is_none()), "nothing recorded as refused");
+
+    // The task: busy three times, each followed by a wait; then stored.
+    net.server(|s| s.busy_next = 3);
+    let pump = net.spawn_pump();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = events.clone();
+    let options = WatchOptions {
+        poll_every: Duration::from_secs(3600),
+        min_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(80),
+        sync: quick(),
+    };
+    let task = p.phone.start_sync_task(p.port.clone(), options, move |e| seen.lock().unwrap().push(e));
+    eventually("the meeting reached the server", || {
+        net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.meetings.contains_key(&m))
+    })
+    .await;
+    task.stop().await.unwrap();
+    pump.abort();
+    let waits = events.lock().unwrap().iter().filter(|e| matches!(e, SyncEvent::Offline { .. })).count();
+    assert!(waits >= 3, "a wait after each busy answer: {waits}");
+}

@@ -77,6 +77,10 @@ pub enum Rule {
     TooMany,
     /// A `by` that names another account than the one that wrote it.
     WrongAuthor,
+    /// A rule this build does not know: a newer server's (its message says what is wrong). A
+    /// phone must still read the rest of the reply.
+    #[serde(other)]
+    Other,
 }
 
 impl Rule {
@@ -100,6 +104,7 @@ impl Rule {
             Rule::Unvoided => "unvoided",
             Rule::TooMany => "too_many",
             Rule::WrongAuthor => "wrong_author",
+            Rule::Other => "other",
         }
     }
 }
@@ -209,6 +214,15 @@ pub fn field_label(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rule_of_a_newer_server_is_read_as_other() {
+        let v: Violation = serde_json::from_value(serde_json::json!({
+            "collection": "points", "record": "r1", "field": "delta", "rule": "a_rule_from_2030", "message": "新规则"
+        }))
+        .expect("reads");
+        assert_eq!(v.rule, Rule::Other);
+    }
 
     #[test]
     fn fields_read_in_chinese_with_ids_and_codes_as_they_are() {

@@ -79,8 +79,12 @@ pub(crate) async fn sync<T: Transport>(
                     message: message.clone(),
                     violations: violations.clone(),
                 };
-                phone.record_refusal(&key, heads, refusal.clone())?;
-                done.push(report(key, DocOutcome::Refused(refusal), count, 0));
+                // A busy server's answer is no verdict on the edits: they wait, unrecorded.
+                let outcome = DocOutcome::of_refusal(refusal);
+                if let DocOutcome::Refused(refusal) = &outcome {
+                    phone.record_refusal(&key, heads, refusal.clone())?;
+                }
+                done.push(report(key, outcome, count, 0));
             }
             Some(FastOutcome::Synced { heads: server_heads, changes }) => {
                 let server_heads = hashes_from_wire(server_heads).map_err(|e| bad_reply(&e.to_string()))?;

@@ -23,6 +23,23 @@ pub enum DocOutcome {
         /// Which file, and what does not decode.
         detail: String,
     },
+    /// Not stored this time: the server was busy or failed for a while (a 408, 409, 429 or
+    /// 5xx answer for this document). Nothing is recorded as refused; the edits wait and go
+    /// with a later sync.
+    Later {
+        /// The server's words.
+        reason: String,
+    },
+}
+
+impl DocOutcome {
+    /// What a document's refusal with `status` means: a refusal to record, or a wait.
+    pub(crate) fn of_refusal(refusal: ServerRefusal) -> DocOutcome {
+        match refusal.status {
+            408 | 409 | 429 | 500..=599 => DocOutcome::Later { reason: refusal.message },
+            _ => DocOutcome::Refused(refusal),
+        }
+    }
 }
 
 /// One document of a sync.
@@ -54,7 +71,15 @@ impl SyncReport {
     pub fn refusals(&self) -> impl Iterator<Item = (&DocKey, &ServerRefusal)> {
         self.docs.iter().filter_map(|d| match &d.outcome {
             DocOutcome::Refused(r) => Some((&d.key, r)),
-            DocOutcome::Synced | DocOutcome::Damaged { .. } => None,
+            DocOutcome::Synced | DocOutcome::Damaged { .. } | DocOutcome::Later { .. } => None,
+        })
+    }
+
+    /// The documents the server could not take this time, and why: their edits wait.
+    pub fn later(&self) -> impl Iterator<Item = (&DocKey, &str)> {
+        self.docs.iter().filter_map(|d| match &d.outcome {
+            DocOutcome::Later { reason } => Some((&d.key, reason.as_str())),
+            _ => None,
         })
     }
 
@@ -65,7 +90,7 @@ impl SyncReport {
             DocOutcome::Damaged { detail } => {
                 Some(crate::ClientError::DocDamaged { key: d.key.clone(), detail: detail.clone() })
             }
-            DocOutcome::Synced | DocOutcome::Refused(_) => None,
+            DocOutcome::Synced | DocOutcome::Refused(_) | DocOutcome::Later { .. } => None,
         })
     }
 }

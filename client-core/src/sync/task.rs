@@ -119,6 +119,12 @@ impl Phone {
                     };
                     let wait = backoff.next_wait().unwrap_or(options.max_backoff);
                     let retry = match result {
+                        // The server could not take some document this time: its edits wait,
+                        // and are tried again after the doubling wait, not at once.
+                        Ok(report) if report.later().next().is_some() => {
+                            let (key, reason) = report.later().next().expect("just seen");
+                            Some(SyncEvent::Offline { error: format!("{key}：{reason}"), retry_in: wait })
+                        }
                         Ok(_) => {
                             backoff.reset();
                             next_poll = Instant::now() + options.poll_every;

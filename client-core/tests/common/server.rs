@@ -26,6 +26,9 @@ pub struct Server {
     /// Answer the fast path with this status and no JSON body, as a proxy in front of the
     /// server would (413 for a body over its limit, 404 where it does not route `/v1/sync`).
     pub fast_path_status: Option<u16>,
+    /// Answer this many of the next documents of the fast path `Refused` 409 `busy`, storing
+    /// nothing, as the server does when a document stays taken.
+    pub busy_next: usize,
     pub rng: fastrand::Rng,
 }
 
@@ -71,6 +74,7 @@ impl Server {
             catalog: Catalog::default(),
             resync_rate: 0.0,
             fast_path_status: None,
+            busy_next: 0,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -119,6 +123,17 @@ impl Server {
         for doc in &request.docs {
             let key = DocKey::new(doc.village.clone(), doc.year);
             let resync = self.rng.f64() < self.resync_rate;
+            if self.busy_next > 0 {
+                self.busy_next -= 1;
+                let outcome = FastOutcome::Refused {
+                    status: 409,
+                    code: "busy".into(),
+                    message: "服务器正忙，请稍后再同步".into(),
+                    violations: Vec::new(),
+                };
+                docs.push(FastReply { village: doc.village.clone(), year: doc.year, outcome });
+                continue;
+            }
             let outcome = match self.with_gate(&key, account, |base, gate| receive_fast(base, doc, gate)) {
                 Ok(_) if resync => FastOutcome::Resync,
                 Ok(None) => FastOutcome::Resync,

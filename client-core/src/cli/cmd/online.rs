@@ -138,6 +138,7 @@ fn summary(report: &SyncReport) -> String {
             DocOutcome::Synced => parts.push(format!("{} 已同步（发出 {}，收到 {}）", d.key, d.sent, d.received)),
             DocOutcome::Refused(r) => parts.push(format!("{} 被服务器拒绝：{}", d.key, r.message)),
             DocOutcome::Damaged { .. } => parts.push(format!("{} 的本地文件已损坏，未同步", d.key)),
+            DocOutcome::Later { reason } => parts.push(format!("{} 这次没有同步（{reason}），稍后再试", d.key)),
         }
     }
     format!("{} 同步完成：{}", clock::human(clock::now()), parts.join("；"))
@@ -168,11 +169,14 @@ pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
     }
     let line = format!("{}。", ctx.pending_line());
     ctx.out.show(|| line, &json!({"report": report, "pending": ctx.phone.pending_edits()}));
+    let later = report.later().count();
     Ok(match (refused.is_empty(), damaged.is_empty()) {
-        (true, true) => 0,
         (false, _) => 4,
         // A damaged file is the store's failure (see `zhibu --help`).
         (true, false) => 7,
+        // Not stored this time, as when the line is down: sync again later.
+        (true, true) if later > 0 => 5,
+        (true, true) => 0,
     })
 }
 
