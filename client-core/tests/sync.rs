@@ -397,3 +397,32 @@ async fn a_busy_server_is_no_refusal_and_the_task_tries_again_later() {
     let waits = events.lock().unwrap().iter().filter(|e| matches!(e, SyncEvent::Offline { .. })).count();
     assert!(waits >= 3, "a wait after each busy answer: {waits}");
 }
+
+/// A sync begun under one login, still retrying when another cadre logs in on the phone and
+/// records something, stops rather than send that cadre's edit with the first login's token
+/// (the server would bind the second cadre's actor to the first for good).
+#[tokio::test]
+async fn a_sync_begun_under_one_login_stops_when_another_logs_in() {
+    let (net, p) = setup().await;
+    net.set_down(true);
+    let pump = net.spawn_pump();
+    let options = zhibu_client::SyncOptions {
+        retry: zhibu_client::RetryPolicy {
+            retries: 500,
+            first_wait: Duration::from_millis(10),
+            max_wait: Duration::from_millis(10),
+        },
+        ..quick()
+    };
+    let (phone, port) = (p.phone.clone(), p.port.clone());
+    let sync = tokio::spawn(async move { phone.sync(&port, &options, &mut |_| {}).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    p.phone.set_session(common::cadre_session("cadre2")).unwrap();
+    let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
+    net.set_down(false);
+    let ended = tokio::time::timeout(Duration::from_secs(10), sync).await.expect("ends").expect("task");
+    assert!(matches!(ended, Err(zhibu_client::ClientError::SessionExpired(_))), "{ended:?}");
+    assert!(!net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(&e)), "not sent");
+    assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
+    pump.abort();
+}

@@ -289,6 +289,16 @@ impl Inner {
         Ok(self.docs.get_mut(key).expect("inserted above"))
     }
 
+    /// Refuses to go on with a sync begun under another login (`login`, its token) than the
+    /// phone's now.
+    pub fn same_login(&self, login: Option<&str>) -> Result<(), ClientError> {
+        if self.session.as_ref().map(|s| s.token.as_str()) == login {
+            Ok(())
+        } else {
+            Err(ClientError::SessionExpired("登录已变更或已退出，这次同步已停止".to_owned()))
+        }
+    }
+
     /// Refuses a document whose files are damaged: nothing of it may be read, written over or
     /// synced until it is rebuilt.
     pub fn undamaged(&self, key: &DocKey) -> Result<(), ClientError> {

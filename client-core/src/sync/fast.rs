@@ -33,12 +33,18 @@ pub(crate) async fn sync<T: Transport>(
     transport: &T,
     keys: &[DocKey],
     options: &SyncOptions,
+    login: Option<&str>,
     progress: Progress<'_>,
 ) -> Result<Fast, ClientError> {
     let mut retrier = Retrier::new(&options.retry);
     let (response, sent) = loop {
-        // Built afresh for every try: edits made meanwhile go along.
-        let (request, sent) = phone.lock().fast_request(keys);
+        // Built afresh for every try: edits made meanwhile go along (those of the login the
+        // transport carries only).
+        let (request, sent) = {
+            let inner = phone.lock();
+            inner.same_login(login)?;
+            inner.fast_request(keys)
+        };
         progress(SyncEvent::SendingFast {
             docs: request.docs.len(),
             changes: sent.iter().map(|(_, n, _)| n).sum(),

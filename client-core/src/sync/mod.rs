@@ -131,19 +131,24 @@ impl Phone {
                 .collect();
             Ok((inner.village_docs()?, damaged))
         })?;
+        // The login the sync began with, which the transport carries: another account logging
+        // in meanwhile ends it, rather than send that account's edits with this login's token
+        // (the server would bind their actor to this account for good).
+        let login = self.session().map(|s| s.token);
+        let login = login.as_deref();
         progress(SyncEvent::Started { docs: keys.len(), pending: self.pending_edits() });
         let mut report = SyncReport::default();
         let mut resync = Vec::new();
         let mut catalog_current = false;
         for chunk in keys.chunks(fast::MAX_DOCS) {
-            let fast = fast::sync(self, transport, chunk, options, progress).await?;
+            let fast = fast::sync(self, transport, chunk, options, login, progress).await?;
             report.docs.extend(fast.done);
             resync.extend(fast.resync);
             catalog_current |= fast.catalog_current;
             report.catalog_updated |= fast.catalog_updated;
         }
         for (key, sent) in resync {
-            let received = standard::sync(self, transport, &key, options, progress).await?;
+            let received = standard::sync(self, transport, &key, options, login, progress).await?;
             report.docs.push(match received {
                 Ok(received) => DocSyncReport { key, outcome: DocOutcome::Synced, sent, received, standard: true },
                 Err(refusal) => {

@@ -22,6 +22,7 @@ pub(crate) async fn sync<T: Transport>(
     transport: &T,
     key: &DocKey,
     options: &SyncOptions,
+    login: Option<&str>,
     progress: Progress<'_>,
 ) -> Result<Result<usize, ServerRefusal>, ClientError> {
     let mut retrier = Retrier::new(&options.retry);
@@ -29,14 +30,20 @@ pub(crate) async fn sync<T: Transport>(
         let mut state = phone.lock().persisted_state(key);
         let mut received = 0;
         for round in 1..=options.max_rounds {
-            let message = phone.lock().docs[key].replica.doc.generate_sync_message(&mut state);
+            // The message and the heads it carries, read together: an edit made between the
+            // two would otherwise count as refused without having been sent.
+            let (message, heads) = {
+                let inner = phone.lock();
+                inner.same_login(login)?;
+                let doc = &inner.docs[key].replica.doc;
+                (doc.generate_sync_message(&mut state), doc.get_heads())
+            };
             let Some(message) = message else {
                 phone.with(|inner| inner.finish_standard(key, &state))?;
                 return Ok(Ok(received));
             };
             let bytes = message.encode();
             progress(SyncEvent::StandardRound { key: key.clone(), round, bytes: bytes.len() });
-            let heads = phone.lock().docs[key].replica.doc.get_heads();
             match transport.sync_message(key, bytes).await {
                 Ok(Some(reply)) => match phone.with(|inner| inner.receive_standard(key, &mut state, &reply)) {
                     Ok(n) => {
