@@ -486,3 +486,21 @@ async fn damaged_mid_log(backend: Backend) {
     }
 }
 backends!(damage_mid_log_is_reported_and_rebuilt, damaged_mid_log);
+
+/// A cadre locked out by too many wrong passwords is told so, and when to try again, not to
+/// check the network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_out_login_says_when_to_try_again() {
+    let app = TestApp::start(Backend::Sqlite).await.expect("SQLite is always there");
+    let dir = tempfile::tempdir().expect("dir");
+    for _ in 0..5 {
+        let (code, _, err) =
+            zhibu(dir.path(), &["login", "--server", &app.url, "--user", "cadre1", "--password", "wrong"]);
+        assert_eq!(code, 6, "{err}");
+    }
+    let (code, _, err) =
+        zhibu(dir.path(), &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("登录失败次数过多") && err.contains("分钟后再试"), "{err}");
+    assert!(!err.contains("检查网络"), "{err}");
+}

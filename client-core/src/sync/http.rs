@@ -130,11 +130,13 @@ async fn send(request: RequestBuilder) -> Result<Response, TransportError> {
     }
     let body = response.bytes().await.unwrap_or_default();
     let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
-    let message = detail.as_ref().map_or_else(|| format!("HTTP {status}"), |d| d.message.clone());
+    // Without API.md's body the answer came from something in front of the server (a proxy, a
+    // gateway, the wrong address): said in Chinese, with its status.
+    let message = detail.as_ref().map_or_else(|| status_text(status), |d| d.message.clone());
     Err(match status {
         StatusCode::UNAUTHORIZED => TransportError::Unauthorized(message),
         StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => {
-            TransportError::Network(format!("服务器忙（{}）：{message}", status.as_u16()))
+            TransportError::Network(format!("{BUSY}（{}）：{message}", status.as_u16()))
         }
         s if s.is_client_error() => TransportError::Refused(ServerRefusal {
             status: s.as_u16(),
@@ -144,6 +146,20 @@ async fn send(request: RequestBuilder) -> Result<Response, TransportError> {
         }),
         s => TransportError::Network(format!("服务器暂时无法处理（{}）：{message}", s.as_u16())),
     })
+}
+
+/// How a busy server's answer begins (408, 409, 429): the edits wait, the login says so.
+const BUSY: &str = "服务器忙";
+
+/// An HTTP status without the server's own words.
+fn status_text(status: StatusCode) -> String {
+    let code = status.as_u16();
+    match code {
+        404 | 405 => format!("服务器地址不对，或不是 zhibu 服务器（HTTP {code}）"),
+        413 => format!("请求太大，服务器或其前面的代理不接受（HTTP {code}）"),
+        502..=504 => format!("服务器暂时无法访问（HTTP {code}）"),
+        _ => format!("服务器回答 HTTP {code}"),
+    }
 }
 
 async fn body(response: Response) -> Result<Vec<u8>, TransportError> {
@@ -297,6 +313,8 @@ pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) 
                 r.status, r.message
             )));
         }
+        // Too many failed logins (429): the server answered, and says when to try again.
+        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::LoginFailed(m)),
         Err(TransportError::Network(m)) => return Err(ClientError::LoginUnreachable(m)),
     };
     let bytes = body(response).await?;
