@@ -94,11 +94,13 @@ pub(crate) async fn sync<T: Transport>(
             }
             Some(FastOutcome::Synced { heads: server_heads, changes }) => {
                 let server_heads = hashes_from_wire(server_heads).map_err(|e| bad_reply(&e.to_string()))?;
-                let changes = changes
-                    .iter()
-                    .map(|c| Change::from_bytes(c.to_vec()))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| bad_reply(&e.to_string()))?;
+                // Automerge panics on some malformed changes (zhibu_schema::guard): a broken
+                // reply must not crash the phone.
+                let changes = zhibu_schema::guard::catch(|| {
+                    changes.iter().map(|c| Change::from_bytes(c.to_vec())).collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(|panic| bad_reply(&panic))?
+                .map_err(|e| bad_reply(&e.to_string()))?;
                 let received = changes.len();
                 phone.with(|inner| inner.apply_synced(&key, changes, server_heads))?;
                 if received > 0 {

@@ -162,8 +162,22 @@ fn status_text(status: StatusCode) -> String {
     }
 }
 
-async fn body(response: Response) -> Result<Vec<u8>, TransportError> {
-    response.bytes().await.map(|b| b.to_vec()).map_err(|e| network(&e))
+/// The most a reply may hold, as sent and inflated: far beyond any village's records (a busy
+/// year is 35 KB on the wire), and far below what would exhaust a phone's memory.
+const REPLY_LIMIT: usize = 64 * 1024 * 1024;
+
+async fn body(mut response: Response) -> Result<Vec<u8>, TransportError> {
+    if response.content_length().is_some_and(|n| n > REPLY_LIMIT as u64) {
+        return Err(undecodable("回复太大"));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| network(&e))? {
+        if out.len() + chunk.len() > REPLY_LIMIT {
+            return Err(undecodable("回复太大"));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// HTTP's "deflate" content coding: the zlib format.
@@ -177,7 +191,7 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
 /// Inflates a deflated reply, to no more than a phone should ever hold in one reply.
 fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
     use std::io::Read;
-    const LIMIT: u64 = 256 * 1024 * 1024;
+    const LIMIT: u64 = REPLY_LIMIT as u64;
     let mut out = Vec::new();
     flate2::read::ZlibDecoder::new(bytes).take(LIMIT + 1).read_to_end(&mut out).map_err(|e| e.to_string())?;
     if out.len() as u64 > LIMIT {

@@ -36,7 +36,11 @@ pub(crate) async fn sync<T: Transport>(
                 let inner = phone.lock();
                 inner.same_login(login)?;
                 let doc = &inner.docs[key].replica.doc;
-                (doc.generate_sync_message(&mut state), doc.get_heads())
+                // The state holds the server's last message (its Bloom filter), on which
+                // Automerge can panic when it is malformed: that ends the session, not the app.
+                let message = zhibu_schema::guard::catch(|| doc.generate_sync_message(&mut state))
+                    .map_err(|e| ClientError::Offline(format!("服务器的回复无法解析：{e}")))?;
+                (message, doc.get_heads())
             };
             let Some(message) = message else {
                 phone.with(|inner| inner.finish_standard(key, &state))?;
@@ -85,7 +89,8 @@ impl Inner {
     /// Applies one reply of the server, durably; the number of changes that were new.
     fn receive_standard(&mut self, key: &DocKey, state: &mut sync::State, reply: &[u8]) -> Result<usize, ClientError> {
         let bad = |e: &dyn std::fmt::Display| ClientError::Offline(format!("服务器的回复无法解析：{e}"));
-        let message = sync::Message::decode(reply).map_err(|e| bad(&e))?;
+        let message =
+            zhibu_schema::guard::catch(|| sync::Message::decode(reply)).map_err(|e| bad(&e))?.map_err(|e| bad(&e))?;
         let replica = &mut self.docs.get_mut(key).expect("a document being synced").replica;
         let before = replica.doc.get_heads();
         let mut next_state = state.clone();
