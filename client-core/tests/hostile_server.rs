@@ -95,3 +95,61 @@ async fn broken_replies_end_the_sync_not_the_app() {
     let phone = Phone::open(dir.path()).unwrap();
     assert_eq!(phone.pending_edits(), 1);
 }
+
+/// A reply whose changes for one document do not read: that document waits for the next sync
+/// (`Later`), and the others in the same reply are synced.
+struct OneBroken {
+    broken: zhibu_client::zhibu_schema::Year,
+}
+
+impl Transport for OneBroken {
+    async fn fast_sync(&self, request: FastRequest) -> Result<FastResponse, TransportError> {
+        let docs = request
+            .docs
+            .iter()
+            .map(|d| {
+                let changes =
+                    if d.year == self.broken { vec![vec![0x85, 0x6f, 0x4a, 0x83].into()] } else { Vec::new() };
+                FastReply {
+                    village: d.village.clone(),
+                    year: d.year,
+                    outcome: FastOutcome::Synced { heads: d.heads.clone(), changes },
+                }
+            })
+            .collect();
+        Ok(FastResponse { v: FAST_VERSION, docs, catalog: None })
+    }
+
+    async fn sync_message(&self, _: &DocKey, _: Vec<u8>) -> Result<Option<Vec<u8>>, TransportError> {
+        Ok(None)
+    }
+
+    async fn fetch_doc(&self, _: &DocKey) -> Result<Option<Vec<u8>>, TransportError> {
+        Ok(None)
+    }
+
+    async fn fetch_catalog(&self) -> Result<Catalog, TransportError> {
+        Ok(Catalog::default())
+    }
+}
+
+#[tokio::test]
+async fn one_documents_broken_reply_holds_up_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    phone.set_session(cadre_session("cadre1")).unwrap();
+    let last = zhibu_client::zhibu_schema::Year::new(i64::from(year()) - 1).unwrap();
+    let m = Member::new(Name::parse("王一").unwrap(), MemberStatus::Full);
+    for y in [last, year()] {
+        phone.add_member(y, &MemberId::parse("v1-m01").unwrap(), &m).unwrap();
+    }
+    let report = phone.sync(&OneBroken { broken: last }, &SyncOptions::no_retry(), &mut |_| {}).await.unwrap();
+    let later: Vec<_> = report.later().map(|(k, why)| (k.year, why.to_owned())).collect();
+    assert_eq!(later.len(), 1, "{report:?}");
+    assert_eq!(later[0].0, last);
+    assert!(later[0].1.contains("无法解析"), "{later:?}");
+    assert!(
+        report.docs.iter().any(|d| d.key.year == year() && d.outcome == zhibu_client::DocOutcome::Synced),
+        "{report:?}"
+    );
+}

@@ -93,20 +93,32 @@ pub(crate) async fn sync<T: Transport>(
                 done.push(report(key, outcome, count, 0));
             }
             Some(FastOutcome::Synced { heads: server_heads, changes }) => {
-                let server_heads = hashes_from_wire(server_heads).map_err(|e| bad_reply(&e.to_string()))?;
-                // Automerge panics on some malformed changes (zhibu_schema::guard): a broken
-                // reply must not crash the phone.
-                let changes = zhibu_schema::guard::catch(|| {
-                    changes.iter().map(|c| Change::from_bytes(c.to_vec())).collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(|panic| bad_reply(&panic))?
-                .map_err(|e| bad_reply(&e.to_string()))?;
-                let received = changes.len();
-                phone.with(|inner| inner.apply_synced(&key, changes, server_heads))?;
-                if received > 0 {
-                    progress(SyncEvent::Received { key: key.clone(), changes: received });
+                let applied = (|| {
+                    let server_heads = hashes_from_wire(server_heads).map_err(|e| bad_reply(&e.to_string()))?;
+                    // Automerge panics on some malformed changes (zhibu_schema::guard): a broken
+                    // reply must not crash the phone.
+                    let changes = zhibu_schema::guard::catch(|| {
+                        changes.iter().map(|c| Change::from_bytes(c.to_vec())).collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(|panic| bad_reply(&panic))?
+                    .map_err(|e| bad_reply(&e.to_string()))?;
+                    let received = changes.len();
+                    phone.with(|inner| inner.apply_synced(&key, changes, server_heads))?;
+                    Ok(received)
+                })();
+                match applied {
+                    Ok(received) => {
+                        if received > 0 {
+                            progress(SyncEvent::Received { key: key.clone(), changes: received });
+                        }
+                        done.push(report(key, DocOutcome::Synced, count, received));
+                    }
+                    // One document's reply that does not read holds up none of the others: it
+                    // is tried again at the next sync (the server has what was sent; it keeps
+                    // each change once).
+                    Err(ClientError::Offline(reason)) => done.push(report(key, DocOutcome::Later { reason }, count, 0)),
+                    Err(e) => return Err(e),
                 }
-                done.push(report(key, DocOutcome::Synced, count, received));
             }
         }
     }
