@@ -221,6 +221,26 @@ async fn a_fast_path_turned_away_by_a_proxy_falls_back_to_the_standard_protocol(
     }
 }
 
+/// A rebuild whose request for the server's document is answered 404 by something in front of
+/// the server (no API.md body) fails, rather than rebuild the year onto nothing and set the
+/// phone's edits aside.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_does_not_take_a_proxys_404_for_an_empty_year() {
+    let http = stand_in().await;
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
+    let transport = HttpTransport::for_phone(&phone).unwrap();
+    phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+    let id = phone.record_meeting(&meeting()).unwrap();
+    http.server.lock().unwrap().doc_path_status = Some(404);
+    let year = key().year;
+    let err = phone.rebuild(&transport, year).await.expect_err("not rebuilt onto nothing");
+    assert!(err.to_string().contains("404"), "{err}");
+    assert!(phone.records(year).unwrap().meetings.contains_key(&id), "the edit stays");
+    assert_eq!(phone.pending_edits(), 1);
+}
+
 /// A login that fails for a wrong address, and a cadre asking for a member's own points, say so
 /// in their own words: not as a refusal of records, never with the advice to rebuild.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -292,7 +292,9 @@ impl Transport for HttpTransport {
         let request = self.client.get(self.url(&format!("{}/doc", Self::doc_path(key)))).bearer_auth(&self.token);
         match send(request).await {
             Ok(response) => body(response).await.map(Some),
-            Err(TransportError::Refused(r)) if r.status == 404 => Ok(None),
+            // The server's own "no records yet" (API.md's body, code not_found), not a 404 of
+            // something in front of it: a rebuild onto nothing would set the phone's edits aside.
+            Err(TransportError::Refused(r)) if r.status == 404 && r.code == "not_found" => Ok(None),
             Err(e) => Err(e),
         }
     }

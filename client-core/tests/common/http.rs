@@ -173,6 +173,9 @@ fn route(req: &Request, server: &Mutex<Server>, revoked: &Mutex<HashSet<String>>
                     Ok(None) => (204, "application/octet-stream", Vec::new()),
                     Err(e) => refused(e),
                 },
+                ("GET", "doc") if server.doc_path_status.is_some() => {
+                    (server.doc_path_status.unwrap_or(404), "text/html", b"<html>Not Found</html>".to_vec())
+                }
                 ("GET", "doc") => match server.doc_bytes(&key) {
                     Some(bytes) => (200, "application/octet-stream", bytes),
                     None => error(404, "not_found", "还没有任何记录", json!([])),

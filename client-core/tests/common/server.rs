@@ -26,6 +26,9 @@ pub struct Server {
     /// Answer the fast path with this status and no JSON body, as a proxy in front of the
     /// server would (413 for a body over its limit, 404 where it does not route `/v1/sync`).
     pub fast_path_status: Option<u16>,
+    /// Answer `GET .../doc` with this status and no JSON body, as a proxy that does not route
+    /// it would.
+    pub doc_path_status: Option<u16>,
     /// Answer this many of the next documents of the fast path `Refused` 409 `busy`, storing
     /// nothing, as the server does when a document stays taken.
     pub busy_next: usize,
@@ -75,6 +78,7 @@ impl Server {
             resync_rate: 0.0,
             fast_path_status: None,
             busy_next: 0,
+            doc_path_status: None,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
