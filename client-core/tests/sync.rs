@@ -426,3 +426,35 @@ async fn a_sync_begun_under_one_login_stops_when_another_logs_in() {
     assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
     pump.abort();
 }
+
+/// The app killed in the middle of rebuilding a damaged year, after the damaged files were set
+/// aside and before the year was written anew: at the next opening the files go back and the
+/// year is damaged again, so that the edits found in them are not forgotten beside the store.
+#[tokio::test]
+async fn a_rebuild_cut_short_puts_the_damaged_files_back_at_opening() {
+    let (_net, p) = setup().await;
+    p.phone.award_points(&points("volunteer", 2)).unwrap();
+    let dir = p.dir.path().to_owned();
+    let stem = format!("v1.{}", year());
+    let p = p.restart();
+    let log = dir.join(format!("{stem}.log"));
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes[..8].copy_from_slice(b"garbage!");
+    std::fs::write(&log, &bytes).unwrap();
+    let p = p.restart();
+    assert_eq!(p.phone.damaged_documents(), vec![key()]);
+    // What the rebuild does before it writes the year anew, and no more.
+    let aside = dir.join(format!("{stem}.damaged-1"));
+    std::fs::create_dir(&aside).unwrap();
+    for ext in ["snap", "log", "sync.json"] {
+        let file = dir.join(format!("{stem}.{ext}"));
+        if file.exists() {
+            std::fs::rename(&file, aside.join(format!("{stem}.{ext}"))).unwrap();
+        }
+    }
+    std::fs::write(aside.join("REBUILDING"), "damaged").unwrap();
+    let p = p.restart();
+    assert_eq!(p.phone.damaged_documents(), vec![key()], "damaged again");
+    assert_eq!(std::fs::read(&log).unwrap(), bytes, "the damaged log is back as it was");
+    assert!(!aside.exists(), "and its folder gone");
+}

@@ -93,10 +93,23 @@ pub(crate) struct AllDocs {
     pub damaged: BTreeMap<DocKey, String>,
 }
 
-/// Every document in `dir`, by the snapshot and log files it has.
+/// Every document in `dir`, by the snapshot and log files it has; first, the damaged files a
+/// rebuild cut short had set aside go back (see [`REBUILDING`]).
 pub(crate) fn load_all(dir: &Path, actor: &ActorId) -> Result<AllDocs, ClientError> {
-    let entries =
-        fs::read_dir(dir).map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e })?;
+    let list =
+        || fs::read_dir(dir).map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e });
+    for entry in list()?.flatten() {
+        let aside = entry.path();
+        let name = entry.file_name();
+        let stem = name.to_str().and_then(|n| n.split_once(".damaged-")).map(|(stem, _)| stem);
+        if let Some(key) = stem.and_then(DocKey::from_stem)
+            && aside.join(REBUILDING).is_file()
+        {
+            tracing::warn!(doc = %key, folder = %aside.display(), "a rebuild was cut short; its damaged files go back");
+            put_back(dir, &key, &aside)?;
+        }
+    }
+    let entries = list()?;
     let mut keys = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| StoreError::Io { context: format!("列出 {}", dir.display()), source: e })?;
@@ -169,6 +182,12 @@ pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, 
     Ok(aside)
 }
 
+/// Written into the folder of a damaged document's files (see [`set_aside`]) while a rebuild
+/// writes the year anew, removed when it has: a folder that still holds it at opening was left
+/// by a rebuild cut short (the app killed), and its files go back, the year damaged again, so
+/// that the edits found in them are not forgotten beside the store.
+pub(crate) const REBUILDING: &str = "REBUILDING";
+
 /// Undoes [`set_aside`] when what was to take the files' place could not be written (a full
 /// disk): whatever the fresh document left is removed, and the files in `aside` go back.
 pub(crate) fn put_back(dir: &Path, key: &DocKey, aside: &Path) -> Result<(), ClientError> {
@@ -184,8 +203,12 @@ pub(crate) fn put_back(dir: &Path, key: &DocKey, aside: &Path) -> Result<(), Cli
     for entry in fs::read_dir(aside).map_err(io(format!("列出 {}", aside.display())))? {
         let from = entry.map_err(io(format!("列出 {}", aside.display())))?.path();
         let Some(name) = from.file_name() else { continue };
+        if name == REBUILDING {
+            continue;
+        }
         fs::rename(&from, dir.join(name)).map_err(io(format!("移回 {}", from.display())))?;
     }
+    let _ = fs::remove_file(aside.join(REBUILDING));
     crate::store::atomic::sync_dir(dir)?;
     // Empty now; a folder left behind holds nothing.
     let _ = fs::remove_dir(aside);

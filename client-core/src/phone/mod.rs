@@ -26,7 +26,7 @@ use automerge::ActorId;
 use tokio::sync::Notify;
 use zhibu_schema::{Catalog, VillageId};
 
-pub(crate) use docs::{StoredDoc, put_back, set_aside};
+pub(crate) use docs::{REBUILDING, StoredDoc, put_back, set_aside};
 
 use crate::catalog_cache::CachedCatalog;
 use crate::device::Device;

@@ -191,7 +191,11 @@ impl Phone {
                     if let Ok(Ok(_)) = zhibu_schema::guard::catch(|| merged.merge(&mut server.clone())) {
                         local = merged;
                     }
-                    Some((local, inner.set_aside_damaged(&key)?, detail))
+                    let aside = inner.set_aside_damaged(&key)?;
+                    // Until the year is written anew: a rebuild cut short here is undone at
+                    // the next opening, the damage with it.
+                    write_atomic(&aside.join(crate::phone::REBUILDING), detail.as_bytes())?;
+                    Some((local, aside, detail))
                 }
                 None => None,
             };
@@ -234,6 +238,14 @@ impl Phone {
             replica.meta.sync_state.shared_heads = server_heads;
             replica.meta.refusal = None;
             inner.save_meta(&key)?;
+            if let Some(aside) = &report.saved_as
+                && report.was_damaged
+                && let Err(e) = std::fs::remove_file(aside.join(crate::phone::REBUILDING))
+            {
+                // The year is rebuilt; left, the marker would put the damaged files back over it
+                // at the next opening, to be rebuilt again: nothing lost, but said.
+                tracing::warn!(folder = %aside.display(), error = %e, "the rebuild's marker was not removed");
+            }
             Ok(report)
         })
     }
