@@ -197,17 +197,23 @@ async fn sync_watch_sends_the_edits_by_itself_once_the_server_answers() {
     assert!(stderr.contains("连不上服务器") && stderr.contains("同步完成"), "{stderr}");
 }
 
+/// cadre1's phone, logged in to the stand-in and synced once.
+async fn synced_phone(http: &HttpServer) -> (tempfile::TempDir, Phone, HttpTransport) {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
+    let transport = HttpTransport::for_phone(&phone).unwrap();
+    phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+    (dir, phone, transport)
+}
+
 /// A proxy in front of the server answers the fast path 413 (its body limit) or 404 (not
 /// routed), without the server's JSON error: not a refusal of the records. The standard
 /// protocol takes over, document by document, and nothing is recorded as refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fast_path_turned_away_by_a_proxy_falls_back_to_the_standard_protocol() {
     let http = stand_in().await;
-    let dir = tempfile::tempdir().unwrap();
-    let phone = Phone::open(dir.path()).unwrap();
-    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
-    let transport = HttpTransport::for_phone(&phone).unwrap();
-    phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+    let (_dir, phone, transport) = synced_phone(&http).await;
     for status in [413, 404] {
         http.server.lock().unwrap().fast_path_status = Some(status);
         let id = phone.record_meeting(&meeting()).unwrap();
@@ -227,11 +233,7 @@ async fn a_fast_path_turned_away_by_a_proxy_falls_back_to_the_standard_protocol(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_does_not_take_a_proxys_404_for_an_empty_year() {
     let http = stand_in().await;
-    let dir = tempfile::tempdir().unwrap();
-    let phone = Phone::open(dir.path()).unwrap();
-    zhibu_client::login(&phone, &http.url(), "cadre1", PASSWORD).await.unwrap();
-    let transport = HttpTransport::for_phone(&phone).unwrap();
-    phone.sync(&transport, &quick(), &mut |_| {}).await.unwrap();
+    let (_dir, phone, transport) = synced_phone(&http).await;
     let id = phone.record_meeting(&meeting()).unwrap();
     http.server.lock().unwrap().doc_path_status = Some(404);
     let year = key().year;

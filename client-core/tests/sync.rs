@@ -226,11 +226,9 @@ async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-#[tokio::test]
-async fn the_background_task_syncs_by_itself_when_the_network_returns() {
-    let (net, p) = setup().await;
-    let pump = net.spawn_pump();
-    net.set_down(true);
+/// The phone's background task with short waits (5 to 40 ms) and no retries inside a sync,
+/// and the events it reported.
+fn watched(p: &SimPhone) -> (zhibu_client::SyncTask, Arc<Mutex<Vec<SyncEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let seen = events.clone();
     let options = WatchOptions {
@@ -240,6 +238,15 @@ async fn the_background_task_syncs_by_itself_when_the_network_returns() {
         sync: zhibu_client::SyncOptions { retry: zhibu_client::RetryPolicy { retries: 0, ..quick().retry }, ..quick() },
     };
     let task = p.phone.start_sync_task(p.port.clone(), options, move |e| seen.lock().unwrap().push(e));
+    (task, events)
+}
+
+#[tokio::test]
+async fn the_background_task_syncs_by_itself_when_the_network_returns() {
+    let (net, p) = setup().await;
+    let pump = net.spawn_pump();
+    net.set_down(true);
+    let (task, events) = watched(&p);
     let m = p.phone.record_meeting(&meeting(3)).unwrap();
     eventually("the task noticed it is offline", || {
         events.lock().unwrap().iter().filter(|e| matches!(e, SyncEvent::Offline { .. })).count() >= 3
@@ -308,6 +315,25 @@ async fn rebuild_remakes_later_edits_and_drops_those_that_needed_the_dropped_one
     assert_eq!(p.heads(), net.server(|s| s.docs[&key()].get_heads()));
 }
 
+/// cadre2 logs in on cadre1's phone and awards points: the entry's id.
+fn second_cadre_records(p: &SimPhone) -> zhibu_client::zhibu_schema::RecordId {
+    p.phone.set_session(common::cadre_session("cadre2")).unwrap();
+    p.phone.award_points(&points("volunteer", 2)).unwrap()
+}
+
+/// What was still going on under cadre1's login ended, and cadre2's entry `e` waits on the
+/// phone, not sent with cadre1's token.
+fn assert_kept_for_the_second_cadre(
+    net: &Net,
+    p: &SimPhone,
+    ended: &Result<(), zhibu_client::ClientError>,
+    e: &zhibu_client::zhibu_schema::RecordId,
+) {
+    assert!(matches!(ended, Err(zhibu_client::ClientError::SessionExpired(_))), "{ended:?}");
+    assert!(!net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(e)), "not sent");
+    assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
+}
+
 /// Another cadre logs in on the phone while its background task runs: the task, whose
 /// transport carries the first cadre's login, stops rather than push the second cadre's edits
 /// with it (the server would bind their actor to the first cadre for good).
@@ -318,12 +344,9 @@ async fn the_background_task_stops_when_the_login_changes() {
     let options = WatchOptions { poll_every: Duration::from_secs(3600), ..WatchOptions::default() };
     let mut task = p.phone.start_sync_task(p.port.clone(), options, |_| {});
     eventually("nothing waits", || p.phone.pending_edits() == 0).await;
-    p.phone.set_session(common::cadre_session("cadre2")).unwrap();
-    let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
+    let e = second_cadre_records(&p);
     let ended = tokio::time::timeout(Duration::from_secs(10), task.wait()).await.expect("the task ends");
-    assert!(matches!(ended, Err(zhibu_client::ClientError::SessionExpired(_))), "{ended:?}");
-    assert!(!net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(&e)), "not pushed");
-    assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
+    assert_kept_for_the_second_cadre(&net, &p, &ended.map(|_| ()), &e);
     pump.abort();
 }
 
@@ -337,15 +360,7 @@ async fn the_background_task_outlasts_a_store_that_fails_to_write() {
     let meta = p.dir.path().join(format!("v1.{}.sync.json", year()));
     std::fs::remove_file(&meta).unwrap();
     std::fs::create_dir_all(meta.join("in-the-way")).unwrap();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = events.clone();
-    let options = WatchOptions {
-        poll_every: Duration::from_secs(3600),
-        min_backoff: Duration::from_millis(5),
-        max_backoff: Duration::from_millis(40),
-        sync: zhibu_client::SyncOptions { retry: zhibu_client::RetryPolicy { retries: 0, ..quick().retry }, ..quick() },
-    };
-    let task = p.phone.start_sync_task(p.port.clone(), options, move |e| seen.lock().unwrap().push(e));
+    let (task, events) = watched(&p);
     let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
     eventually("the store failed three times", || {
         events.lock().unwrap().iter().filter(|e| matches!(e, SyncEvent::Failed { .. })).count() >= 3
@@ -379,15 +394,7 @@ async fn a_busy_server_is_no_refusal_and_the_task_tries_again_later() {
     // The task: busy three times, each followed by a wait; then stored.
     net.server(|s| s.busy_next = 3);
     let pump = net.spawn_pump();
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let seen = events.clone();
-    let options = WatchOptions {
-        poll_every: Duration::from_secs(3600),
-        min_backoff: Duration::from_millis(20),
-        max_backoff: Duration::from_millis(80),
-        sync: quick(),
-    };
-    let task = p.phone.start_sync_task(p.port.clone(), options, move |e| seen.lock().unwrap().push(e));
+    let (task, events) = watched(&p);
     eventually("the meeting reached the server", || {
         net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.meetings.contains_key(&m))
     })
@@ -417,13 +424,10 @@ async fn a_sync_begun_under_one_login_stops_when_another_logs_in() {
     let (phone, port) = (p.phone.clone(), p.port.clone());
     let sync = tokio::spawn(async move { phone.sync(&port, &options, &mut |_| {}).await });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    p.phone.set_session(common::cadre_session("cadre2")).unwrap();
-    let e = p.phone.award_points(&points("volunteer", 2)).unwrap();
+    let e = second_cadre_records(&p);
     net.set_down(false);
     let ended = tokio::time::timeout(Duration::from_secs(10), sync).await.expect("ends").expect("task");
-    assert!(matches!(ended, Err(zhibu_client::ClientError::SessionExpired(_))), "{ended:?}");
-    assert!(!net.server(|s| mapping::read(&s.docs[&key()]).unwrap().doc.points.contains_key(&e)), "not sent");
-    assert_eq!(p.phone.pending_edits(), 1, "kept for the second cadre's own sync");
+    assert_kept_for_the_second_cadre(&net, &p, &ended.map(|_| ()), &e);
     pump.abort();
 }
 

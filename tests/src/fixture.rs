@@ -172,6 +172,11 @@ impl TestApp {
         mapping::read(&loaded.doc).expect("reads").doc
     }
 
+    /// The notes of the village's point entries, as the server has them.
+    pub async fn point_notes(&self, village: &str) -> Vec<String> {
+        self.records(village).await.points.values().filter_map(|p| p.note.as_ref().map(|n| n.to_string())).collect()
+    }
+
     /// How many point entries of the village the projection `p_points` holds.
     pub async fn point_rows(&self, village: &str) -> i64 {
         let key = self.doc_key(village);

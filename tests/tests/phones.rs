@@ -368,13 +368,7 @@ async fn damaged_year(backend: Backend) {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = zhibu(d, &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
-    let notes: Vec<String> = app
-        .records("v1")
-        .await
-        .points
-        .values()
-        .filter_map(|p| p.note.as_ref().map(|n| n.as_str().to_owned()))
-        .collect();
+    let notes = app.point_notes("v1").await;
     assert!(notes.iter().any(|n| n == "未同步的积分"), "the edit found again reached the server: {notes:?}");
 }
 backends!(a_damaged_year_holds_up_nothing_else, damaged_year);
@@ -475,13 +469,7 @@ async fn damaged_mid_log(backend: Backend) {
         let out = run(&rebuild);
         assert!(out.contains("保留 1 条本地修改"), "{what}: {out}");
         run(&["sync"]);
-        let notes: Vec<String> = app
-            .records("v1")
-            .await
-            .points
-            .values()
-            .filter_map(|p| p.note.as_ref().map(|n| n.as_str().to_owned()))
-            .collect();
+        let notes = app.point_notes("v1").await;
         assert!(notes.contains(&unsynced), "{what}: the edit found again reached the server: {notes:?}");
     }
 }

@@ -76,8 +76,7 @@ async fn the_phone_syncs_over_https_trusting_the_townships_own_authority() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = zhibu(dir.path(), Some(&ca), &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
-    let notes: Vec<String> =
-        app.records("v1").await.points.values().filter_map(|p| p.note.as_ref().map(|n| n.to_string())).collect();
+    let notes = app.point_notes("v1").await;
     assert!(notes.iter().any(|n| n == "经由 HTTPS"), "{notes:?}");
 
     // A plain HTTP server named with https:// (or without a scheme) is said to be one.
