@@ -86,9 +86,18 @@ fn check_password(password: &str) -> anyhow::Result<()> {
 /// another (no 0/o, 1/l/i), to be read off a printed list.
 fn random_password() -> anyhow::Result<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let mut bytes = [0u8; 10];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-    Ok(bytes.iter().map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()])).collect())
+    // Bytes at or past the last whole multiple of the alphabet's length are drawn again, so
+    // that every character is as likely as any other.
+    let fair = 256 - 256 % ALPHABET.len();
+    let mut out = String::with_capacity(10);
+    while out.len() < 10 {
+        let mut byte = [0u8; 1];
+        getrandom::fill(&mut byte).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        if usize::from(byte[0]) < fair {
+            out.push(char::from(ALPHABET[usize::from(byte[0]) % ALPHABET.len()]));
+        }
+    }
+    Ok(out)
 }
 
 /// The members of a village's year as stored; none when the year was never stored.
