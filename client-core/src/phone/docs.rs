@@ -10,6 +10,8 @@ use automerge::{ActorId, ReadDoc};
 use crate::DocKey;
 use crate::error::ClientError;
 use crate::replica::{Replica, SyncMeta, meta};
+use crate::store::log::cut_tails;
+use crate::store::name::DocName;
 use crate::store::{DocFile, StoreError};
 
 /// One document: its files and its replica in memory.
@@ -160,15 +162,9 @@ pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, 
             Err(e) => return Err(io(format!("创建 {}", aside.display()))(e).into()),
         }
     }
-    let cut = format!("{}.log.cut-", key.stem());
-    let mut files: Vec<PathBuf> =
-        [format!("{}.snap", key.stem()), format!("{}.log", key.stem())].iter().map(|f| dir.join(f)).collect();
-    files.push(meta::path_for(dir, key));
-    for entry in fs::read_dir(dir).map_err(io(format!("列出 {}", dir.display())))?.flatten() {
-        if entry.file_name().to_str().is_some_and(|name| name.starts_with(&cut)) {
-            files.push(entry.path());
-        }
-    }
+    let mut files = own_files(dir, key).to_vec();
+    let name = DocName::parse(&key.stem())?;
+    files.extend(cut_tails(dir, &name).map_err(io(format!("列出 {}", dir.display())))?);
     for from in files {
         let Some(name) = from.file_name() else { continue };
         match fs::rename(&from, aside.join(name)) {
@@ -182,6 +178,11 @@ pub(crate) fn set_aside(dir: &Path, key: &DocKey, time: i64) -> Result<PathBuf, 
     Ok(aside)
 }
 
+/// A document's own files in `dir`: its snapshot, its log and its sync metadata.
+fn own_files(dir: &Path, key: &DocKey) -> [PathBuf; 3] {
+    [dir.join(format!("{}.snap", key.stem())), dir.join(format!("{}.log", key.stem())), meta::path_for(dir, key)]
+}
+
 /// Written into the folder of a damaged document's files (see [`set_aside`]) while a rebuild
 /// writes the year anew, removed when it has: a folder that still holds it at opening was left
 /// by a rebuild cut short (the app killed), and its files go back, the year damaged again, so
@@ -192,8 +193,7 @@ pub(crate) const REBUILDING: &str = "REBUILDING";
 /// disk): whatever the fresh document left is removed, and the files in `aside` go back.
 pub(crate) fn put_back(dir: &Path, key: &DocKey, aside: &Path) -> Result<(), ClientError> {
     let io = |context: String| move |source| StoreError::Io { context, source };
-    let fresh = [format!("{}.snap", key.stem()), format!("{}.log", key.stem())].map(|f| dir.join(f));
-    for path in fresh.iter().chain([&meta::path_for(dir, key)]) {
+    for path in &own_files(dir, key) {
         match fs::remove_file(path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -259,23 +259,28 @@ pub fn salvage(dir: &Path, name: &str) -> Loaded {
         let body = bytes.get(header..).unwrap_or_default();
         record::find_all(body).into_iter().map(<[u8]>::to_vec).collect()
     };
-    let log_path = dir.join(name.file_name("log"));
-    let mut chunks = records(&log_path, HEADER_LEN);
+    let mut chunks = records(&dir.join(name.file_name("log")), HEADER_LEN);
     // The tails appends cut from the log (no header: the bytes as they were past the last whole
     // record), in case they hold records.
-    let cut = format!("{}.cut-", log_path.file_name().and_then(|n| n.to_str()).unwrap_or_default());
-    let mut cuts: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_str().is_some_and(|n| n.starts_with(&cut)))
-        .map(|e| e.path())
-        .collect();
-    cuts.sort();
-    for path in cuts {
+    for path in cut_tails(dir, &name).unwrap_or_default() {
         chunks.extend(records(&path, 0));
     }
     Loaded { snapshot: records(&dir.join(name.file_name("snap")), HEADER_LEN).into_iter().next(), chunks }
+}
+
+/// The tails appends cut from the log of the document `name` in `dir` ([`cut_path`]), in the
+/// order of their names.
+pub(crate) fn cut_tails(dir: &Path, name: &DocName) -> io::Result<Vec<PathBuf>> {
+    let prefix = name.file_name("log.cut-");
+    let mut tails = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+            tails.push(entry.path());
+        }
+    }
+    tails.sort();
+    Ok(tails)
 }
 
 #[cfg(test)]

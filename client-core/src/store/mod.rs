@@ -15,7 +15,7 @@ pub mod error;
 mod header;
 pub mod lock;
 pub mod log;
-mod name;
+pub(crate) mod name;
 mod record;
 mod snapshot;
 

@@ -128,7 +128,8 @@ async fn send(request: RequestBuilder) -> Result<Response, TransportError> {
     if status.is_success() {
         return Ok(response);
     }
-    let body = response.bytes().await.unwrap_or_default();
+    // Read as every reply is, to its limit.
+    let body = body(response).await.unwrap_or_default();
     let detail = serde_json::from_slice::<ErrorBody>(&body).ok().map(|b| b.error);
     // Without API.md's body the answer came from something in front of the server (a proxy, a
     // gateway, the wrong address): said in Chinese, with its status.

@@ -119,17 +119,18 @@ impl Phone {
                     };
                     let wait = backoff.next_wait().unwrap_or(options.max_backoff);
                     let retry = match result {
-                        // The server could not take some document this time: its edits wait,
-                        // and are tried again after the doubling wait, not at once.
-                        Ok(report) if report.later().next().is_some() => {
-                            let (key, reason) = report.later().next().expect("just seen");
-                            Some(SyncEvent::Offline { error: format!("{key}：{reason}"), retry_in: wait })
-                        }
-                        Ok(_) => {
-                            backoff.reset();
-                            next_poll = Instant::now() + options.poll_every;
-                            None
-                        }
+                        Ok(report) => match report.later().next() {
+                            // The server could not take some document this time: its edits
+                            // wait, and are tried again after the doubling wait, not at once.
+                            Some((key, reason)) => {
+                                Some(SyncEvent::Offline { error: format!("{key}：{reason}"), retry_in: wait })
+                            }
+                            None => {
+                                backoff.reset();
+                                next_poll = Instant::now() + options.poll_every;
+                                None
+                            }
+                        },
                         Err(ClientError::Offline(error)) => Some(SyncEvent::Offline { error, retry_in: wait }),
                         Err(e) if e.kind() == ErrorKind::Offline => {
                             Some(SyncEvent::Offline { error: e.to_string(), retry_in: wait })

@@ -1,8 +1,11 @@
 //! `zhibu case open|step|notice|close|void|list`.
 
-use crate::NewCase;
-use crate::zhibu_schema::{Collection, Notice};
+use std::sync::Arc;
+
 use serde_json::json;
+
+use crate::NewCase;
+use crate::zhibu_schema::{Case, Collection, Notice, RecordId};
 
 use super::{Ctx, Usage, code_or_name, opt_text, or_today, text, today};
 use crate::cli::args::CaseCmd;
@@ -24,8 +27,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Step { case, step, date, note } => {
             let id = find(&case)?;
-            let year = ctx.phone.locate(Collection::Cases, &id)?.year;
-            let item = ctx.phone.records(year)?.cases.get(&id).map(|c| c.item.clone());
+            let item = recorded(ctx, &id)?.map(|c| c.item.clone());
             let catalog = ctx.phone.catalog();
             let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
             let step = code_or_name(&step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))?;
@@ -39,8 +41,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Close { case, outcome, date, correct } => {
             let id = find(&case)?;
-            let year = ctx.phone.locate(Collection::Cases, &id)?.year;
-            let closed = ctx.phone.records(year)?.cases.get(&id).and_then(|c| c.closed_on);
+            let closed = recorded(ctx, &id)?.and_then(|c| c.closed_on);
             if let (Some(on), false) = (closed, correct) {
                 let why = format!("事项 {} 已于 {on} 办结；要更正办结结果或日期，请加 --correct", short(&id));
                 return Err(Usage(why).into());
@@ -65,6 +66,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
     let line = format!("{what}：事项 {}。{still}{}", short(&id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"id": id, "gaps": gaps.unwrap_or_default(), "pending": ctx.phone.pending_edits()}));
     Ok(0)
+}
+
+/// The case `id` as the phone holds it, in whichever year it was opened.
+fn recorded(ctx: &Ctx, id: &RecordId) -> anyhow::Result<Option<Arc<Case>>> {
+    let year = ctx.phone.locate(Collection::Cases, id)?.year;
+    Ok(ctx.phone.records(year)?.cases.remove(id))
 }
 
 fn list(ctx: &Ctx) -> anyhow::Result<u8> {
