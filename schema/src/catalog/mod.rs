@@ -22,7 +22,6 @@ pub const ATTEND_ABSENT: &str = "attend_absent";
 pub const ATTEND_MAKEUP: &str = "attend_makeup";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Catalog {
     /// 基础分 at the start of the year.
     pub base_score: i32,
@@ -70,7 +69,6 @@ impl Grade {
 
 /// The scores that earn a grade, both ends inclusive; an open end is unbounded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct GradeBand {
     pub grade: Grade,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,7 +110,6 @@ impl RuleSource {
 
 /// A point rule: every entry under it must have a delta within `min..=max`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PointRule {
     pub code: Code,
     pub name: Line,
@@ -144,7 +141,6 @@ pub enum Quorum {
 
 /// How many meetings of a kind are required per period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct MeetingRequirement {
     pub kind: MeetingKind,
     pub cadence: Cadence,
@@ -155,7 +151,7 @@ pub struct MeetingRequirement {
 
 /// The public notice an item requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NoticeRule {
     None,
     /// Posted for at least this many days.
@@ -178,7 +174,6 @@ impl NoticeRule {
 
 /// A step of an item's procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct StepDef {
     pub code: Code,
     pub name: Line,
@@ -186,7 +181,6 @@ pub struct StepDef {
 
 /// A micro-power item (小微权力清单 事项) with its ordered procedure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct PowerItem {
     pub code: Code,
     pub name: Line,
