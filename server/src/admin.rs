@@ -136,6 +136,14 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::CreateTownship { id, name } => {
             TownshipId::parse(&id)?;
+            // The demo's accounts share one published password (the README's): a real
+            // township's records never go beside them, as `--demo` never seeds beside a real one.
+            if id != crate::demo::DEMO_TOWNSHIP && db.township_exists(crate::demo::DEMO_TOWNSHIP).await? {
+                bail!(
+                    "这个数据库里有演示乡镇（{}），它的账号密码是公开的；真实乡镇请用新的数据库（--database-url 或 ZHIBU_DATABASE_URL）",
+                    crate::demo::DEMO_TOWNSHIP
+                );
+            }
             if !db.create_township(&id, &name).await? {
                 bail!("乡镇「{id}」已存在");
             }

@@ -31,9 +31,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         None => {
             let app = Application::build(cli.config).await?;
-            println!("zhibu 服务器已启动：http://127.0.0.1:{}/  （按 Ctrl-C 停止）", app.port());
+            println!("zhibu 服务器已启动：{}", started_line(app.local_addr()?));
             app.run_until_stopped().await
         }
+    }
+}
+
+/// Where to open the server: its own address, or this machine's when it listens on every
+/// address (`0.0.0.0`), which is said too.
+fn started_line(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        let here = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port());
+        format!("http://{here}/  （监听所有地址 {addr}；按 Ctrl-C 停止）")
+    } else {
+        format!("http://{addr}/  （按 Ctrl-C 停止）")
     }
 }
 
@@ -70,5 +81,21 @@ where
             eprintln!("错误：{e:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_started_line_names_the_address_listened_on() {
+        assert_eq!(started_line("127.0.0.1:8080".parse().unwrap()), "http://127.0.0.1:8080/  （按 Ctrl-C 停止）");
+        assert_eq!(started_line("10.1.2.3:80".parse().unwrap()), "http://10.1.2.3:80/  （按 Ctrl-C 停止）");
+        assert!(
+            started_line("0.0.0.0:8080".parse().unwrap())
+                .starts_with("http://127.0.0.1:8080/  （监听所有地址 0.0.0.0:8080")
+        );
+        assert!(started_line("[::]:9000".parse().unwrap()).starts_with("http://127.0.0.1:9000/"));
     }
 }

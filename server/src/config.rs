@@ -10,10 +10,10 @@ pub struct Config {
     #[arg(long, env = "ZHIBU_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// `sqlite://PATH` or `postgres://...`; default: a SQLite file under ./zhibu-data/.
-    #[arg(long, env = "ZHIBU_DATABASE_URL", default_value = "sqlite://zhibu-data/zhibu.db")]
+    #[arg(long, global = true, env = "ZHIBU_DATABASE_URL", default_value = "sqlite://zhibu-data/zhibu.db")]
     pub database_url: String,
     /// A township catalog file (TOML or JSON) replacing the built-in default.
-    #[arg(long, env = "ZHIBU_CATALOG")]
+    #[arg(long, global = true, env = "ZHIBU_CATALOG")]
     pub catalog: Option<PathBuf>,
     /// Days a login token stays valid.
     #[arg(long, env = "ZHIBU_TOKEN_DAYS", default_value_t = 30)]

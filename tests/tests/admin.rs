@@ -33,6 +33,12 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     assert!(admin(url, &["create-village", "t9", "c9", "九村"]).0);
     let (ok, _, err) = admin(url, &["create-village", "t9", "c9", "九村"]);
     assert!(!ok && err.contains("村「c9」已存在"), "{err}");
+    // The database may also be named after `admin` and its command, where a clerk adds it.
+    let after = Command::new(PROGRAM)
+        .args(["admin", "create-village", "t9", "c8", "八村", "--database-url", url])
+        .output()
+        .expect("runs");
+    assert!(after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
     let (ok, out, err) = admin(url, &["create-account", "c9-cadre", "--role", "cadre", "--village", "c9"]);
     assert!(ok, "{err}");
     assert!(out.contains("已新建村干部账号 c9-cadre"), "{out}");
@@ -267,7 +273,8 @@ async fn roster_again(backend: Backend) {
 zhibu_tests::backends!(a_roster_imported_again_keeps_its_members_and_accounts, roster_again);
 
 /// `--demo` seeds accounts whose password is published: it refuses a database that holds a real
-/// township, and starts again on its own demo database.
+/// township, and starts again on its own demo database; a real township is refused in the
+/// demo's database.
 #[tokio::test]
 async fn the_demo_never_goes_into_a_real_townships_database() {
     let run = |url: &str| {
@@ -297,4 +304,9 @@ async fn the_demo_never_goes_into_a_real_townships_database() {
         let (out, err) = run(&demo.url);
         assert!(out.contains("演示乡镇") || out.contains("已启动"), "{time} start: {out}{err}");
     }
+    // Nor does a real township go into the demo's database, beside its published password.
+    let (ok, _, err) = admin(&demo.url, &["create-township", "t9", "九镇"]);
+    assert!(!ok && err.contains("演示乡镇") && err.contains("新的数据库"), "{err}");
+    let check = Db::connect(&demo.url).await.expect("connect");
+    assert!(!check.township_exists("t9").await.expect("query"), "no real township made");
 }
