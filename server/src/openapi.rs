@@ -1,4 +1,4 @@
-//! The OpenAPI description of the HTTP API (API.md and the README's additions), generated from
+//! The OpenAPI description of the HTTP API (API.md and docs/API-EXTENSIONS.md), generated from
 //! the handlers' `#[utoipa::path]` annotations and served at `GET /v1/openapi.json`. The web
 //! pages are not part of it.
 //!
@@ -183,7 +183,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(
         title = "zhibu",
-        description = "支部：村党支部的离线优先记录。API.md is the contract; the fast path is described in the README."
+        description = "支部：村党支部的离线优先记录。API.md is the contract; the fast path is described in docs/API-EXTENSIONS.md."
     ),
     paths(
         crate::api::health::healthz,

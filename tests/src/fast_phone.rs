@@ -1,5 +1,5 @@
 //! A bare peer of the phones' fast path (`POST /v1/sync`, CBOR, one round trip), as the
-//! README describes it: it remembers the server's heads after its last sync (`known`) and
+//! docs/API-EXTENSIONS.md describes it: it remembers the server's heads after its last sync (`known`) and
 //! sends every change that is not an ancestor of them. A reply that never arrives changes
 //! nothing on the phone, so the next sync simply sends the same changes again.
 

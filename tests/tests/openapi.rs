@@ -1,6 +1,6 @@
 //! The OpenAPI description served at `/v1/openapi.json`: it parses, is OpenAPI 3, and lists
 //! every call of API.md (read from `../shared/API.md` when it is there, and a fixed list that
-//! also holds the README's additions), with the bearer scheme on the calls that need a token
+//! also holds docs/API-EXTENSIONS.md's additions), with the bearer scheme on the calls that need a token
 //! and the error body on the refusals.
 
 use std::collections::BTreeSet;

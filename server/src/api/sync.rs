@@ -1,5 +1,5 @@
 //! Sync endpoints: API.md's standard Automerge sync (`POST /v1/villages/V/years/Y/sync`) and
-//! the phones' fast path (`POST /v1/sync`, documented in the README).
+//! the phones' fast path (`POST /v1/sync`, documented in docs/API-EXTENSIONS.md).
 //!
 //! A push is accepted only when the sync core admits it (actors, validation); then its changes,
 //! actor bindings, projections, the peer's sync state and the device's last sync are stored in
@@ -156,7 +156,7 @@ async fn fast_one(
     together::fast(state, push).await
 }
 
-/// The phones' fast path: every document of a device in one round trip (CBOR; see the README).
+/// The phones' fast path: every document of a device in one round trip (CBOR; see docs/API-EXTENSIONS.md).
 #[utoipa::path(
     post,
     path = "/v1/sync",
