@@ -143,6 +143,12 @@ pub(crate) fn owned(changes: &[Change], gate: &Gate<'_>) -> Result<Vec<ActorId>,
             return Err(Refusal::Undecodable("修改说明含有控制字符".to_owned()));
         }
         let actor = change.actor_id();
+        // Only the genesis itself may bear a genesis actor: the root's keys are that actor's to
+        // write ([`forged`](super::authors::forged)), so any other actor named like it could
+        // put a collection of its own over everyone's records.
+        if *actor != genesis_actor && actor.to_bytes().starts_with(crate::mapping::GENESIS_PREFIX.as_bytes()) {
+            return Err(Refusal::ForgedGenesis);
+        }
         if *actor == genesis_actor {
             let expected = genesis_hash.get_or_insert_with(|| genesis(gate.village, gate.year).get_heads());
             if *expected != [change.hash()] {

@@ -182,6 +182,36 @@ fn a_forged_genesis_is_refused() {
 }
 
 #[test]
+fn an_actor_named_like_a_genesis_may_not_write_the_root() {
+    // A change by `zhibu-genesis/x`, not the genesis, making its own `cases` map: had it been
+    // taken for the genesis's, the map would win over the one every phone writes into.
+    let server = Server::new();
+    let owner = server.owner_for("cadre1");
+    let gate = server.gate_for("cadre1", &owner);
+    for actor in ["zhibu-genesis/x", "zhibu-genesis/other-village/2026"] {
+        let mut crafted = server.doc.fork().with_actor(ActorId::from(actor.as_bytes()));
+        crafted
+            .transact::<_, _, automerge::AutomergeError>(|tx| {
+                automerge::transaction::Transactable::put_object(tx, automerge::ROOT, "cases", automerge::ObjType::Map)
+            })
+            .expect("craft");
+        let doc = FastDoc {
+            village: vid().clone(),
+            year: year(),
+            known: hashes_to_wire(&server.doc.get_heads()),
+            heads: hashes_to_wire(&crafted.get_heads()),
+            changes: crafted
+                .get_changes(&server.doc.get_heads())
+                .iter()
+                .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect(),
+        };
+        let err = receive_fast(&server.doc, &doc, &gate).expect_err(actor);
+        assert_eq!(err, Refusal::ForgedGenesis, "{actor}");
+    }
+}
+
+#[test]
 fn an_invalid_change_is_refused_with_the_record_and_rule_and_the_state_stays() {
     let mut server = Server::new();
     let mut p = phone("phone-1");
