@@ -20,11 +20,11 @@ pub async fn server_edit<F>(state: &AppState, key: &DocKey, account: &str, messa
 where
     F: Fn(&mut automerge::transaction::Transaction<'_>) -> Result<(), WriteError>,
 {
-    let catalog = state.catalog_for(Some(&key.township)).await?;
     let owner = |_: &ActorId| Owner::Unbound;
     let _turn = state.gates.document(key).await;
     for _ in 0..8 {
         let base = state.load_doc(key).await?;
+        let catalog = crate::together::catalog_after(state, key).await?;
         // A year never stored is loaded as its genesis.
         let mut next = base.doc.fork();
         next.set_actor(ActorId::random());

@@ -59,6 +59,13 @@ impl Gates {
         lock.lock_owned().await
     }
 
+    /// How many hold the document or wait for it.
+    pub fn users(&self, key: &DocKey) -> usize {
+        let map = self.documents.lock().unwrap_or_else(|p| p.into_inner());
+        // Each holder and waiter has a clone of the map's own.
+        map.get(key).map_or(0, |m| Arc::strong_count(m) - 1)
+    }
+
     /// Waits for a push's turn to go past the door (see the module documentation).
     pub async fn push(&self) -> OwnedSemaphorePermit {
         self.pushes.clone().acquire_owned().await.expect("the semaphore is never closed")

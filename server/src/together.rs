@@ -81,11 +81,15 @@ impl Queues {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Up to `most` of the pushes waiting for `key`, first come first.
-    fn take(&self, key: &DocKey, most: usize) -> Vec<Waiting> {
+    /// Up to `most` of the pushes waiting for `key`, first come first, the push `holder` among
+    /// them while it waits: the gate's order and the queue's can differ, and the holder, whose
+    /// phone waits on it, may be the only one left to serve its push.
+    fn take(&self, key: &DocKey, most: usize, holder: u64) -> Vec<Waiting> {
         let mut map = self.lock();
         let Some(queue) = map.get_mut(key) else { return Vec::new() };
-        let taken: Vec<Waiting> = queue.drain(..most.min(queue.len())).collect();
+        let own = queue.iter().position(|w| w.id == holder).filter(|&at| at >= most).map(|at| queue.remove(at));
+        let mut taken: Vec<Waiting> = queue.drain(..(most - usize::from(own.is_some())).min(queue.len())).collect();
+        taken.extend(own);
         if queue.is_empty() {
             map.remove(key);
         }
@@ -145,7 +149,7 @@ pub async fn fast(state: &AppState, p: FastPush<'_>) -> AppResult<FastOutcome> {
         document = state.gates.document(p.key) => document,
     };
     if state.together.waiting(p.key) > 0 {
-        tokio::spawn(serve(state.clone(), p.key.clone(), document));
+        tokio::spawn(serve(state.clone(), p.key.clone(), id, document));
     } else {
         // Every push that waited was served by the holders before: this one's answer is in.
         drop(document);
@@ -157,18 +161,14 @@ fn answered(served: Result<AppResult<FastOutcome>, oneshot::error::RecvError>) -
     served.unwrap_or_else(|_| Err(AppError::Internal(anyhow::anyhow!("a push's turn ended without an answer"))))
 }
 
-/// Serves the pushes waiting for the document `key`, which this task holds (`_document`).
-async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
+/// Serves the pushes waiting for the document `key`, which this task holds (`_document`) for
+/// the push `holder`.
+async fn serve(state: AppState, key: DocKey, holder: u64, _document: OwnedMutexGuard<()>) {
     let _door = state.gates.push().await;
     // Taken past the door: the pushes that came while this one waited there go too.
-    let pushes = state.together.take(&key, MOST);
-    // Read once for all of them: the catalog in force for the document's township.
-    let catalog = match state.catalog_for(Some(&key.township)).await {
-        Ok(c) => c,
-        Err(e) => return crate::writer::fail(pushes.into_iter().map(|w| w.reply), &e),
-    };
+    let pushes = state.together.take(&key, MOST, holder);
     if pushes.len() > 1 {
-        match as_one(&state, &key, &pushes, &catalog).await {
+        match as_one(&state, &key, &pushes).await {
             Ok(Some(outcomes)) => {
                 state.together.largest.fetch_max(pushes.len(), Ordering::Relaxed);
                 for (w, outcome) in pushes.into_iter().zip(outcomes) {
@@ -181,22 +181,18 @@ async fn serve(state: AppState, key: DocKey, _document: OwnedMutexGuard<()>) {
         }
     }
     for w in pushes {
-        let outcome = alone(&state, &key, &w, &catalog).await;
+        let outcome = alone(&state, &key, &w).await;
         let _ = w.reply.send(outcome);
     }
 }
 
 /// Admits and stores the pushes as one: their outcomes, or `None` when each must be admitted
 /// alone.
-async fn as_one(
-    state: &AppState,
-    key: &DocKey,
-    pushes: &[Waiting],
-    catalog: &Arc<Catalog>,
-) -> AppResult<Option<Vec<FastOutcome>>> {
+async fn as_one(state: &AppState, key: &DocKey, pushes: &[Waiting]) -> AppResult<Option<Vec<FastOutcome>>> {
     let members: Vec<(&FastDoc, Pusher<'_>)> = pushes.iter().map(|w| (&w.doc, w.pusher())).collect();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
+        let catalog = &catalog_after(state, key).await?;
         let Some(together) = crate::admission::fast_together(state, key, &mut base, &members, catalog).await else {
             return Ok(None);
         };
@@ -221,10 +217,11 @@ async fn as_one(
 }
 
 /// Admits and stores one push alone.
-async fn alone(state: &AppState, key: &DocKey, w: &Waiting, catalog: &Arc<Catalog>) -> AppResult<FastOutcome> {
+async fn alone(state: &AppState, key: &DocKey, w: &Waiting) -> AppResult<FastOutcome> {
     let pusher = w.pusher();
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(key).await?;
+        let catalog = &catalog_after(state, key).await?;
         let Some((accepted, outcome)) = crate::admission::fast(state, key, &mut base, &w.doc, catalog, pusher).await?
         else {
             return Ok(FastOutcome::Resync);
@@ -238,8 +235,55 @@ async fn alone(state: &AppState, key: &DocKey, w: &Waiting, catalog: &Arc<Catalo
     Err(busy())
 }
 
+/// The catalog in force for the document `key`'s township, read after the document is: a new
+/// catalog set meanwhile (`admin set-catalog`, from another process) makes the document's
+/// figures again and so its version, so a push checked against the catalog it read after the
+/// version it builds on is never stored over figures of a newer catalog.
+pub(crate) async fn catalog_after(state: &AppState, key: &DocKey) -> AppResult<Arc<Catalog>> {
+    state.catalog_for(Some(&key.township)).await
+}
+
 /// The answer to a push whose document kept changing under it (other server processes
 /// storing first at every attempt).
 pub(crate) fn busy() -> AppError {
     AppError::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue_of(key: &DocKey, n: u64) -> Queues {
+        let queues = Queues::default();
+        let doc =
+            FastDoc { village: key.village.clone(), year: key.year, known: vec![], heads: vec![], changes: vec![] };
+        let mut map = queues.lock();
+        for id in 0..n {
+            let (reply, _) = oneshot::channel();
+            let waiting =
+                Waiting { id, doc: doc.clone(), account: "a".into(), peer: "p".into(), mine: HashSet::new(), reply };
+            map.entry(key.clone()).or_default().push(waiting);
+        }
+        drop(map);
+        queues
+    }
+
+    #[test]
+    fn the_holder_is_served_with_the_first_come_however_late_it_queued() {
+        let key = DocKey {
+            township: "t1".into(),
+            village: zhibu_schema::VillageId::parse("v1").expect("id"),
+            year: zhibu_schema::Year::new(2026).expect("year"),
+        };
+        let ids = |taken: Vec<Waiting>| taken.iter().map(|w| w.id).collect::<Vec<_>>();
+        // The holder ninth in the queue: the first seven come, and then the holder.
+        let queues = queue_of(&key, 10);
+        assert_eq!(ids(queues.take(&key, MOST, 8)), [0, 1, 2, 3, 4, 5, 6, 8]);
+        assert_eq!(ids(queues.take(&key, MOST, 99)), [7, 9], "the rest, in their order");
+        assert_eq!(queues.waiting(&key), 0);
+        // Among the first eight, or served already: the first eight.
+        let queues = queue_of(&key, 10);
+        assert_eq!(ids(queues.take(&key, MOST, 3)), [0, 1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(ids(queues.take(&key, MOST, 3)), [8, 9]);
+    }
 }

@@ -172,6 +172,39 @@ async fn catalog_change_remakes_figures(backend: Backend) {
     assert!(ok && out.contains("已按新目录重算 2 份"), "{out}{err}");
     let v1 = scores(&app, "v1").await;
     assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 103 } else { 100 }), "{v1:?}");
+
+    // A catalog set while a push waits for its document (another process's set-catalog makes
+    // the figures again meanwhile): the push is checked and its figures made with the new one,
+    // not with the catalog in force when it came.
+    // The standard protocol's first round of a session trades heads; the entry goes in the
+    // second, which is held at the document.
+    use automerge::sync::SyncDoc;
+    volunteer(&mut phone, 2);
+    let octets = "application/octet-stream";
+    phone.state = automerge::sync::State::decode(&phone.state.encode()).expect("state");
+    let heads = phone.doc.generate_sync_message(&mut phone.state).expect("first message");
+    let (status, reply) = phone.post_raw(&app, heads.encode(), octets).await;
+    assert_eq!(status, 200);
+    let reply = automerge::sync::Message::decode(&reply).expect("reply");
+    phone.doc.receive_sync_message(&mut phone.state, reply).expect("applies");
+    let entry = phone.doc.generate_sync_message(&mut phone.state).expect("the entry's message").encode();
+    let key = DocKey { township: "t1".into(), village: "v1".parse().expect("id"), year: phone.year() };
+    let held = app.state.gates.document(&key).await;
+    let push = phone.post_raw(&app, entry, octets);
+    tokio::pin!(push);
+    while app.state.gates.users(&key) < 2 {
+        tokio::select! {
+            done = &mut push => panic!("the push went past the held document: {done:?}"),
+            () = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+        }
+    }
+    let (ok, _, err) = admin(&app.db.url, &["set-catalog", "t1", file.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    drop(held);
+    let (status, _) = push.await;
+    assert_eq!(status, 200, "the entry is stored");
+    let v1 = scores(&app, "v1").await;
+    assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 95 } else { 90 }), "{v1:?}");
 }
 
 zhibu_tests::backends!(a_new_catalog_remakes_the_townships_figures, catalog_change_remakes_figures);

@@ -122,12 +122,12 @@ async fn standard_push(
     require_content_type(headers, &["application/octet-stream"])?;
     // Inflated only for a caller who may push here.
     let body = crate::deflate::request_body(headers, body, state.config.max_body_bytes)?;
-    let catalog = state.catalog_for(Some(&key.township)).await?;
     let mine = state.db.actors_of(&caller.account.id).await?;
     let pusher = Pusher { account: &caller.account.id, mine: &mine };
     let _turn = (state.gates.document(&key).await, state.gates.push().await);
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(&key).await?;
+        let catalog = together::catalog_after(state, &key).await?;
         let sync_state = state.db.load_sync_state(&key, &peer).await?;
         let step = crate::admission::standard(state, &key, &mut base, sync_state, &body, &catalog, pusher).await?;
         let senders = vec![Sender::only(&caller.account.id, Some(&peer), Some(&step.state), &step.accepted)];
