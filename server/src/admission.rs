@@ -96,7 +96,7 @@ pub async fn standard(
 
 /// Incoming changes up to this size, admitted against records already read, are a short job
 /// (a month of a village's records is about 6 KB): see [`crate::gates`].
-const SHORT_PUSH_BYTES: usize = 64 * 1024;
+pub(crate) const SHORT_PUSH_BYTES: usize = 64 * 1024;
 
 /// Runs `admit` on a free core with the base document, its records as read, its changes kept
 /// as received, and the gates of the `pushers` (each an account and the actors it holds) for

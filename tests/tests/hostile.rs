@@ -247,10 +247,10 @@ backends!(records_are_voided_never_deleted, records_are_never_deleted);
 
 /// A compressed change of a few kilobytes that inflates to 64 MiB: Automerge inflates such a
 /// chunk whole before it checks anything, and a failed allocation aborts the server.
-fn inflation_bomb() -> Vec<u8> {
+fn inflation_bomb(mib: usize) -> Vec<u8> {
     use std::io::Write;
     let mut deflate = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    deflate.write_all(&vec![0u8; 64 << 20]).expect("deflates");
+    deflate.write_all(&vec![0u8; mib << 20]).expect("deflates");
     let data = deflate.finish().expect("deflates");
     let mut chunk = vec![0x85, 0x6f, 0x4a, 0x83, 0, 0, 0, 0, 2];
     let mut len = data.len();
@@ -265,44 +265,46 @@ fn inflation_bomb() -> Vec<u8> {
 
 /// Automerge chunks that declare more than the server will inflate or count are refused with a
 /// 400 before Automerge parses them, through both sync endpoints, and the server stays well.
+/// The bounds hold for a fast request in all: two documents that each stay under them, but not
+/// together, are refused, as is a document named twice.
 async fn bombs(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;
-    let bomb = inflation_bomb();
+    let bomb = inflation_bomb(64);
     assert!(bomb.len() < 200 * 1024, "{} bytes", bomb.len());
     let y = app.year;
 
     let heads = app.state.db.load_doc(&app.doc_key("v1")).await.expect("load").doc.get_heads();
-    let fast = zhibu_schema::sync::FastRequest {
-        v: zhibu_schema::sync::FAST_VERSION,
-        docs: vec![zhibu_schema::sync::FastDoc {
-            village: zhibu_schema::VillageId::parse("v1").expect("id"),
-            year: y,
-            known: zhibu_schema::sync::hashes_to_wire(&heads),
-            heads: zhibu_schema::sync::hashes_to_wire(&heads),
-            changes: vec![bomb.clone().into()],
-        }],
-        catalog: None,
+    let doc = |year: zhibu_schema::Year, chunk: &[u8]| zhibu_schema::sync::FastDoc {
+        village: zhibu_schema::VillageId::parse("v1").expect("id"),
+        year,
+        known: zhibu_schema::sync::hashes_to_wire(&heads),
+        heads: zhibu_schema::sync::hashes_to_wire(&heads),
+        changes: vec![chunk.to_vec().into()],
     };
-    let r = app
-        .http
-        .post(format!("{}/v1/sync", app.url))
-        .bearer_auth(&token)
-        .header("X-Peer-Id", "phone-b")
-        .header("Content-Type", "application/cbor")
-        .body(fast.encode())
-        .send()
-        .await
-        .expect("fast sync");
-    assert_eq!(r.status().as_u16(), 200);
-    let reply = zhibu_schema::sync::FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
-    match &reply.docs[0].outcome {
-        zhibu_schema::sync::FastOutcome::Refused { status, message, .. } => {
-            assert_eq!(*status, 400, "{message}");
-            assert!(message.contains("解压后超过"), "{message}");
-        }
-        other => panic!("{other:?}"),
+    let fast = |docs| {
+        let request = zhibu_schema::sync::FastRequest { v: zhibu_schema::sync::FAST_VERSION, docs, catalog: None };
+        app.http
+            .post(format!("{}/v1/sync", app.url))
+            .bearer_auth(&token)
+            .header("X-Peer-Id", "phone-b")
+            .header("Content-Type", "application/cbor")
+            .body(request.encode())
+    };
+    let last_year = zhibu_schema::Year::new(i64::from(y) - 1).expect("year");
+    let half = inflation_bomb(9);
+    for (what, docs) in [
+        ("one document's bomb", vec![doc(y, &bomb)]),
+        ("two documents under the bound each, over it together", vec![doc(y, &half), doc(last_year, &half)]),
+    ] {
+        let r = fast(docs).send().await.expect("fast sync");
+        assert_eq!(r.status().as_u16(), 400, "{what}");
+        let body: serde_json::Value = r.json().await.expect("JSON error");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("解压后超过"), "{what}: {body}");
     }
+    let twice = vec![doc(y, &[]), doc(y, &[])];
+    assert_eq!(refused(&app, fast(twice), "a document named twice").await, 400);
 
     let message = automerge::sync::Message {
         heads: vec![],

@@ -186,6 +186,25 @@ async fn fast(
     if request.docs.len() > 64 {
         return Err(AppError::bad_request("一次最多同步 64 份文档"));
     }
+    let mut named = HashSet::new();
+    if let Some(twice) = request.docs.iter().find(|d| !named.insert((&d.village, d.year))) {
+        return Err(AppError::bad_request(format!(
+            "一次同步中村 {} 的 {} 年文档出现了两次",
+            twice.village, twice.year
+        )));
+    }
+    // The bounds on what chunks inflate to and declare hold for the request, in all, not for
+    // each of its documents: 64 documents would otherwise ask 64 times as much.
+    let short = body.len() <= crate::admission::SHORT_PUSH_BYTES;
+    let (request, bounded) = state
+        .gates
+        .cpu_if_short(short, move || {
+            let chunks = request.docs.iter().flat_map(|d| d.changes.iter().map(|c| c.as_slice()));
+            let bounded = zhibu_schema::sync::bounds::Budget::check_all(chunks);
+            (request, bounded)
+        })
+        .await;
+    bounded?;
     let mine = state.db.actors_of(&caller.account.id).await?;
     let mut docs = Vec::with_capacity(request.docs.len());
     for doc in &request.docs {
