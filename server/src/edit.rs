@@ -41,5 +41,5 @@ where
             return Ok(());
         }
     }
-    Err(AppError::Internal(anyhow::anyhow!("document {key:?} kept changing")))
+    Err(crate::together::busy())
 }

@@ -126,6 +126,9 @@ impl From<anyhow::Error> for AppError {
             rusqlite::Error::SqliteFailure(f, _) => sqlite_unavailable(f.extended_code),
             _ => false,
         };
+        if e.chain().any(|c| c.is::<crate::db::documents::KeptChanging>()) {
+            return crate::together::busy();
+        }
         if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(is_unavailable)
             || e.chain().filter_map(|c| c.downcast_ref::<rusqlite::Error>()).any(rusqlite_unavailable)
         {
@@ -141,37 +144,53 @@ pub fn error_body(code: &str, message: &str) -> serde_json::Value {
     json!({"error": {"code": code, "message": message}})
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
+/// An error as its answer says it: status, code, message and violations. A server fault is
+/// logged here, its cause never shown to the client.
+#[derive(Debug)]
+pub struct Said {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub violations: Vec<Violation>,
+}
+
+impl AppError {
+    /// What the answer says, the fault logged (see [`Said`]).
+    pub fn said(self) -> Said {
+        let bare = |status, code, message: &str| Said { status, code, message: message.to_owned(), violations: vec![] };
         match self {
-            AppError::Client { status, code, message, violations } => {
-                let mut body = error_body(code, &message);
-                if !violations.is_empty() {
-                    body["error"]["violations"] = json!(violations);
-                }
-                (status, Json(body)).into_response()
-            }
+            AppError::Client { status, code, message, violations } => Said { status, code, message, violations },
             AppError::Throttled { retry_after } => {
-                let message = throttled_message(retry_after);
-                let secs = crate::throttle::seconds(retry_after).to_string();
-                let mut response =
-                    (StatusCode::TOO_MANY_REQUESTS, Json(error_body("too_many_attempts", &message))).into_response();
-                if let Ok(v) = axum::http::HeaderValue::from_str(&secs) {
-                    response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
-                }
-                response
+                bare(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", &throttled_message(retry_after))
             }
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
-                let body = error_body("unavailable", "服务器暂时无法访问数据库，请稍后再试");
-                (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+                bare(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "服务器暂时无法访问数据库，请稍后再试")
             }
             AppError::Internal(cause) => {
                 tracing::error!(cause = %format!("{cause:#}"), "internal error");
-                let body = error_body("internal", "服务器内部错误，请稍后再试或联系管理员");
-                (StatusCode::INTERNAL_SERVER_ERROR, Json(body)).into_response()
+                bare(StatusCode::INTERNAL_SERVER_ERROR, "internal", "服务器内部错误，请稍后再试或联系管理员")
             }
         }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let retry_after = match &self {
+            AppError::Throttled { retry_after } => Some(crate::throttle::seconds(*retry_after).to_string()),
+            _ => None,
+        };
+        let Said { status, code, message, violations } = self.said();
+        let mut body = error_body(code, &message);
+        if !violations.is_empty() {
+            body["error"]["violations"] = json!(violations);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if let Some(v) = retry_after.and_then(|secs| axum::http::HeaderValue::from_str(&secs).ok()) {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+        }
+        response
     }
 }
 
@@ -235,6 +254,18 @@ impl std::error::Error for AppError {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A document that kept changing at every attempt is the client's to try again (409), also
+    /// when the error was wrapped on its way up; a server fault's cause is logged, not said.
+    #[test]
+    fn a_document_kept_changing_is_busy_and_a_fault_says_no_cause() {
+        let wrapped = anyhow::Error::from(crate::db::documents::KeptChanging("v1".into())).context("loading");
+        let said = AppError::from(wrapped).said();
+        assert_eq!((said.status, said.code), (StatusCode::CONFLICT, "busy"));
+        let said = AppError::Internal(anyhow::anyhow!("secret path /var/lib")).said();
+        assert_eq!((said.status, said.code), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        assert!(!said.message.contains("secret"), "{}", said.message);
+    }
 
     /// A database another program holds, or a full disk, is 503 (try again later) on SQLite as
     /// on PostgreSQL, through the writer's connection and through the pool's.

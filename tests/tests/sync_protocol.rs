@@ -35,6 +35,13 @@ async fn push_and_pull(backend: Backend) {
     let mut other = RawPhone::new(&app, &token2, "phone-b", "v1");
     other.sync(&app).await.expect("pull");
     assert_eq!(other.doc.get_heads(), phone.doc.get_heads());
+    // What the server knows of a device is the account's that synced with it: another account
+    // whose phone chose the same id starts afresh instead of from what it knew of the first.
+    let key = app.doc_key("v1");
+    let known = app.state.db.load_sync_state(&key, &phone.peer, "cadre1").await.expect("state");
+    assert_eq!(known.shared_heads, phone.doc.get_heads());
+    let theirs = app.state.db.load_sync_state(&key, &phone.peer, "cadre2").await.expect("state");
+    assert!(theirs.shared_heads.is_empty(), "{:?}", theirs.shared_heads);
 }
 backends!(push_and_pull_converge, push_and_pull);
 
@@ -319,3 +326,48 @@ async fn compaction(backend: Backend) {
     assert_eq!(fresh.doc.get_heads(), phone.doc.get_heads());
 }
 backends!(compaction_keeps_every_change, compaction);
+
+/// A document the server fails on is that document's 5xx in the fast reply: the request's other
+/// documents, stored or pulled, still reach the phone, instead of one 500 for all.
+async fn one_document_fails(backend: Backend) {
+    use zhibu_schema::sync::{FAST_VERSION, FastDoc, FastOutcome, FastRequest, FastResponse};
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let key = app.doc_key("v1");
+    // This year's stored document made unreadable, past the version any cache holds.
+    sqlx::query(
+        "UPDATE documents SET snapshot = $1, version = version + 1 \
+         WHERE township_id = $2 AND village_id = $3 AND year = $4",
+    )
+    .bind(b"not an automerge document".to_vec())
+    .bind(&key.township)
+    .bind(key.village.as_str())
+    .bind(i64::from(key.year))
+    .execute(&app.state.db.pool)
+    .await
+    .expect("damage");
+    let last_year = zhibu_schema::Year::new(i64::from(app.year) - 1).expect("year");
+    let pull = |year| FastDoc { village: key.village.clone(), year, known: vec![], heads: vec![], changes: vec![] };
+    let request = FastRequest { v: FAST_VERSION, docs: vec![pull(app.year), pull(last_year)], catalog: None };
+    let r = app
+        .http
+        .post(format!("{}/v1/sync", app.url))
+        .bearer_auth(&token)
+        .header("X-Peer-Id", "phone-a")
+        .header("Content-Type", "application/cbor")
+        .body(request.encode())
+        .send()
+        .await
+        .expect("fast sync");
+    assert_eq!(r.status().as_u16(), 200);
+    let reply = FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
+    match &reply.docs[0].outcome {
+        FastOutcome::Refused { status, code, message, .. } => {
+            assert_eq!((*status, code.as_str()), (500, "internal"), "{message}");
+            assert!(!message.contains("automerge"), "no cause shown: {message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&reply.docs[1].outcome, FastOutcome::Synced { changes, .. } if !changes.is_empty()), "{reply:?}");
+}
+backends!(one_documents_failure_is_its_own_5xx_in_a_fast_reply, one_document_fails);

@@ -19,7 +19,7 @@ use super::Access;
 use crate::admission::Pusher;
 use crate::audit;
 use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Said};
 use crate::extract::Body;
 use crate::push::{self, Push, Sender};
 use crate::state::AppState;
@@ -128,7 +128,7 @@ async fn standard_push(
     for _ in 0..ATTEMPTS {
         let mut base = state.load_doc(&key).await?;
         let catalog = together::catalog_after(state, &key).await?;
-        let sync_state = state.db.load_sync_state(&key, &peer).await?;
+        let sync_state = state.db.load_sync_state(&key, &peer, &caller.account.id).await?;
         let step = crate::admission::standard(state, &key, &mut base, sync_state, &body, &catalog, pusher).await?;
         let senders = vec![Sender::only(&caller.account.id, Some(&peer), Some(&step.state), &step.accepted)];
         let push = Push { key: &key, base: &base, accepted: step.accepted, catalog: &catalog, senders };
@@ -208,16 +208,18 @@ async fn fast(
     let mine = state.db.actors_of(&caller.account.id).await?;
     let mut docs = Vec::with_capacity(request.docs.len());
     for doc in &request.docs {
+        // A document the server fails on (its database out of reach, say) is that document's
+        // 5xx, and the others' outcomes, stored already, still reach the phone.
         let outcome = match fast_one(&state, &caller, &peer, doc, &mine).await {
             Ok(o) => o,
-            Err(AppError::Client { status, code, message, violations }) => {
+            Err(e) => {
+                let Said { status, code, message, violations } = e.said();
                 if matches!(status.as_u16(), 403 | 422) {
                     let year = doc.year.to_string();
                     audit::sync_refused(&caller.account.id, addr, doc.village.as_str(), &year, status.as_u16(), code);
                 }
                 FastOutcome::Refused { status: status.as_u16(), code: code.to_owned(), message, violations }
             }
-            Err(other) => return Err(other),
         };
         docs.push(FastReply { village: doc.village.clone(), year: doc.year, outcome });
     }

@@ -35,6 +35,12 @@ use super::{Backend, Db, now_ms};
 pub const COMPACT_AFTER: i64 = 128;
 
 /// The address of a document, with its township (every key starts with it).
+/// A document that other writers kept changing while it was read or stored, at every attempt:
+/// busy, for the client to try again (409 `busy`), not a fault of the server.
+#[derive(Debug, thiserror::Error)]
+#[error("the document {0} kept changing")]
+pub struct KeptChanging(pub String);
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DocKey {
     pub township: String,
@@ -181,7 +187,7 @@ impl Db {
             let origin = (key.village.clone(), key.year);
             return Ok(Parts { origin, snapshot, changes, version, projected });
         }
-        anyhow::bail!("the document {key:?} kept changing while it was loaded")
+        Err(KeptChanging(format!("{key:?}")).into())
     }
 
     /// Every stored document of a township.
@@ -200,14 +206,19 @@ impl Db {
             .collect()
     }
 
-    pub async fn load_sync_state(&self, key: &DocKey, peer: &str) -> anyhow::Result<State> {
+    /// What the server last knew of the peer `peer` of `account` for a document: a state saved
+    /// under the same peer id by another account (two phones that chose one id) is not theirs,
+    /// and the sync starts afresh.
+    pub async fn load_sync_state(&self, key: &DocKey, peer: &str, account: &str) -> anyhow::Result<State> {
         let row = sqlx::query(
-            "SELECT state FROM sync_states WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4",
+            "SELECT state FROM sync_states WHERE township_id = $1 AND village_id = $2 AND year = $3 AND peer_id = $4 \
+             AND account_id = $5",
         )
         .bind(&key.township)
         .bind(key.village.as_str())
         .bind(i64::from(key.year))
         .bind(peer)
+        .bind(account)
         .fetch_optional(&self.pool)
         .await?;
         Ok(match row {
