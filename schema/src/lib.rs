@@ -36,7 +36,7 @@ pub use catalog::{
 pub use date::{Cadence, Date, DateError, Period, Year};
 pub use derive::compliance::{ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize};
 pub use derive::gaps::{CaseGap, case_gaps};
-pub use derive::late::late_by;
+pub use derive::late::{early_by, late_by};
 pub use derive::score::{
     MemberScore, MemberTotal, ScoreEntry, all_scores, all_totals, grade_distribution, member_score,
 };

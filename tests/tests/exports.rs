@@ -47,7 +47,7 @@ async fn exports(backend: Backend) {
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={y}")).await;
     assert_eq!(status, 200);
     let mut book = workbook(bytes);
-    assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "同步"]);
+    assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "提前录入", "同步"]);
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
     assert_eq!(summary[0].last().map(String::as_str), Some("最近同步（北京时间）"));

@@ -137,3 +137,72 @@ async fn pending_changes_survive_their_migration(backend: Backend) {
     assert_eq!(migrated.change_log(&key).await.expect("log").len(), 2, "the log keeps both");
 }
 backends!(pending_changes_survive_their_migration, pending_changes_survive_their_migration);
+
+/// Rows stored before early entries (提前录入) were told get them in the migration as a push
+/// would make them: dated after the day, in China Standard Time, the server first saw them;
+/// never a step of a voided case.
+async fn early_entries_are_found_in_rows_stored_before(backend: Backend) {
+    let Some((db, pool)) = before_migration(backend, "early entries").await else { return };
+    let ms = |rfc3339: &str| {
+        time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+            .expect("time")
+    };
+    // 04:00, 23:00 and 01:00 Beijing time.
+    for (meeting, seen) in
+        [("m1", "2026-03-05T20:00:00Z"), ("m2", "2026-03-10T15:00:00Z"), ("m3", "2026-03-09T17:00:00Z")]
+    {
+        sqlx::query(
+            "INSERT INTO p_meetings (township_id, village_id, year, meeting_id, kind, held_on, topic, grp, voided, \
+             present, quorum_due, quorum_met, first_seen_at, late_days) \
+             VALUES ('t1', 'v1', 2026, $1, 'branch_assembly', '2026-03-10', '学习', NULL, 0, 0, NULL, NULL, $2, NULL)",
+        )
+        .bind(meeting)
+        .bind(ms(seen))
+        .execute(&pool)
+        .await
+        .expect("meeting row");
+    }
+    for (case, voided) in [("c1", 0), ("c2", 1)] {
+        sqlx::query(
+            "INSERT INTO p_cases (township_id, village_id, year, case_id, item, title, opened_on, closed_on, voided, \
+             gap_count, gaps) VALUES ('t1', 'v1', 2026, $1, 'certificate', '证明', '2026-03-30', NULL, $2, 0, '[]')",
+        )
+        .bind(case)
+        .bind(voided)
+        .execute(&pool)
+        .await
+        .expect("case row");
+        sqlx::query(
+            "INSERT INTO p_case_steps (township_id, village_id, year, case_id, step, done_on, first_seen_at, late_days) \
+             VALUES ('t1', 'v1', 2026, $1, 'issue', '2026-04-02', $2, NULL)",
+        )
+        .bind(case)
+        .bind(ms("2026-03-31T00:00:00Z"))
+        .execute(&pool)
+        .await
+        .expect("step row");
+    }
+    pool.close().await;
+
+    let migrated = Db::connect(&db.url).await.expect("the rest of the migrations");
+    let meetings: Vec<(String, Option<i64>)> =
+        sqlx::query("SELECT meeting_id, early_days FROM p_meetings ORDER BY meeting_id")
+            .fetch_all(&migrated.pool)
+            .await
+            .expect("meetings")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(meetings, [("m1".to_owned(), Some(4)), ("m2".to_owned(), None), ("m3".to_owned(), None)]);
+    let steps: Vec<(String, Option<i64>)> =
+        sqlx::query("SELECT case_id, early_days FROM p_case_steps ORDER BY case_id")
+            .fetch_all(&migrated.pool)
+            .await
+            .expect("steps")
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+    assert_eq!(steps, [("c1".to_owned(), Some(2)), ("c2".to_owned(), None)]);
+}
+backends!(early_entries_are_found_in_rows_stored_before, early_entries_are_found_in_rows_stored_before);

@@ -244,6 +244,58 @@ async fn command_line(backend: Backend) {
 }
 backends!(a_cadre_uses_the_zhibu_program, command_line);
 
+/// A meeting dated after today: the program warns but keeps it (the phone's clock may be the
+/// one that is wrong), and once synced the township sees it as 提前录入 in the report, its
+/// CSV and its workbook, and on the village's page.
+async fn dated_ahead(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    // Next year's 5 January is ahead whatever today is.
+    let next = i64::from(app.year) + 1;
+    let day = format!("{next}-01-05");
+    let args = ["meeting", "record", "--kind", "theme_day", "--date", &day, "--topic", "事先写好的主题党日"];
+    let (code, out, err) = zhibu(d, &args);
+    assert_eq!(code, 0, "kept: {out}{err}");
+    assert!(err.contains(&format!("注意：日期 {day} 在今天")) && err.contains("提前录入"), "{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let token = app.token("staff1").await;
+    let (status, body) = app.get(&token, &format!("/v1/townships/t1/report?year={next}")).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let early = v1["early_entries"].as_array().expect("early entries");
+    assert_eq!(early.len(), 1, "{v1}");
+    assert_eq!((early[0]["record"].as_str(), early[0]["dated"].as_str()), (Some("meeting"), Some(day.as_str())));
+    assert!(early[0]["what"].as_str().is_some_and(|w| w.contains("事先写好的主题党日")), "{early:?}");
+    assert!(early[0]["days_early"].as_i64().is_some_and(|n| n >= 1), "{early:?}");
+    assert_eq!(v1["early_in_period"], 1);
+    assert_eq!(v1["late_entries"].as_array().map(Vec::len), Some(0));
+
+    let (status, csv) = app.get(&token, &format!("/v1/townships/t1/report.csv?year={next}")).await;
+    assert_eq!(status, 200);
+    let mut csv = csv::Reader::from_reader(&csv[..]);
+    let column = csv.headers().expect("header").iter().position(|h| h == "提前录入条数").expect("column");
+    let row = csv.records().map(|r| r.expect("row")).find(|r| &r[0] == "v1").expect("v1's row");
+    assert_eq!(&row[column], "1");
+    let (status, xlsx) = app.get(&token, &format!("/v1/townships/t1/report.xlsx?year={next}")).await;
+    assert_eq!(status, 200);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("xlsx");
+    let sheet = calamine::Reader::worksheet_range(&mut book, "提前录入").expect("the sheet");
+    let cells: Vec<String> = sheet.rows().nth(1).expect("a row").iter().map(ToString::to_string).collect();
+    assert!(cells.iter().any(|c| c.contains("事先写好的主题党日")) && cells.contains(&day), "{cells:?}");
+
+    let (status, page) = app.get(&token, &format!("/villages/v1?year={next}")).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("提前录入 1 次") && page.contains("提前录入 · 早"), "{page}");
+}
+backends!(a_record_dated_ahead_is_kept_and_shown_as_early, dated_ahead);
+
 /// Two cadres of a village take turns on one phone (a handover, a shared office phone). While
 /// the first cadre's edits wait to sync, the second is turned away with why, and nothing is
 /// lost; once they have synced, the second logs in, gets an actor of its own, and its edits

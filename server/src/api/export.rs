@@ -33,6 +33,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "未达标项数",
             "法定人数不足的会议",
             "补录条数",
+            "提前录入条数",
             "有缺项的事项",
             "党员人数",
             "优秀",
@@ -61,6 +62,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.behind.to_string(),
                 quorum.to_string(),
                 v.late_in_period.to_string(),
+                v.early_in_period.to_string(),
                 v.cases.len().to_string(),
                 v.members.to_string(),
                 g.excellent.to_string(),
@@ -190,21 +192,40 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
     let header = strings(["村名", "事项", "标题", "立项日期", "办结日期", "问题"]);
     sheet(&mut book, "小微权力", &header, &cases, &bold)?;
 
-    let mut late = Vec::new();
-    for v in &report.villages {
-        for l in &v.late_entries {
-            late.push(vec![
-                v.name.clone(),
-                if l.record == "meeting" { "会议" } else { "事项步骤" }.to_owned(),
-                l.what.clone(),
-                l.dated.clone(),
-                format_rfc3339(&l.first_seen_at),
-                l.days_late.to_string(),
-            ]);
-        }
-    }
+    // Late entries (补录), then early ones (提前录入), each on a sheet of its own.
+    let arrival_row = |village: &str, record: &str, what: &str, dated: &str, seen: &str, days: i64| {
+        let kind = if record == "meeting" { "会议" } else { "事项步骤" };
+        vec![
+            village.to_owned(),
+            kind.to_owned(),
+            what.to_owned(),
+            dated.to_owned(),
+            format_rfc3339(seen),
+            days.to_string(),
+        ]
+    };
+    let late: Vec<Vec<String>> = report
+        .villages
+        .iter()
+        .flat_map(|v| {
+            v.late_entries
+                .iter()
+                .map(|l| arrival_row(&v.name, l.record, &l.what, &l.dated, &l.first_seen_at, l.days_late))
+        })
+        .collect();
     let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到（北京时间）", "晚了几天"]);
     sheet(&mut book, "补录", &header, &late, &bold)?;
+    let early: Vec<Vec<String>> = report
+        .villages
+        .iter()
+        .flat_map(|v| {
+            v.early_entries
+                .iter()
+                .map(|e| arrival_row(&v.name, e.record, &e.what, &e.dated, &e.first_seen_at, e.days_early))
+        })
+        .collect();
+    let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到（北京时间）", "早了几天"]);
+    sheet(&mut book, "提前录入", &header, &early, &bold)?;
 
     let mut devices = Vec::new();
     for v in &report.villages {

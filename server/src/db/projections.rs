@@ -16,7 +16,7 @@ use sqlx::{Any, Row, Transaction};
 use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
     AttendanceStatus, Catalog, Collection, Date, Period, RecordId, VillageYear, all_totals, case_gaps, compliance,
-    late_by, quorum,
+    early_by, late_by, quorum,
 };
 
 use super::Backend;
@@ -61,6 +61,7 @@ const TABLES: [Table; 6] = [
             "quorum_met",
             "first_seen_at",
             "late_days",
+            "early_days",
             "attendance",
         ],
         key_len: 1,
@@ -71,7 +72,11 @@ const TABLES: [Table; 6] = [
         columns: &["case_id", "item", "title", "opened_on", "closed_on", "voided", "gap_count", "gaps"],
         key_len: 1,
     },
-    Table { name: "p_case_steps", columns: &["case_id", "step", "done_on", "first_seen_at", "late_days"], key_len: 2 },
+    Table {
+        name: "p_case_steps",
+        columns: &["case_id", "step", "done_on", "first_seen_at", "late_days", "early_days"],
+        key_len: 2,
+    },
     Table {
         name: "p_compliance",
         columns: &[
@@ -230,6 +235,7 @@ fn project_records(
             Val::OptInt(q.map(|q| i64::from(q.met()))),
             Val::Int(seen_at),
             Val::OptInt(late_by(m.held_on, day_of(seen_at), catalog)),
+            Val::OptInt(early_by(m.held_on, day_of(seen_at))),
             Val::Text(attendance_json(m)),
         ];
         put(&mut meetings, 1, row);
@@ -271,8 +277,13 @@ fn project_records(
         put(&mut cases, 1, row);
         for (code, s) in &c.steps {
             let seen_at = first_seen(&format!("step:{id}:{code}"));
-            let late = if c.voided.is_some() { None } else { late_by(s.done_on, day_of(seen_at), catalog) };
-            put(&mut steps, 2, vec![text(id), text(code), text(s.done_on), Val::Int(seen_at), Val::OptInt(late)]);
+            let (late, early) = match c.voided {
+                Some(_) => (None, None),
+                None => (late_by(s.done_on, day_of(seen_at), catalog), early_by(s.done_on, day_of(seen_at))),
+            };
+            let row =
+                vec![text(id), text(code), text(s.done_on), Val::Int(seen_at), Val::OptInt(late), Val::OptInt(early)];
+            put(&mut steps, 2, row);
         }
     }
     [meetings, points, cases, steps]

@@ -1,5 +1,6 @@
 //! Read models for the web pages beyond the township report: townships and village names, and
-//! when the server first received each meeting and case step with how late that was (补录),
+//! when the server first received each meeting and case step with how late that was (补录) or
+//! how early (提前录入),
 //! read from the projections that every accepted push rebuilds.
 
 use std::collections::HashMap;
@@ -10,11 +11,12 @@ use super::Db;
 use super::documents::DocKey;
 
 /// When a record first reached the server (Unix ms), and how many days after its date that was
-/// when it counts as a late entry.
+/// when it counts as a late entry, or before its date when it is an early one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arrival {
     pub first_seen_at: i64,
     pub late_days: Option<i64>,
+    pub early_days: Option<i64>,
 }
 
 /// Arrivals of a document's meetings (by id) and case steps (by case id and step code).
@@ -25,7 +27,11 @@ pub struct Arrivals {
 }
 
 fn arrival(r: &sqlx::any::AnyRow) -> Result<Arrival, sqlx::Error> {
-    Ok(Arrival { first_seen_at: r.try_get("first_seen_at")?, late_days: r.try_get("late_days")? })
+    Ok(Arrival {
+        first_seen_at: r.try_get("first_seen_at")?,
+        late_days: r.try_get("late_days")?,
+        early_days: r.try_get("early_days")?,
+    })
 }
 
 impl Db {
@@ -47,7 +53,7 @@ impl Db {
         let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
         let mut out = Arrivals::default();
         let rows = sqlx::query(
-            "SELECT meeting_id, first_seen_at, late_days FROM p_meetings \
+            "SELECT meeting_id, first_seen_at, late_days, early_days FROM p_meetings \
              WHERE township_id = $1 AND village_id = $2 AND year = $3",
         )
         .bind(t)
@@ -59,7 +65,7 @@ impl Db {
             out.meetings.insert(r.try_get("meeting_id")?, arrival(r)?);
         }
         let rows = sqlx::query(
-            "SELECT case_id, step, first_seen_at, late_days FROM p_case_steps \
+            "SELECT case_id, step, first_seen_at, late_days, early_days FROM p_case_steps \
              WHERE township_id = $1 AND village_id = $2 AND year = $3",
         )
         .bind(t)

@@ -1,6 +1,6 @@
 //! The township report, read from the projections with SQL: per village, meetings held
 //! against required per kind and period with quorum failures, members per grade, cases with
-//! gaps, late entries (补录), and the last sync of each device.
+//! gaps, late entries (补录) and early ones (提前录入), and the last sync of each device.
 
 use std::collections::BTreeMap;
 
@@ -42,6 +42,10 @@ pub struct VillageReport {
     pub late_entries: Vec<LateEntry>,
     /// How many of them are dated in the chosen period, as `summary` counts.
     pub late_in_period: usize,
+    /// Every early entry of the year (提前录入): dated after the day the server first saw it.
+    pub early_entries: Vec<EarlyEntry>,
+    /// How many of them are dated in the chosen period.
+    pub early_in_period: usize,
     pub last_sync_at: Option<String>,
     pub devices: Vec<DeviceSync>,
 }
@@ -106,6 +110,18 @@ pub struct LateEntry {
     pub days_late: i64,
 }
 
+/// A meeting or case step dated after the day the server first received it (提前录入).
+#[derive(Debug, Clone, Serialize)]
+pub struct EarlyEntry {
+    /// `meeting` or `case_step`.
+    pub record: &'static str,
+    pub id: String,
+    pub what: String,
+    pub dated: String,
+    pub first_seen_at: String,
+    pub days_early: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceSync {
     pub peer_id: String,
@@ -150,6 +166,8 @@ impl Db {
                     cases: Vec::new(),
                     late_entries: Vec::new(),
                     late_in_period: 0,
+                    early_entries: Vec::new(),
+                    early_in_period: 0,
                     last_sync_at: None,
                     devices: Vec::new(),
                 },
@@ -308,65 +326,21 @@ impl Db {
             });
         }
 
-        let rows = sqlx::query(
-            "SELECT village_id, meeting_id, kind, held_on, topic, first_seen_at, late_days FROM p_meetings \
-             WHERE township_id = $1 AND year = $2 AND voided = 0 AND late_days IS NOT NULL ORDER BY village_id, held_on, meeting_id",
-        )
-        .bind(township)
-        .bind(y)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let village: String = r.try_get("village_id")?;
+        for (village, f) in self.flagged(township, y, catalog, Arrived::Late).await? {
             let Some(v) = villages.get_mut(&village) else { continue };
-            let kind: String = r.try_get("kind")?;
-            let topic: String = r.try_get("topic")?;
-            let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label());
-            v.late_entries.push(LateEntry {
-                record: "meeting",
-                id: r.try_get("meeting_id")?,
-                what: format!("{label}：{topic}"),
-                dated: r.try_get("held_on")?,
-                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
-                days_late: r.try_get("late_days")?,
-            });
+            let Flagged { record, id, what, dated, first_seen_at, days } = f;
+            v.late_entries.push(LateEntry { record, id, what, dated, first_seen_at, days_late: days });
         }
-        let rows = sqlx::query(
-            "SELECT s.village_id AS village_id, s.case_id AS case_id, s.step AS step, s.done_on AS done_on, \
-             s.first_seen_at AS first_seen_at, s.late_days AS late_days, c.title AS title, c.item AS item \
-             FROM p_case_steps s JOIN p_cases c ON c.township_id = s.township_id AND c.village_id = s.village_id \
-             AND c.year = s.year AND c.case_id = s.case_id \
-             WHERE s.township_id = $1 AND s.year = $2 AND s.late_days IS NOT NULL AND c.voided = 0 \
-             ORDER BY s.village_id, s.done_on, s.case_id, s.step",
-        )
-        .bind(township)
-        .bind(y)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let village: String = r.try_get("village_id")?;
+        for (village, f) in self.flagged(township, y, catalog, Arrived::Early).await? {
             let Some(v) = villages.get_mut(&village) else { continue };
-            let item: String = r.try_get("item")?;
-            let step: String = r.try_get("step")?;
-            let step_name = zhibu_schema::Code::parse(&step)
-                .ok()
-                .and_then(|s| catalog.item(&item).and_then(|i| i.step(&s).map(|(_, d)| d.name.to_string())))
-                .unwrap_or_else(|| step.clone());
-            let title: String = r.try_get("title")?;
-            let case_id: String = r.try_get("case_id")?;
-            v.late_entries.push(LateEntry {
-                record: "case_step",
-                id: format!("{case_id}/{step}"),
-                what: format!("{title}：{step_name}"),
-                dated: r.try_get("done_on")?,
-                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
-                days_late: r.try_get("late_days")?,
-            });
+            let Flagged { record, id, what, dated, first_seen_at, days } = f;
+            v.early_entries.push(EarlyEntry { record, id, what, dated, first_seen_at, days_early: days });
         }
 
+        let in_period = |dated: &str| Date::parse(dated).is_ok_and(|d| period.contains(d));
         for v in villages.values_mut() {
-            v.late_in_period =
-                v.late_entries.iter().filter(|l| Date::parse(&l.dated).is_ok_and(|d| period.contains(d))).count();
+            v.late_in_period = v.late_entries.iter().filter(|l| in_period(&l.dated)).count();
+            v.early_in_period = v.early_entries.iter().filter(|l| in_period(&l.dated)).count();
         }
 
         let rows = sqlx::query(
@@ -398,5 +372,103 @@ impl Db {
             period: super::projections::period_code(year, period),
             villages: villages.into_values().collect(),
         })
+    }
+}
+
+/// How a record's arrival is flagged: late (补录) or early (提前录入).
+#[derive(Debug, Clone, Copy)]
+enum Arrived {
+    Late,
+    Early,
+}
+
+impl Arrived {
+    /// The projections' column of the days.
+    fn column(self) -> &'static str {
+        match self {
+            Arrived::Late => "late_days",
+            Arrived::Early => "early_days",
+        }
+    }
+}
+
+/// A meeting or case step flagged by its arrival, and by how many days.
+struct Flagged {
+    record: &'static str,
+    id: String,
+    what: String,
+    dated: String,
+    first_seen_at: String,
+    days: i64,
+}
+
+impl Db {
+    /// The township's meetings and case steps of a year flagged `how`, by village, in the
+    /// village's order of dates; voided ones, and steps of voided cases, left out.
+    async fn flagged(
+        &self,
+        township: &str,
+        y: i64,
+        catalog: &Catalog,
+        how: Arrived,
+    ) -> anyhow::Result<Vec<(String, Flagged)>> {
+        let days = how.column();
+        let mut out = Vec::new();
+        // `days` is one of two column names, never input.
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT village_id, meeting_id, kind, held_on, topic, first_seen_at, {days} AS days FROM p_meetings \
+             WHERE township_id = $1 AND year = $2 AND voided = 0 AND {days} IS NOT NULL \
+             ORDER BY village_id, held_on, meeting_id"
+        )))
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let kind: String = r.try_get("kind")?;
+            let topic: String = r.try_get("topic")?;
+            let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label());
+            let flagged = Flagged {
+                record: "meeting",
+                id: r.try_get("meeting_id")?,
+                what: format!("{label}：{topic}"),
+                dated: r.try_get("held_on")?,
+                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
+                days: r.try_get("days")?,
+            };
+            out.push((r.try_get("village_id")?, flagged));
+        }
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT s.village_id AS village_id, s.case_id AS case_id, s.step AS step, s.done_on AS done_on, \
+             s.first_seen_at AS first_seen_at, s.{days} AS days, c.title AS title, c.item AS item \
+             FROM p_case_steps s JOIN p_cases c ON c.township_id = s.township_id AND c.village_id = s.village_id \
+             AND c.year = s.year AND c.case_id = s.case_id \
+             WHERE s.township_id = $1 AND s.year = $2 AND s.{days} IS NOT NULL AND c.voided = 0 \
+             ORDER BY s.village_id, s.done_on, s.case_id, s.step"
+        )))
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let item: String = r.try_get("item")?;
+            let step: String = r.try_get("step")?;
+            let step_name = zhibu_schema::Code::parse(&step)
+                .ok()
+                .and_then(|s| catalog.item(&item).and_then(|i| i.step(&s).map(|(_, d)| d.name.to_string())))
+                .unwrap_or_else(|| step.clone());
+            let title: String = r.try_get("title")?;
+            let case_id: String = r.try_get("case_id")?;
+            let flagged = Flagged {
+                record: "case_step",
+                id: format!("{case_id}/{step}"),
+                what: format!("{title}：{step_name}"),
+                dated: r.try_get("done_on")?,
+                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
+                days: r.try_get("days")?,
+            };
+            out.push((r.try_get("village_id")?, flagged));
+        }
+        Ok(out)
     }
 }

@@ -96,7 +96,11 @@ fn row(m: &MeetingView) -> Vec<String> {
         m.absent_names.clone(),
         opt(&m.resolutions),
         quorum,
-        m.late_days.map(|d| format!("补录，晚 {d} 天")).unwrap_or_default(),
+        match (m.late_days, m.early_days) {
+            (Some(d), _) => format!("补录，晚 {d} 天"),
+            (None, Some(d)) => format!("提前录入，早 {d} 天"),
+            (None, None) => String::new(),
+        },
         opt(&m.first_seen),
         m.voided.clone().unwrap_or_else(|| "有效".to_owned()),
     ]

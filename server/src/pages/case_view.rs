@@ -17,6 +17,7 @@ pub struct StepRow {
     pub note: Option<String>,
     pub first_seen: Option<String>,
     pub late_days: Option<i64>,
+    pub early_days: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +54,7 @@ impl CaseView {
                 note: done.and_then(|s| s.note.as_ref().map(ToString::to_string)),
                 first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
                 late_days: arrival.and_then(|a| a.late_days),
+                early_days: arrival.and_then(|a| a.early_days),
             }
         };
         let mut steps: Vec<StepRow> =

@@ -64,6 +64,7 @@ struct VillageRow {
     no_records: bool,
     cells: Vec<Cell>,
     late: usize,
+    early: usize,
     cases: usize,
     members: i64,
     grades: Vec<Bar>,
@@ -205,6 +206,7 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         no_records,
         cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
+        early: v.early_in_period,
         cases: v.cases.len(),
         members: v.members,
         grades: grade_bars(g),
@@ -237,6 +239,9 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     }
     if v.late > 0 {
         what.push(format!("补录 {} 条", v.late));
+    }
+    if v.early > 0 {
+        what.push(format!("提前录入 {} 条", v.early));
     }
     if v.cases > 0 {
         what.push(format!("{} 件小微权力事项有问题", v.cases));

@@ -54,6 +54,8 @@ pub struct MeetingView {
     pub quorum: Option<QuorumView>,
     pub first_seen: Option<String>,
     pub late_days: Option<i64>,
+    /// Days its date is after the day the server first received it (提前录入).
+    pub early_days: Option<i64>,
     pub history_url: String,
 }
 
@@ -100,6 +102,7 @@ impl MeetingView {
             quorum: q.map(|q| QuorumView { present: q.present, due: q.due, met: q.met() }),
             first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
             late_days: arrival.and_then(|a| a.late_days),
+            early_days: arrival.and_then(|a| a.early_days),
             history_url: format!("/villages/{}/history/meeting/{id}?year={}", data.key.village, data.year()),
             present_names: String::new(),
             leave_names: String::new(),

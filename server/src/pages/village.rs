@@ -70,6 +70,7 @@ struct VillageView {
     links: VillageLinks,
     meetings: Vec<MeetingView>,
     late_meetings: usize,
+    early_meetings: usize,
     cases: Vec<CaseView>,
     cases_with_gaps: usize,
     members: Vec<MemberRow>,
@@ -104,6 +105,7 @@ async fn page(
         links: VillageLinks::new(&data, &viewer),
         // As the report counts them: a voided meeting does not count.
         late_meetings: meetings.iter().filter(|m| m.late_days.is_some() && m.voided.is_none()).count(),
+        early_meetings: meetings.iter().filter(|m| m.early_days.is_some() && m.voided.is_none()).count(),
         cases_with_gaps: cases.iter().filter(|c| !c.gaps.is_empty()).count(),
         meetings,
         cases,

@@ -119,8 +119,20 @@ pub fn code_or_name<'a>(
 }
 
 /// The date given, or today.
+/// `date`, or today. A day after today is written as given (the phone's clock may be the one
+/// that is wrong), with a warning on standard error: records are written after the fact, and
+/// the township sees a meeting or case step dated after the day the server received it as
+/// 提前录入.
 pub fn or_today(date: Option<crate::zhibu_schema::Date>) -> Result<crate::zhibu_schema::Date, crate::ClientError> {
-    date.map_or_else(today, Ok)
+    let Some(day) = date else { return today() };
+    if let Ok(today) = today()
+        && day > today
+    {
+        eprintln!(
+            "注意：日期 {day} 在今天（{today}）之后，请核对是否填错；会议和办理步骤提前记下的，乡镇会看到标为「提前录入」。"
+        );
+    }
+    Ok(day)
 }
 
 pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
