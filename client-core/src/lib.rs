@@ -50,7 +50,7 @@ pub use query::conflicts::{Conflict, ConflictValue};
 pub use query::gaps::CaseGaps;
 pub use query::status::{DocStatus, Status};
 pub use session::{Account, Role, Session};
-pub use sync::http::{HttpTransport, MyPoints, MyPointsEntry, fetch_my_points, login, logout};
+pub use sync::http::{HttpTransport, MyPoints, MyPointsEntry, change_password, fetch_my_points, login, logout};
 pub use sync::rebuild::{DroppedEdit, RebuildReport};
 pub use sync::report::{DocOutcome, DocSyncReport, SyncEvent, SyncReport};
 pub use sync::task::{SyncTask, WatchOptions};

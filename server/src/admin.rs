@@ -48,10 +48,11 @@ pub enum AdminCommand {
         year: Option<i64>,
         /// 为还没有账号的党员建账号（用户名即党员编号），每人一个随机初始密码，写入此 CSV 文件
         /// （文件须不存在，仅本人可读），再由乡镇分发
-        #[arg(long, value_name = "文件", conflicts_with = "member_password")]
+        #[arg(long, value_name = "文件")]
         member_passwords: Option<PathBuf>,
-        /// 为还没有账号的党员建账号，人人同一个初始密码（至少 8 位；不如 --member-passwords 安全）
-        #[arg(long, env = "ZHIBU_MEMBER_PASSWORD", hide_env_values = true)]
+        /// No longer taken: one password for every member let any member log in as another,
+        /// whose id is the next number. Kept, hidden, to say so and name the way that is.
+        #[arg(long, hide = true)]
         member_password: Option<String>,
     },
     /// 设置乡镇自己的目录文件（TOML 或 JSON）；不给文件则恢复默认
@@ -70,16 +71,11 @@ pub enum AdminCommand {
     },
 }
 
-/// A password an account may have: at least 8 characters, and at most the 256 bytes a login
-/// takes (a long Chinese passphrase would otherwise make an account no one can log in to).
 fn check_password(password: &str) -> anyhow::Result<()> {
-    if password.chars().count() < 8 {
-        bail!("密码至少 8 位");
+    match crate::auth::password_problem(password) {
+        Some(problem) => bail!(problem),
+        None => Ok(()),
     }
-    if password.len() > 256 {
-        bail!("密码太长：最多 256 字节（汉字每个 3 字节）");
-    }
-    Ok(())
 }
 
 /// A random first password for a member: ten letters and digits, none easily mistaken for
@@ -212,8 +208,10 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 Some(y) => zhibu_schema::Year::new(y)?,
                 None => api::this_year(),
             };
-            if let Some(p) = &member_password {
-                check_password(p).context("--member-password")?;
+            if member_password.is_some() {
+                bail!(
+                    "--member-password 已停用：所有党员同一个初始密码，谁都能用别人的编号登录。请用 --member-passwords 文件，为每人生成各自的随机初始密码"
+                );
             }
             // Checked before anything is written; `write_passwords` refuses it again.
             if let Some(p) = member_passwords.as_ref().filter(|p| p.exists()) {
@@ -239,7 +237,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             // Accounts to make: a member id another account holds as its name is refused before
             // anything is written (its member would log in to someone else's account).
             let mut new_accounts = Vec::new();
-            if member_password.is_some() || member_passwords.is_some() {
+            if member_passwords.is_some() {
                 let mut taken = Vec::new();
                 for (id, row) in &members {
                     match db.account(id.as_str()).await? {
@@ -286,15 +284,10 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 );
             }
             if !new_accounts.is_empty() {
-                let passwords: Vec<(String, String, String)> = match &member_password {
-                    Some(shared) => {
-                        new_accounts.iter().map(|(id, n)| (id.to_string(), n.to_string(), shared.clone())).collect()
-                    }
-                    None => new_accounts
-                        .iter()
-                        .map(|(id, n)| Ok((id.to_string(), n.to_string(), random_password()?)))
-                        .collect::<anyhow::Result<_>>()?,
-                };
+                let passwords: Vec<(String, String, String)> = new_accounts
+                    .iter()
+                    .map(|(id, n)| Ok((id.to_string(), n.to_string(), random_password()?)))
+                    .collect::<anyhow::Result<_>>()?;
                 // Written before the accounts are made: a password is never lost.
                 if let Some(path) = &member_passwords {
                     write_passwords(path, &passwords)?;

@@ -1,5 +1,5 @@
 //! The audit log: `tracing` events with target `audit`, one per login, refused login,
-//! throttled login, token revocation and refused sync.
+//! throttled login, password change, token revocation and refused sync.
 //!
 //! Invariant: an audit event names accounts by id and clients by address, and nothing else
 //! about them. Never a password, a token, a name typed at login that is not an existing
@@ -42,6 +42,11 @@ pub fn login_throttled(account: Typed<'_>, addr: ClientAddr, by: &'static str, r
 
 pub fn logout(account: &str, addr: ClientAddr) {
     tracing::info!(target: "audit", event = "logout", account, %addr);
+}
+
+/// An account's own password changed (every token of it ended, one new one issued).
+pub fn password_changed(account: &str, addr: ClientAddr) {
+    tracing::info!(target: "audit", event = "password_changed", account, %addr);
 }
 
 pub fn tokens_revoked(by: &str, account: &str, count: u64, addr: ClientAddr) {

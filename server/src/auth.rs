@@ -135,6 +135,58 @@ struct Login {
     password: String,
 }
 
+#[derive(Debug, Deserialize)]
+struct PasswordChange {
+    old_password: String,
+    new_password: String,
+}
+
+/// What is wrong with a password an account would have, in words for its owner: at least 8
+/// characters, and at most the 256 bytes a login takes (a long Chinese passphrase would
+/// otherwise make an account no one can log in to).
+pub fn password_problem(password: &str) -> Option<&'static str> {
+    if password.chars().count() < 8 {
+        Some("密码至少 8 位")
+    } else if password.len() > 256 {
+        Some("密码太长：最多 256 字节（汉字每个 3 字节）")
+    } else {
+        None
+    }
+}
+
+/// Changes the caller's own password. The old one is checked as a login checks it (and
+/// throttled alike, so a stolen token cannot be used to guess it); then the new one is set,
+/// every token of the account ends (another phone, a stolen token, the township clerk who
+/// handed out the first password), and a new token is issued for this client.
+pub async fn change_password(
+    state: &AppState,
+    addr: ClientAddr,
+    caller: &Caller,
+    old: &str,
+    new: &str,
+) -> AppResult<(Account, String)> {
+    if let Some(problem) = password_problem(new) {
+        return Err(AppError::client(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "bad_password", problem));
+    }
+    if new == old {
+        let message = "新密码不能与原密码相同";
+        return Err(AppError::client(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "bad_password", message));
+    }
+    let account = match log_in(state, addr, &caller.account.id, old).await {
+        Ok((account, _)) => account,
+        Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED => {
+            return Err(AppError::client(axum::http::StatusCode::FORBIDDEN, "wrong_password", "原密码不对"));
+        }
+        Err(e) => return Err(e),
+    };
+    if !state.db.set_password(&account.id, new.to_owned()).await? {
+        return Err(AppError::unauthorized());
+    }
+    let token = state.db.issue_token(&account.id, state.config.token_days).await?;
+    audit::password_changed(&account.id, addr);
+    Ok((account, token))
+}
+
 /// Checks a name and password and issues a login token: the API's login and the login page.
 /// A wrong name or password is a 401 `bad_credentials`; too many of them, per name or per
 /// address (see [`crate::throttle`]), a 429 that says when to try again.
@@ -244,6 +296,29 @@ async fn logout(
     Ok(AxumJson(json!({"ok": true})))
 }
 
+/// Changes the caller's own password: every token of the account ends, and the answer carries
+/// a new one for this client, as a login's does.
+#[utoipa::path(
+    post,
+    path = "/v1/auth/password",
+    tag = "auth",
+    request_body = crate::openapi::PasswordChange,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "新的登录令牌与账号；其他令牌都已作废", body = crate::openapi::LoginResponse),
+        crate::openapi::PasswordErrors,
+    )
+)]
+async fn password(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    caller: Caller,
+    Json(body): Json<PasswordChange>,
+) -> AppResult<AxumJson<serde_json::Value>> {
+    let (account, token) = change_password(&state, addr, &caller, &body.old_password, &body.new_password).await?;
+    Ok(AxumJson(json!({"token": token, "account": account})))
+}
+
 /// Revokes every token of an account (admin).
 #[utoipa::path(
     post,
@@ -276,6 +351,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/logout", post(logout))
+        .route("/v1/auth/password", post(password))
         .route("/v1/admin/accounts/{account}/revoke", post(revoke))
 }
 

@@ -106,6 +106,13 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(pages::router())
         .with_state(state)
+        // Reports, points and records read in a browser on a shared office computer must not
+        // stay in its cache after logging out: nothing is stored unless it says so itself (the
+        // stylesheet).
+        .layer(tower_http::set_header::SetResponseHeaderLayer::if_not_present(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))

@@ -89,6 +89,8 @@ error_sets! {
     SignedIn = [401, 503];
     /// The login.
     LoginErrors = [400, 401, 413, 415, 429, 503];
+    /// A password change: the old password is checked as a login is.
+    PasswordErrors = [400, 401, 403, 413, 415, 422, 429, 503];
     /// A call on a named thing the caller may not be allowed to touch.
     ReadErrors = [400, 401, 403, 404, 503];
     /// The administrator's calls on an account.
@@ -120,6 +122,15 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     pub token: String,
     pub account: AccountSchema,
+}
+
+/// `POST /v1/auth/password`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChange {
+    #[schema(max_length = 256)]
+    pub old_password: String,
+    #[schema(min_length = 8, max_length = 256)]
+    pub new_password: String,
 }
 
 /// `POST /v1/auth/logout`.
@@ -189,6 +200,7 @@ impl Modify for BearerAuth {
         crate::api::health::healthz,
         crate::auth::login,
         crate::auth::logout,
+        crate::auth::password,
         crate::auth::revoke,
         crate::api::catalog::catalog,
         crate::api::sync::standard,

@@ -55,9 +55,19 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
 
     let good = db.dir.path().join("good.csv");
     std::fs::write(&good, "\u{feff}姓名,党小组,正式/预备,支委,入党日期\n王建国,第一党小组,正式,是,1985-07-01\n李秀英,第二党小组,预备,否,2025/6/1\n").expect("write");
-    let (ok, out, err) =
+    // One password for every member let any member log in as another: no longer taken.
+    let (ok, _, err) =
         admin(url, &["import-roster", "c9", good.to_str().expect("path"), "--member-password", "member-pass"]);
+    assert!(!ok && err.contains("--member-password 已停用") && err.contains("--member-passwords"), "{err}");
+    let passwords = db.dir.path().join("passwords.csv");
+    let (ok, out, err) = admin(
+        url,
+        &["import-roster", "c9", good.to_str().expect("path"), "--member-passwords", passwords.to_str().expect("path")],
+    );
     assert!(ok, "{err}");
+    let handed_out = std::fs::read_to_string(&passwords).expect("passwords");
+    let first = handed_out.lines().find(|l| l.starts_with("c9-m01,")).expect("c9-m01's line");
+    let first_password = first.rsplit(',').next().expect("password").to_owned();
     assert!(out.contains("已导入 2 名党员"), "{out}");
 
     let check = Db::connect(url).await.expect("connect");
@@ -69,7 +79,7 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     let records = mapping::read(&check.load_doc(&key).await.expect("loads").doc).expect("reads").doc;
     let names: Vec<_> = records.members.values().map(|m| m.name.to_string()).collect();
     assert_eq!(names, ["王建国", "李秀英"]);
-    assert!(check.verify_login("c9-m01", "member-pass").await.expect("login").is_some(), "member accounts made");
+    assert!(check.verify_login("c9-m01", &first_password).await.expect("login").is_some(), "member accounts made");
     assert!(check.verify_login("c9-cadre", "secret-pass").await.expect("login").is_some());
 
     let catalog = db.dir.path().join("catalog.toml");
@@ -276,7 +286,8 @@ async fn roster_again(backend: Backend) {
     let (ok, _, err) = admin(&url, &["create-account", &next_id, "--role", "cadre", "--village", "v1"]);
     assert!(ok, "{err}");
     std::fs::write(&file, format!("{csv}新党员乙,预备,,\n")).expect("write");
-    let (ok, _, err) = admin(&url, &[&args[..], &["--member-password", "member-pass"]].concat());
+    let more = app.db.dir.path().join("more-passwords.csv");
+    let (ok, _, err) = admin(&url, &[&args[..], &["--member-passwords", more.to_str().expect("path")]].concat());
     assert!(!ok && err.contains(&format!("用户名「{next_id}」已是另一个账号")), "{err}");
     assert_eq!(app.records("v1").await.members.len(), after.members.len());
 

@@ -61,6 +61,7 @@ async fn the_openapi_description_lists_every_call() {
     let mut wanted: Vec<(String, String)> = [
         ("POST", "/v1/auth/login"),
         ("POST", "/v1/auth/logout"),
+        ("POST", "/v1/auth/password"),
         ("POST", "/v1/admin/accounts/{account}/revoke"),
         ("GET", "/v1/catalog"),
         ("POST", "/v1/villages/V/years/Y/sync"),

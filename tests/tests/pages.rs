@@ -513,6 +513,9 @@ async fn sessions_headers_and_refusals_over_http() {
     let r = get(&app, &member, &format!("/me?year={y}")).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
+    // The same figures read through the API with the session cookie are not kept either.
+    let api = get(&app, &member, &format!("/v1/me/points?year={y}")).await;
+    assert_eq!((api.status().as_u16(), &api.headers()["cache-control"]), (200, &"no-store".parse().expect("value")));
     let body = r.text().await.expect("body");
     assert!(body.contains("name=\"viewport\""), "made for phones");
     let v1 = app.records("v1").await;

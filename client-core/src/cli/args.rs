@@ -53,6 +53,9 @@ pub enum Command {
     Login(Login),
     /// 退出登录（手机上的记录和待同步的修改都保留）
     Logout,
+    /// 修改本账号的密码（需要联网；用旧密码登录的其他手机都会退出）。
+    /// 原密码和新密码从标准输入读取，也可用环境变量 ZHIBU_PASSWORD、ZHIBU_NEW_PASSWORD 给出
+    Password,
     /// 查看手机状态：账号、待同步的修改、上次同步时间、服务器拒绝的记录
     Status,
     /// 与服务器同步

@@ -365,6 +365,28 @@ pub async fn logout(phone: &Phone) -> Result<(), ClientError> {
     phone.clear_session()
 }
 
+/// Changes the password of the account logged in on this phone (`POST /v1/auth/password`):
+/// the server ends every token of the account, this phone's among them, and answers with a new
+/// one, which the phone keeps.
+pub async fn change_password(phone: &Phone, old: &str, new: &str) -> Result<Session, ClientError> {
+    let session = phone.session().ok_or(ClientError::NotLoggedIn)?;
+    let request = client()?
+        .post(format!("{}/v1/auth/password", session.server))
+        .bearer_auth(&session.token)
+        .json(&serde_json::json!({"old_password": old, "new_password": new}));
+    let response = match send(request).await {
+        Ok(r) => r,
+        // Not a sync: a wrong old password is refused, not records.
+        Err(TransportError::Refused(r)) => return Err(ClientError::NotAllowed(r.message)),
+        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::NotAllowed(m)),
+        Err(e) => return Err(e.into()),
+    };
+    let reply: LoginReply = serde_json::from_slice(&body(response).await?).map_err(undecodable)?;
+    let renewed = Session { server: session.server, token: reply.token, account: reply.account };
+    phone.set_session(renewed.clone())?;
+    Ok(renewed)
+}
+
 /// A member's own points as `GET /v1/me/points` returns them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MyPoints {

@@ -55,9 +55,23 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Account> {
     })
 }
 
-/// Hashes a password off the async threads (argon2 takes tens of milliseconds by design).
+/// Runs an argon2 job off the async threads, at most one a core at a time: each takes tens of
+/// milliseconds and 19 MiB by design, and a flood of logins (with names that do not exist,
+/// each checked against the decoy all the same) would otherwise start hundreds at once, up to
+/// tokio's 512 blocking threads, and take the memory and the cores the syncs need. The others
+/// wait their turn.
+async fn argon2_job<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> anyhow::Result<R> {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let turns = TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+    });
+    let _turn = turns.acquire().await?;
+    Ok(tokio::task::spawn_blocking(job).await?)
+}
+
+/// Hashes a password (see [`argon2_job`]).
 pub async fn hash_password(password: String) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || {
+    argon2_job(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
@@ -67,7 +81,7 @@ pub async fn hash_password(password: String) -> anyhow::Result<String> {
 }
 
 async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
+    argon2_job(move || Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok())
         .await
         .unwrap_or(false)
 }

@@ -107,6 +107,70 @@ async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: Header
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    new_password_again: String,
+}
+
+#[derive(Debug, Serialize)]
+struct PasswordView<'a> {
+    done: bool,
+    error: Option<&'a str>,
+}
+
+fn password_page(status: StatusCode, viewer: &Viewer, view: &PasswordView<'_>) -> Result<Response, PageError> {
+    Ok((status, render("password.html", "修改密码", Some(&viewer.info()), view)?).into_response())
+}
+
+async fn password_form(viewer: Viewer) -> Result<Response, PageError> {
+    password_page(StatusCode::OK, &viewer, &PasswordView { done: false, error: None })
+}
+
+/// A password changed from the pages: as `POST /v1/auth/password`, with the session's token
+/// (this form, like the login's, is checked to come from this site), and the new token put in
+/// the session cookie.
+async fn password_submit(
+    State(state): State<AppState>,
+    addr: ClientAddr,
+    headers: HeaderMap,
+    form: Result<Form<PasswordForm>, axum::extract::rejection::FormRejection>,
+) -> Result<Response, PageError> {
+    same_origin(&headers)?;
+    let Some(token) = session_token(&headers) else { return Ok(Redirect::to("/login").into_response()) };
+    let Some(account) = state.db.account_for_token(token).await.map_err(AppError::from)? else {
+        return Ok(Redirect::to("/login").into_response());
+    };
+    let viewer = Viewer(auth::Caller { account, token: token.to_owned() });
+    let form = form.map(|Form(f)| f).unwrap_or_default();
+    let refused = |status, error| password_page(status, &viewer, &PasswordView { done: false, error: Some(error) });
+    if form.new_password != form.new_password_again {
+        return refused(StatusCode::UNPROCESSABLE_ENTITY, "两次输入的新密码不一样，请重新输入");
+    }
+    match auth::change_password(&state, addr, &viewer.0, &form.old_password, &form.new_password).await {
+        Ok((_, token)) => {
+            let max_age = u64::from(state.config.token_days) * 86_400;
+            let cookie = session_cookie(&token, max_age, is_https(&headers));
+            let mut page = password_page(StatusCode::OK, &viewer, &PasswordView { done: true, error: None })?;
+            page.headers_mut().insert(header::SET_COOKIE, cookie);
+            Ok(page)
+        }
+        Err(AppError::Client { status, message, .. }) => refused(status, &message),
+        Err(AppError::Throttled { retry_after }) => {
+            refused(StatusCode::TOO_MANY_REQUESTS, &throttled_message(retry_after))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(root)).route("/login", get(show).post(submit)).route("/logout", post(logout))
+    Router::new()
+        .route("/", get(root))
+        .route("/login", get(show).post(submit))
+        .route("/logout", post(logout))
+        .route("/password", get(password_form).post(password_submit))
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::error::PageError;
 use super::session::ViewerInfo;
 
-const TEMPLATES: [(&str, &str); 11] = [
+const TEMPLATES: [(&str, &str); 12] = [
     ("base.html", include_str!("../../templates/base.html")),
     ("macros.html", include_str!("../../templates/macros.html")),
     ("error.html", include_str!("../../templates/error.html")),
@@ -23,6 +23,7 @@ const TEMPLATES: [(&str, &str); 11] = [
     ("book.html", include_str!("../../templates/book.html")),
     ("history.html", include_str!("../../templates/history.html")),
     ("me.html", include_str!("../../templates/me.html")),
+    ("password.html", include_str!("../../templates/password.html")),
     ("grade_bar.html", include_str!("../../templates/grade_bar.html")),
 ];
 

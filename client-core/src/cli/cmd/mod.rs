@@ -139,6 +139,7 @@ pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Login(args) => online::login(ctx, args),
         Command::Logout => online::logout(ctx),
+        Command::Password => online::password(ctx),
         Command::Sync { watch: false, retries } => online::sync(ctx, retries),
         Command::Sync { watch: true, .. } => online::watch(ctx),
         Command::Rebuild => online::rebuild(ctx),

@@ -11,12 +11,7 @@ use crate::cli::args::Login;
 pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
     let password = match args.password {
         Some(p) => p,
-        None => {
-            eprint!("密码：");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
+        None => prompt_line("密码：")?,
     };
     if password.is_empty() {
         return Err(Usage("密码不能为空".into()).into());
@@ -58,6 +53,42 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
         None => line,
     };
     ctx.out.show(|| line, &json);
+    Ok(0)
+}
+
+/// A line read from standard input after a prompt on standard error, or the environment
+/// variable's value when it is set.
+fn secret(prompt: &str, env: &str) -> anyhow::Result<String> {
+    match std::env::var(env) {
+        Ok(value) => Ok(value),
+        Err(_) => prompt_line(prompt),
+    }
+}
+
+/// A line read from standard input after a prompt on standard error.
+fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+pub fn password(ctx: &Ctx) -> anyhow::Result<u8> {
+    if ctx.phone.session().is_none() {
+        return Err(crate::ClientError::NotLoggedIn.into());
+    }
+    let old = secret("原密码：", "ZHIBU_PASSWORD")?;
+    let new = secret("新密码（至少 8 位）：", "ZHIBU_NEW_PASSWORD")?;
+    if std::env::var("ZHIBU_NEW_PASSWORD").is_err() && secret("再输一遍新密码：", "ZHIBU_NEW_PASSWORD")? != new
+    {
+        return Err(Usage("两次输入的新密码不一样，密码没有修改".into()).into());
+    }
+    if new.chars().count() < 8 {
+        return Err(Usage("新密码至少 8 位，密码没有修改".into()).into());
+    }
+    let session = ctx.block_on(crate::change_password(&ctx.phone, &old, &new))?;
+    let line = "密码已修改。用旧密码登录的其他手机和电脑都已退出，这台手机仍保持登录。".to_owned();
+    ctx.out.show(|| line, &json!({"account": session.account.id}));
     Ok(0)
 }
 
