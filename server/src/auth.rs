@@ -215,7 +215,9 @@ pub async fn log_in(
     let by_pair = Subject::AccountFrom(username, addr.0);
     let mut counted: Vec<Subject<'_>> = by_address.into_iter().collect();
     for subject in [by_pair, by_account] {
-        if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await? {
+        if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await?
+            && !(subject == by_account && throttle::is_known(&state.db, username, addr.0, now).await?)
+        {
             for earlier in counted {
                 throttle::uncount(&state.db, earlier).await?;
             }
@@ -231,6 +233,7 @@ pub async fn log_in(
     // A success clears the name's failures from this address; from everywhere, and from the
     // address, it only takes its own attempt back (someone else's guessing stays counted).
     throttle::clear(&state.db, by_pair, &limits, now).await?;
+    throttle::remember_success(&state.db, &account.id, addr.0, now).await?;
     throttle::uncount(&state.db, by_account).await?;
     if let Some(subject) = by_address {
         throttle::uncount(&state.db, subject).await?;

@@ -4,7 +4,10 @@
 //! An account is locked for the address its failures came from (five), so that whoever knows a
 //! cadre's name cannot lock the cadre out from elsewhere; failures of one name from many
 //! addresses lock it everywhere only at a higher count (thirty), which still bounds guessing
-//! spread over many machines.
+//! spread over many machines. That lock spares the addresses the account logged in from in the
+//! last 90 days (a cadre's phone, the township's office): guessing from six addresses would
+//! otherwise keep the owner out for good, names being easy to guess. The owner's own address
+//! still has its five.
 //!
 //! Invariants:
 //! - Attempts are counted in the database, so every server instance sharing it enforces the
@@ -57,7 +60,12 @@ pub enum Subject<'a> {
     AccountFrom(&'a str, Option<IpAddr>),
     /// Where the attempt came from; IPv6 by /64, the block one host usually holds.
     Address(IpAddr),
+    /// An address the account logged in from: not a counter, the time of the last success.
+    KnownFrom(&'a str, Option<IpAddr>),
 }
+
+/// How long an address an account logged in from stays known to it.
+const KNOWN_FOR: Duration = Duration::from_secs(90 * 24 * 3600);
 
 impl Subject<'_> {
     fn scope(&self) -> &'static str {
@@ -65,6 +73,7 @@ impl Subject<'_> {
             Subject::Account(_) => "account",
             Subject::AccountFrom(..) => "account_address",
             Subject::Address(_) => "address",
+            Subject::KnownFrom(..) => "known",
         }
     }
 
@@ -73,6 +82,7 @@ impl Subject<'_> {
             Subject::Account(_) => limits.per_account_everywhere,
             Subject::AccountFrom(..) => limits.per_account,
             Subject::Address(_) => limits.per_address,
+            Subject::KnownFrom(..) => i64::MAX,
         }
     }
 
@@ -80,7 +90,9 @@ impl Subject<'_> {
     fn digest(&self) -> String {
         let clear = match self {
             Subject::Account(name) => (*name).to_owned(),
-            Subject::AccountFrom(name, ip) => format!("{name}\0{}", ip.map(address_key).unwrap_or_default()),
+            Subject::AccountFrom(name, ip) | Subject::KnownFrom(name, ip) => {
+                format!("{name}\0{}", ip.map(address_key).unwrap_or_default())
+            }
             Subject::Address(ip) => address_key(*ip),
         };
         let mut h = Sha256::new();
@@ -183,11 +195,40 @@ pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) 
         .bind(subject.digest())
         .execute(&db.pool)
         .await?;
-    sqlx::query("DELETE FROM login_throttle WHERE window_start < $1")
+    sqlx::query("DELETE FROM login_throttle WHERE window_start < $1 AND (scope <> 'known' OR window_start < $2)")
         .bind(now_ms - 2 * limits.window.as_millis() as i64)
+        .bind(now_ms - KNOWN_FOR.as_millis() as i64)
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// Remembers that `account` logged in from `addr` now.
+pub async fn remember_success(db: &Db, account: &str, addr: Option<IpAddr>, now_ms: i64) -> Result<(), sqlx::Error> {
+    let known = Subject::KnownFrom(account, addr);
+    sqlx::query(
+        "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 0) \
+         ON CONFLICT (scope, subject) DO UPDATE SET window_start = excluded.window_start",
+    )
+    .bind(known.scope())
+    .bind(known.digest())
+    .bind(now_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Whether `account` logged in from `addr` in the last 90 days.
+pub async fn is_known(db: &Db, account: &str, addr: Option<IpAddr>, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let known = Subject::KnownFrom(account, addr);
+    let row =
+        sqlx::query("SELECT 1 AS known FROM login_throttle WHERE scope = $1 AND subject = $2 AND window_start > $3")
+            .bind(known.scope())
+            .bind(known.digest())
+            .bind(now_ms - KNOWN_FOR.as_millis() as i64)
+            .fetch_optional(&db.pool)
+            .await?;
+    Ok(row.is_some())
 }
 
 /// The client's address, when the server was started with connection info (it always is;

@@ -166,12 +166,35 @@ async fn behind_a_proxy(backend: Backend) {
     }
     assert_eq!(login_via_proxy(&app, "cadre1", PASSWORD, "192.0.2.1").await, 429, "locked from there");
     assert_eq!(login_via_proxy(&app, "cadre1", PASSWORD, "192.0.2.2").await, 200, "not from the cadre's phone");
-    // Failures of one name from many addresses lock it everywhere at thirty.
+    // Failures of one name from many addresses lock it everywhere at thirty, but for the
+    // addresses the account logged in from: the cadre's own phone still gets in.
+    assert_eq!(login_via_proxy(&app, "cadre2", PASSWORD, "192.0.2.50").await, 200, "the cadre's phone");
     for i in 0..30 {
         let client = format!("192.0.2.{}", 10 + i / 5);
         assert_eq!(login_via_proxy(&app, "cadre2", "wrong", &client).await, 401, "failure {i}");
     }
     assert_eq!(login_via_proxy(&app, "cadre2", PASSWORD, "192.0.2.99").await, 429, "guessing spread out");
+    assert_eq!(login_via_proxy(&app, "cadre2", PASSWORD, "192.0.2.50").await, 200, "from where it logged in before");
+    // There it still has its own five.
+    for _ in 0..5 {
+        assert_eq!(login_via_proxy(&app, "cadre2", "wrong", "192.0.2.50").await, 401);
+    }
+    assert_eq!(login_via_proxy(&app, "cadre2", PASSWORD, "192.0.2.50").await, 429, "five from there");
+    // The counters of ended windows are swept at the next success; the addresses an account
+    // logged in from are kept (for 90 days).
+    age_counters(&app, 60).await;
+    assert_eq!(login_via_proxy(&app, "cadre3", PASSWORD, "192.0.2.77").await, 200);
+    let an_hour_ago = zhibu_server::db::now_ms() - 3_600_000 + 60_000;
+    let old: std::collections::BTreeSet<String> =
+        sqlx::query("SELECT scope FROM login_throttle WHERE window_start < $1")
+            .bind(an_hour_ago)
+            .fetch_all(&app.state.db.pool)
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| sqlx::Row::get(r, "scope"))
+            .collect();
+    assert_eq!(old, ["known".to_owned()].into(), "of the rows an hour old, only the known addresses stay");
 
     // Without trusted proxies the header is the client's own word, and is not believed.
     let Some(direct) = TestApp::start(backend).await else { return };
