@@ -28,7 +28,7 @@ pub(crate) fn mid(s: &str) -> MemberId {
 pub(crate) fn code(s: &str) -> Code {
     Code::parse(s).unwrap()
 }
-pub(crate) fn text<const N: usize>(s: &str) -> Text<N> {
+pub(crate) fn text<const N: usize, const L: bool>(s: &str) -> Text<N, L> {
     Text::parse(s).unwrap()
 }
 pub(crate) fn key() -> DocKey {

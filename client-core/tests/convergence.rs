@@ -96,7 +96,7 @@ fn on(day: u16) -> Date {
     first.add_days(i64::from(day)).filter(|d| year().contains(*d)).unwrap_or(first)
 }
 
-fn text<const N: usize>(s: &str) -> Text<N> {
+fn text<const N: usize, const L: bool>(s: &str) -> Text<N, L> {
     Text::parse(s).unwrap()
 }
 

@@ -24,7 +24,7 @@ use zhibu_client::{ClientError, NewCase, NewPoints, Phone, PhoneOptions, store::
 const CHILD_DIR: &str = "ZHIBU_CHILD_DIR";
 const ROUNDS: usize = 30;
 
-fn text<const N: usize>(s: &str) -> Text<N> {
+fn text<const N: usize, const L: bool>(s: &str) -> Text<N, L> {
     Text::parse(s).unwrap()
 }
 

@@ -13,7 +13,7 @@ use zhibu_client::zhibu_schema::{
 };
 use zhibu_client::{DocOutcome, ErrorKind, MemberChange, NewPoints, SyncEvent, WatchOptions};
 
-fn text<const N: usize>(s: &str) -> Text<N> {
+fn text<const N: usize, const L: bool>(s: &str) -> Text<N, L> {
     Text::parse(s).unwrap()
 }
 

@@ -45,7 +45,7 @@ pub use id::{AccountId, Code, IdError, MemberId, RecordId, TownshipId, VillageId
 pub use meeting::{Attendance, AttendanceStatus, Meeting, MeetingKind};
 pub use member::{Member, MemberStatus};
 pub use points::{DeltaError, PointDelta, PointEntry};
-pub use role::Role;
+pub use role::{MIN_PASSWORD_CHARS, Role};
 pub use text::{Line, Name, Prose, Text, TextError};
 pub use validate::{check_document, check_read, erased, validate};
 pub use violation::{Collection, Rule, Violation};

@@ -43,6 +43,10 @@ impl Role {
     }
 }
 
+/// The fewest characters an account's password may have: the server refuses a shorter one, and
+/// the phone says so before asking it.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,7 +52,7 @@ fn day(n: u8) -> Date {
     year().first_day().add_days(i64::from(n)).expect("in year")
 }
 
-fn text<const N: usize>(s: &str) -> Text<N> {
+fn text<const N: usize, const L: bool>(s: &str) -> Text<N, L> {
     Text::parse(s).expect("text")
 }
 

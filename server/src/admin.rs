@@ -52,7 +52,7 @@ pub enum AdminCommand {
         member_passwords: Option<PathBuf>,
         /// No longer taken: one password for every member let any member log in as another,
         /// whose id is the next number. Kept, hidden, to say so and name the way that is.
-        #[arg(long, hide = true)]
+        #[arg(long, hide = true, env = "ZHIBU_MEMBER_PASSWORD", hide_env_values = true)]
         member_password: Option<String>,
     },
     /// 设置乡镇自己的目录文件（TOML 或 JSON）；不给文件则恢复默认

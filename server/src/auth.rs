@@ -6,6 +6,9 @@
 //! phones, the API) or as the web pages' session cookie. The cookie is HttpOnly and
 //! SameSite=Strict and authenticates safe requests (GET, HEAD) only: every write needs the
 //! bearer token, so no page, and no other site, can make a browser write on a user's behalf.
+//! The exceptions are the pages' own forms to log out and to change one's password
+//! (`pages/login.rs`), which are refused when the browser says they come from another site, and
+//! the latter needs the old password.
 
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -144,18 +147,20 @@ struct PasswordChange {
 /// What is wrong with a password an account would have, in words for its owner: at least 8
 /// characters, and at most the 256 bytes a login takes (a long Chinese passphrase would
 /// otherwise make an account no one can log in to).
-pub fn password_problem(password: &str) -> Option<&'static str> {
-    if password.chars().count() < 8 {
-        Some("密码至少 8 位")
+pub fn password_problem(password: &str) -> Option<String> {
+    let least = zhibu_schema::MIN_PASSWORD_CHARS;
+    if password.chars().count() < least {
+        Some(format!("密码至少 {least} 位"))
     } else if password.len() > 256 {
-        Some("密码太长：最多 256 字节（汉字每个 3 字节）")
+        Some("密码太长：最多 256 字节（汉字每个 3 字节）".to_owned())
     } else {
         None
     }
 }
 
 /// Changes the caller's own password. The old one is checked as a login checks it (and
-/// throttled alike, so a stolen token cannot be used to guess it); then the new one is set,
+/// throttled alike, so a stolen token cannot be used to guess it), though it is no login (no
+/// token for it, no login in the audit log); then the new one is set,
 /// every token of the account ends (another phone, a stolen token, the township clerk who
 /// handed out the first password), and a new token is issued for this client.
 pub async fn change_password(
@@ -172,8 +177,11 @@ pub async fn change_password(
         let message = "新密码不能与原密码相同";
         return Err(AppError::client(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "bad_password", message));
     }
-    let account = match log_in(state, addr, &caller.account.id, old).await {
-        Ok((account, _)) => account,
+    let account = match check_password(state, addr, &caller.account.id, old).await {
+        Ok((account, counted)) => {
+            counted.succeeded(state).await?;
+            account
+        }
         Err(e) if e.status() == axum::http::StatusCode::UNAUTHORIZED => {
             return Err(AppError::client(axum::http::StatusCode::FORBIDDEN, "wrong_password", "原密码不对"));
         }
@@ -187,15 +195,38 @@ pub async fn change_password(
     Ok((account, token))
 }
 
-/// Checks a name and password and issues a login token: the API's login and the login page.
-/// A wrong name or password is a 401 `bad_credentials`; too many of them, per name or per
-/// address (see [`crate::throttle`]), a 429 that says when to try again.
-pub async fn log_in(
+/// The throttle's counters an attempt was counted under (see [`crate::throttle`]).
+struct Counted<'a> {
+    by_pair: Subject<'a>,
+    by_account: Subject<'a>,
+    by_address: Option<Subject<'a>>,
+    limits: Limits,
+    now: i64,
+}
+
+impl Counted<'_> {
+    /// After a success: the name's failures from this address are forgotten; from everywhere,
+    /// and from the address, the success only takes its own attempt back (someone else's
+    /// guessing stays counted).
+    async fn succeeded(&self, state: &AppState) -> AppResult<()> {
+        throttle::clear(&state.db, self.by_pair, &self.limits, self.now).await?;
+        throttle::uncount(&state.db, self.by_account).await?;
+        if let Some(subject) = self.by_address {
+            throttle::uncount(&state.db, subject).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a name and password, the attempt counted first: the account, or a 401
+/// `bad_credentials`; too many failures, per name or per address, a 429 that says when to try
+/// again.
+async fn check_password<'a>(
     state: &AppState,
     addr: ClientAddr,
-    username: &str,
+    username: &'a str,
     password: &str,
-) -> AppResult<(Account, String)> {
+) -> AppResult<(Account, Counted<'a>)> {
     let refused = || AppError::client(axum::http::StatusCode::UNAUTHORIZED, "bad_credentials", "用户名或密码不对");
     if username.len() > 64 || password.len() > 256 {
         return Err(refused());
@@ -210,8 +241,9 @@ pub async fn log_in(
         audit::login_throttled(typed(state, username).await?, addr, "address", retry_after);
         return Err(AppError::Throttled { retry_after });
     }
-    // The name from this address, then from everywhere: a refusal takes back what was counted
-    // before it, so that only attempts that reach the password check count.
+    // The name from this address, then from everywhere (but from the addresses the account
+    // logged in from): a refusal takes back what was counted before it, so that only attempts
+    // that reach the password check count.
     let by_pair = Subject::AccountFrom(username, addr.0);
     let mut counted: Vec<Subject<'_>> = by_address.into_iter().collect();
     for subject in [by_pair, by_account] {
@@ -230,14 +262,21 @@ pub async fn log_in(
         audit::login_refused(typed(state, username).await?, addr);
         return Err(refused());
     };
-    // A success clears the name's failures from this address; from everywhere, and from the
-    // address, it only takes its own attempt back (someone else's guessing stays counted).
-    throttle::clear(&state.db, by_pair, &limits, now).await?;
-    throttle::remember_success(&state.db, &account.id, addr.0, now).await?;
-    throttle::uncount(&state.db, by_account).await?;
-    if let Some(subject) = by_address {
-        throttle::uncount(&state.db, subject).await?;
-    }
+    Ok((account, Counted { by_pair, by_account, by_address, limits, now }))
+}
+
+/// Checks a name and password and issues a login token: the API's login and the login page.
+/// A wrong name or password is a 401 `bad_credentials`; too many of them, per name or per
+/// address (see [`crate::throttle`]), a 429 that says when to try again.
+pub async fn log_in(
+    state: &AppState,
+    addr: ClientAddr,
+    username: &str,
+    password: &str,
+) -> AppResult<(Account, String)> {
+    let (account, counted) = check_password(state, addr, username, password).await?;
+    counted.succeeded(state).await?;
+    throttle::remember_success(&state.db, &account.id, addr.0, counted.now).await?;
     let token = state.db.issue_token(&account.id, state.config.token_days).await?;
     audit::login(&account.id, addr);
     Ok((account, token))

@@ -41,5 +41,5 @@ where
             return Ok(());
         }
     }
-    Err(crate::together::busy())
+    Err(AppError::busy())
 }

@@ -29,6 +29,11 @@ impl AppError {
     pub fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         AppError::Client { status, code, message: message.into(), violations: Vec::new() }
     }
+    /// The answer to a request whose document kept changing under it (other server processes
+    /// storing first at every attempt): try again later.
+    pub fn busy() -> Self {
+        Self::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试")
+    }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -127,7 +132,7 @@ impl From<anyhow::Error> for AppError {
             _ => false,
         };
         if e.chain().any(|c| c.is::<crate::db::documents::KeptChanging>()) {
-            return crate::together::busy();
+            return AppError::busy();
         }
         if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(is_unavailable)
             || e.chain().filter_map(|c| c.downcast_ref::<rusqlite::Error>()).any(rusqlite_unavailable)

@@ -59,7 +59,9 @@ impl Gates {
         lock.lock_owned().await
     }
 
-    /// How many hold the document or wait for it.
+    /// How many hold the document or wait for it: for tests that hold a document while
+    /// something else happens.
+    #[doc(hidden)]
     pub fn users(&self, key: &DocKey) -> usize {
         let map = self.documents.lock().unwrap_or_else(|p| p.into_inner());
         // Each holder and waiter has a clone of the map's own.

@@ -61,8 +61,14 @@ impl AppState {
         {
             return Ok(c.clone());
         }
-        let c = Catalog::from_json_str(&json)
-            .map(Arc::new)
+        // What `set-catalog` stored, checked then: read as a phone reads a catalog, past fields
+        // a newer server sharing the database may have stored, and checked again.
+        let c = serde_json::from_str::<Catalog>(&json)
+            .map_err(|e| e.to_string())
+            .and_then(|c| match c.check().first() {
+                None => Ok(Arc::new(c)),
+                Some(issue) => Err(issue.message.clone()),
+            })
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored catalog of {t} is broken: {e}")))?;
         cached.insert(t.to_owned(), (json, c.clone()));
         Ok(c)

@@ -18,7 +18,8 @@
 //!   address logs in all day without locking itself out).
 //! - Once a counter reaches its limit, further attempts are refused without checking the
 //!   password until its window ends; the refusal says when, in minutes, with `Retry-After`.
-//! - The table holds SHA-256 digests of names and addresses, never the names or addresses.
+//! - The table holds digests of names and addresses (HMAC-SHA-256 keyed with a secret of the
+//!   server's own, kept in the database), never the names or addresses.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -26,7 +27,8 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 use sqlx::Row;
 
 use crate::db::Db;
@@ -86,8 +88,9 @@ impl Subject<'_> {
         }
     }
 
-    /// The digest stored for this subject.
-    fn digest(&self) -> String {
+    /// The digest stored for this subject: keyed with the server's secret, so that the table
+    /// does not give the names and addresses away to whoever reads it.
+    fn digest(&self, key: &[u8]) -> String {
         let clear = match self {
             Subject::Account(name) => (*name).to_owned(),
             Subject::AccountFrom(name, ip) | Subject::KnownFrom(name, ip) => {
@@ -95,11 +98,11 @@ impl Subject<'_> {
             }
             Subject::Address(ip) => address_key(*ip),
         };
-        let mut h = Sha256::new();
-        h.update(self.scope().as_bytes());
-        h.update([0]);
-        h.update(clear.as_bytes());
-        hex::encode(h.finalize())
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");
+        mac.update(self.scope().as_bytes());
+        mac.update(&[0]);
+        mac.update(clear.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 
@@ -164,7 +167,7 @@ pub async fn count_attempt(
          RETURNING attempts, window_start",
     )
     .bind(subject.scope())
-    .bind(subject.digest())
+    .bind(subject.digest(&db.throttle_key[..]))
     .bind(now_ms)
     .bind(now_ms - window_ms)
     .bind(now_ms - window_ms)
@@ -181,7 +184,7 @@ pub async fn count_attempt(
 pub async fn uncount(db: &Db, subject: Subject<'_>) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE login_throttle SET attempts = attempts - 1 WHERE scope = $1 AND subject = $2 AND attempts > 0")
         .bind(subject.scope())
-        .bind(subject.digest())
+        .bind(subject.digest(&db.throttle_key[..]))
         .execute(&db.pool)
         .await?;
     Ok(())
@@ -192,7 +195,7 @@ pub async fn uncount(db: &Db, subject: Subject<'_>) -> Result<(), sqlx::Error> {
 pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM login_throttle WHERE scope = $1 AND subject = $2")
         .bind(subject.scope())
-        .bind(subject.digest())
+        .bind(subject.digest(&db.throttle_key[..]))
         .execute(&db.pool)
         .await?;
     sqlx::query("DELETE FROM login_throttle WHERE window_start < $1 AND (scope <> 'known' OR window_start < $2)")
@@ -211,7 +214,7 @@ pub async fn remember_success(db: &Db, account: &str, addr: Option<IpAddr>, now_
          ON CONFLICT (scope, subject) DO UPDATE SET window_start = excluded.window_start",
     )
     .bind(known.scope())
-    .bind(known.digest())
+    .bind(known.digest(&db.throttle_key[..]))
     .bind(now_ms)
     .execute(&db.pool)
     .await?;
@@ -224,7 +227,7 @@ pub async fn is_known(db: &Db, account: &str, addr: Option<IpAddr>, now_ms: i64)
     let row =
         sqlx::query("SELECT 1 AS known FROM login_throttle WHERE scope = $1 AND subject = $2 AND window_start > $3")
             .bind(known.scope())
-            .bind(known.digest())
+            .bind(known.digest(&db.throttle_key[..]))
             .bind(now_ms - KNOWN_FOR.as_millis() as i64)
             .fetch_optional(&db.pool)
             .await?;
@@ -362,6 +365,8 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
         assert_eq!(address_key(a), address_key(b));
         assert_eq!(address_key("::ffff:10.0.0.7".parse().expect("ip")), "10.0.0.7");
-        assert_ne!(Subject::Address(a).digest(), Subject::Account("2001:db8:1:2::/64").digest());
+        let key = [7u8; 32];
+        assert_ne!(Subject::Address(a).digest(&key), Subject::Account("2001:db8:1:2::/64").digest(&key));
+        assert_ne!(Subject::Address(a).digest(&key), Subject::Address(a).digest(&[8u8; 32]), "keyed");
     }
 }

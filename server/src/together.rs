@@ -22,7 +22,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::http::StatusCode;
 use tokio::sync::{OwnedMutexGuard, oneshot};
 use zhibu_schema::Catalog;
 use zhibu_schema::sync::{FastDoc, FastOutcome};
@@ -232,7 +231,7 @@ async fn alone(state: &AppState, key: &DocKey, w: &Waiting) -> AppResult<FastOut
             return Ok(outcome);
         }
     }
-    Err(busy())
+    Err(AppError::busy())
 }
 
 /// The catalog in force for the document `key`'s township, read after the document is: a new
@@ -241,12 +240,6 @@ async fn alone(state: &AppState, key: &DocKey, w: &Waiting) -> AppResult<FastOut
 /// version it builds on is never stored over figures of a newer catalog.
 pub(crate) async fn catalog_after(state: &AppState, key: &DocKey) -> AppResult<Arc<Catalog>> {
     state.catalog_for(Some(&key.township)).await
-}
-
-/// The answer to a push whose document kept changing under it (other server processes
-/// storing first at every attempt).
-pub(crate) fn busy() -> AppError {
-    AppError::client(StatusCode::CONFLICT, "busy", "该村的记录正被频繁修改，请稍后重试")
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ async fn exports(backend: Backend) {
     assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "提前录入", "同步"]);
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
-    assert_eq!(summary[0].last().map(String::as_str), Some("最近同步（北京时间）"));
+    assert_eq!(summary[0][summary[0].len() - 2..], ["最近同步（北京时间）", "提前录入条数"], "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");
@@ -58,9 +58,10 @@ async fn exports(backend: Backend) {
     assert!(v1[theme_col].starts_with('1'), "one theme day held: {v1:?}");
     let members_col = summary[0].iter().position(|h| h == "党员人数").expect("members column");
     assert_eq!(v1[members_col], "12", "counts are numbers Excel can sum");
-    assert_ne!(v1.last().map(String::as_str), Some("从未同步"));
+    let sync_col = summary[0].iter().position(|h| h == "最近同步（北京时间）").expect("sync column");
+    assert_ne!(v1[sync_col], "从未同步");
     let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");
-    assert_eq!(v2.last().map(String::as_str), Some("从未同步"));
+    assert_eq!(v2[sync_col], "从未同步");
     let sync = sheet(&mut book, "同步");
     assert_eq!(sync[0], ["村名", "账号", "设备", "最近同步（北京时间）"]);
     assert_eq!(sync[1][..3], ["一村", "cadre1", "peer-phone-a"]);
@@ -72,7 +73,7 @@ async fn exports(backend: Backend) {
     .unwrap_or_else(|e| panic!("{}: {e}", sync[1][3]))
     .assume_offset(time::macros::offset!(+8));
     assert!((time::OffsetDateTime::now_utc() - shown).abs() < time::Duration::minutes(5), "{shown}");
-    assert_eq!(v1.last(), Some(&sync[1][3]));
+    assert_eq!(v1[sync_col], sync[1][3]);
 
     // The report as CSV: the byte-order mark, then a file any CSV reader parses.
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={y}")).await;
@@ -85,7 +86,7 @@ async fn exports(backend: Backend) {
     assert_eq!(records.len(), 2);
     assert_eq!(&records[0][0], "v1");
     assert_eq!(&records[0][1], "一村");
-    assert_eq!(&records[1][records[1].len() - 1], "从未同步");
+    assert_eq!(&records[1][sync_col], "从未同步");
     // A year with no records at all says so, rather than 0/0 (nothing required).
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}", y.get() - 1)).await;
     assert_eq!(status, 200);
@@ -101,7 +102,7 @@ async fn exports(backend: Backend) {
     assert_eq!(book.sheet_names(), kinds);
     let themes = sheet(&mut book, "主题党日");
     assert_eq!(themes[0][..3], ["会议日期", "议题", "党小组"]);
-    assert!(themes[0].contains(&"缺席人员".to_owned()) && themes[0].contains(&"补录".to_owned()));
+    assert!(themes[0].contains(&"缺席人员".to_owned()) && themes[0].contains(&"补录/提前录入".to_owned()));
     assert_eq!(themes.len(), 2, "a header and the one theme day");
     let row = &themes[1];
     assert_eq!(row[0], held.to_string());

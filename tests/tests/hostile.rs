@@ -266,7 +266,8 @@ fn inflation_bomb(mib: usize) -> Vec<u8> {
 /// Automerge chunks that declare more than the server will inflate or count are refused with a
 /// 400 before Automerge parses them, through both sync endpoints, and the server stays well.
 /// The bounds hold for a fast request in all: two documents that each stay under them, but not
-/// together, are refused, as is a document named twice.
+/// together, are too large, and a document named twice is refused. Nothing is inflated for a
+/// caller who may not write the document: a member's bomb is a 403 of that document.
 async fn bombs(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;
@@ -298,13 +299,35 @@ async fn bombs(backend: Backend) {
         ("two documents under the bound each, over it together", vec![doc(y, &half), doc(last_year, &half)]),
     ] {
         let r = fast(docs).send().await.expect("fast sync");
-        assert_eq!(r.status().as_u16(), 400, "{what}");
+        assert_eq!(r.status().as_u16(), 413, "{what}: too large, so the phone sends a document at a time");
         let body: serde_json::Value = r.json().await.expect("JSON error");
         let message = body["error"]["message"].as_str().unwrap_or_default();
         assert!(message.contains("解压后超过"), "{what}: {body}");
     }
     let twice = vec![doc(y, &[]), doc(y, &[])];
     assert_eq!(refused(&app, fast(twice), "a document named twice").await, 400);
+    let member = app.token("v1-m01").await;
+    let request = zhibu_schema::sync::FastRequest {
+        v: zhibu_schema::sync::FAST_VERSION,
+        docs: vec![doc(y, &bomb)],
+        catalog: None,
+    };
+    let r = app
+        .http
+        .post(format!("{}/v1/sync", app.url))
+        .bearer_auth(&member)
+        .header("X-Peer-Id", "phone-m")
+        .header("Content-Type", "application/cbor")
+        .body(request.encode())
+        .send()
+        .await
+        .expect("fast sync");
+    assert_eq!(r.status().as_u16(), 200);
+    let reply = zhibu_schema::sync::FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
+    assert!(
+        matches!(&reply.docs[0].outcome, zhibu_schema::sync::FastOutcome::Refused { status: 403, .. }),
+        "{reply:?}"
+    );
 
     let message = automerge::sync::Message {
         heads: vec![],

@@ -350,3 +350,29 @@ async fn audit(backend: Backend) {
     }
 }
 backends!(the_audit_log_records_who_and_never_secrets, audit);
+
+/// The throttle keys its digests with a secret of the server's own, kept in the database: every
+/// server process on it counts under the same key, and no name or address can be found from a
+/// row by hashing guesses.
+async fn keyed(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let other = zhibu_server::Db::connect(&app.db.url).await.expect("a second process");
+    assert_eq!(app.state.db.throttle_key, other.throttle_key, "one key for every process");
+    assert_ne!(*app.state.db.throttle_key, [0u8; 32]);
+    assert_eq!(login(&app, &app.url, "cadre1", "wrong").await.0, 401);
+    let plain = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(b"account\0cadre1");
+        hex::encode(h.finalize())
+    };
+    let rows: Vec<String> = sqlx::query("SELECT subject FROM login_throttle")
+        .fetch_all(&app.state.db.pool)
+        .await
+        .expect("rows")
+        .iter()
+        .map(|r| sqlx::Row::get(r, "subject"))
+        .collect();
+    assert!(!rows.is_empty() && !rows.contains(&plain), "{rows:?}");
+}
+backends!(the_throttle_keys_its_digests_with_the_servers_secret, keyed);

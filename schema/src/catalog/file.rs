@@ -53,6 +53,32 @@ struct Offsets {
 }
 
 impl Offsets {
+    /// Where the record holding the field at `path` (`items[3].steps[1].x`, `meetings[0].y`,
+    /// `z`) starts: the start of the file for a field at the top.
+    fn base_of(&self, path: &str) -> usize {
+        let index = |part: &str| -> Option<(String, usize)> {
+            let (name, rest) = part.split_once('[')?;
+            Some((name.to_owned(), rest.strip_suffix(']')?.parse().ok()?))
+        };
+        let mut parts = path.split('.');
+        let top = parts.next().and_then(index);
+        let step = parts.next().and_then(index);
+        let found = match (top, step) {
+            (Some((list, i)), Some((steps, j))) if list == "items" && steps == "steps" => {
+                self.of(CatalogPath::Step { item: i, step: j }).or_else(|| self.of(CatalogPath::Item(i)))
+            }
+            (Some((list, i)), _) => match list.as_str() {
+                "grades" => self.of(CatalogPath::Grade(i)),
+                "point_rules" => self.of(CatalogPath::Rule(i)),
+                "meetings" => self.of(CatalogPath::Meeting(i)),
+                "items" => self.of(CatalogPath::Item(i)),
+                _ => None,
+            },
+            _ => None,
+        };
+        found.unwrap_or(0)
+    }
+
     fn of(&self, path: CatalogPath) -> Option<usize> {
         match path {
             CatalogPath::Field(name) => self.fields.iter().find(|(n, _)| *n == name).map(|(_, o)| *o),
@@ -136,15 +162,16 @@ fn strict<E>(
     text: &str,
     parsed: Result<Catalog, E>,
     unknown: Vec<String>,
+    offsets: impl Fn() -> Offsets,
     issue: impl Fn(E) -> FileIssue,
 ) -> Result<Catalog, CatalogFileError> {
+    let offsets = if unknown.is_empty() { Offsets::default() } else { offsets() };
     let mut issues: Vec<FileIssue> = unknown
         .iter()
         .map(|path| {
             let key = path.rsplit(['.', ']']).next().unwrap_or(path);
-            FileIssue {
-                line: key_line(text, key), message: format!("没有叫「{key}」的字段（{path}），请检查拼写")
-            }
+            let line = key_line(text, offsets.base_of(path), key);
+            FileIssue { line, message: format!("没有叫「{key}」的字段（{path}），请检查拼写") }
         })
         .collect();
     match parsed {
@@ -169,15 +196,73 @@ fn path_text(path: &serde_ignored::Path<'_>) -> String {
     }
 }
 
-/// The first line that sets `key`, in TOML (`key = `) or JSON (`"key":`).
-fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|line| {
-            let line = line.trim_start().trim_start_matches(['{', '[', ',', ' ']);
-            let bare = line.strip_prefix(key).or_else(|| line.strip_prefix(&format!("\"{key}\"")));
-            bare.is_some_and(|rest| rest.trim_start().starts_with(['=', ':']))
+/// The line that sets `key` (TOML `key =`, also inside an inline table, or JSON `"key":`),
+/// the first at or after the byte `from` (where the record holding it starts).
+fn key_line(text: &str, from: usize, key: &str) -> Option<usize> {
+    let first = line_of(text, from);
+    let sets = |line: &str| {
+        let quoted = format!("\"{key}\"");
+        [key, quoted.as_str()].into_iter().any(|k| {
+            line.match_indices(k).any(|(at, _)| {
+                let before = line[..at].trim_end();
+                let after = line[at + k.len()..].trim_start();
+                (before.is_empty() || before.ends_with(['{', ',', '['])) && after.starts_with(['=', ':'])
+            })
         })
-        .map(|i| i + 1)
+    };
+    text.lines().enumerate().skip(first - 1).find(|(_, line)| sets(line)).map(|(i, _)| i + 1)
+}
+
+/// Where the parts of a TOML file start.
+fn toml_offsets(text: &str) -> Offsets {
+    toml::from_str::<TomlLayout>(text)
+        .map(|l| {
+            let start = |s: &Spanned<IgnoredAny>| s.span().start;
+            let mut fields = Vec::new();
+            fields.extend(l.base_score.as_ref().map(|s| ("base_score", start(s))));
+            fields.extend(l.case_deadline_days.as_ref().map(|s| ("case_deadline_days", start(s))));
+            with_list_fields(Offsets {
+                fields,
+                grades: l.grades.iter().map(start).collect(),
+                rules: l.point_rules.iter().map(start).collect(),
+                meetings: l.meetings.iter().map(start).collect(),
+                items: l
+                    .items
+                    .iter()
+                    .map(|i| (i.span().start, i.get_ref().steps.iter().map(start).collect()))
+                    .collect(),
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// Where the parts of a JSON file start.
+fn json_offsets(text: &str) -> Offsets {
+    // A borrowed RawValue is a slice of `text`, so its address gives its offset.
+    let at = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
+    serde_json::from_str::<JsonLayout<'_>>(text)
+        .map(|l| {
+            let mut fields = Vec::new();
+            fields.extend(l.base_score.map(|r| ("base_score", at(r))));
+            fields.extend(l.case_deadline_days.map(|r| ("case_deadline_days", at(r))));
+            with_list_fields(Offsets {
+                fields,
+                grades: l.grades.iter().map(|r| at(r)).collect(),
+                rules: l.point_rules.iter().map(|r| at(r)).collect(),
+                meetings: l.meetings.iter().map(|r| at(r)).collect(),
+                items: l
+                    .items
+                    .iter()
+                    .map(|r| {
+                        let steps = serde_json::from_str::<JsonItem<'_>>(r.get())
+                            .map(|i| i.steps.iter().map(|s| at(s)).collect())
+                            .unwrap_or_default();
+                        (at(r), steps)
+                    })
+                    .collect(),
+            })
+        })
+        .unwrap_or_default()
 }
 
 impl Catalog {
@@ -186,34 +271,15 @@ impl Catalog {
         let mut unknown = Vec::new();
         let parsed = toml::de::Deserializer::parse(text)
             .and_then(|d| serde_ignored::deserialize(d, |path| unknown.push(path_text(&path))));
-        let catalog: Catalog = strict(text, parsed, unknown, |e: toml::de::Error| FileIssue {
+        let offsets = || toml_offsets(text);
+        let catalog: Catalog = strict(text, parsed, unknown, offsets, |e: toml::de::Error| FileIssue {
             line: e.span().map(|s| line_of(text, s.start)),
             message: e.message().trim().to_owned(),
         })?;
-        let issues = catalog.check();
-        if issues.is_empty() {
-            return Ok(catalog);
+        match catalog.check() {
+            issues if issues.is_empty() => Ok(catalog),
+            issues => Err(offsets().report(text, issues)),
         }
-        let offsets = toml::from_str::<TomlLayout>(text)
-            .map(|l| {
-                let start = |s: &Spanned<IgnoredAny>| s.span().start;
-                let mut fields = Vec::new();
-                fields.extend(l.base_score.as_ref().map(|s| ("base_score", start(s))));
-                fields.extend(l.case_deadline_days.as_ref().map(|s| ("case_deadline_days", start(s))));
-                with_list_fields(Offsets {
-                    fields,
-                    grades: l.grades.iter().map(start).collect(),
-                    rules: l.point_rules.iter().map(start).collect(),
-                    meetings: l.meetings.iter().map(start).collect(),
-                    items: l
-                        .items
-                        .iter()
-                        .map(|i| (i.span().start, i.get_ref().steps.iter().map(start).collect()))
-                        .collect(),
-                })
-            })
-            .unwrap_or_default();
-        Err(offsets.report(text, issues))
     }
 
     /// Parses and checks a JSON catalog file (the same layout as the TOML one, and as
@@ -223,40 +289,15 @@ impl Catalog {
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = serde_ignored::deserialize(&mut de, |path| unknown.push(path_text(&path)))
             .and_then(|c| de.end().map(|()| c));
-        let catalog: Catalog = strict(text, parsed, unknown, |e: serde_json::Error| FileIssue {
+        let offsets = || json_offsets(text);
+        let catalog: Catalog = strict(text, parsed, unknown, offsets, |e: serde_json::Error| FileIssue {
             line: Some(e.line()),
             message: e.to_string(),
         })?;
-        let issues = catalog.check();
-        if issues.is_empty() {
-            return Ok(catalog);
+        match catalog.check() {
+            issues if issues.is_empty() => Ok(catalog),
+            issues => Err(offsets().report(text, issues)),
         }
-        // A borrowed RawValue is a slice of `text`, so its address gives its offset.
-        let at = |raw: &RawValue| raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let offsets = serde_json::from_str::<JsonLayout<'_>>(text)
-            .map(|l| {
-                let mut fields = Vec::new();
-                fields.extend(l.base_score.map(|r| ("base_score", at(r))));
-                fields.extend(l.case_deadline_days.map(|r| ("case_deadline_days", at(r))));
-                with_list_fields(Offsets {
-                    fields,
-                    grades: l.grades.iter().map(|r| at(r)).collect(),
-                    rules: l.point_rules.iter().map(|r| at(r)).collect(),
-                    meetings: l.meetings.iter().map(|r| at(r)).collect(),
-                    items: l
-                        .items
-                        .iter()
-                        .map(|r| {
-                            let steps = serde_json::from_str::<JsonItem<'_>>(r.get())
-                                .map(|i| i.steps.iter().map(|s| at(s)).collect())
-                                .unwrap_or_default();
-                            (at(r), steps)
-                        })
-                        .collect(),
-                })
-            })
-            .unwrap_or_default();
-        Err(offsets.report(text, issues))
     }
 
     /// Loads a catalog file by its name: `.json` as JSON, anything else as TOML.
@@ -336,6 +377,30 @@ mod tests {
         assert_eq!(err.issues.len(), 2, "{err}");
         assert!(err.issues.iter().all(|i| i.line.is_some()), "{err}");
         assert!(err.to_string().contains("items[1].fee"), "{err}");
+
+        // Inside an inline table, and inside a notice rule (which serde reads through a buffer),
+        // on the line of the record that holds it, not an earlier one with the same key.
+        let toml = DEFAULT_CATALOG_TOML
+            .replacen(
+                "notice = { kind = \"days\", days = 7 }",
+                "notice = { kind = \"days\", days = 7, where = \"公开栏\" }",
+                1,
+            )
+            .replacen(
+                "{ code = \"verification\", name = \"核实\" }",
+                "{ code = \"verification\", name = \"核实\", nmae = \"x\" }",
+                1,
+            );
+        let err = Catalog::from_toml_str(&toml).expect_err("unknown fields");
+        let mut lines: Vec<Option<usize>> = err.issues.iter().map(|i| i.line).collect();
+        lines.sort();
+        let mut expected = [Some(line_containing(&toml, "nmae")), Some(line_containing(&toml, "where = "))];
+        expected.sort();
+        assert_eq!(lines, expected, "{err}");
+        let toml = DEFAULT_CATALOG_TOML.replacen("grade = \"good\"", "grade = \"good\"\nname = \"良\"", 1);
+        let err = Catalog::from_toml_str(&toml).expect_err("unknown field");
+        let good = line_containing(&toml, "grade = \"good\"");
+        assert_eq!(err.issues[0].line, Some(good + 1), "the grade's own line, not a rule's name: {err}");
 
         let read: Catalog = serde_json::from_value(json).expect("a newer server's catalog reads");
         assert_eq!(read, Catalog::default());

@@ -151,7 +151,7 @@ pub struct MeetingRequirement {
 
 /// The public notice an item requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", try_from = "RawNotice")]
 pub enum NoticeRule {
     None,
     /// Posted for at least this many days.
@@ -160,6 +160,29 @@ pub enum NoticeRule {
     },
     /// Published in the monthly accounts notice (财务公开).
     Monthly,
+}
+
+/// A notice rule as written, read as a plain map: serde reads an internally tagged enum
+/// through a buffer, past which a field the catalog does not know goes unseen, and a catalog
+/// file must be told of a misspelt one (see `file.rs`).
+#[derive(Deserialize)]
+struct RawNotice {
+    kind: String,
+    days: Option<u32>,
+}
+
+impl TryFrom<RawNotice> for NoticeRule {
+    type Error = String;
+    fn try_from(raw: RawNotice) -> Result<Self, String> {
+        match (raw.kind.as_str(), raw.days) {
+            ("none", None) => Ok(NoticeRule::None),
+            ("monthly", None) => Ok(NoticeRule::Monthly),
+            ("days", Some(days)) => Ok(NoticeRule::Days { days }),
+            ("days", None) => Err("公示规则 days 须写明天数（days = 天数）".to_owned()),
+            ("none" | "monthly", Some(_)) => Err(format!("公示规则 {} 不需要天数", raw.kind)),
+            (other, _) => Err(format!("未知的公示规则「{other}」，应为 none、days 或 monthly")),
+        }
+    }
 }
 
 impl NoticeRule {

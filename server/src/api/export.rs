@@ -33,7 +33,6 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "未达标项数",
             "法定人数不足的会议",
             "补录条数",
-            "提前录入条数",
             "有缺项的事项",
             "党员人数",
             "优秀",
@@ -42,6 +41,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "不合格",
             "未评定（预备党员）",
             "最近同步（北京时间）",
+            "提前录入条数",
         ]
         .map(str::to_owned),
     );
@@ -62,7 +62,6 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.behind.to_string(),
                 quorum.to_string(),
                 v.late_in_period.to_string(),
-                v.early_in_period.to_string(),
                 v.cases.len().to_string(),
                 v.members.to_string(),
                 g.excellent.to_string(),
@@ -71,6 +70,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 g.unqualified.to_string(),
                 g.ungraded.to_string(),
                 v.last_sync_at.as_deref().map_or_else(|| "从未同步".to_owned(), format_rfc3339),
+                // After the others, so that a sheet read by column position keeps its columns.
+                v.early_in_period.to_string(),
             ]);
             row
         })

@@ -13,6 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use zhibu_schema::sync::bounds::Budget;
 use zhibu_schema::sync::{FAST_VERSION, FastOutcome, FastReply, FastRequest, FastResponse, Refusal};
 
 use super::Access;
@@ -140,20 +141,7 @@ async fn standard_push(
             });
         }
     }
-    Err(together::busy())
-}
-
-/// One document of a fast request: stored, or refused, or asked to resync.
-async fn fast_one(
-    state: &AppState,
-    caller: &Caller,
-    peer: &str,
-    doc: &zhibu_schema::sync::FastDoc,
-    mine: &HashSet<String>,
-) -> AppResult<FastOutcome> {
-    let key = super::doc_key(state, caller, Access::Write, doc.village.as_str(), &doc.year.to_string()).await?;
-    let push = FastPush { key: &key, doc, account: &caller.account.id, peer, mine };
-    together::fast(state, push).await
+    Err(AppError::busy())
 }
 
 /// The phones' fast path: every document of a device in one round trip (CBOR; see docs/API-EXTENSIONS.md).
@@ -193,26 +181,52 @@ async fn fast(
             twice.village, twice.year
         )));
     }
+    // Who may write which document, first: nothing of a document the caller may not write is
+    // inflated or read.
+    let mut keys = Vec::with_capacity(request.docs.len());
+    for doc in &request.docs {
+        keys.push(super::doc_key(&state, &caller, Access::Write, doc.village.as_str(), &doc.year.to_string()).await);
+    }
     // The bounds on what chunks inflate to and declare hold for the request, in all, not for
-    // each of its documents: 64 documents would otherwise ask 64 times as much.
+    // each of its documents: 64 documents would otherwise ask 64 times as much. A request past
+    // them is too large (413), which a phone answers by sending its documents one at a time.
+    let writable: Vec<bool> = keys.iter().map(Result::is_ok).collect();
     let short = body.len() <= crate::admission::SHORT_PUSH_BYTES;
     let (request, bounded) = state
         .gates
         .cpu_if_short(short, move || {
-            let chunks = request.docs.iter().flat_map(|d| d.changes.iter().map(|c| c.as_slice()));
-            let bounded = zhibu_schema::sync::bounds::Budget::check_all(chunks);
+            let docs = request.docs.iter().zip(writable).filter(|(_, w)| *w).map(|(d, _)| d);
+            let bounded = Budget::check_all(docs.flat_map(|d| d.changes.iter().map(|c| c.as_slice())));
             (request, bounded)
         })
         .await;
-    bounded?;
+    if let Err(refusal) = bounded {
+        return Err(AppError::client(StatusCode::PAYLOAD_TOO_LARGE, "too_large", refusal.to_string()));
+    }
     let mine = state.db.actors_of(&caller.account.id).await?;
     let mut docs = Vec::with_capacity(request.docs.len());
-    for doc in &request.docs {
+    let mut unavailable = None;
+    for (doc, key) in request.docs.iter().zip(keys) {
         // A document the server fails on (its database out of reach, say) is that document's
-        // 5xx, and the others' outcomes, stored already, still reach the phone.
-        let outcome = match fast_one(&state, &caller, &peer, doc, &mine).await {
+        // 5xx, and the others' outcomes, stored already, still reach the phone; once the
+        // database is out of reach, the rest are not tried (each would wait for it).
+        let result = match (key, &unavailable) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Some(cause)) => Err(AppError::Unavailable(String::clone(cause))),
+            (Ok(key), None) => {
+                together::fast(
+                    &state,
+                    FastPush { key: &key, doc, account: &caller.account.id, peer: &peer, mine: &mine },
+                )
+                .await
+            }
+        };
+        let outcome = match result {
             Ok(o) => o,
             Err(e) => {
+                if let AppError::Unavailable(cause) = &e {
+                    unavailable.get_or_insert_with(|| cause.clone());
+                }
                 let Said { status, code, message, violations } = e.said();
                 if matches!(status.as_u16(), 403 | 422) {
                     let year = doc.year.to_string();
@@ -223,9 +237,16 @@ async fn fast(
         };
         docs.push(FastReply { village: doc.village.clone(), year: doc.year, outcome });
     }
+    // The catalog is a courtesy: one that cannot be read now is asked for again next time.
     let catalog = match &request.catalog {
-        Some(theirs) => Some(crate::admission::catalog(&state, &caller, theirs).await?),
-        None => None,
+        Some(theirs) if unavailable.is_none() => match crate::admission::catalog(&state, &caller, theirs).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                let _logged = e.said();
+                None
+            }
+        },
+        _ => None,
     };
     let response = FastResponse { v: FAST_VERSION, docs, catalog };
     Ok(crate::deflate::reply(crate::deflate::accepted(&headers), "application/cbor", response.encode()))

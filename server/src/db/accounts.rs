@@ -61,12 +61,19 @@ fn account_from_row(row: &sqlx::any::AnyRow) -> anyhow::Result<Account> {
 /// tokio's 512 blocking threads, and take the memory and the cores the syncs need. The others
 /// wait their turn.
 async fn argon2_job<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> anyhow::Result<R> {
-    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    static TURNS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
     let turns = TURNS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZero::get))
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
     });
-    let _turn = turns.acquire().await?;
-    Ok(tokio::task::spawn_blocking(job).await?)
+    // Held by the job itself: a request dropped meanwhile (its client gone, its timeout passed)
+    // gives the turn back only when the run it started ends.
+    let turn = turns.clone().acquire_owned().await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        job()
+    })
+    .await?)
 }
 
 /// Hashes a password (see [`argon2_job`]).

@@ -34,13 +34,13 @@ use super::{Backend, Db, now_ms};
 /// loading a document is no slower (docs/PERFORMANCE.md).
 pub const COMPACT_AFTER: i64 = 128;
 
-/// The address of a document, with its township (every key starts with it).
 /// A document that other writers kept changing while it was read or stored, at every attempt:
 /// busy, for the client to try again (409 `busy`), not a fault of the server.
 #[derive(Debug, thiserror::Error)]
 #[error("the document {0} kept changing")]
 pub struct KeptChanging(pub String);
 
+/// The address of a document, with its township (every key starts with it).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DocKey {
     pub township: String,

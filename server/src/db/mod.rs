@@ -37,6 +37,9 @@ pub struct Db {
     pub sqlite_file: Option<PathBuf>,
     /// Answers that stay true once read, kept so a sync does not ask the database again.
     known: Arc<Known>,
+    /// The key of the login throttle's digests ([`crate::throttle`]), the same for every server
+    /// process on the database.
+    pub throttle_key: Arc<[u8; 32]>,
 }
 
 /// What the database said that can never become false (see [`Db::village_township`] and
@@ -156,7 +159,8 @@ impl Db {
             Backend::Sqlite => Some(sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned()),
             Backend::Postgres => None,
         };
-        Ok(Db { pool, backend, sqlite_file, known: Arc::default() })
+        let throttle_key = Arc::new(secret(&pool, "throttle").await.context("while reading the server's secrets")?);
+        Ok(Db { pool, backend, sqlite_file, known: Arc::default(), throttle_key })
     }
 
     /// Whether the database answers, within two seconds: a health probe must answer quickly
@@ -165,6 +169,22 @@ impl Db {
         let query = sqlx::query("SELECT 1").execute(&self.pool);
         matches!(tokio::time::timeout(Duration::from_secs(2), query).await, Ok(Ok(_)))
     }
+}
+
+/// The server's secret `name`: made (32 random bytes) by the first server process to ask, read
+/// by every other.
+async fn secret(pool: &AnyPool, name: &str) -> anyhow::Result<[u8; 32]> {
+    let mut made = [0u8; 32];
+    getrandom::fill(&mut made).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    sqlx::query("INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(name)
+        .bind(hex::encode(made))
+        .execute(pool)
+        .await?;
+    let row = sqlx::query("SELECT value FROM server_secrets WHERE name = $1").bind(name).fetch_one(pool).await?;
+    let stored: String = sqlx::Row::try_get(&row, "value")?;
+    let bytes = hex::decode(stored.trim())?;
+    bytes.try_into().map_err(|_| anyhow::anyhow!("the secret {name} is not 32 bytes"))
 }
 
 /// A URL without its password, for logs.

@@ -10,6 +10,9 @@ use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, Per
 
 use super::{Backend, Db};
 
+mod arrivals;
+use arrivals::{Arrived, Flagged};
+
 #[derive(Debug, Clone, Serialize)]
 pub struct TownshipReport {
     pub township_id: String,
@@ -372,103 +375,5 @@ impl Db {
             period: super::projections::period_code(year, period),
             villages: villages.into_values().collect(),
         })
-    }
-}
-
-/// How a record's arrival is flagged: late (补录) or early (提前录入).
-#[derive(Debug, Clone, Copy)]
-enum Arrived {
-    Late,
-    Early,
-}
-
-impl Arrived {
-    /// The projections' column of the days.
-    fn column(self) -> &'static str {
-        match self {
-            Arrived::Late => "late_days",
-            Arrived::Early => "early_days",
-        }
-    }
-}
-
-/// A meeting or case step flagged by its arrival, and by how many days.
-struct Flagged {
-    record: &'static str,
-    id: String,
-    what: String,
-    dated: String,
-    first_seen_at: String,
-    days: i64,
-}
-
-impl Db {
-    /// The township's meetings and case steps of a year flagged `how`, by village, in the
-    /// village's order of dates; voided ones, and steps of voided cases, left out.
-    async fn flagged(
-        &self,
-        township: &str,
-        y: i64,
-        catalog: &Catalog,
-        how: Arrived,
-    ) -> anyhow::Result<Vec<(String, Flagged)>> {
-        let days = how.column();
-        let mut out = Vec::new();
-        // `days` is one of two column names, never input.
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT village_id, meeting_id, kind, held_on, topic, first_seen_at, {days} AS days FROM p_meetings \
-             WHERE township_id = $1 AND year = $2 AND voided = 0 AND {days} IS NOT NULL \
-             ORDER BY village_id, held_on, meeting_id"
-        )))
-        .bind(township)
-        .bind(y)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let kind: String = r.try_get("kind")?;
-            let topic: String = r.try_get("topic")?;
-            let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label());
-            let flagged = Flagged {
-                record: "meeting",
-                id: r.try_get("meeting_id")?,
-                what: format!("{label}：{topic}"),
-                dated: r.try_get("held_on")?,
-                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
-                days: r.try_get("days")?,
-            };
-            out.push((r.try_get("village_id")?, flagged));
-        }
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT s.village_id AS village_id, s.case_id AS case_id, s.step AS step, s.done_on AS done_on, \
-             s.first_seen_at AS first_seen_at, s.{days} AS days, c.title AS title, c.item AS item \
-             FROM p_case_steps s JOIN p_cases c ON c.township_id = s.township_id AND c.village_id = s.village_id \
-             AND c.year = s.year AND c.case_id = s.case_id \
-             WHERE s.township_id = $1 AND s.year = $2 AND s.{days} IS NOT NULL AND c.voided = 0 \
-             ORDER BY s.village_id, s.done_on, s.case_id, s.step"
-        )))
-        .bind(township)
-        .bind(y)
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let item: String = r.try_get("item")?;
-            let step: String = r.try_get("step")?;
-            let step_name = zhibu_schema::Code::parse(&step)
-                .ok()
-                .and_then(|s| catalog.item(&item).and_then(|i| i.step(&s).map(|(_, d)| d.name.to_string())))
-                .unwrap_or_else(|| step.clone());
-            let title: String = r.try_get("title")?;
-            let case_id: String = r.try_get("case_id")?;
-            let flagged = Flagged {
-                record: "case_step",
-                id: format!("{case_id}/{step}"),
-                what: format!("{title}：{step_name}"),
-                dated: r.try_get("done_on")?,
-                first_seen_at: rfc3339(r.try_get("first_seen_at")?),
-                days: r.try_get("days")?,
-            };
-            out.push((r.try_get("village_id")?, flagged));
-        }
-        Ok(out)
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use axum::routing::get;
 use serde::Serialize;
-use zhibu_schema::{Date, RecordId, late_by};
+use zhibu_schema::{Date, RecordId, early_by, late_by};
 
 use super::clock;
 use super::error::PageError;
@@ -49,6 +49,9 @@ struct ChangeView {
     /// Days between the record's (or step's) date and the day the server received it, when
     /// that makes this change a late entry.
     late_days: Option<i64>,
+    /// Days the record it dates is dated after the day this change reached the server
+    /// (提前录入).
+    early_days: Option<i64>,
     edited_after_sync: bool,
     writes: Vec<Write>,
 }
@@ -193,9 +196,9 @@ async fn page(
         .enumerate()
         .map(|(i, (touch, row))| {
             let received = row.map(|r| r.received_at);
-            let late_days = dated_by(&subject, touch, &mut seen_steps)
-                .zip(received.and_then(clock::day_of_ms))
-                .and_then(|(dated, day)| late_by(dated, day, &data.catalog));
+            let arrived = dated_by(&subject, touch, &mut seen_steps).zip(received.and_then(clock::day_of_ms));
+            let late_days = arrived.and_then(|(dated, day)| late_by(dated, day, &data.catalog));
+            let early_days = arrived.and_then(|(dated, day)| early_by(dated, day));
             ChangeView {
                 number: i + 1,
                 hash: touch.hash.to_string(),
@@ -206,6 +209,7 @@ async fn page(
                 device_time: row.map_or_else(|| "—".to_owned(), |r| clock::format_secs(r.device_time)),
                 received_at: received.map_or_else(|| "—".to_owned(), clock::format_ms),
                 late_days,
+                early_days,
                 edited_after_sync: !touch.created && received.zip(first_received).is_some_and(|(r, f)| r > f),
                 writes: writes(&labels, touch),
             }

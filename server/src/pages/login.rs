@@ -62,7 +62,7 @@ fn same_origin(headers: &HeaderMap) -> Result<(), PageError> {
         .any(|host| !host.is_empty() && from.eq_ignore_ascii_case(host.trim()));
     match ours {
         true => Ok(()),
-        false => Err(AppError::forbidden("该表单来自其他网站，已拒绝。请在本站的登录页登录或退出").into()),
+        false => Err(AppError::forbidden("该表单来自其他网站，已拒绝。请在本站的页面上操作").into()),
     }
 }
 
@@ -88,14 +88,19 @@ async fn submit(
             login_page(StatusCode::UNAUTHORIZED, username, Some("用户名或密码不对，请重新输入"))
         }
         Err(AppError::Throttled { retry_after }) => {
-            let mut page = login_page(StatusCode::TOO_MANY_REQUESTS, username, Some(&throttled_message(retry_after)))?;
-            if let Ok(v) = HeaderValue::from_str(&throttle::seconds(retry_after).to_string()) {
-                page.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            Ok(page)
+            let page = login_page(StatusCode::TOO_MANY_REQUESTS, username, Some(&throttled_message(retry_after)))?;
+            locked(page, retry_after)
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A page refusing a throttled attempt, saying with `Retry-After` when to try again.
+fn locked(mut page: Response, retry_after: std::time::Duration) -> Result<Response, PageError> {
+    if let Ok(v) = HeaderValue::from_str(&throttle::seconds(retry_after).to_string()) {
+        page.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    Ok(page)
 }
 
 async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: HeaderMap) -> Result<Response, PageError> {
@@ -161,7 +166,7 @@ async fn password_submit(
         }
         Err(AppError::Client { status, message, .. }) => refused(status, &message),
         Err(AppError::Throttled { retry_after }) => {
-            refused(StatusCode::TOO_MANY_REQUESTS, &throttled_message(retry_after))
+            locked(refused(StatusCode::TOO_MANY_REQUESTS, &throttled_message(retry_after))?, retry_after)
         }
         Err(e) => Err(e.into()),
     }

@@ -7,7 +7,7 @@
 //! are `Caller`'s, the figures are the report's and zhibu-schema's); anonymous visitors are sent
 //! to `/login`; refusals are a Chinese error page, never another village's data. Every page
 //! response carries a Content-Security-Policy without any script, `X-Frame-Options: DENY` and
-//! `Cache-Control: no-store` (the stylesheet alone may be cached).
+//! `Cache-Control: no-store`, as every answer of the server (the stylesheet alone may be cached).
 
 mod assets;
 mod book;
@@ -50,5 +50,4 @@ pub fn router() -> Router<AppState> {
         .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
         .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
-        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }

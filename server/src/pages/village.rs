@@ -71,6 +71,8 @@ struct VillageView {
     meetings: Vec<MeetingView>,
     late_meetings: usize,
     early_meetings: usize,
+    /// The catalog's threshold of a late entry, in days.
+    late_entry_days: u32,
     cases: Vec<CaseView>,
     cases_with_gaps: usize,
     members: Vec<MemberRow>,
@@ -106,6 +108,7 @@ async fn page(
         // As the report counts them: a voided meeting does not count.
         late_meetings: meetings.iter().filter(|m| m.late_days.is_some() && m.voided.is_none()).count(),
         early_meetings: meetings.iter().filter(|m| m.early_days.is_some() && m.voided.is_none()).count(),
+        late_entry_days: data.catalog.late_entry_days,
         cases_with_gaps: cases.iter().filter(|c| !c.gaps.is_empty()).count(),
         meetings,
         cases,

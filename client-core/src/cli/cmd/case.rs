@@ -31,7 +31,9 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             let catalog = ctx.phone.catalog();
             let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
             let step = code_or_name(&step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))?;
-            ctx.phone.complete_step(&id, &step, or_today(date)?, opt_text("说明", note.as_deref())?.as_ref())?;
+            let done_on = or_today(date)?;
+            super::warn_if_ahead(done_on);
+            ctx.phone.complete_step(&id, &step, done_on, opt_text("说明", note.as_deref())?.as_ref())?;
             (id, "已记录办理步骤")
         }
         CaseCmd::Notice { case, from, to, place } => {

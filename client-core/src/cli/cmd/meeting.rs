@@ -48,6 +48,7 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
 
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let held_on = ctx.dated(a.date)?;
+    super::warn_if_ahead(held_on);
     let year = crate::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     m.place = opt_text("地点", a.place.as_deref())?;

@@ -77,12 +77,12 @@ impl fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 /// Parses free text for a field, naming the field in the error.
-pub fn text<const N: usize>(field: &str, value: &str) -> anyhow::Result<Text<N>> {
+pub fn text<const N: usize, const L: bool>(field: &str, value: &str) -> anyhow::Result<Text<N, L>> {
     Text::parse(value).map_err(|e| Usage(format!("{field}：{e}")).into())
 }
 
 /// Optional free text for a field.
-pub fn opt_text<const N: usize>(field: &str, value: Option<&str>) -> anyhow::Result<Option<Text<N>>> {
+pub fn opt_text<const N: usize, const L: bool>(field: &str, value: Option<&str>) -> anyhow::Result<Option<Text<N, L>>> {
     value.map(|v| text(field, v)).transpose()
 }
 
@@ -119,20 +119,22 @@ pub fn code_or_name<'a>(
 }
 
 /// The date given, or today.
-/// `date`, or today. A day after today is written as given (the phone's clock may be the one
-/// that is wrong), with a warning on standard error: records are written after the fact, and
-/// the township sees a meeting or case step dated after the day the server received it as
-/// 提前录入.
 pub fn or_today(date: Option<crate::zhibu_schema::Date>) -> Result<crate::zhibu_schema::Date, crate::ClientError> {
-    let Some(day) = date else { return today() };
+    date.map_or_else(today, Ok)
+}
+
+/// Warns on standard error when a meeting or case step is dated after today, and writes it as
+/// given all the same (the phone's clock may be the one that is wrong): records are written
+/// after the fact, and the township sees one dated after the day the server received it as
+/// 提前录入.
+pub fn warn_if_ahead(day: crate::zhibu_schema::Date) {
     if let Ok(today) = today()
         && day > today
     {
         eprintln!(
-            "注意：日期 {day} 在今天（{today}）之后，请核对是否填错；会议和办理步骤提前记下的，乡镇会看到标为「提前录入」。"
+            "注意：日期 {day} 在今天（{today}）之后，请核对是否填错；提前记下的会议和办理步骤，乡镇会看到标为「提前录入」。"
         );
     }
-    Ok(day)
 }
 
 pub fn dispatch(ctx: &Ctx, command: Command) -> anyhow::Result<u8> {

@@ -83,8 +83,9 @@ pub fn password(ctx: &Ctx) -> anyhow::Result<u8> {
     {
         return Err(Usage("两次输入的新密码不一样，密码没有修改".into()).into());
     }
-    if new.chars().count() < 8 {
-        return Err(Usage("新密码至少 8 位，密码没有修改".into()).into());
+    if new.chars().count() < crate::zhibu_schema::MIN_PASSWORD_CHARS {
+        let least = crate::zhibu_schema::MIN_PASSWORD_CHARS;
+        return Err(Usage(format!("新密码至少 {least} 位，密码没有修改")).into());
     }
     let session = ctx.block_on(crate::change_password(&ctx.phone, &old, &new))?;
     let line = "密码已修改。用旧密码登录的其他手机和电脑都已退出，这台手机仍保持登录。".to_owned();
