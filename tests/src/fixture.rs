@@ -198,6 +198,21 @@ impl TestApp {
         Instance { remote, task: tokio::spawn(other.run_until_stopped()) }
     }
 
+    /// A fast sync request (`POST /v1/sync`, CBOR) of `peer` with a bearer token, to send.
+    pub fn fast_request(
+        &self,
+        token: &str,
+        peer: &str,
+        request: &zhibu_schema::sync::FastRequest,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(format!("{}/v1/sync", self.url))
+            .bearer_auth(token)
+            .header("X-Peer-Id", peer)
+            .header("Content-Type", "application/cbor")
+            .body(request.encode())
+    }
+
     /// GET with a bearer token; returns status and body bytes.
     pub async fn get(&self, token: &str, path: &str) -> (u16, Vec<u8>) {
         let r = self.http.get(format!("{}{path}", self.url)).bearer_auth(token).send().await.expect("request");

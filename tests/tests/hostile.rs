@@ -285,12 +285,7 @@ async fn bombs(backend: Backend) {
     };
     let fast = |docs| {
         let request = zhibu_schema::sync::FastRequest { v: zhibu_schema::sync::FAST_VERSION, docs, catalog: None };
-        app.http
-            .post(format!("{}/v1/sync", app.url))
-            .bearer_auth(&token)
-            .header("X-Peer-Id", "phone-b")
-            .header("Content-Type", "application/cbor")
-            .body(request.encode())
+        app.fast_request(&token, "phone-b", &request)
     };
     let last_year = zhibu_schema::Year::new(i64::from(y) - 1).expect("year");
     let half = inflation_bomb(9);
@@ -312,16 +307,7 @@ async fn bombs(backend: Backend) {
         docs: vec![doc(y, &bomb)],
         catalog: None,
     };
-    let r = app
-        .http
-        .post(format!("{}/v1/sync", app.url))
-        .bearer_auth(&member)
-        .header("X-Peer-Id", "phone-m")
-        .header("Content-Type", "application/cbor")
-        .body(request.encode())
-        .send()
-        .await
-        .expect("fast sync");
+    let r = app.fast_request(&member, "phone-m", &request).send().await.expect("fast sync");
     assert_eq!(r.status().as_u16(), 200);
     let reply = zhibu_schema::sync::FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
     assert!(

@@ -349,16 +349,7 @@ async fn one_document_fails(backend: Backend) {
     let last_year = zhibu_schema::Year::new(i64::from(app.year) - 1).expect("year");
     let pull = |year| FastDoc { village: key.village.clone(), year, known: vec![], heads: vec![], changes: vec![] };
     let request = FastRequest { v: FAST_VERSION, docs: vec![pull(app.year), pull(last_year)], catalog: None };
-    let r = app
-        .http
-        .post(format!("{}/v1/sync", app.url))
-        .bearer_auth(&token)
-        .header("X-Peer-Id", "phone-a")
-        .header("Content-Type", "application/cbor")
-        .body(request.encode())
-        .send()
-        .await
-        .expect("fast sync");
+    let r = app.fast_request(&token, "phone-a", &request).send().await.expect("fast sync");
     assert_eq!(r.status().as_u16(), 200);
     let reply = FastResponse::decode(&r.bytes().await.expect("body")).expect("reply");
     match &reply.docs[0].outcome {
