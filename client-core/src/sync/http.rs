@@ -43,24 +43,7 @@ impl fmt::Debug for HttpTransport {
 /// certificate comes from its own certificate authority.
 pub const CA_FILE_ENV: &str = "ZHIBU_CA_FILE";
 
-/// The HTTP client, made once per process (and again only if `ZHIBU_CA_FILE` changes): making
-/// one loads the system's certificate authorities, milliseconds of a phone's CPU at every
-/// sync otherwise. A `Client` is a handle; its clones share one connection pool.
 fn client() -> Result<Client, ClientError> {
-    static MADE: std::sync::Mutex<Option<(Option<std::ffi::OsString>, Client)>> = std::sync::Mutex::new(None);
-    let ca = std::env::var_os(CA_FILE_ENV);
-    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some((for_ca, client)) = made.as_ref()
-        && *for_ca == ca
-    {
-        return Ok(client.clone());
-    }
-    let client = new_client()?;
-    *made = Some((ca, client.clone()));
-    Ok(client)
-}
-
-fn new_client() -> Result<Client, ClientError> {
     // rustls's cryptography: ring, as the server's database connections use (set once per
     // process; a provider some other part installed first is as good). rustls deprecates it
     // for lacking post-quantum key exchange; its other provider, aws-lc-rs, needs cmake and
