@@ -65,8 +65,12 @@ fn secret(prompt: &str, env: &str) -> anyhow::Result<String> {
     }
 }
 
-/// A line read from standard input after a prompt on standard error.
+/// A password typed after a prompt on standard error: at a terminal without showing it, else
+/// the next line of standard input (a script, a test).
 fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
     eprint!("{prompt}");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
