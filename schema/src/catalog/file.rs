@@ -155,27 +155,31 @@ fn with_list_fields(mut o: Offsets) -> Offsets {
     o
 }
 
-/// A file's catalog as parsed, refused if the file names a field the catalog does not have: the
-/// catalog's types accept fields they do not know, so that a phone reads the catalog of a newer
-/// server, but a field a clerk misspelt in a file would otherwise be silently left out.
-fn strict<E>(
+/// A file's catalog as parsed, then checked ([`Catalog::check`]), every problem placed on its
+/// line by `offsets`. It is refused also if the file names a field the catalog does not have:
+/// the catalog's types accept fields they do not know, so that a phone reads the catalog of a
+/// newer server, but a field a clerk misspelt in a file would otherwise be silently left out.
+fn checked<E>(
     text: &str,
     parsed: Result<Catalog, E>,
     unknown: Vec<String>,
     offsets: impl Fn() -> Offsets,
     issue: impl Fn(E) -> FileIssue,
 ) -> Result<Catalog, CatalogFileError> {
-    let offsets = if unknown.is_empty() { Offsets::default() } else { offsets() };
+    let placed = if unknown.is_empty() { Offsets::default() } else { offsets() };
     let mut issues: Vec<FileIssue> = unknown
         .iter()
         .map(|path| {
             let key = path.rsplit(['.', ']']).next().unwrap_or(path);
-            let line = key_line(text, offsets.base_of(path), key);
+            let line = key_line(text, placed.base_of(path), key);
             FileIssue { line, message: format!("没有叫「{key}」的字段（{path}），请检查拼写") }
         })
         .collect();
     match parsed {
-        Ok(catalog) if issues.is_empty() => return Ok(catalog),
+        Ok(catalog) if issues.is_empty() => match catalog.check() {
+            problems if problems.is_empty() => return Ok(catalog),
+            problems => return Err(offsets().report(text, problems)),
+        },
         Ok(_) => {}
         Err(e) => issues.push(issue(e)),
     }
@@ -271,15 +275,16 @@ impl Catalog {
         let mut unknown = Vec::new();
         let parsed = toml::de::Deserializer::parse(text)
             .and_then(|d| serde_ignored::deserialize(d, |path| unknown.push(path_text(&path))));
-        let offsets = || toml_offsets(text);
-        let catalog: Catalog = strict(text, parsed, unknown, offsets, |e: toml::de::Error| FileIssue {
-            line: e.span().map(|s| line_of(text, s.start)),
-            message: e.message().trim().to_owned(),
-        })?;
-        match catalog.check() {
-            issues if issues.is_empty() => Ok(catalog),
-            issues => Err(offsets().report(text, issues)),
-        }
+        checked(
+            text,
+            parsed,
+            unknown,
+            || toml_offsets(text),
+            |e: toml::de::Error| FileIssue {
+                line: e.span().map(|s| line_of(text, s.start)),
+                message: e.message().trim().to_owned(),
+            },
+        )
     }
 
     /// Parses and checks a JSON catalog file (the same layout as the TOML one, and as
@@ -289,15 +294,13 @@ impl Catalog {
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = serde_ignored::deserialize(&mut de, |path| unknown.push(path_text(&path)))
             .and_then(|c| de.end().map(|()| c));
-        let offsets = || json_offsets(text);
-        let catalog: Catalog = strict(text, parsed, unknown, offsets, |e: serde_json::Error| FileIssue {
-            line: Some(e.line()),
-            message: e.to_string(),
-        })?;
-        match catalog.check() {
-            issues if issues.is_empty() => Ok(catalog),
-            issues => Err(offsets().report(text, issues)),
-        }
+        checked(
+            text,
+            parsed,
+            unknown,
+            || json_offsets(text),
+            |e: serde_json::Error| FileIssue { line: Some(e.line()), message: e.to_string() },
+        )
     }
 
     /// Loads a catalog file by its name: `.json` as JSON, anything else as TOML.

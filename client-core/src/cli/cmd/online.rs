@@ -56,8 +56,8 @@ pub fn login(ctx: &Ctx, args: Login) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// A line read from standard input after a prompt on standard error, or the environment
-/// variable's value when it is set.
+/// The environment variable's value when it is set, else a password asked for with
+/// [`prompt_line`].
 fn secret(prompt: &str, env: &str) -> anyhow::Result<String> {
     match std::env::var(env) {
         Ok(value) => Ok(value),
@@ -81,14 +81,14 @@ pub fn password(ctx: &Ctx) -> anyhow::Result<u8> {
     if ctx.phone.session().is_none() {
         return Err(crate::ClientError::NotLoggedIn.into());
     }
+    let least = crate::zhibu_schema::MIN_PASSWORD_CHARS;
     let old = secret("原密码：", "ZHIBU_PASSWORD")?;
-    let new = secret("新密码（至少 8 位）：", "ZHIBU_NEW_PASSWORD")?;
-    if std::env::var("ZHIBU_NEW_PASSWORD").is_err() && secret("再输一遍新密码：", "ZHIBU_NEW_PASSWORD")? != new
-    {
+    let new = secret(&format!("新密码（至少 {least} 位）："), "ZHIBU_NEW_PASSWORD")?;
+    // Typed, it is typed twice; given in the environment, once.
+    if std::env::var_os("ZHIBU_NEW_PASSWORD").is_none() && prompt_line("再输一遍新密码：")? != new {
         return Err(Usage("两次输入的新密码不一样，密码没有修改".into()).into());
     }
-    if new.chars().count() < crate::zhibu_schema::MIN_PASSWORD_CHARS {
-        let least = crate::zhibu_schema::MIN_PASSWORD_CHARS;
+    if new.chars().count() < least {
         return Err(Usage(format!("新密码至少 {least} 位，密码没有修改")).into());
     }
     let session = ctx.block_on(crate::change_password(&ctx.phone, &old, &new))?;
