@@ -109,7 +109,7 @@ impl Phone {
             }
             other => other,
         };
-        let catalog = CachedCatalog::load(dir)?;
+        let catalog = CachedCatalog::load(dir, session.as_ref().and_then(|s| s.account.township_id.as_deref()))?;
         let docs::AllDocs { docs, damaged } = docs::load_all(dir, &actor)?;
         let (_lock, broken) = (lock, None);
         let inner =
@@ -169,6 +169,14 @@ impl Phone {
             }
             inner.device = device;
         }
+        if !inner.catalog.belongs_to(session.account.township_id.as_deref()) {
+            // Another township's rules: the built-in default until the next sync fetches this
+            // one's (the file stays, and opening the phone makes the same choice).
+            inner.catalog = CachedCatalog::built_in();
+            for doc in inner.docs.values_mut() {
+                doc.replica.forget_violations();
+            }
+        }
         inner.session = Some(session);
         Ok(())
     }
@@ -204,7 +212,8 @@ impl Phone {
     /// Stores a catalog fetched from the server.
     pub fn set_catalog(&self, catalog: Catalog) -> Result<(), ClientError> {
         let mut inner = self.lock();
-        inner.catalog = CachedCatalog::store(&inner.dir, catalog)?;
+        let township = inner.session_township();
+        inner.catalog = CachedCatalog::store(&inner.dir, catalog, township)?;
         for doc in inner.docs.values_mut() {
             doc.replica.forget_violations();
         }
@@ -219,7 +228,8 @@ impl Phone {
             return Ok(());
         }
         let catalog = inner.catalog.catalog.clone();
-        inner.catalog = CachedCatalog::store(&inner.dir, catalog)?;
+        let township = inner.session_township();
+        inner.catalog = CachedCatalog::store(&inner.dir, catalog, township)?;
         Ok(())
     }
 
@@ -255,6 +265,11 @@ impl Phone {
 }
 
 impl Inner {
+    /// The township of the login, whose catalog a fetched one is.
+    fn session_township(&self) -> Option<String> {
+        self.session.as_ref().and_then(|s| s.account.township_id.clone())
+    }
+
     /// Edits waiting to sync, over all documents.
     pub(crate) fn pending_edits(&self) -> usize {
         self.docs.values().map(|d| d.replica.pending()).sum()

@@ -62,6 +62,36 @@ fn logging_out_keeps_the_documents() {
 }
 
 #[test]
+fn a_login_of_another_township_does_not_check_against_the_first_ones_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let phone = Phone::open(dir.path()).unwrap();
+    phone.set_session(session("cadre1", Role::Cadre)).unwrap();
+    let mut t1 = Catalog::default();
+    t1.base_score += 1;
+    phone.set_catalog(t1.clone()).unwrap();
+    assert_eq!(phone.catalog(), t1);
+    // The phone changes hands: a cadre of another township logs in.
+    phone.clear_session().unwrap();
+    let mut other = session("cadre9", Role::Cadre);
+    other.account.township_id = Some("t9".into());
+    other.account.village_id = Some(VillageId::parse("v9").unwrap());
+    phone.set_session(other.clone()).unwrap();
+    assert_eq!(phone.catalog(), Catalog::default(), "the built-in one until the next sync");
+    assert_eq!(phone.catalog_fetched_at(), None, "fetched at the next sync");
+    drop(phone);
+    let again = Phone::open(dir.path()).unwrap();
+    assert_eq!(again.catalog(), Catalog::default(), "opening the phone makes the same choice");
+    // What the next sync fetches is the new township's, and stays so.
+    let mut t9 = Catalog::default();
+    t9.base_score += 2;
+    again.set_catalog(t9.clone()).unwrap();
+    drop(again);
+    let again = Phone::open(dir.path()).unwrap();
+    assert_eq!(again.catalog(), t9);
+    assert!(again.catalog_fetched_at().is_some());
+}
+
+#[test]
 fn the_log_is_folded_into_a_snapshot_once_it_grows() {
     let dir = tempfile::tempdir().unwrap();
     let phone = Phone::open_with(dir.path(), PhoneOptions { compact_log_bytes: 2_000 }).unwrap();
