@@ -169,11 +169,11 @@ async fn the_writer_has_its_own_connection_and_closes_it_with_the_pool() {
 }
 
 /// Whether `peer`'s sync of v1 is stored, asked from a thread and runtime of its own (the
-/// server's async threads may all be busy), for up to two and a half seconds.
+/// server's async threads may all be busy), for up to a minute.
 fn stored_soon(pool: sqlx::AnyPool, key: DocKey, peer: &str) -> bool {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
-        for _ in 0..250 {
+        for _ in 0..6000 {
             if device_sync(&pool, &key, peer).await.is_some() {
                 return true;
             }
@@ -219,17 +219,34 @@ async fn the_writer_stores_while_every_async_thread_is_busy() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
 
-    // Both async threads busy for four seconds; the writer's turn given back meanwhile.
-    let busy: Vec<_> =
-        (0..2).map(|_| tokio::spawn(async { std::thread::sleep(std::time::Duration::from_secs(4)) })).collect();
+    // Both async threads busy until the sync is seen stored (or a minute has passed, when a
+    // writer that needs them would store it only afterwards); the writer's turn given back
+    // meanwhile. No time bound decides the outcome: only whether the store came first.
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+                while !seen.load(std::sync::atomic::Ordering::SeqCst) && std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                seen.load(std::sync::atomic::Ordering::SeqCst)
+            })
+        })
+        .collect();
     std::thread::sleep(std::time::Duration::from_millis(100));
     drop(turn);
-    let (pool, peer) = (app.state.db.pool.clone(), "peer-busy");
-    let checked = std::thread::spawn(move || stored_soon(pool, key, peer));
+    let (pool, peer, flag) = (app.state.db.pool.clone(), "peer-busy", seen.clone());
+    let checked = std::thread::spawn(move || {
+        let stored = stored_soon(pool, key, peer);
+        flag.store(stored, std::sync::atomic::Ordering::SeqCst);
+        stored
+    });
     assert!(checked.join().expect("the check ran"), "the writer stored the sync while the async threads were busy");
 
     for b in busy {
-        b.await.expect("busy task");
+        assert!(b.await.expect("busy task"), "the async threads were still busy when the store was seen");
     }
     assert!(stored.await.expect("the sync's task").expect("stored"));
 }
