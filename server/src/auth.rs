@@ -45,18 +45,30 @@ fn bearer(parts: &Parts) -> Option<&str> {
     (!token.is_empty() && token.len() <= 256).then_some(token)
 }
 
-/// The name of the web pages' session cookie.
+/// The name of the web pages' session cookie over plain HTTP.
 pub const SESSION_COOKIE: &str = "zhibu_session";
 
-/// The login token in the request's session cookie, if any.
+/// Its name over HTTPS. A browser takes a `__Host-` cookie only from a secure page of this very
+/// host, with `Path=/` and no `Domain`, so a neighbouring subdomain or a page served over plain
+/// HTTP on the way cannot plant a session of its own choosing in the cadre's browser (their
+/// records would then be written in the planter's account).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-zhibu_session";
+
+fn session_cookie_name(https: bool) -> &'static str {
+    if https { SECURE_SESSION_COOKIE } else { SESSION_COOKIE }
+}
+
+/// The login token in the request's session cookie, if any: over HTTPS only the `__Host-`
+/// cookie counts.
 pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    let name = session_cookie_name(is_https(headers));
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty() && t.len() <= 256)
 }
@@ -69,10 +81,12 @@ pub fn is_https(headers: &HeaderMap) -> bool {
         || forwarded.is_some_and(|f| f.to_ascii_lowercase().contains("proto=https"))
 }
 
-/// A `Set-Cookie` value holding a session for `max_age_secs` (0 ends it).
+/// A `Set-Cookie` value holding a session for `max_age_secs` (0 ends it): `__Host-` and
+/// `Secure` over HTTPS.
 pub fn session_cookie(token: &str, max_age_secs: u64, https: bool) -> HeaderValue {
+    let name = session_cookie_name(https);
     let secure = if https { "; Secure" } else { "" };
-    let value = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}");
+    let value = format!("{name}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}");
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static("zhibu_session=; Max-Age=0"))
 }
 

@@ -419,8 +419,42 @@ async fn sessions_headers_and_refusals_over_http() {
     assert!(set_cookie.starts_with("zhibu_session="));
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "plain HTTP: {set_cookie}");
+    // Over HTTPS the cookie is `__Host-` (a browser takes it only from a secure page of this
+    // host), and only that name is believed there: a plain one planted over HTTP or by a
+    // neighbouring subdomain signs nobody in.
     let (_, secure) = log_in(&app, "staff1", true).await;
-    assert!(secure.contains("; Secure"), "{secure}");
+    assert!(secure.starts_with("__Host-zhibu_session=") && secure.contains("; Secure"), "{secure}");
+    assert!(secure.contains("; Path=/") && !secure.contains("Domain"), "{secure}");
+    let secure_token = cookie_of(&secure).trim_start_matches("__Host-zhibu_session=").to_owned();
+    let over_https = |cookie: String| {
+        client()
+            .get(format!("{}/township", app.url))
+            .header("Cookie", cookie)
+            .header("X-Forwarded-Proto", "https")
+            .send()
+    };
+    let r = over_https(format!("__Host-zhibu_session={secure_token}")).await.expect("request");
+    assert_eq!(r.status(), 200);
+    let r = over_https(format!("zhibu_session={secure_token}")).await.expect("request");
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().ok()), (303, Some("/login")));
+    let r = get(&app, &format!("__Host-zhibu_session={secure_token}"), "/township").await;
+    assert_eq!(r.status(), 303, "plain HTTP believes only the plain name");
+    // Logging out over HTTPS ends the session and both cookies.
+    let r = client()
+        .post(format!("{}/logout", app.url))
+        .header("Cookie", format!("__Host-zhibu_session={secure_token}"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), 303);
+    let ended: Vec<&str> = r.headers().get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).collect();
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(ended.iter().all(|c| c.contains("Max-Age=0")), "{ended:?}");
+    assert!(ended.iter().any(|c| c.starts_with("__Host-zhibu_session=;")), "{ended:?}");
+    assert!(ended.iter().any(|c| c.starts_with("zhibu_session=;")), "{ended:?}");
+    let r = over_https(format!("__Host-zhibu_session={secure_token}")).await.expect("request");
+    assert_eq!(r.status(), 303, "the session ended");
     // A login form posted from another site's page is refused, and signs nobody in; one from
     // this site's own page is taken.
     let (content_type, body) = form(&[("username", "staff1"), ("password", PASSWORD)]);

@@ -108,8 +108,13 @@ async fn logout(State(state): State<AppState>, addr: ClientAddr, headers: Header
     if let Some(token) = session_token(&headers) {
         auth::log_out(&state, addr, token).await?;
     }
-    let cookie = session_cookie("", 0, is_https(&headers));
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
+    let https = is_https(&headers);
+    let mut page = ([(header::SET_COOKIE, session_cookie("", 0, https))], Redirect::to("/login")).into_response();
+    if https {
+        // A session kept from before the HTTPS cookie had its `__Host-` name ends too.
+        page.headers_mut().append(header::SET_COOKIE, session_cookie("", 0, false));
+    }
+    Ok(page)
 }
 
 #[derive(Debug, Default, Deserialize)]
