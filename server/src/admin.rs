@@ -257,9 +257,12 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 }
             }
             let updated = members.iter().filter(|(id, _)| current.contains_key(id)).count();
-            server_edit(state, &key, "admin", "导入党员名册", |tx| {
+            // Each member is made from the roster as it stands when the change is made, not as
+            // read above: a phone's edit stored meanwhile (a member who left, a new group) is
+            // kept where the file leaves it blank.
+            server_edit(state, &key, "admin", "导入党员名册", |tx, now| {
                 for (id, row) in &members {
-                    let member = current.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
+                    let member = now.members.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
                     mapping::put_record(tx, Collection::Members, id.as_str(), &member)?;
                 }
                 Ok(())

@@ -54,7 +54,7 @@ pub async fn seed(state: &AppState) -> AppResult<Vec<String>> {
         let key = DocKey { township: DEMO_TOWNSHIP.to_owned(), village: village.clone(), year };
         let roster = sample::roster(&village, year, size, groups);
         if db.load_doc(&key).await?.version == 0 {
-            server_edit(state, &key, "admin", "导入党员名册", |tx| {
+            server_edit(state, &key, "admin", "导入党员名册", |tx, _| {
                 for (mid, m) in &roster.members {
                     zhibu_schema::mapping::put_record(tx, Collection::Members, mid.as_str(), m)?;
                 }

@@ -233,7 +233,7 @@ pub async fn seed(state: &AppState, year: Year) -> anyhow::Result<()> {
         let village = VillageId::parse(v)?;
         let roster = sample::roster(&village, year, size, 2);
         let key = DocKey { township: t.to_owned(), village, year };
-        zhibu_server::edit::server_edit(state, &key, "admin", "导入党员名册", |tx| {
+        zhibu_server::edit::server_edit(state, &key, "admin", "导入党员名册", |tx, _| {
             for (id, m) in &roster.members {
                 mapping::put_record(tx, Collection::Members, id.as_str(), m)?;
             }

@@ -280,7 +280,7 @@ async fn seed(state: &AppState, villages: usize, year: Year) -> anyhow::Result<T
         db.create_village(&t, v.as_str(), &format!("压测{i}村")).await?;
         let roster = sample::roster(&v, year, 12, 2);
         let key = DocKey { township: t.clone(), village: v.clone(), year };
-        zhibu_server::edit::server_edit(state, &key, "admin", "导入党员名册", |tx| {
+        zhibu_server::edit::server_edit(state, &key, "admin", "导入党员名册", |tx, _| {
             for (id, m) in &roster.members {
                 mapping::put_record(tx, Collection::Members, id.as_str(), m)?;
             }

@@ -123,7 +123,7 @@ async fn demo_last_year(app: &TestApp) -> Scenario {
         let v = VillageId::parse(village).expect("id");
         let roster = sample::roster(&v, year, size, groups);
         let key = DocKey { township: DEMO_TOWNSHIP.to_owned(), village: v, year };
-        zhibu_server::edit::server_edit(&app.state, &key, "admin", "导入党员名册", |tx| {
+        zhibu_server::edit::server_edit(&app.state, &key, "admin", "导入党员名册", |tx, _| {
             for (id, m) in &roster.members {
                 mapping::put_record(tx, Collection::Members, id.as_str(), m)?;
             }
