@@ -34,7 +34,9 @@ pub use catalog::{
     Catalog, Due, Grade, GradeBand, MeetingRequirement, NoticeRule, PointRule, PowerItem, Quorum, RuleSource, StepDef,
 };
 pub use date::{Cadence, Date, DateError, Period, Year};
-pub use derive::compliance::{ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize};
+pub use derive::compliance::{
+    ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize, unmarked_members,
+};
 pub use derive::gaps::{CaseGap, case_gaps};
 pub use derive::late::{early_by, late_by};
 pub use derive::score::{

@@ -193,6 +193,26 @@ impl Application {
 
     /// Serves until the process is stopped (Ctrl-C or SIGTERM finish in-flight requests).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        // Rows made by an older version or with another catalog are made again meanwhile.
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            match push::catch_up(&state).await {
+                Ok(done) if done.documents == 0 && done.skipped.is_empty() => {}
+                Ok(done) => {
+                    tracing::info!(
+                        documents = done.documents,
+                        skipped = done.skipped.len(),
+                        "projection rows made again"
+                    );
+                    for (key, why) in done.skipped {
+                        tracing::warn!(village = %key.village, year = %key.year, why, "projection rows not made again");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "projection rows not brought up to date; each document's next push does it")
+                }
+            }
+        });
         // Connection info gives the handlers the client's address (login throttling, audit).
         let app = app(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;

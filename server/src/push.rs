@@ -101,8 +101,11 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     };
     // The stored rows were made from the base's records only if we know them and they were
     // made with this very catalog.
-    let digest = p.catalog.digest();
+    let digest = projections::rows_digest(p.catalog);
     let before = p.base.projected_with(&digest).map(|(read, rows)| (read.clone(), rows.cloned()));
+    // The records as stored, whatever the rows were made with: what tells a meeting's date or
+    // attendance changed after the server had it.
+    let was = p.base.read.clone();
     let doc = Arc::new(doc);
     let pending = p.base.pending + count as i64;
     let compact = pending >= COMPACT_AFTER;
@@ -120,7 +123,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
                     touched: &touched,
                     shared: rows.as_deref(),
                 });
-                let (plan, rows) = projections::plan(before, &read.doc, &catalog, &mut seen, received_at);
+                let was = was.as_ref().map(|w| &w.doc);
+                let (plan, rows) = projections::plan(before, was, &read.doc, &catalog, &mut seen, received_at);
                 // Compressed: a busy year's snapshot is 18 KB instead of 120; every byte of it
                 // goes through the WAL, the database file and the disk's sync (PERFORMANCE.md).
                 (plan, Arc::new(rows), seen, compact.then(|| documents::pack_snapshot(&doc)))
@@ -239,36 +243,80 @@ pub struct Reprojected {
 /// for every year: after a township's catalog changes, its report shows figures by the new
 /// catalog at once, not only for the documents pushed to since (last year's are never pushed
 /// to again).
-///
-/// Each document in a transaction of its own that moves its version on (as a push does): a
-/// server holding the document in memory sees the new version and loads it again, and a push
-/// computed against the old version recomputes.
 pub async fn reproject_township(state: &AppState, township: &str) -> anyhow::Result<Reprojected> {
-    let catalog = state.catalog_for(Some(township)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let digest = catalog.digest();
+    reproject(state, township, false).await
+}
+
+/// Makes the rows again of every document whose rows were made with another catalog than its
+/// township's now, or in an older format ([`projections::rows_digest`]): run in the background
+/// when the server starts, so that a column a new version adds is filled for last year's
+/// documents too, which no push will touch again. Pushes meanwhile are served as ever (a
+/// document's next push makes its rows whole when they are not this format's).
+pub async fn catch_up(state: &AppState) -> anyhow::Result<Reprojected> {
     let mut done = Reprojected::default();
-    'documents: for key in state.db.documents_of(township).await? {
-        for _ in 0..8 {
-            let loaded = state.db.load_doc(&key).await?;
-            let records = match zhibu_schema::mapping::read(&loaded.doc) {
-                Ok(read) => read.doc,
-                Err(e) => {
-                    done.skipped.push((key, e.to_string()));
-                    continue 'documents;
-                }
-            };
-            let heads = documents::heads_text(&loaded.doc);
-            let _writer = state.gates.write().await;
-            let mut tx = state.db.pool.begin().await?;
-            if documents::claim_version(&mut tx, &key, loaded.version, &heads, &digest).await? == Claim::Conflict {
-                continue;
+    for (township, _) in state.db.townships().await? {
+        // One township whose catalog no longer reads holds up no other.
+        match reproject(state, &township, true).await {
+            Ok(one) => {
+                done.documents += one.documents;
+                done.skipped.extend(one.skipped);
             }
-            projections::update(&mut tx, &key, None, &records, &catalog, now_ms()).await?;
-            tx.commit().await?;
-            done.documents += 1;
-            continue 'documents;
+            Err(e) => tracing::warn!(township, error = %e, "projection rows of a township not made again"),
         }
-        done.skipped.push((key, "该文档正被频繁修改，请稍后重试".to_owned()));
     }
     Ok(done)
+}
+
+/// Makes the rows of a township's documents again: all of them, or only those whose rows were
+/// made otherwise (`stale`). Each document in a transaction of its own that moves its version
+/// on (as a push does): a server holding the document in memory sees the new version and loads
+/// it again, and a push computed against the old version recomputes.
+async fn reproject(state: &AppState, township: &str, stale: bool) -> anyhow::Result<Reprojected> {
+    let catalog = state.catalog_for(Some(township)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let digest = projections::rows_digest(&catalog);
+    let mut done = Reprojected::default();
+    let keys = match stale {
+        true => state.db.documents_projected_otherwise(township, &digest).await?,
+        false => state.db.documents_of(township).await?,
+    };
+    for key in keys {
+        // One document that cannot be read or stored holds up no other; a database out of
+        // reach ends the whole run.
+        match reproject_one(state, &key, &catalog, &digest, stale).await {
+            Ok(true) => done.documents += 1,
+            Ok(false) => {}
+            Err(e) if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(crate::error::is_unavailable) => {
+                return Err(e);
+            }
+            Err(e) => done.skipped.push((key, format!("{e:#}"))),
+        }
+    }
+    Ok(done)
+}
+
+/// Makes one document's rows again; `Ok(false)` when a push made them meanwhile (`stale`).
+async fn reproject_one(
+    state: &AppState,
+    key: &DocKey,
+    catalog: &zhibu_schema::Catalog,
+    digest: &str,
+    stale: bool,
+) -> anyhow::Result<bool> {
+    for _ in 0..8 {
+        let loaded = state.db.load_doc(key).await?;
+        if stale && loaded.projected.as_deref() == Some(digest) {
+            return Ok(false);
+        }
+        let records = zhibu_schema::mapping::read(&loaded.doc)?.doc;
+        let heads = documents::heads_text(&loaded.doc);
+        let _writer = state.gates.write().await;
+        let mut tx = state.db.pool.begin().await?;
+        if documents::claim_version(&mut tx, key, loaded.version, &heads, digest).await? == Claim::Conflict {
+            continue;
+        }
+        projections::update(&mut tx, key, None, &records, catalog, now_ms()).await?;
+        tx.commit().await?;
+        return Ok(true);
+    }
+    anyhow::bail!("该文档正被频繁修改，请稍后重试")
 }

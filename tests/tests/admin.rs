@@ -157,7 +157,9 @@ async fn catalog_change_remakes_figures(backend: Backend) {
         assert!(all_at(&scores(&app, v).await, 100), "{v}: base score 100 before");
     }
     let file = app.db.dir.path().join("t1.toml");
-    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace("base_score = 100", "base_score = 90");
+    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML
+        .replace("base_score = 100", "base_score = 90")
+        .replace("late_entry_days = 7 ", "late_entry_days = 15 ");
     assert_ne!(text, zhibu_schema::catalog::DEFAULT_CATALOG_TOML);
     std::fs::write(&file, text).expect("write");
     let (ok, out, err) = admin(&app.db.url, &["set-catalog", "t1", file.to_str().expect("path")]);
@@ -166,6 +168,19 @@ async fn catalog_change_remakes_figures(backend: Backend) {
     assert!(all_at(&scores(&app, "v1").await, 90), "{:?}", scores(&app, "v1").await);
     assert!(all_at(&scores(&app, "v2").await, 90));
     assert!(all_at(&scores(&app, "w1").await, 100), "another township's catalog is not touched");
+    // The dashboard explains 补录 by the township's own days.
+    let staff = app.token("staff1").await;
+    let page = zhibu_tests::http()
+        .build()
+        .expect("client")
+        .get(format!("{}/township", app.url))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .expect("dashboard");
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.expect("page");
+    assert!(page.contains("晚于其日期 15 天以上") && !page.contains("晚于其日期 7 天"), "{page}");
 
     // The running server had v1 in memory with rows by the old catalog: its next push must
     // build on the new ones.

@@ -47,10 +47,14 @@ async fn exports(backend: Backend) {
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={y}")).await;
     assert_eq!(status, 200);
     let mut book = workbook(bytes);
-    assert_eq!(book.sheet_names(), ["汇总", "三会一课", "小微权力", "补录", "提前录入", "同步"]);
+    assert_eq!(
+        book.sheet_names(),
+        ["汇总", "三会一课", "小微权力", "补录", "提前录入", "未记考勤", "同步后改动", "同步"]
+    );
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
-    assert_eq!(summary[0][summary[0].len() - 2..], ["最近同步（北京时间）", "提前录入条数"], "added at the end");
+    let added = ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议"];
+    assert_eq!(summary[0][summary[0].len() - 4..], added, "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");

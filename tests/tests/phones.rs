@@ -296,6 +296,144 @@ async fn dated_ahead(backend: Backend) {
 }
 backends!(a_record_dated_ahead_is_kept_and_shown_as_early, dated_ahead);
 
+/// The v1 row of a report's CSV, by column name.
+async fn csv_cells(app: &TestApp, token: &str, query: &str) -> std::collections::HashMap<String, String> {
+    let (status, csv) = app.get(token, &format!("/v1/townships/t1/report.csv?{query}")).await;
+    assert_eq!(status, 200);
+    let mut csv = csv::Reader::from_reader(&csv[3..]);
+    let header: Vec<String> = csv.headers().expect("header").iter().map(str::to_owned).collect();
+    let row = csv.records().map(|r| r.expect("row")).find(|r| &r[0] == "v1").expect("v1's row");
+    header.into_iter().zip(row.iter().map(str::to_owned)).collect()
+}
+
+/// v1 in the township's JSON report.
+async fn v1_report(app: &TestApp, token: &str) -> serde_json::Value {
+    let (status, body) = app.get(token, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1").clone()
+}
+
+/// A meeting that leaves due members out of its attendance spares them an absence's points,
+/// and one whose attendance changes after it synced can hide an absence: the program warns of
+/// the first, and the township sees both (DOMAIN.md) in the report, its CSV and workbook, the
+/// dashboard and the village's page. Rows made by an older version are made again when the
+/// server starts, and keep what the server saw.
+async fn unmarked_and_edited(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let due = app.records("v1").await.members.len();
+    let held = app.year.first_day().add_days(70).expect("day").to_string();
+    let args = [
+        "--json",
+        "meeting",
+        "record",
+        "--kind",
+        "theme_day",
+        "--date",
+        &held,
+        "--topic",
+        "只记了两人",
+        "--present",
+        "v1-m01,v1-m02",
+    ];
+    let (code, out, err) = zhibu(d, &args);
+    assert_eq!(code, 0, "kept: {out}{err}");
+    assert!(err.contains(&format!("应到的 {} 名党员没有记考勤", due - 2)) && err.contains("未记考勤"), "{err}");
+    let recorded: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(recorded["unmarked"].as_array().map(Vec::len), Some(due - 2), "{recorded}");
+    let meeting = recorded["id"].as_str().expect("id").to_owned();
+    // --all-present with its exceptions leaves nobody out, and says nothing.
+    let args = [
+        "meeting",
+        "record",
+        "--kind",
+        "party_lesson",
+        "--date",
+        &held,
+        "--topic",
+        "党课",
+        "--all-present",
+        "--absent",
+        "v1-m03",
+    ];
+    let (code, out, err) = zhibu(d, &args);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!err.contains("没有记考勤"), "{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+
+    let staff = app.token("staff1").await;
+    let v1 = v1_report(&app, &staff).await;
+    let unmarked = v1["unmarked_attendance"].as_array().expect("unmarked");
+    assert_eq!(unmarked.len(), 1, "{v1}");
+    assert_eq!(
+        (unmarked[0]["id"].as_str(), unmarked[0]["dated"].as_str()),
+        (Some(meeting.as_str()), Some(held.as_str()))
+    );
+    assert_eq!(unmarked[0]["unmarked"], (due - 2) as i64);
+    assert!(unmarked[0]["what"].as_str().is_some_and(|w| w.contains("只记了两人")), "{unmarked:?}");
+    assert_eq!(v1["unmarked_in_period"], 1);
+    assert_eq!(v1["edited_after_sync"].as_array().map(Vec::len), Some(0), "nothing changed after it synced");
+
+    // Marked absent after it synced: one fewer left out, and a change the township sees. A
+    // make-up day is no such change.
+    let (code, out, err) = zhibu(d, &["attend", &meeting, "v1-m03", "缺席"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v1 = v1_report(&app, &staff).await;
+    assert_eq!(v1["unmarked_attendance"][0]["unmarked"], (due - 3) as i64);
+    let edited = v1["edited_after_sync"].as_array().expect("edited");
+    assert_eq!(edited.len(), 1, "{v1}");
+    assert_eq!(edited[0]["id"].as_str(), Some(meeting.as_str()));
+    let first_edited_at = edited[0]["first_edited_at"].as_str().expect("when").to_owned();
+    assert_eq!(v1["edited_in_period"], 1);
+
+    let cells = csv_cells(&app, &staff, &format!("year={}", app.year)).await;
+    assert_eq!((cells["未记考勤的会议"].as_str(), cells["同步后改动的会议"].as_str()), ("1", "1"), "{cells:?}");
+    let (status, xlsx) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("xlsx");
+    for name in ["未记考勤", "同步后改动"] {
+        let sheet = calamine::Reader::worksheet_range(&mut book, name).expect("the sheet");
+        let cells: Vec<String> = sheet.rows().nth(1).expect("a row").iter().map(ToString::to_string).collect();
+        assert!(cells.iter().any(|c| c.contains("只记了两人")) && cells.contains(&held), "{name}: {cells:?}");
+    }
+    let (status, page) = app.get(&staff, &format!("/township?year={}&period=year", app.year)).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    let v1_row = page.split("<tr data-village=\"v1\"").nth(1).expect("v1's row");
+    let v1_row = &v1_row[..v1_row.find("</tr>").expect("row end")];
+    assert!(v1_row.contains("data-field=\"unmarked\">1<") && v1_row.contains("data-field=\"edited\">1<"), "{v1_row}");
+    assert!(page.contains("1 次会议有应到党员未记考勤") && page.contains("1 次会议同步后改过日期或考勤"), "{page}");
+    let (status, page) = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains(&format!("未记考勤 {} 人", due - 3)) && page.contains(">同步后改动<"), "{page}");
+    assert!(page.contains("未记考勤 1 次") && page.contains("同步后改动 1 次"), "{page}");
+
+    // The rows as an older version left them (no such columns, another format): the server
+    // makes them again when it starts, and what it saw of the edit is kept.
+    let pool = &app.state.db.pool;
+    sqlx::query("UPDATE p_meetings SET unmarked = 0, edited_at = NULL").execute(pool).await.expect("old rows");
+    sqlx::query("UPDATE documents SET projected_catalog = 'older'").execute(pool).await.expect("old digest");
+    assert_eq!(v1_report(&app, &staff).await["unmarked_attendance"].as_array().map(Vec::len), Some(0));
+    let done = zhibu_server::push::catch_up(&app.state).await.expect("caught up");
+    assert!(done.documents >= 1 && done.skipped.is_empty(), "{done:?}");
+    let v1 = v1_report(&app, &staff).await;
+    assert_eq!(v1["unmarked_attendance"][0]["unmarked"], (due - 3) as i64, "{v1}");
+    assert_eq!(v1["edited_after_sync"][0]["first_edited_at"].as_str(), Some(first_edited_at.as_str()));
+    let again = zhibu_server::push::catch_up(&app.state).await.expect("caught up");
+    assert_eq!(again.documents, 0, "nothing left to make again");
+}
+backends!(a_meeting_leaving_members_out_or_changed_after_sync_is_shown, unmarked_and_edited);
+
 /// Two cadres of a village take turns on one phone (a handover, a shared office phone). While
 /// the first cadre's edits wait to sync, the second is turned away with why, and nothing is
 /// lost; once they have synced, the second logs in, gets an actor of its own, and its edits

@@ -8,7 +8,9 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AttendanceStatus, Date, Due, Meeting, MeetingKind, MemberStatus, Period, Quorum, RecordId, VillageYear};
+use crate::{
+    AttendanceStatus, Date, Due, Meeting, MeetingKind, MemberId, MemberStatus, Period, Quorum, RecordId, VillageYear,
+};
 use crate::{Catalog, MeetingRequirement};
 
 /// Where a period stands on the day the figures are computed.
@@ -109,6 +111,29 @@ pub fn due_members<'a>(
                 }
         })
         .map(|(id, _)| id)
+}
+
+/// The members due at a meeting (under its kind's requirement in `catalog`) who have no
+/// attendance entry at all: neither present, on leave nor absent. A record that leaves a member
+/// out spares them an absence's deduction, so these are shown to the township (未记考勤).
+pub fn unmarked_members<'a>(doc: &'a VillageYear, meeting: &'a Meeting, catalog: &Catalog) -> Vec<&'a MemberId> {
+    due_members(doc, meeting, due_of(meeting.kind, catalog))
+        .filter(|id| !meeting.attendance.contains_key(*id))
+        .collect()
+}
+
+/// Who is due at meetings of a kind: as the catalog's requirement says; for a kind it does not
+/// require, by the kind itself (a committee meeting its committee, a group meeting its group's
+/// members, any other every member).
+pub fn due_of(kind: MeetingKind, catalog: &Catalog) -> Due {
+    match catalog.requirement(kind) {
+        Some(req) => req.due,
+        None => match kind {
+            MeetingKind::BranchCommittee => Due::Committee,
+            MeetingKind::GroupMeeting => Due::Group,
+            _ => Due::All,
+        },
+    }
 }
 
 fn groups(doc: &VillageYear) -> BTreeSet<String> {

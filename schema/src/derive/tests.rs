@@ -137,6 +137,32 @@ fn quorum_is_computed_from_members_due_not_from_those_who_came() {
 }
 
 #[test]
+fn members_due_and_left_out_of_the_attendance_are_unmarked() {
+    let mut doc = village();
+    assert!(unmarked_members(&doc, &doc.meetings[&rid(1)], &catalog()).is_empty(), "the sample records everyone");
+    let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
+    m.attendance.retain(|id, _| !["v1-m04", "v1-m05"].contains(&id.as_str()));
+    let ids: Vec<&str> =
+        unmarked_members(&doc, &doc.meetings[&rid(1)], &catalog()).iter().map(|m| m.as_str()).collect();
+    assert_eq!(ids, ["v1-m04", "v1-m05"]);
+    // A member who left before the meeting is not due, so not unmarked.
+    doc.members.get_mut(&mid("v1-m05")).expect("m").left_on = Some(d("2026-01-01"));
+    let ids: Vec<&str> =
+        unmarked_members(&doc, &doc.meetings[&rid(1)], &catalog()).iter().map(|m| m.as_str()).collect();
+    assert_eq!(ids, ["v1-m04"]);
+    // A group meeting owes only its own group.
+    let mut g = Meeting::new(MeetingKind::GroupMeeting, d("2026-01-15"), line("小组学习"));
+    g.group = Some(name("第一党小组"));
+    let first: Vec<&MemberId> = doc
+        .members
+        .iter()
+        .filter(|(_, m)| m.group.as_ref().map(|g| g.as_str()) == Some("第一党小组") && m.left_on.is_none())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(unmarked_members(&doc, &g, &catalog()), first);
+}
+
+#[test]
 fn members_who_left_or_joined_later_are_not_due() {
     let mut doc = village();
     for id in ["v1-m11", "v1-m12"] {

@@ -42,6 +42,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "未评定（预备党员）",
             "最近同步（北京时间）",
             "提前录入条数",
+            "未记考勤的会议",
+            "同步后改动的会议",
         ]
         .map(str::to_owned),
     );
@@ -72,6 +74,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.last_sync_at.as_deref().map_or_else(|| "从未同步".to_owned(), format_rfc3339),
                 // After the others, so that a sheet read by column position keeps its columns.
                 v.early_in_period.to_string(),
+                v.unmarked_in_period.to_string(),
+                v.edited_in_period.to_string(),
             ]);
             row
         })
@@ -227,6 +231,31 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .collect();
     let header = strings(["村名", "类别", "内容", "记录日期", "服务器首次收到（北京时间）", "早了几天"]);
     sheet(&mut book, "提前录入", &header, &early, &bold)?;
+
+    // Meetings whose attendance leaves due members out, then those changed after the server
+    // had them.
+    let unmarked: Vec<Vec<String>> = report
+        .villages
+        .iter()
+        .flat_map(|v| {
+            v.unmarked_attendance
+                .iter()
+                .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), m.unmarked.to_string()])
+        })
+        .collect();
+    let header = strings(["村名", "会议", "会议日期", "应到未记考勤人数"]);
+    sheet(&mut book, "未记考勤", &header, &unmarked, &bold)?;
+    let edited: Vec<Vec<String>> = report
+        .villages
+        .iter()
+        .flat_map(|v| {
+            v.edited_after_sync
+                .iter()
+                .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), format_rfc3339(&m.first_edited_at)])
+        })
+        .collect();
+    let header = strings(["村名", "会议", "会议日期", "首次改动日期或考勤（北京时间）"]);
+    sheet(&mut book, "同步后改动", &header, &edited, &bold)?;
 
     let mut devices = Vec::new();
     for v in &report.villages {

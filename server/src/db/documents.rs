@@ -197,13 +197,21 @@ impl Db {
                 .bind(township)
                 .fetch_all(&self.pool)
                 .await?;
-        rows.iter()
-            .map(|r| {
-                let village = VillageId::parse(&r.try_get::<String, _>("village_id")?)?;
-                let year = Year::new(r.try_get::<i64, _>("year")?)?;
-                Ok(DocKey { township: township.to_owned(), village, year })
-            })
-            .collect()
+        rows.iter().map(|r| doc_key_of(township, r)).collect()
+    }
+
+    /// A township's documents whose projection rows were made with other than `digest` (another
+    /// catalog, an older format of the rows, or not known).
+    pub async fn documents_projected_otherwise(&self, township: &str, digest: &str) -> anyhow::Result<Vec<DocKey>> {
+        let rows = sqlx::query(
+            "SELECT village_id, year FROM documents WHERE township_id = $1 \
+             AND (projected_catalog IS NULL OR projected_catalog <> $2) ORDER BY village_id, year",
+        )
+        .bind(township)
+        .bind(digest)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| doc_key_of(township, r)).collect()
     }
 
     /// What the server last knew of the peer `peer` of `account` for a document: a state saved
@@ -436,6 +444,13 @@ pub async fn touch_device(tx: &mut impl Sink, key: &DocKey, peer: &str, account:
     )
     .await?;
     Ok(())
+}
+
+/// The key of a township's document from a row's `village_id` and `year`.
+fn doc_key_of(township: &str, r: &sqlx::any::AnyRow) -> anyhow::Result<DocKey> {
+    let village = VillageId::parse(&r.try_get::<String, _>("village_id")?)?;
+    let year = Year::new(r.try_get::<i64, _>("year")?)?;
+    Ok(DocKey { township: township.to_owned(), village, year })
 }
 
 #[cfg(test)]

@@ -11,12 +11,13 @@
 //! transaction ([`plan`]); the transaction only writes them ([`apply`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sqlx::{Any, Row, Transaction};
 use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
-    AttendanceStatus, Catalog, Collection, Date, Period, RecordId, VillageYear, all_totals, case_gaps, compliance,
-    early_by, late_by, quorum,
+    AttendanceStatus, Catalog, Collection, Date, Meeting, Period, RecordId, VillageYear, all_totals, case_gaps,
+    compliance, early_by, late_by, quorum, unmarked_members,
 };
 
 use super::Backend;
@@ -63,6 +64,8 @@ const TABLES: [Table; 6] = [
             "late_days",
             "early_days",
             "attendance",
+            "unmarked",
+            "edited_at",
         ],
         key_len: 1,
     },
@@ -210,14 +213,17 @@ fn attendance_json(m: &zhibu_schema::Meeting) -> String {
 }
 
 /// The rows of the meetings, point entries and cases `only` names, in the order of [`TABLES`]
-/// from `p_meetings` to `p_case_steps`. `first_seen` gives when the server first saw a meeting
-/// (`meeting:ID`) or case step (`step:CASE:STEP`).
+/// from `p_meetings` to `p_case_steps`. `seen` gives when the server first saw a meeting
+/// (`meeting:ID`) or case step (`step:CASE:STEP`), and a meeting's date or attendance changed
+/// after it had it (`edited:meeting:ID`); what it has not seen yet it sees at `received_at`.
 fn project_records(
     doc: &VillageYear,
     catalog: &Catalog,
-    first_seen: &dyn Fn(&str) -> i64,
+    seen: &HashMap<String, i64>,
+    received_at: i64,
     only: Only<'_>,
 ) -> [Rows; 4] {
+    let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
     let [mut meetings, mut points, mut cases, mut steps] = Default::default();
     for (id, m) in doc.meetings.iter().filter(|(id, _)| only.has(Collection::Meetings, id)) {
         let q = catalog.requirement(m.kind).and_then(|r| quorum(doc, m, r.quorum));
@@ -237,6 +243,8 @@ fn project_records(
             Val::OptInt(late_by(m.held_on, day_of(seen_at), catalog)),
             Val::OptInt(early_by(m.held_on, day_of(seen_at))),
             Val::Text(attendance_json(m)),
+            Val::Int(unmarked_members(doc, m, catalog).len() as i64),
+            Val::OptInt(seen.get(&edited_key(id)).copied()),
         ];
         put(&mut meetings, 1, row);
     }
@@ -320,6 +328,47 @@ pub struct Plan {
     received_at: i64,
 }
 
+/// The key under which the server remembers when it first received a change of a meeting's
+/// date or attendance after it had the meeting (DOMAIN.md: such edits are shown to the
+/// township).
+fn edited_key(meeting: &RecordId) -> String {
+    format!("edited:meeting:{meeting}")
+}
+
+/// Whether `after` changes what `before` said of a meeting's date or attendance (who, and
+/// present, on leave or absent); a make-up day, a leave's reason and the other fields are not
+/// counted.
+fn date_or_attendance_changed(before: &Meeting, after: &Meeting) -> bool {
+    before.held_on != after.held_on
+        || before.attendance.len() != after.attendance.len()
+        || before
+            .attendance
+            .iter()
+            .zip(&after.attendance)
+            .any(|((m1, a1), (m2, a2))| m1 != m2 || a1.status != a2.status)
+}
+
+/// The meetings of `after` whose date or attendance differ from those of `was`, the document
+/// as stored before (voided ones left out: a void says why itself).
+fn edited_meetings<'a>(was: &'a VillageYear, after: &'a VillageYear) -> impl Iterator<Item = &'a RecordId> + 'a {
+    after.meetings.iter().filter_map(move |(id, m)| {
+        let old = was.meetings.get(id)?;
+        let changed = !Arc::ptr_eq(old, m) && m.voided.is_none() && date_or_attendance_changed(old, m);
+        changed.then_some(id)
+    })
+}
+
+/// What the stored projection rows of a document were made with: the catalog (its digest) and
+/// the rows' own format. Rows made by an older format are made again, at the document's next
+/// push and by [`crate::push::catch_up`] when the server starts.
+pub fn rows_digest(catalog: &Catalog) -> String {
+    format!("{}-r{ROWS_FORMAT}", catalog.digest())
+}
+
+/// The format of the projection rows: raised whenever a column is added that only the records
+/// can fill (2: `p_meetings.unmarked` and `edited_at`).
+const ROWS_FORMAT: u32 = 2;
+
 /// The keys under which the server remembers when it first saw a document's meetings and case
 /// steps: the basis of late entries.
 fn seen_keys(doc: &VillageYear) -> impl Iterator<Item = String> + '_ {
@@ -340,23 +389,27 @@ pub struct Before<'a> {
 
 /// The projection rows of `after`, against the rows stored now (all replaced when `before` is
 /// not known). `seen` says when the server first saw each meeting and case step so far; the
-/// ones new in `after` are added to it, seen at `received_at`. Also returns the [`SharedRows`]
-/// of `after`, for the next push.
+/// ones new in `after` are added to it, seen at `received_at`, and so are the meetings whose
+/// date or attendance `after` changes from `was`, the records as stored before (when known,
+/// whatever catalog the rows were made with). Also returns the [`SharedRows`] of `after`, for
+/// the next push.
 pub fn plan(
     before: Option<Before<'_>>,
+    was: Option<&VillageYear>,
     after: &VillageYear,
     catalog: &Catalog,
     seen: &mut HashMap<String, i64>,
     received_at: i64,
 ) -> (Plan, SharedRows) {
     let mut seen_new = Vec::new();
-    for k in seen_keys(after) {
+    let edited = was.into_iter().flat_map(|was| edited_meetings(was, after)).map(edited_key);
+    for k in seen_keys(after).chain(edited) {
         if !seen.contains_key(&k) {
             seen.insert(k.clone(), received_at);
             seen_new.push(k);
         }
     }
-    let first_seen = |k: &str| seen.get(k).copied().unwrap_or(received_at);
+    let seen = &*seen;
     // A roster change can change every meeting's quorum: then every row is compared.
     let only = match before {
         Some(Before { touched: Touched::Records(set), .. }) if !set.iter().any(|(c, _)| *c == Collection::Members) => {
@@ -365,7 +418,7 @@ pub fn plan(
         _ => Only::All,
     };
     let shared = project_shared(after, catalog);
-    let records = project_records(after, catalog, &first_seen, only);
+    let records = project_records(after, catalog, seen, received_at, only);
     let Some(before) = before else {
         let whole = |rows: &Rows| rows.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
         let mut tables = vec![(Vec::new(), whole(&shared.members))];
@@ -381,7 +434,7 @@ pub fn plan(
             &made
         }
     };
-    let old_records = project_records(before.records, catalog, &first_seen, only);
+    let old_records = project_records(before.records, catalog, seen, received_at, only);
     let old = [&old_shared.members].into_iter().chain(&old_records).chain([&old_shared.compliance]);
     let new = [&shared.members].into_iter().chain(&records).chain([&shared.compliance]);
     let tables = new
@@ -408,8 +461,9 @@ pub async fn update(
     received_at: i64,
 ) -> anyhow::Result<()> {
     let mut seen = load_seen(&mut **tx, key).await?;
+    let was = before;
     let before = before.map(|records| Before { records, touched: &Touched::All, shared: None });
-    let (plan, _) = plan(before, after, catalog, &mut seen, received_at);
+    let (plan, _) = plan(before, was, after, catalog, &mut seen, received_at);
     apply(tx, key, &plan).await
 }
 

@@ -23,6 +23,9 @@ pub struct Arrival {
 #[derive(Debug, Clone, Default)]
 pub struct Arrivals {
     pub meetings: HashMap<String, Arrival>,
+    /// When the server first received a change of a meeting's date or attendance after it had
+    /// the meeting (同步后改动), by meeting id.
+    pub edited: HashMap<String, i64>,
     pub steps: HashMap<(String, String), Arrival>,
 }
 
@@ -53,7 +56,7 @@ impl Db {
         let (t, v, y) = (&key.township, key.village.as_str(), i64::from(key.year));
         let mut out = Arrivals::default();
         let rows = sqlx::query(
-            "SELECT meeting_id, first_seen_at, late_days, early_days FROM p_meetings \
+            "SELECT meeting_id, first_seen_at, late_days, early_days, edited_at FROM p_meetings \
              WHERE township_id = $1 AND village_id = $2 AND year = $3",
         )
         .bind(t)
@@ -62,7 +65,11 @@ impl Db {
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
-            out.meetings.insert(r.try_get("meeting_id")?, arrival(r)?);
+            let id: String = r.try_get("meeting_id")?;
+            if let Some(at) = r.try_get::<Option<i64>, _>("edited_at")? {
+                out.edited.insert(id.clone(), at);
+            }
+            out.meetings.insert(id, arrival(r)?);
         }
         let rows = sqlx::query(
             "SELECT case_id, step, first_seen_at, late_days, early_days FROM p_case_steps \

@@ -1,6 +1,8 @@
 //! The township report, read from the projections with SQL: per village, meetings held
 //! against required per kind and period with quorum failures, members per grade, cases with
-//! gaps, late entries (补录) and early ones (提前录入), and the last sync of each device.
+//! gaps, late entries (补录) and early ones (提前录入), meetings that leave due members out of
+//! their attendance (未记考勤) or changed after the server had them (同步后改动), and the last
+//! sync of each device.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +13,7 @@ use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, Per
 use super::{Backend, Db};
 
 mod arrivals;
-use arrivals::{Arrived, Flagged};
+use arrivals::{Arrived, Flagged, MeetingMarks};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TownshipReport {
@@ -49,6 +51,16 @@ pub struct VillageReport {
     pub early_entries: Vec<EarlyEntry>,
     /// How many of them are dated in the chosen period.
     pub early_in_period: usize,
+    /// Every meeting of the year whose attendance leaves out members who were due (未记考勤):
+    /// they are neither present, on leave nor absent, so no absence costs them points.
+    pub unmarked_attendance: Vec<UnmarkedMeeting>,
+    /// How many of them are dated in the chosen period.
+    pub unmarked_in_period: usize,
+    /// Every meeting of the year whose date or attendance changed after the server first had
+    /// it (同步后改动; DOMAIN.md: shown to the township). Its history page shows what changed.
+    pub edited_after_sync: Vec<EditedMeeting>,
+    /// How many of them are dated in the chosen period.
+    pub edited_in_period: usize,
     pub last_sync_at: Option<String>,
     pub devices: Vec<DeviceSync>,
 }
@@ -125,6 +137,26 @@ pub struct EarlyEntry {
     pub days_early: i64,
 }
 
+/// A meeting whose attendance leaves out members who were due.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnmarkedMeeting {
+    pub id: String,
+    pub what: String,
+    pub dated: String,
+    /// How many due members have no attendance entry.
+    pub unmarked: i64,
+}
+
+/// A meeting whose date or attendance changed after the server first had it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EditedMeeting {
+    pub id: String,
+    pub what: String,
+    pub dated: String,
+    /// When the server first received such a change (RFC 3339).
+    pub first_edited_at: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DeviceSync {
     pub peer_id: String,
@@ -171,6 +203,10 @@ impl Db {
                     late_in_period: 0,
                     early_entries: Vec::new(),
                     early_in_period: 0,
+                    unmarked_attendance: Vec::new(),
+                    unmarked_in_period: 0,
+                    edited_after_sync: Vec::new(),
+                    edited_in_period: 0,
                     last_sync_at: None,
                     devices: Vec::new(),
                 },
@@ -340,10 +376,27 @@ impl Db {
             v.early_entries.push(EarlyEntry { record, id, what, dated, first_seen_at, days_early: days });
         }
 
-        let in_period = |dated: &str| Date::parse(dated).is_ok_and(|d| period.contains(d));
+        for (village, m) in self.marked_meetings(township, y).await? {
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let MeetingMarks { id, what, dated, unmarked, edited_at } = m;
+            if let Some(first_edited_at) = edited_at {
+                let edited =
+                    EditedMeeting { id: id.clone(), what: what.clone(), dated: dated.clone(), first_edited_at };
+                v.edited_after_sync.push(edited);
+            }
+            if unmarked > 0 {
+                v.unmarked_attendance.push(UnmarkedMeeting { id, what, dated, unmarked });
+            }
+        }
+
+        // A case's step may be dated in the next year (a case opened in December); it belongs
+        // to none of this year's periods.
+        let in_period = |dated: &str| Date::parse(dated).is_ok_and(|d| year.contains(d) && period.contains(d));
         for v in villages.values_mut() {
             v.late_in_period = v.late_entries.iter().filter(|l| in_period(&l.dated)).count();
             v.early_in_period = v.early_entries.iter().filter(|l| in_period(&l.dated)).count();
+            v.unmarked_in_period = v.unmarked_attendance.iter().filter(|l| in_period(&l.dated)).count();
+            v.edited_in_period = v.edited_after_sync.iter().filter(|l| in_period(&l.dated)).count();
         }
 
         let rows = sqlx::query(

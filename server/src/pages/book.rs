@@ -53,7 +53,7 @@ async fn page(
     render("book.html", &title, Some(&viewer.info()), &view)
 }
 
-const HEADER: [&str; 18] = [
+const HEADER: [&str; 20] = [
     "会议日期",
     "议题",
     "党小组",
@@ -67,10 +67,12 @@ const HEADER: [&str; 18] = [
     "出席人员",
     "请假人员（事由）",
     "缺席人员",
+    "未记考勤人员",
     "决议",
     "法定人数",
     "补录/提前录入",
     "服务器首次收到",
+    "同步后首次改动",
     "状态",
 ];
 
@@ -94,6 +96,7 @@ fn row(m: &MeetingView) -> Vec<String> {
         m.present_names.clone(),
         m.leave_names.clone(),
         m.absent_names.clone(),
+        m.unmarked_names.clone(),
         opt(&m.resolutions),
         quorum,
         match (m.late_days, m.early_days) {
@@ -102,6 +105,7 @@ fn row(m: &MeetingView) -> Vec<String> {
             (None, None) => String::new(),
         },
         opt(&m.first_seen),
+        opt(&m.edited_at),
         m.voided.clone().unwrap_or_else(|| "有效".to_owned()),
     ]
 }

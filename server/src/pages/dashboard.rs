@@ -65,6 +65,10 @@ struct VillageRow {
     cells: Vec<Cell>,
     late: usize,
     early: usize,
+    /// Meetings of the period whose attendance leaves due members out (未记考勤).
+    unmarked: usize,
+    /// Meetings of the period whose date or attendance changed after the server had them.
+    edited: usize,
     cases: usize,
     members: i64,
     grades: Vec<Bar>,
@@ -102,6 +106,8 @@ struct DashboardView {
     flags: Vec<Flag>,
     /// A cell of a period under way is not yet met.
     pending: bool,
+    /// The township's days after which an entry is late (补录), for the column's explanation.
+    late_entry_days: u32,
     csv_url: String,
     xlsx_url: String,
 }
@@ -207,6 +213,8 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
         early: v.early_in_period,
+        unmarked: v.unmarked_in_period,
+        edited: v.edited_in_period,
         cases: v.cases.len(),
         members: v.members,
         grades: grade_bars(g),
@@ -242,6 +250,12 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     }
     if v.early > 0 {
         what.push(format!("提前录入 {} 条", v.early));
+    }
+    if v.unmarked > 0 {
+        what.push(format!("{} 次会议有应到党员未记考勤", v.unmarked));
+    }
+    if v.edited > 0 {
+        what.push(format!("{} 次会议同步后改过日期或考勤", v.edited));
     }
     if v.cases > 0 {
         what.push(format!("{} 件小微权力事项有问题", v.cases));
@@ -280,6 +294,7 @@ async fn page(
     };
     let query = ReportQuery { year: Some(year.to_string()), period: Some(period_value(period)) };
     let report = load(&state, caller, &township, &query).await?;
+    let late_entry_days = state.catalog_for(Some(&township)).await?.late_entry_days;
     let township_name = state
         .db
         .townships()
@@ -315,6 +330,7 @@ async fn page(
             .map(|p| Choice { value: period_value(p), label: p.label(), selected: p == period })
             .collect(),
         kinds: MeetingKind::ALL.iter().map(|k| k.label()).collect(),
+        late_entry_days,
         csv_url: format!("/v1/townships/{township}/report.csv?{files}"),
         xlsx_url: format!("/v1/townships/{township}/report.xlsx?{files}"),
         township_id: township,

@@ -3,7 +3,7 @@
 //! The village page, the printable book and the book's XLSX all read this one view.
 
 use serde::Serialize;
-use zhibu_schema::derive::compliance::due_members;
+use zhibu_schema::derive::compliance::{due_members, unmarked_members};
 use zhibu_schema::{AttendanceStatus, Meeting, MeetingKind, RecordId, quorum};
 
 use super::clock;
@@ -41,6 +41,9 @@ pub struct MeetingView {
     /// Why it was voided and by whom; a voided meeting does not count.
     pub voided: Option<String>,
     pub due: usize,
+    /// Due members with no attendance entry at all (未记考勤), by name.
+    pub unmarked: usize,
+    pub unmarked_names: String,
     pub present: usize,
     pub leave: usize,
     pub absent: usize,
@@ -56,6 +59,9 @@ pub struct MeetingView {
     pub late_days: Option<i64>,
     /// Days its date is after the day the server first received it (提前录入).
     pub early_days: Option<i64>,
+    /// When the server first received a change of its date or attendance after it had the
+    /// meeting (同步后改动).
+    pub edited_at: Option<String>,
     pub history_url: String,
 }
 
@@ -68,6 +74,10 @@ impl MeetingView {
         let doc = &data.records;
         let requirement = data.catalog.requirement(m.kind);
         let due = requirement.map_or(0, |r| due_members(doc, m, r.due).count());
+        let unmarked: Vec<String> = unmarked_members(doc, m, &data.catalog)
+            .into_iter()
+            .map(|member| doc.member(member).map_or_else(|| member.to_string(), |p| p.name.to_string()))
+            .collect();
         let q = requirement.and_then(|r| quorum(doc, m, r.quorum));
         let count = |s: AttendanceStatus| m.attendance.values().filter(|a| a.status == s).count();
         let attendance = m
@@ -95,6 +105,8 @@ impl MeetingView {
             resolutions: text(m.resolutions.as_ref()),
             voided: m.voided.as_ref().map(|v| format!("已作废（{}，{}）", v.reason, v.by)),
             due,
+            unmarked: unmarked.len(),
+            unmarked_names: unmarked.join("、"),
             present: count(AttendanceStatus::Present),
             leave: count(AttendanceStatus::Leave),
             absent: count(AttendanceStatus::Absent),
@@ -103,6 +115,7 @@ impl MeetingView {
             first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
             late_days: arrival.and_then(|a| a.late_days),
             early_days: arrival.and_then(|a| a.early_days),
+            edited_at: data.arrivals.edited.get(id.as_str()).map(|&at| clock::format_ms(at)),
             history_url: format!("/villages/{}/history/meeting/{id}?year={}", data.key.village, data.year()),
             present_names: String::new(),
             leave_names: String::new(),

@@ -71,6 +71,10 @@ struct VillageView {
     meetings: Vec<MeetingView>,
     late_meetings: usize,
     early_meetings: usize,
+    /// Valid meetings whose attendance leaves due members out (未记考勤).
+    unmarked_meetings: usize,
+    /// Valid meetings whose date or attendance changed after the server had them.
+    edited_meetings: usize,
     /// The catalog's threshold of a late entry, in days.
     late_entry_days: u32,
     cases: Vec<CaseView>,
@@ -108,6 +112,8 @@ async fn page(
         // As the report counts them: a voided meeting does not count.
         late_meetings: meetings.iter().filter(|m| m.late_days.is_some() && m.voided.is_none()).count(),
         early_meetings: meetings.iter().filter(|m| m.early_days.is_some() && m.voided.is_none()).count(),
+        unmarked_meetings: meetings.iter().filter(|m| m.unmarked > 0 && m.voided.is_none()).count(),
+        edited_meetings: meetings.iter().filter(|m| m.edited_at.is_some() && m.voided.is_none()).count(),
         late_entry_days: data.catalog.late_entry_days,
         cases_with_gaps: cases.iter().filter(|c| !c.gaps.is_empty()).count(),
         meetings,

@@ -1,6 +1,8 @@
 //! `zhibu meeting record|list|void` and `zhibu attend`.
 
-use crate::zhibu_schema::{Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, Period};
+use crate::zhibu_schema::{
+    Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period, unmarked_members,
+};
 use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text};
@@ -56,31 +58,6 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     m.recorder = opt_text("记录人", a.recorder.as_deref())?;
     m.group = opt_text("党小组", a.group.as_deref())?;
     m.resolutions = opt_text("决议", a.resolutions.as_deref())?;
-    if a.all_present {
-        let records = ctx.phone.records(year)?;
-        for (id, member) in &records.members {
-            let due = member.active_on(held_on)
-                && match a.kind {
-                    MeetingKind::BranchCommittee => member.committee,
-                    MeetingKind::GroupMeeting => member.group.is_some() && member.group == m.group,
-                    _ => true,
-                };
-            if due {
-                m.attendance.insert(id.clone(), Attendance::present());
-            }
-        }
-        if m.attendance.is_empty() {
-            let whom = match (a.kind, &m.group) {
-                (MeetingKind::BranchCommittee, _) => "支委".to_owned(),
-                (MeetingKind::GroupMeeting, Some(g)) => format!("党小组「{g}」的党员"),
-                _ => "党员".to_owned(),
-            };
-            return Err(Usage(format!(
-                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册，或核对名称"
-            ))
-            .into());
-        }
-    }
     // Each member once: the exceptions to --all-present, but not two answers for one person.
     let mut named = std::collections::BTreeSet::new();
     let mut mark = |who: &str, attendance: Attendance| -> anyhow::Result<()> {
@@ -103,6 +80,38 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
         let reason = parts.next().ok_or_else(|| Usage(format!("请假「{spec}」应写成 党员:事由[:批准人]")))?;
         mark(who, Attendance::leave(text("请假事由", reason)?, opt_text("批准人", parts.next())?))?;
     }
+    // Who was due and is not written down yet, by the township's catalog: with --all-present
+    // they came; without, they are left unmarked, which the township sees (未记考勤).
+    let records = ctx.phone.records(year)?;
+    let catalog = ctx.phone.catalog();
+    let unmarked: Vec<MemberId> = unmarked_members(&records, &m, &catalog).into_iter().cloned().collect();
+    if a.all_present {
+        if unmarked.is_empty() && m.attendance.is_empty() {
+            let whom = match (a.kind, &m.group) {
+                (MeetingKind::BranchCommittee, _) => "支委".to_owned(),
+                (MeetingKind::GroupMeeting, Some(g)) => format!("党小组「{g}」的党员"),
+                _ => "党员".to_owned(),
+            };
+            return Err(Usage(format!(
+                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册，或核对名称"
+            ))
+            .into());
+        }
+        for id in &unmarked {
+            m.attendance.insert(id.clone(), Attendance::present());
+        }
+    }
+    let unmarked: Vec<String> = unmarked_members(&records, &m, &catalog)
+        .into_iter()
+        .map(|id| records.members.get(id).map_or_else(|| id.to_string(), |p| p.name.to_string()))
+        .collect();
+    if !unmarked.is_empty() {
+        eprintln!(
+            "注意：应到的 {} 名党员没有记考勤：{}。乡镇汇总会把这次会议标为「未记考勤」；请用 zhibu attend 补记出席、请假或缺席。",
+            unmarked.len(),
+            unmarked.join("、")
+        );
+    }
     let id = ctx.phone.record_meeting(&m)?;
     let count = |st| m.attendance.values().filter(|x| x.status == st).count();
     let line = format!(
@@ -116,7 +125,7 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
         count(AttendanceStatus::Absent),
         ctx.pending_line()
     );
-    ctx.out.show(|| line, &json!({"id": id, "pending": ctx.phone.pending_edits()}));
+    ctx.out.show(|| line, &json!({"id": id, "pending": ctx.phone.pending_edits(), "unmarked": unmarked}));
     Ok(0)
 }
 

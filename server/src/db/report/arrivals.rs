@@ -1,5 +1,7 @@
 //! The meetings and case steps of a township's year flagged by when they reached the server:
-//! late (补录) or early (提前录入), read from the projections' day counts.
+//! late (补录) or early (提前录入), read from the projections' day counts; and the meetings
+//! flagged by what their record lacks or how it changed: due members left out of the
+//! attendance (未记考勤), a date or attendance changed after the server had it (同步后改动).
 
 use sqlx::Row;
 use zhibu_schema::{Catalog, MeetingKind};
@@ -34,7 +36,51 @@ pub(super) struct Flagged {
     pub(super) days: i64,
 }
 
+/// What a meeting's record lacks, or how it changed after the server had it.
+pub(super) struct MeetingMarks {
+    pub(super) id: String,
+    pub(super) what: String,
+    pub(super) dated: String,
+    /// Due members with no attendance entry.
+    pub(super) unmarked: i64,
+    /// When the server first received a change of its date or attendance after it had it.
+    pub(super) edited_at: Option<String>,
+}
+
+/// "会议类型：议题", as the report names a meeting.
+fn meeting_what(kind: &str, topic: &str) -> String {
+    let label = MeetingKind::from_code(kind).map_or(kind, |k| k.label());
+    format!("{label}：{topic}")
+}
+
 impl Db {
+    /// The township's meetings of a year whose attendance leaves due members out or whose date
+    /// or attendance changed after the server had them, by village, in the village's order of
+    /// dates; voided ones left out.
+    pub(super) async fn marked_meetings(&self, township: &str, y: i64) -> anyhow::Result<Vec<(String, MeetingMarks)>> {
+        let rows = sqlx::query(
+            "SELECT village_id, meeting_id, kind, held_on, topic, unmarked, edited_at FROM p_meetings \
+             WHERE township_id = $1 AND year = $2 AND voided = 0 AND (unmarked > 0 OR edited_at IS NOT NULL) \
+             ORDER BY village_id, held_on, meeting_id",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let marks = MeetingMarks {
+                    id: r.try_get("meeting_id")?,
+                    what: meeting_what(&r.try_get::<String, _>("kind")?, &r.try_get::<String, _>("topic")?),
+                    dated: r.try_get("held_on")?,
+                    unmarked: r.try_get("unmarked")?,
+                    edited_at: r.try_get::<Option<i64>, _>("edited_at")?.map(rfc3339),
+                };
+                Ok((r.try_get("village_id")?, marks))
+            })
+            .collect()
+    }
+
     /// The township's meetings and case steps of a year flagged `how`, by village, in the
     /// village's order of dates; voided ones, and steps of voided cases, left out.
     pub(super) async fn flagged(
@@ -59,11 +105,10 @@ impl Db {
         for r in &rows {
             let kind: String = r.try_get("kind")?;
             let topic: String = r.try_get("topic")?;
-            let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label());
             let flagged = Flagged {
                 record: "meeting",
                 id: r.try_get("meeting_id")?,
-                what: format!("{label}：{topic}"),
+                what: meeting_what(&kind, &topic),
                 dated: r.try_get("held_on")?,
                 first_seen_at: rfc3339(r.try_get("first_seen_at")?),
                 days: r.try_get("days")?,
