@@ -155,6 +155,11 @@ pub enum ClientError {
     #[error("党员编号「{0}」已在名册上")]
     MemberExists(String),
 
+    /// Last year's roster cannot be carried over: this year's has members already, or the
+    /// phone has no roster of last year. Nothing was written.
+    #[error("{0}")]
+    RosterCarry(String),
+
     /// The server refused; the phone's edits are kept.
     #[error("{0}")]
     ServerRefused(ServerRefusal),
@@ -223,6 +228,7 @@ impl ClientError {
             | ClientError::Ambiguous { .. }
             | ClientError::Voided { .. }
             | ClientError::MemberExists(_)
+            | ClientError::RosterCarry(_)
             | ClientError::Clock(_) => ErrorKind::Refused,
             ClientError::Offline(_) | ClientError::LoginUnreachable(_) => ErrorKind::Offline,
         }

@@ -434,6 +434,59 @@ async fn unmarked_and_edited(backend: Backend) {
 }
 backends!(a_meeting_leaving_members_out_or_changed_after_sync_is_shown, unmarked_and_edited);
 
+/// January: the new year's roster is empty until the township imports it. The dashboard says so,
+/// the program says how to start it, and `zhibu roster carry-over` brings last year's members
+/// over with their ids, which the server accepts.
+async fn new_year(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let next = (i64::from(app.year) + 1).to_string();
+    let day = format!("{next}-01-08");
+    let theme =
+        ["--year", &next, "meeting", "record", "--kind", "theme_day", "--date", &day, "--topic", "新年主题党日"];
+    let (code, out, err) = zhibu(d, &[&theme[..], &["--present", "v1-m01"]].concat());
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains(&format!("{next} 年的名册还是空的")) && err.contains("zhibu roster carry-over"), "{err}");
+    // A meeting written down without names makes the year's document, with no roster.
+    let (code, out, err) = zhibu(d, &theme);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["--year", &next, "sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let staff = app.token("staff1").await;
+    let dashboard = format!("/township?year={next}&period=year");
+    let (status, page) = app.get(&staff, &dashboard).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(page).expect("utf-8").contains("名册为空"), "flagged");
+
+    let last_year = app.records("v1").await.members;
+    let (code, out, err) = zhibu(d, &["--year", &next, "roster", "carry-over"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("带入 {} 名党员", last_year.len())), "{out}");
+    let (code, _, err) = zhibu(d, &["--year", &next, "roster", "carry-over"]);
+    assert_ne!(code, 0, "not twice");
+    assert!(err.contains("名册已有"), "{err}");
+    let (code, out, err) = zhibu(d, &["--year", &next, "sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let year = zhibu_schema::Year::new(i64::from(app.year) + 1).expect("year");
+    let key = zhibu_server::db::documents::DocKey {
+        township: "t1".into(),
+        village: zhibu_schema::VillageId::parse("v1").expect("id"),
+        year,
+    };
+    let stored = app.state.db.load_doc(&key).await.expect("loads");
+    let carried = zhibu_schema::mapping::read(&stored.doc).expect("reads").doc.members;
+    assert_eq!(carried.keys().collect::<Vec<_>>(), last_year.keys().collect::<Vec<_>>(), "the same ids");
+    let (status, page) = app.get(&staff, &dashboard).await;
+    assert_eq!(status, 200);
+    assert!(!String::from_utf8(page).expect("utf-8").contains("名册为空"), "no longer flagged");
+}
+backends!(a_new_year_starts_from_last_years_roster, new_year);
+
 /// Two cadres of a village take turns on one phone (a handover, a shared office phone). While
 /// the first cadre's edits wait to sync, the second is turned away with why, and nothing is
 /// lost; once they have synced, the second logs in, gets an actor of its own, and its edits

@@ -183,6 +183,8 @@ pub enum Roster {
         #[arg(value_name = "日期", value_parser = parse_date)]
         on: Date,
     },
+    /// 从上一年带入名册：本年度名册还空着时（如一月），把上一年年底仍在册的党员连同编号、党小组、支委、身份一次带入
+    CarryOver,
 }
 
 #[derive(Debug, Subcommand)]

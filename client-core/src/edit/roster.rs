@@ -55,6 +55,48 @@ impl Phone {
         })
     }
 
+    /// Starts the roster of `year` from the year before's as it stood on its last day, so that
+    /// nobody types the branch in again each January: every member who had not left by then,
+    /// with their id (their account and points stay theirs), name, party group, committee seat,
+    /// day of joining and status (a member who became full during that year is full all of
+    /// this one). Refused when this year's roster has members already (the township's import,
+    /// or another phone's carry-over) or the phone has no roster of the year before. One
+    /// change; returns how many members it carried.
+    pub fn carry_over_roster(&self, year: Year) -> Result<usize, ClientError> {
+        let key = DocKey::new(self.with(|inner| inner.village())?, year);
+        let previous = Year::new(i64::from(year) - 1).map_err(|e| ClientError::RosterCarry(e.to_string()))?;
+        let now = self.records(year)?;
+        if !now.members.is_empty() {
+            return Err(ClientError::RosterCarry(format!(
+                "{year} 年的名册已有 {} 名党员，不再从 {previous} 年带入；个别党员请用 zhibu roster add 添加",
+                now.members.len()
+            )));
+        }
+        let last_day = previous.last_day();
+        let before = self.records(previous)?;
+        let carried: Vec<(MemberId, Member)> = before
+            .members
+            .iter()
+            .filter(|(_, m)| m.left_on.is_none_or(|l| l > last_day))
+            .map(|(id, m)| {
+                let status = m.status_on(last_day);
+                let member = Member { status, full_on: None, ..m.clone() };
+                (id.clone(), member)
+            })
+            .collect();
+        if carried.is_empty() {
+            return Err(ClientError::RosterCarry(format!(
+                "手机上没有 {previous} 年的名册可带入：请先运行 zhibu --year {previous} sync 取回上一年的记录，\
+                 或请乡镇导入 {year} 年的名册"
+            )));
+        }
+        let message = format!("从 {previous} 年带入党员名册（{} 人）", carried.len());
+        self.commit(&key, message, |tx, _| {
+            carried.iter().try_for_each(|(id, m)| put_record(tx, Collection::Members, id.as_str(), m))
+        })?;
+        Ok(carried.len())
+    }
+
     /// Records that a member left the branch on `on` (same as [`MemberChange::Left`]).
     pub fn record_leaving(&self, year: Year, id: &MemberId, on: Date) -> Result<(), ClientError> {
         self.change_member(year, id, &MemberChange::Left(on))
@@ -129,6 +171,37 @@ mod tests {
         t.phone.record_leaving(year(), &id, d("2026-06-30")).unwrap();
         assert_eq!(t.phone.records(year()).unwrap().members[&id].left_on, Some(d("2026-06-30")));
         assert_refused(&t, "早于入党日期", |p| p.record_leaving(year(), &id, d("1960-01-01")));
+    }
+
+    #[test]
+    fn next_year_starts_from_this_years_roster_as_it_stood_on_its_last_day() {
+        let t = cadre_phone();
+        let next = Year::new(i64::from(year()) + 1).unwrap();
+        t.phone.record_leaving(year(), &mid("v1-m02"), d("2026-06-30")).unwrap();
+        t.phone.record_leaving(year(), &mid("v1-m03"), d("2027-01-10")).unwrap();
+        t.phone.change_member(year(), &mid("v1-m04"), &MemberChange::Status(MemberStatus::Probationary)).unwrap();
+        t.phone.change_member(year(), &mid("v1-m04"), &MemberChange::BecameFull(d("2026-09-01"))).unwrap();
+        t.phone.change_member(year(), &mid("v1-m05"), &MemberChange::Committee(true)).unwrap();
+        let (n, _) = history(&t.phone);
+        assert_eq!(t.phone.carry_over_roster(next).unwrap(), 11, "all but the one who left in 2026");
+        let this = t.phone.records(year()).unwrap();
+        let carried = t.phone.records(next).unwrap().members;
+        assert!(!carried.contains_key(&mid("v1-m02")));
+        assert_eq!(carried[&mid("v1-m03")].left_on, Some(d("2027-01-10")), "leaving next year stays");
+        let m04 = &carried[&mid("v1-m04")];
+        assert_eq!((m04.status, m04.full_on), (MemberStatus::Full, None), "full all of the new year");
+        assert!(carried[&mid("v1-m05")].committee);
+        assert_eq!(carried[&mid("v1-m06")], this.members[&mid("v1-m06")], "the rest as it was");
+        let key = DocKey::new(zhibu_schema::VillageId::parse("v1").unwrap(), next);
+        let message =
+            t.phone.lock().docs[&key].replica.doc.get_last_local_change().and_then(|c| c.message().map(str::to_owned));
+        assert_eq!(message.as_deref(), Some("从 2026 年带入党员名册（11 人）"));
+        assert_eq!(history(&t.phone).0, n, "this year's document is not touched");
+        // Not twice, and not into a roster the township imported.
+        assert_refused(&t, "年的名册已有 11 名党员", |p| p.carry_over_roster(next).map(drop));
+        // Nothing to carry from a year the phone does not have.
+        let later = Year::new(i64::from(year()) + 3).unwrap();
+        assert_refused(&t, "没有 2028 年的名册可带入", |p| p.carry_over_roster(later).map(drop));
     }
 
     #[test]

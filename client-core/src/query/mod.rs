@@ -139,6 +139,11 @@ impl Phone {
             records.members.iter().filter(|(_, m)| m.name.as_str() == text).map(|(id, _)| id).collect();
         match named.as_slice() {
             [one] => Ok((*one).clone()),
+            // A new year whose roster nobody has started yet: say how to start it.
+            [] if records.members.is_empty() => Err(ClientError::RosterCarry(format!(
+                "{year} 年的名册还是空的，找不到党员「{text}」：请先同步（乡镇可能已导入名册），\
+                 或用 zhibu roster carry-over 从上一年带入"
+            ))),
             [] => Err(ClientError::NoSuchRecord { collection: Collection::Members, id: text.to_owned() }),
             // Each with their group, which is how a cadre tells two 王芳 apart.
             many => Err(ClientError::Ambiguous {

@@ -62,6 +62,8 @@ struct VillageRow {
     /// The village holds no record of a year under way or past (no roster imported, no phone
     /// synced): nothing shows as required, which must not read as nothing owed.
     no_records: bool,
+    /// The year's records exist but its roster is empty (nobody imported or carried it over).
+    roster_empty: bool,
     cells: Vec<Cell>,
     late: usize,
     early: usize,
@@ -210,6 +212,7 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         url: format!("/villages/{}?year={year}", v.village_id),
         behind: v.behind,
         no_records,
+        roster_empty: v.has_records && v.members == 0,
         cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
         early: v.early_in_period,
@@ -240,6 +243,9 @@ fn flag(v: &VillageRow) -> Option<Flag> {
             .map(|(_, k)| format!("{}未达标", k.label()))
             .collect(),
     };
+    if v.roster_empty {
+        what.push("名册为空：应到人数、法定人数和支委会、党小组会无从计算，请导入本年度名册".to_owned());
+    }
     for (c, k) in v.cells.iter().zip(MeetingKind::ALL) {
         if c.quorum_failures > 0 {
             what.push(format!("{} {} 次未达法定人数", k.label(), c.quorum_failures));

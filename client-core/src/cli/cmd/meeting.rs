@@ -93,7 +93,7 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
                 _ => "党员".to_owned(),
             };
             return Err(Usage(format!(
-                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册，或核对名称"
+                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册（一月里名册还空着时，可用 zhibu roster carry-over 从上一年带入），或核对名称"
             ))
             .into());
         }

@@ -1,4 +1,4 @@
-//! `zhibu roster`: list, add, group, committee, status, leave.
+//! `zhibu roster`: list, add, group, committee, status, leave, carry-over.
 
 use crate::MemberChange;
 use crate::zhibu_schema::{Member, MemberId, MemberStatus};
@@ -67,6 +67,16 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
         Roster::Status { on: Some(_), .. } => Err(Usage("转正日期 --on 只用于调整为“正式”".to_owned()).into()),
         Roster::Status { member, status, on: None } => change(ctx, &member, MemberChange::Status(status)),
         Roster::Leave { member, on } => change(ctx, &member, MemberChange::Left(on)),
+        Roster::CarryOver => {
+            let carried = ctx.phone.carry_over_roster(year)?;
+            let line = format!(
+                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。请用 zhibu roster list 核对。{}",
+                i64::from(year) - 1,
+                ctx.pending_line()
+            );
+            ctx.out.show(|| line, &json!({"carried": carried, "pending": ctx.phone.pending_edits()}));
+            Ok(0)
+        }
     }
 }
 
