@@ -43,7 +43,7 @@ pub mod store;
 pub mod sync;
 
 pub use doc_key::DocKey;
-pub use edit::{MemberChange, NewCase, NewPoints};
+pub use edit::{MeetingEdit, MemberChange, NewCase, NewPoints};
 pub use error::{ClientError, EditRefusal, ErrorKind, ServerRefusal};
 pub use phone::{Phone, PhoneOptions};
 pub use query::conflicts::{Conflict, ConflictValue};

@@ -350,6 +350,7 @@ async fn unmarked_and_edited(backend: Backend) {
     let meeting = recorded["id"].as_str().expect("id").to_owned();
     // --all-present with its exceptions leaves nobody out, and says nothing.
     let args = [
+        "--json",
         "meeting",
         "record",
         "--kind",
@@ -365,6 +366,8 @@ async fn unmarked_and_edited(backend: Backend) {
     let (code, out, err) = zhibu(d, &args);
     assert_eq!(code, 0, "{out}{err}");
     assert!(!err.contains("没有记考勤"), "{err}");
+    let lesson: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let lesson = lesson["id"].as_str().expect("id").to_owned();
     let (code, out, err) = zhibu(d, &["sync"]);
     assert_eq!(code, 0, "{out}{err}");
 
@@ -394,6 +397,13 @@ async fn unmarked_and_edited(backend: Backend) {
     assert_eq!(edited[0]["id"].as_str(), Some(meeting.as_str()));
     let first_edited_at = edited[0]["first_edited_at"].as_str().expect("when").to_owned();
     assert_eq!(v1["edited_in_period"], 1);
+    // A corrected topic or resolutions is no such change.
+    let (code, out, err) = zhibu(d, &["meeting", "edit", &lesson, "--topic", "党课：学习党章", "--resolutions", "无"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("已更正会议"), "{out}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(v1_report(&app, &staff).await["edited_in_period"], 1);
 
     let cells = csv_cells(&app, &staff, &format!("year={}", app.year)).await;
     assert_eq!((cells["未记考勤的会议"].as_str(), cells["同步后改动的会议"].as_str()), ("1", "1"), "{cells:?}");
@@ -431,6 +441,18 @@ async fn unmarked_and_edited(backend: Backend) {
     assert_eq!(v1["edited_after_sync"][0]["first_edited_at"].as_str(), Some(first_edited_at.as_str()));
     let again = zhibu_server::push::catch_up(&app.state).await.expect("caught up");
     assert_eq!(again.documents, 0, "nothing left to make again");
+
+    // A date corrected after it synced is such a change.
+    let moved = app.year.first_day().add_days(71).expect("day").to_string();
+    let (code, out, err) = zhibu(d, &["meeting", "edit", &lesson, "--date", &moved]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("同步后改动"), "{out}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v1 = v1_report(&app, &staff).await;
+    let edited: Vec<&str> =
+        v1["edited_after_sync"].as_array().expect("edited").iter().filter_map(|e| e["id"].as_str()).collect();
+    assert!(edited.contains(&lesson.as_str()) && edited.len() == 2, "{v1}");
 }
 backends!(a_meeting_leaving_members_out_or_changed_after_sync_is_shown, unmarked_and_edited);
 

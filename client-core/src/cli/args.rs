@@ -197,6 +197,8 @@ pub enum MeetingCmd {
         #[arg(long, value_name = "期间", value_parser = parse_period)]
         period: Option<(Year, Period)>,
     },
+    /// 更正一次会议：只改写出的几项（日期限同一年内；考勤用 zhibu attend 逐人修改）
+    Edit(EditMeeting),
     /// 作废一次会议（保留记录，不再计数）
     Void {
         #[arg(value_name = "会议编号")]
@@ -204,6 +206,30 @@ pub enum MeetingCmd {
         #[arg(long, value_name = "原因")]
         reason: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct EditMeeting {
+    #[arg(value_name = "会议编号")]
+    pub meeting: String,
+    /// 开会日期（同一年内）
+    #[arg(long, value_name = "日期", value_parser = parse_date)]
+    pub date: Option<Date>,
+    /// 议题
+    #[arg(long, value_name = "议题")]
+    pub topic: Option<String>,
+    #[arg(long, value_name = "地点", help = "地点")]
+    pub place: Option<String>,
+    #[arg(long, value_name = "姓名", help = "主持人")]
+    pub host: Option<String>,
+    #[arg(long, value_name = "姓名", help = "记录人")]
+    pub recorder: Option<String>,
+    /// 党小组
+    #[arg(long, value_name = "党小组")]
+    pub group: Option<String>,
+    /// 决议事项
+    #[arg(long, value_name = "决议")]
+    pub resolutions: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@
 use zhibu_schema::mapping::{put_at, put_record_id};
 use zhibu_schema::{Attendance, Collection, Date, Meeting, MemberId, Prose, RecordId, Voided};
 
-use super::key_for;
+use super::{MeetingEdit, key_for};
 use crate::error::ClientError;
 use crate::{DocKey, Phone};
 
@@ -49,6 +49,65 @@ impl Phone {
         self.commit(&key, message, |tx, _| put_at(tx, &[&path[..], &["makeup_on"]].concat(), &on))
     }
 
+    /// Corrects a meeting's fields, writing only those `edit` gives, as one change. A date in
+    /// another year than the meeting's is refused (its document is that year's). Returns
+    /// whether anything changed (nothing is written when every field already says so). The
+    /// township sees a date changed after the meeting synced (同步后改动), as it sees changed
+    /// attendance.
+    pub fn edit_meeting(&self, meeting: &RecordId, edit: &MeetingEdit) -> Result<bool, ClientError> {
+        let key = self.locate_live(Collection::Meetings, meeting)?;
+        if let Some(day) = edit.held_on
+            && i64::from(day.year_number()) != i64::from(key.year)
+        {
+            return Err(ClientError::Refused(crate::error::EditRefusal {
+                violations: vec![zhibu_schema::Violation::new(
+                    Collection::Meetings,
+                    meeting.as_str(),
+                    "held_on",
+                    zhibu_schema::Rule::DateOutsideYear,
+                    format!("会议日期只能改在 {} 年之内；记错了年份的会议请作废后在 {day} 所在年份重新记录", key.year),
+                )],
+            }));
+        }
+        let before = self.pending_edits();
+        let what = self.text(&key, &["meetings", meeting.as_str(), "topic"]).unwrap_or_default();
+        let given = [
+            (edit.held_on.is_some(), "日期"),
+            (edit.topic.is_some(), "议题"),
+            (edit.place.is_some(), "地点"),
+            (edit.host.is_some(), "主持人"),
+            (edit.recorder.is_some(), "记录人"),
+            (edit.group.is_some(), "党小组"),
+            (edit.resolutions.is_some(), "决议"),
+        ];
+        let fields: Vec<&str> = given.iter().filter(|(g, _)| *g).map(|(_, label)| *label).collect();
+        if fields.is_empty() {
+            return Ok(false);
+        }
+        let message = format!("更正会议：{what}（{}）", fields.join("、"));
+        self.commit(&key, message, |tx, _| {
+            let path = |field: &'static str| ["meetings", meeting.as_str(), field];
+            if let Some(v) = &edit.held_on {
+                put_at(tx, &path("held_on"), v)?;
+            }
+            if let Some(v) = &edit.topic {
+                put_at(tx, &path("topic"), v)?;
+            }
+            for (field, v) in
+                [("place", &edit.place), ("host", &edit.host), ("recorder", &edit.recorder), ("group", &edit.group)]
+            {
+                if let Some(v) = v {
+                    put_at(tx, &path(field), v)?;
+                }
+            }
+            if let Some(v) = &edit.resolutions {
+                put_at(tx, &path("resolutions"), v)?;
+            }
+            Ok(())
+        })?;
+        Ok(self.pending_edits() > before)
+    }
+
     /// Voids a meeting: it stays in the record with the reason and no longer counts.
     pub fn void_meeting(&self, meeting: &RecordId, reason: &Prose) -> Result<(), ClientError> {
         let key = self.locate_live(Collection::Meetings, meeting)?;
@@ -91,6 +150,35 @@ mod tests {
         let id = t.phone.record_meeting(&m).unwrap();
         assert_eq!(t.phone.records(year()).unwrap().meetings.get(&id).map(|m| &**m), Some(&m));
         assert_eq!(history(&t.phone), (n + 1, Some("记录会议：支部党员大会 2026-03-10".to_owned())));
+    }
+
+    #[test]
+    fn a_correction_writes_only_the_fields_it_gives() {
+        let t = cadre_phone();
+        let mut m = assembly(&["v1-m01", "v1-m02"]);
+        m.place = Some(Name::parse("村委会议室").unwrap());
+        let id = t.phone.record_meeting(&m).unwrap();
+        let (n, _) = history(&t.phone);
+        let edit = MeetingEdit {
+            held_on: Some(d("2026-03-12")),
+            resolutions: Some(text("一、通过年度计划")),
+            ..MeetingEdit::default()
+        };
+        assert!(t.phone.edit_meeting(&id, &edit).unwrap());
+        let now = (*t.phone.records(year()).unwrap().meetings[&id]).clone();
+        let expected = Meeting { held_on: d("2026-03-12"), resolutions: Some(text("一、通过年度计划")), ..m };
+        assert_eq!(now, expected, "the place and attendance as they were");
+        assert_eq!(history(&t.phone), (n + 1, Some("更正会议：学习贯彻全会精神（日期、决议）".to_owned())));
+        assert!(!t.phone.edit_meeting(&id, &edit).unwrap(), "nothing to change");
+        assert!(!t.phone.edit_meeting(&id, &MeetingEdit::default()).unwrap());
+        assert_eq!(history(&t.phone).0, n + 1);
+        assert_refused(&t, "会议日期只能改在 2026 年之内", |p| {
+            p.edit_meeting(&id, &MeetingEdit { held_on: Some(d("2027-01-02")), ..MeetingEdit::default() })
+        });
+        t.phone.void_meeting(&id, &text("重复录入")).unwrap();
+        assert_refused(&t, "已作废", |p| {
+            p.edit_meeting(&id, &MeetingEdit { topic: Some(text("改")), ..MeetingEdit::default() })
+        });
     }
 
     #[test]

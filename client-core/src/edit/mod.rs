@@ -48,6 +48,29 @@ pub enum MemberChange {
     Left(Date),
 }
 
+/// Corrections to a recorded meeting (a wrong date, a typo in the topic, the resolutions written
+/// up afterwards): only the fields given are written, so an edit made meanwhile on another
+/// phone to any other field is kept. Attendance is changed member by member
+/// ([`Phone::set_attendance`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeetingEdit {
+    /// The day it was held, within the same year (a meeting of another year is voided and
+    /// recorded again there).
+    pub held_on: Option<Date>,
+    /// The topic (议题).
+    pub topic: Option<Line>,
+    /// Where it was held.
+    pub place: Option<Name>,
+    /// Who chaired it (主持人).
+    pub host: Option<Name>,
+    /// Who kept the minutes (记录人).
+    pub recorder: Option<Name>,
+    /// The party group, for a group meeting.
+    pub group: Option<Name>,
+    /// What it resolved (决议).
+    pub resolutions: Option<Prose>,
+}
+
 /// Points to award (positive delta) or deduct (negative delta) by a catalog rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewPoints {

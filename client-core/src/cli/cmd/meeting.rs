@@ -1,4 +1,4 @@
-//! `zhibu meeting record|list|void` and `zhibu attend`.
+//! `zhibu meeting record|list|edit|void` and `zhibu attend`.
 
 use crate::zhibu_schema::{
     Attendance, AttendanceStatus, Collection, Meeting, MeetingKind, MemberId, Period, unmarked_members,
@@ -6,12 +6,14 @@ use crate::zhibu_schema::{
 use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text};
-use crate::cli::args::{Attend, MeetingCmd, RecordMeeting};
+use crate::MeetingEdit;
+use crate::cli::args::{Attend, EditMeeting, MeetingCmd, RecordMeeting};
 use crate::cli::out::short;
 
 pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
     match cmd {
         MeetingCmd::Record(args) => record(ctx, args),
+        MeetingCmd::Edit(args) => edit(ctx, args),
         MeetingCmd::List { period } => {
             let (year, period) = period.unwrap_or((ctx.year, Period::Year));
             let meetings = ctx.phone.meetings(year, period)?;
@@ -46,6 +48,37 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+fn edit(ctx: &Ctx, a: EditMeeting) -> anyhow::Result<u8> {
+    let id = ctx.phone.find_record(Collection::Meetings, &a.meeting)?;
+    if let Some(day) = a.date {
+        super::warn_if_ahead(day);
+    }
+    let edit = MeetingEdit {
+        held_on: a.date,
+        topic: opt_text("议题", a.topic.as_deref())?,
+        place: opt_text("地点", a.place.as_deref())?,
+        host: opt_text("主持人", a.host.as_deref())?,
+        recorder: opt_text("记录人", a.recorder.as_deref())?,
+        group: opt_text("党小组", a.group.as_deref())?,
+        resolutions: opt_text("决议", a.resolutions.as_deref())?,
+    };
+    if edit == MeetingEdit::default() {
+        return Err(Usage(
+            "请写明要更正的项：--date、--topic、--place、--host、--recorder、--group 或 --resolutions".into(),
+        )
+        .into());
+    }
+    let changed = ctx.phone.edit_meeting(&id, &edit)?;
+    let what = if changed { "已更正会议" } else { "没有变化：会议本来就是这样" };
+    let note = match edit.held_on {
+        Some(_) if changed => "改了日期：这次会议若已同步过，乡镇会看到「同步后改动」。",
+        _ => "",
+    };
+    let line = format!("{what} {}。{note}{}", short(&id), ctx.pending_line());
+    ctx.out.show(|| line, &json!({"id": id, "changed": changed, "pending": ctx.phone.pending_edits()}));
+    Ok(0)
 }
 
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
