@@ -552,6 +552,11 @@ async fn sessions_headers_and_refusals_over_http() {
     assert_eq!((api.status().as_u16(), &api.headers()["cache-control"]), (200, &"no-store".parse().expect("value")));
     let body = r.text().await.expect("body");
     assert!(body.contains("name=\"viewport\""), "made for phones");
+    // Meetings attended, worth nothing either way, are folded under the entries that count.
+    let (counted, folded) = body.split_once("id=\"attended\"").expect("the attended meetings, folded");
+    assert!(folded.contains("按时出勤 1 次（不加减分）") && folded.contains("&amp; 学习"), "{folded}");
+    let (_, counted) = counted.split_once("id=\"entries\"").expect("the entries");
+    assert!(!counted.contains("&amp; 学习"), "{counted}");
     let v1 = app.records("v1").await;
     let own = v1.member(&MemberId::parse("v1-m01").expect("id")).expect("on the roster").name.to_string();
     assert!(body.contains(&own));

@@ -36,7 +36,11 @@ struct MeView {
     total: i32,
     grade: Option<&'static str>,
     grade_code: Option<&'static str>,
+    /// The entries that move the score.
     entries: Vec<Entry>,
+    /// Meetings attended, which neither add nor take away (about thirty a year): folded
+    /// together under the others, so that the few that count are not lost among them.
+    attended: Vec<Entry>,
     previous_year: Option<i64>,
     next_year: Option<i64>,
     /// Why another year than the one asked for shows.
@@ -46,23 +50,25 @@ struct MeView {
 impl MeView {
     fn new(p: MyPoints, village: String) -> MeView {
         let this_year = i64::from(crate::api::this_year());
+        let (attended, entries): (Vec<Entry>, Vec<Entry>) = p
+            .entries
+            .into_iter()
+            .map(|e| Entry {
+                on: e.on,
+                rule_name: e.rule_name,
+                delta: if e.delta > 0 { format!("+{}", e.delta) } else { e.delta.to_string() },
+                sign: match e.delta {
+                    d if d > 0 => "plus",
+                    0 => "zero",
+                    _ => "minus",
+                },
+                source: if e.source == "attendance" { "出勤" } else { "手工" },
+                note: e.note,
+            })
+            .partition(|e| e.sign == "zero" && e.source == "出勤");
         MeView {
-            entries: p
-                .entries
-                .into_iter()
-                .map(|e| Entry {
-                    on: e.on,
-                    rule_name: e.rule_name,
-                    delta: if e.delta > 0 { format!("+{}", e.delta) } else { e.delta.to_string() },
-                    sign: match e.delta {
-                        d if d > 0 => "plus",
-                        0 => "zero",
-                        _ => "minus",
-                    },
-                    source: if e.source == "attendance" { "出勤" } else { "手工" },
-                    note: e.note,
-                })
-                .collect(),
+            entries,
+            attended,
             name: p.name,
             village,
             year: p.year,
