@@ -509,6 +509,40 @@ async fn new_year(backend: Backend) {
 }
 backends!(a_new_year_starts_from_last_years_roster, new_year);
 
+/// A branch of eleven full members whose roster marks nobody on the committee still owes the
+/// committee's monthly meetings, and the township is told to mark the committee.
+async fn committee_unmarked(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path();
+    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let staff = app.token("staff1").await;
+    let owed = |v1: &serde_json::Value| {
+        v1["summary"].as_array().expect("summary").iter().any(|s| s["kind"] == "branch_committee")
+    };
+    let v1 = v1_report(&app, &staff).await;
+    let marked = v1["committee_members"].as_i64().expect("committee members");
+    assert!(marked > 0 && owed(&v1), "{v1}");
+    let seats: Vec<String> =
+        app.records("v1").await.members.iter().filter(|(_, m)| m.committee).map(|(id, _)| id.to_string()).collect();
+    for id in &seats {
+        let (code, out, err) = zhibu(d, &["roster", "committee", id, "否"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = zhibu(d, &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v1 = v1_report(&app, &staff).await;
+    assert_eq!(v1["committee_members"], 0);
+    assert!(owed(&v1), "still owed: {v1}");
+    let (status, page) = app.get(&staff, &format!("/township?year={}&period=year", app.year)).await;
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(page).expect("utf-8").contains("名册未标出支委"));
+}
+backends!(a_roster_without_its_committee_still_owes_committee_meetings, committee_unmarked);
+
 /// Two cadres of a village take turns on one phone (a handover, a shared office phone). While
 /// the first cadre's edits wait to sync, the second is turned away with why, and nothing is
 /// lost; once they have synced, the second logs in, gets an actor of its own, and its edits

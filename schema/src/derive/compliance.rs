@@ -161,16 +161,25 @@ pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<Comp
     rows
 }
 
+/// The full members from which a branch elects a committee (DOMAIN.md: a committee of 3–5
+/// where the branch has 7 or more full members).
+pub const COMMITTEE_FROM_FULL_MEMBERS: usize = 7;
+
 /// Whether anyone owes a meeting under `due` (in `group`) at some time in `period`. A branch
-/// without a committee (DOMAIN.md: one is elected where the branch has seven or more full
-/// members) owes no committee meetings, and a group whose members have all left owes no group
-/// meetings; a requirement of every member holds whatever the roster says.
+/// too small for a committee owes no committee meetings, but one with
+/// [`COMMITTEE_FROM_FULL_MEMBERS`] full members does even when its roster marks nobody on the
+/// committee (a roster that forgot to must not make the requirement vanish); a group whose
+/// members have all left owes no group meetings; a requirement of every member holds whatever
+/// the roster says.
 fn anyone_due(doc: &VillageYear, due: Due, group: Option<&str>, period: Period) -> bool {
     let (first, last) = (period.first_day(doc.year), period.last_day(doc.year));
     let on_roster = |m: &crate::Member| m.active_during(first, last);
+    let full = || doc.members.values().filter(|m| on_roster(m) && m.status_on(last) == MemberStatus::Full).count();
     match due {
         Due::All => true,
-        Due::Committee => doc.members.values().any(|m| m.committee && on_roster(m)),
+        Due::Committee => {
+            doc.members.values().any(|m| m.committee && on_roster(m)) || full() >= COMMITTEE_FROM_FULL_MEMBERS
+        }
         Due::Group => doc.members.values().any(|m| m.group.as_ref().map(|g| g.as_str()) == group && on_roster(m)),
     }
 }

@@ -324,11 +324,20 @@ fn a_branch_without_a_committee_owes_no_committee_meetings_nor_a_disbanded_group
     let mut doc = village();
     let with_committee = summary(&doc, Period::Year, "2026-12-31");
     assert_eq!(kind(&with_committee, MeetingKind::BranchCommittee).required, 12);
-    // A small branch elects no committee (DOMAIN.md): nobody is on it.
+    // A roster that marks nobody on the committee of a branch of eleven full members: the
+    // committee's meetings are owed all the same (a forgotten mark must not make them vanish).
     for m in doc.members.values_mut() {
         m.committee = false;
     }
     let s = summary(&doc, Period::Year, "2026-12-31");
+    assert_eq!(kind(&s, MeetingKind::BranchCommittee).required, 12, "eleven full members elect a committee");
+    // A small branch (fewer than seven full members) elects none (DOMAIN.md): nothing owed.
+    let mut small = doc.clone();
+    let ids: Vec<_> = small.members.keys().cloned().collect();
+    for id in &ids[..6] {
+        small.members.get_mut(id).expect("m").left_on = Some(d("2025-12-01"));
+    }
+    let s = summary(&small, Period::Year, "2026-12-31");
     assert!(s.iter().all(|r| r.kind != MeetingKind::BranchCommittee), "no committee, nothing owed: {s:?}");
     assert!(s.iter().any(|r| r.kind == MeetingKind::ThemeDay && r.behind), "what every member owes is still owed");
 

@@ -366,7 +366,8 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 }
 
 /// The format of the projection rows: raised whenever a column is added that only the records
-/// can fill (2: `p_meetings.unmarked` and `edited_at`).
+/// can fill, or a figure is computed otherwise (2: `p_meetings.unmarked` and `edited_at`, and
+/// committee meetings owed by a branch of seven full members whose roster marks no committee).
 const ROWS_FORMAT: u32 = 2;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case

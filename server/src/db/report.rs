@@ -41,6 +41,8 @@ pub struct VillageReport {
     /// Kinds behind in the chosen period.
     pub behind: usize,
     pub members: i64,
+    /// Members marked on the branch committee (支委).
+    pub committee_members: i64,
     pub grades: GradeCounts,
     pub cases: Vec<CaseItem>,
     /// Every late entry of the year.
@@ -197,6 +199,7 @@ impl Db {
                     compliance: Vec::new(),
                     behind: 0,
                     members: 0,
+                    committee_members: 0,
                     grades: GradeCounts::default(),
                     cases: Vec::new(),
                     late_entries: Vec::new(),
@@ -303,7 +306,8 @@ impl Db {
         }
 
         let rows = sqlx::query(
-            "SELECT village_id, grade, COUNT(*) AS n FROM p_members WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade",
+            "SELECT village_id, grade, COUNT(*) AS n, CAST(SUM(committee) AS BIGINT) AS c FROM p_members \
+             WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade",
         )
         .bind(township)
         .bind(y)
@@ -315,6 +319,7 @@ impl Db {
             let grade: Option<String> = r.try_get("grade")?;
             let n: i64 = r.try_get("n")?;
             v.members += n;
+            v.committee_members += r.try_get::<i64, _>("c")?;
             let g = &mut v.grades;
             match grade.as_deref() {
                 Some(c) if c == Grade::Excellent.code() => g.excellent += n,

@@ -64,6 +64,8 @@ struct VillageRow {
     no_records: bool,
     /// The year's records exist but its roster is empty (nobody imported or carried it over).
     roster_empty: bool,
+    /// The roster has enough full members to elect a committee but marks nobody on it.
+    committee_unmarked: bool,
     cells: Vec<Cell>,
     late: usize,
     early: usize,
@@ -213,6 +215,8 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         behind: v.behind,
         no_records,
         roster_empty: v.has_records && v.members == 0,
+        committee_unmarked: v.committee_members == 0
+            && v.members - v.grades.ungraded >= zhibu_schema::derive::compliance::COMMITTEE_FROM_FULL_MEMBERS as i64,
         cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
         early: v.early_in_period,
@@ -245,6 +249,9 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     };
     if v.roster_empty {
         what.push("名册为空：应到人数、法定人数和支委会、党小组会无从计算，请导入本年度名册".to_owned());
+    }
+    if v.committee_unmarked {
+        what.push("名册未标出支委：支部委员会的会议无法计算法定人数，请在名册中标出支委".to_owned());
     }
     for (c, k) in v.cells.iter().zip(MeetingKind::ALL) {
         if c.quorum_failures > 0 {
