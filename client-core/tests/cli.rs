@@ -194,9 +194,20 @@ fn a_case_and_its_gaps() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let id = serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["id"].as_str().unwrap().to_owned();
-    assert_eq!(zhibu(dir.path(), &["case", "step", &id, "notice", "--date", &date("02-05")]).code, 0);
+    let step = zhibu(dir.path(), &["case", "step", &id, "notice", "--date", &date("02-05")]);
+    assert_eq!(step.code, 0);
+    assert!(step.stderr.contains("这是公示步骤，请用 zhibu case notice"), "{}", step.stderr);
     let list = zhibu(dir.path(), &["case", "list"]);
     assert!(list.stdout.contains("缺少步骤「申请」"), "{}", list.stdout);
+    // The notice is the 公示 step with its period, entered once.
+    let notice = zhibu(dir.path(), &["case", "notice", &id, "--from", &date("02-05"), "--to", &date("02-08")]);
+    assert_eq!(notice.code, 0, "{}", notice.stderr);
+    assert!(notice.stdout.contains("已记录公示（步骤「公示」）"), "{}", notice.stdout);
+    assert!(notice.stdout.contains("「公示」只公示了 4 天，应不少于 7 天"), "{}", notice.stdout);
+    let wrong =
+        zhibu(dir.path(), &["case", "notice", &id, "--step", "申请", "--from", &date("02-05"), "--to", &date("02-12")]);
+    assert_eq!(wrong.code, 3);
+    assert!(wrong.stderr.contains("「申请」不是公示步骤（公示步骤是：公示）"), "{}", wrong.stderr);
     let bad = zhibu(dir.path(), &["case", "step", &id, "bidding"]);
     assert_eq!(bad.code, 3);
     assert!(bad.stderr.contains("不属于事项「宅基地申请」"), "{}", bad.stderr);

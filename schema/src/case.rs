@@ -6,13 +6,32 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AccountId, Code, Date, Line, Name, Prose, Voided};
 
-/// A completed step of a case.
+/// A completed step of a case. A notice step (公示, 决议公开, 财务公开: `notice` in the catalog)
+/// is the notice itself: posted from `done_on` to `until`, both ends inclusive, at `place`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {
     pub done_on: Date,
     pub by: AccountId,
     #[serde(default)]
     pub note: Option<Prose>,
+    /// A notice step's last day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Date>,
+    /// Where a notice step's notice was posted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<Name>,
+}
+
+impl Step {
+    /// A step done on `done_on` by `by`, with a note (no notice period).
+    pub fn new(done_on: Date, by: AccountId, note: Option<Prose>) -> Self {
+        Step { done_on, by, note, until: None, place: None }
+    }
+
+    /// The notice it records, when it is a notice step with its period.
+    pub fn notice(&self) -> Option<Notice> {
+        self.until.map(|to| Notice { from: self.done_on, to, place: self.place.clone() })
+    }
 }
 
 /// The public notice (公示): where and for which days it was posted, both ends inclusive.

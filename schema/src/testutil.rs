@@ -64,10 +64,10 @@ pub(crate) fn village() -> VillageYear {
     );
     let mut case = Case::new(code("homestead"), line("李家宅基地申请"), d("2026-02-01"));
     case.applicant = Some(name("李志强"));
-    case.steps.insert(code("application"), Step { done_on: d("2026-02-01"), by: account("cadre1"), note: None });
+    case.steps.insert(code("application"), Step::new(d("2026-02-01"), account("cadre1"), None));
     case.steps.insert(
         code("qualification_review"),
-        Step { done_on: d("2026-02-05"), by: account("cadre2"), note: Some(prose("符合一户一宅")) },
+        Step::new(d("2026-02-05"), account("cadre2"), Some(prose("符合一户一宅"))),
     );
     case.notice = Some(Notice { from: d("2026-02-06"), to: d("2026-02-12"), place: Some(name("村务公开栏")) });
     doc.cases.insert(rid(4), case.into());

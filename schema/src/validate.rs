@@ -151,6 +151,15 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
                     format!("步骤完成日期 {} 早于立项日期 {}", step.done_on, case.opened_on),
                 );
             }
+            if let Some(until) = step.until
+                && until < step.done_on
+            {
+                v(
+                    format!("steps.{code}.until"),
+                    Rule::DateOrder,
+                    format!("公示结束日期 {until} 早于开始日期 {}", step.done_on),
+                );
+            }
         }
         if let Some(n) = &case.notice
             && n.to < n.from
@@ -392,7 +401,7 @@ mod tests {
         let mut doc = village();
         Arc::make_mut(doc.cases.get_mut(&rid(4)).expect("c"))
             .steps
-            .insert(code("bidding"), Step { done_on: d("2026-02-07"), by: account("cadre1"), note: None });
+            .insert(code("bidding"), Step::new(d("2026-02-07"), account("cadre1"), None));
         let v = one(&doc);
         assert_eq!((v.field.as_str(), v.rule), ("steps.bidding", Rule::UnknownStep));
         assert_eq!(v.message, "步骤「bidding」不属于事项「宅基地申请」");

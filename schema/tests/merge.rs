@@ -125,7 +125,7 @@ fn apply(am: &mut Automerge, edit: &Edit, next_id: &mut u128, catalog: &Catalog)
                 let c = &doc.cases[&id];
                 let item = catalog.item(c.item.as_str()).expect("known item");
                 let def = &item.steps[step % item.steps.len()];
-                let s = Step { done_on: c.opened_on.add_days(i64::from(*d)).expect("d"), by: by.clone(), note: None };
+                let s = Step::new(c.opened_on.add_days(i64::from(*d)).expect("d"), by.clone(), None);
                 mapping::put_at(tx, &["cases", id.as_str(), "steps", def.code.as_str()], &s)?;
             }
             Edit::PostNotice { case, from, days } => {

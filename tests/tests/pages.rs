@@ -222,7 +222,7 @@ async fn demo_last_year(app: &TestApp) -> Scenario {
         [("application", opened), ("qualification_review", day(year, 7, 8)), ("report_to_township", day(year, 7, 20))]
     {
         let by = AccountId::parse(cadre).expect("id");
-        case.steps.insert(Code::parse(step).expect("code"), Step { done_on: on, by, note: None });
+        case.steps.insert(Code::parse(step).expect("code"), Step::new(on, by, None));
     }
     case.closed_on = Some(day(year, 7, 25));
     edit_at(&mut phone, "办理事项", evening(opened), |tx| {

@@ -73,7 +73,7 @@ async fn incremental_equals_rebuild(backend: Backend) {
     let c = Case::new(Code::parse("certificate").expect("c"), Line::parse("居住证明").expect("l"), day(60));
     phone.edit("开始办理事项", |tx| mapping::put_record_id(tx, Collection::Cases, &case, &c));
     phone.sync(&app).await.expect("sync");
-    let s = Step { done_on: day(61), by: by.clone(), note: None };
+    let s = Step::new(day(61), by.clone(), None);
     phone.edit("完成步骤", |tx| mapping::put_at(tx, &["cases", case.as_str(), "steps", "application"], &s));
     phone.edit("改小组", |tx| mapping::put_at(tx, &["members", members[3].as_str(), "group"], "第九党小组"));
     phone.sync(&app).await.expect("sync");

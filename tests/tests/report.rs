@@ -49,7 +49,7 @@ async fn township_report(backend: Backend) {
     case.applicant = Some(Name::parse("张志强").expect("name"));
     let cadre = AccountId::parse("cadre1").expect("id");
     for s in ["application", "qualification_review", "notice", "report_to_township"] {
-        case.steps.insert(Code::parse(s).expect("code"), Step { done_on: opened, by: cadre.clone(), note: None });
+        case.steps.insert(Code::parse(s).expect("code"), Step::new(opened, cadre.clone(), None));
     }
     case.closed_on = Some(opened);
     phone.edit("开始办理事项", |tx| mapping::put_record_id(tx, Collection::Cases, &case_id, &case));
@@ -82,7 +82,35 @@ async fn township_report(backend: Backend) {
     let c = cases.iter().find(|c| c["case_id"] == case_id.to_string()).expect("the case has gaps");
     let gaps: Vec<&str> =
         c["gaps"].as_array().expect("gaps").iter().map(|g| g["message"].as_str().expect("message")).collect();
-    assert!(gaps.contains(&"缺少公示记录"), "{gaps:?}");
+    assert!(gaps.contains(&"缺少公示记录（公示的起止日期）"), "{gaps:?}");
+    // The 公示 step given its period (three days, where seven are required) and place: the
+    // server reads it, the report and the village page show it.
+    let mut notice = case.steps[&Code::parse("notice").expect("code")].clone();
+    notice.until = opened.add_days(2);
+    notice.place = Some(Name::parse("村务公开栏").expect("name"));
+    let path = ["cases", case_id.as_str(), "steps", "notice"];
+    phone.edit("记录公示", |tx| mapping::put_at(tx, &path, &notice));
+    phone.sync(&app).await.expect("push");
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let again: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1_again =
+        again["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let c = v1_again["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|c| c["case_id"] == case_id.to_string())
+        .expect("case");
+    let gaps: Vec<&str> =
+        c["gaps"].as_array().expect("gaps").iter().map(|g| g["message"].as_str().expect("message")).collect();
+    assert_eq!(gaps, ["「公示」只公示了 3 天，应不少于 7 天"]);
+    assert_eq!(c["gaps"][0]["step"], "notice");
+    let (status, page) = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    let until = opened.add_days(2).expect("day");
+    assert!(page.contains(&format!("公示至 {until}（3 天，村务公开栏）")), "{page}");
 
     if late_in_year {
         let late = v1["late_entries"].as_array().expect("late");

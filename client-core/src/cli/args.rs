@@ -344,10 +344,13 @@ pub enum CaseCmd {
         #[arg(long, value_name = "说明", help = "说明")]
         note: Option<String>,
     },
-    /// 记录公示
+    /// 记录公示：即办理流程中的公示步骤（公示、决议公开、实施结果公开、财务公开），一次记下起止日期和地点
     Notice {
         #[arg(value_name = "事项编号")]
         case: String,
+        /// 哪一个公示步骤（默认：第一个还没记公示期的）
+        #[arg(long, value_name = "步骤")]
+        step: Option<String>,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "公示开始日期")]
         from: Date,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "公示结束日期")]

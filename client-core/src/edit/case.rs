@@ -2,10 +2,10 @@
 //! notice, close with an outcome, void.
 
 use zhibu_schema::mapping::{put_at, put_record_id};
-use zhibu_schema::{Case, Code, Collection, Date, Notice, Prose, RecordId, Step, Voided};
+use zhibu_schema::{Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Step, Violation, Voided};
 
 use super::{NewCase, key_for};
-use crate::error::ClientError;
+use crate::error::{ClientError, EditRefusal};
 use crate::{DocKey, Phone};
 
 impl Phone {
@@ -38,16 +38,82 @@ impl Phone {
         let key = self.locate_live(Collection::Cases, case)?;
         let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
         self.commit(&key, message, |tx, by| {
-            let record = Step { done_on, by: by.clone(), note: note.cloned() };
+            let record = Step::new(done_on, by.clone(), note.cloned());
             put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &record)
         })
     }
 
-    /// Records the public notice (公示) of a case: where and for which days it was posted.
-    pub fn record_notice(&self, case: &RecordId, notice: &Notice) -> Result<(), ClientError> {
+    /// Records the public notice (公示) of a case: where and for which days it was posted. See
+    /// [`Phone::record_notice_at`]; this takes the step for itself.
+    pub fn record_notice(&self, case: &RecordId, notice: &Notice) -> Result<Option<Code>, ClientError> {
+        self.record_notice_at(case, None, notice)
+    }
+
+    /// Records a public notice (公示) of a case: where and for which days it was posted. Where
+    /// the item's procedure has notice steps (公示、决议公开、实施结果公开、财务公开), the notice is
+    /// that step, done on its first day, in the same change: `step`, or else the first notice
+    /// step whose notice is not recorded yet, so the cadre enters it once. For an item without
+    /// notice steps it is the case's own notice. Returns the step recorded.
+    pub fn record_notice_at(
+        &self,
+        case: &RecordId,
+        step: Option<&Code>,
+        notice: &Notice,
+    ) -> Result<Option<Code>, ClientError> {
         let key = self.locate_live(Collection::Cases, case)?;
-        let message = format!("记录公示：{} {} 至 {}", self.case_title(&key, case), notice.from, notice.to);
-        self.commit(&key, message, |tx, _| put_at(tx, &["cases", case.as_str(), "notice"], notice))
+        let record = self.with(|inner| Ok(inner.records(&key)?.cases.get(case).cloned()))?;
+        let catalog = self.catalog();
+        let item = record.as_ref().and_then(|c| catalog.item(c.item.as_str()));
+        let notice_steps: Vec<&Code> = item.map(|i| i.notice_steps().map(|s| &s.code).collect()).unwrap_or_default();
+        let step = match step {
+            Some(step) if notice_steps.contains(&step) => Some(step.clone()),
+            Some(step) => {
+                let names: Vec<String> =
+                    item.map(|i| i.notice_steps().map(|s| s.name.to_string()).collect()).unwrap_or_default();
+                let which = if names.is_empty() {
+                    "这个事项没有公示步骤".to_owned()
+                } else {
+                    format!("公示步骤是：{}", names.join("、"))
+                };
+                let message = format!("「{}」不是公示步骤（{which}）", self.step_name(&key, case, step));
+                return Err(refused(case, format!("steps.{step}"), Rule::UnknownStep, message));
+            }
+            None => {
+                let recorded =
+                    |code: &Code| record.as_ref().and_then(|c| c.steps.get(code)).is_some_and(|s| s.until.is_some());
+                match notice_steps.iter().find(|code| !recorded(code)) {
+                    Some(code) => Some((*code).clone()),
+                    None if notice_steps.is_empty() => None,
+                    None => {
+                        let names: Vec<String> = item
+                            .map(|i| i.notice_steps().map(|s| format!("{}（{}）", s.name, s.code)).collect())
+                            .unwrap_or_default();
+                        let message = format!("各公示步骤都已记下公示期，要更正哪一步请写明：{}", names.join("、"));
+                        return Err(refused(case, "steps".to_owned(), Rule::MissingField, message));
+                    }
+                }
+            }
+        };
+        let title = self.case_title(&key, case);
+        match &step {
+            Some(code) => {
+                let message =
+                    format!("记录公示：{title}：{} {} 至 {}", self.step_name(&key, case, code), notice.from, notice.to);
+                self.commit(&key, message, |tx, by| {
+                    // Merged into the step: a note written with it before stays.
+                    let mut fields = serde_json::json!({"done_on": notice.from, "by": by, "until": notice.to});
+                    if let Some(place) = &notice.place {
+                        fields["place"] = serde_json::json!(place);
+                    }
+                    put_at(tx, &["cases", case.as_str(), "steps", code.as_str()], &fields)
+                })?;
+            }
+            None => {
+                let message = format!("记录公示：{title} {} 至 {}", notice.from, notice.to);
+                self.commit(&key, message, |tx, _| put_at(tx, &["cases", case.as_str(), "notice"], notice))?;
+            }
+        }
+        Ok(step)
     }
 
     /// Closes a case with its outcome.
@@ -80,6 +146,13 @@ impl Phone {
     }
 }
 
+/// A case edit refused before anything is written.
+fn refused(case: &RecordId, field: String, rule: Rule, message: String) -> ClientError {
+    ClientError::Refused(EditRefusal {
+        violations: vec![Violation::new(Collection::Cases, case.as_str(), field, rule, message)],
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use zhibu_schema::{CaseGap, Name};
@@ -108,16 +181,47 @@ mod tests {
         assert_eq!(history(&t.phone).1.as_deref(), Some("完成步骤：李家宅基地申请：资格审查"));
         let notice =
             Notice { from: d("2026-02-06"), to: d("2026-02-12"), place: Some(Name::parse("村务公开栏").unwrap()) };
-        t.phone.record_notice(&id, &notice).unwrap();
-        t.phone.complete_step(&id, &code("notice"), d("2026-02-13"), None).unwrap();
+        // The notice is the procedure's 公示 step, entered once.
+        assert_eq!(t.phone.record_notice(&id, &notice).unwrap(), Some(code("notice")));
+        assert_eq!(history(&t.phone).1.as_deref(), Some("记录公示：李家宅基地申请：公示 2026-02-06 至 2026-02-12"));
         t.phone.complete_step(&id, &code("report_to_township"), d("2026-02-14"), None).unwrap();
         t.phone.close_case(&id, &text("已报乡镇审批"), d("2026-02-20")).unwrap();
         let case = t.phone.records(year()).unwrap().cases[&id].clone();
         assert_eq!(case.steps.len(), 4);
-        assert_eq!(case.notice, Some(notice));
+        assert_eq!(case.steps[&code("notice")].notice(), Some(notice));
+        assert_eq!(case.notice, None);
         assert_eq!(case.closed_on, Some(d("2026-02-20")));
         let gaps = t.phone.case_gaps(year(), d("2026-12-31")).unwrap();
         assert_eq!(gaps[0].gaps, vec![], "{:?}", gaps[0].described);
+    }
+
+    #[test]
+    fn the_two_notices_of_a_major_decision_are_its_two_notice_steps() {
+        let t = cadre_phone();
+        let major = NewCase { item: code("major_decision"), title: text("修建村道"), ..homestead() };
+        let id = t.phone.open_case(&major).unwrap();
+        for (step, day) in [("proposal", 2), ("consultation", 3), ("assembly_review", 5), ("villager_resolution", 6)] {
+            t.phone.complete_step(&id, &code(step), d(&format!("2026-02-{day:02}")), None).unwrap();
+        }
+        let resolution = Notice { from: d("2026-02-07"), to: d("2026-02-13"), place: None };
+        assert_eq!(t.phone.record_notice(&id, &resolution).unwrap(), Some(code("resolution_notice")));
+        // The result notice, four days only: the township sees it is short.
+        let result = Notice { from: d("2026-03-01"), to: d("2026-03-04"), place: None };
+        assert_eq!(t.phone.record_notice(&id, &result).unwrap(), Some(code("result_notice")));
+        let gaps = t.phone.case_gaps(year(), d("2026-03-05")).unwrap();
+        let gap = CaseGap::NoticeTooShort { days: 4, required: 7, step: Some(code("result_notice")) };
+        assert_eq!(gaps[0].gaps, [gap]);
+        assert_eq!(gaps[0].described, ["「实施结果公开」只公示了 4 天，应不少于 7 天"]);
+        // Both recorded: a correction names its step.
+        assert_refused(&t, "要更正哪一步请写明", |p| p.record_notice(&id, &result));
+        let longer = Notice { to: d("2026-03-07"), ..result };
+        t.phone.record_notice_at(&id, Some(&code("result_notice")), &longer).unwrap();
+        assert!(t.phone.case_gaps(year(), d("2026-03-08")).unwrap()[0].gaps.is_empty());
+        assert_refused(
+            &t,
+            "「两委商议」不是公示步骤（公示步骤是：决议公开、实施结果公开）",
+            |p| p.record_notice_at(&id, Some(&code("consultation")), &longer),
+        );
     }
 
     #[test]

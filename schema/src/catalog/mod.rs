@@ -200,6 +200,10 @@ impl NoticeRule {
 pub struct StepDef {
     pub code: Code,
     pub name: Line,
+    /// A notice step (公示、决议公开、财务公开): the step is the notice, recorded with its period
+    /// and place, and its period is what the item's notice rule measures.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub notice: bool,
 }
 
 /// A micro-power item (小微权力清单 事项) with its ordered procedure.
@@ -214,6 +218,11 @@ pub struct PowerItem {
 impl PowerItem {
     pub fn step(&self, code: &Code) -> Option<(usize, &StepDef)> {
         self.steps.iter().enumerate().find(|(_, s)| &s.code == code)
+    }
+
+    /// Its notice steps, in the order of the procedure.
+    pub fn notice_steps(&self) -> impl Iterator<Item = &StepDef> {
+        self.steps.iter().filter(|s| s.notice)
     }
 }
 

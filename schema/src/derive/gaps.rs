@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Case, Catalog, Code, Date, NoticeRule};
+use crate::{Case, Catalog, Code, Date, Notice, NoticeRule};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "gap", rename_all = "snake_case")]
@@ -15,8 +15,14 @@ pub enum CaseGap {
     OutOfOrder { step: Code, after: Code },
     /// The item requires a public notice and none is recorded.
     NoticeMissing,
-    /// The notice ran fewer days than the item requires.
-    NoticeTooShort { days: i64, required: u32 },
+    /// A notice ran fewer days than the item requires: the notice step's (`step`), or the
+    /// case's own notice.
+    NoticeTooShort {
+        days: i64,
+        required: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<Code>,
+    },
     /// Still open this many days after it was opened, past the deadline.
     Overdue { days_open: i64, deadline: u32 },
 }
@@ -35,8 +41,13 @@ impl CaseGap {
             CaseGap::OutOfOrder { step, after } => {
                 format!("步骤「{}」的日期早于前一步「{}」", step_name(step), step_name(after))
             }
-            CaseGap::NoticeMissing => "缺少公示记录".to_owned(),
-            CaseGap::NoticeTooShort { days, required } => format!("公示只有 {days} 天，应不少于 {required} 天"),
+            CaseGap::NoticeMissing => "缺少公示记录（公示的起止日期）".to_owned(),
+            CaseGap::NoticeTooShort { days, required, step: None } => {
+                format!("公示只有 {days} 天，应不少于 {required} 天")
+            }
+            CaseGap::NoticeTooShort { days, required, step: Some(step) } => {
+                format!("「{}」只公示了 {days} 天，应不少于 {required} 天", step_name(step))
+            }
             CaseGap::Overdue { days_open, deadline } => format!("已办理 {days_open} 天仍未办结（期限 {deadline} 天）"),
         }
     }
@@ -71,13 +82,27 @@ pub fn case_gaps(case: &Case, catalog: &Catalog, as_of: Date) -> Vec<CaseGap> {
         }
     }
     let all_done = last_done == Some(item.steps.len() - 1);
-    match (item.notice, &case.notice) {
-        (NoticeRule::None, _) => {}
-        (_, None) if closed || all_done => gaps.push(CaseGap::NoticeMissing),
-        (NoticeRule::Days { days }, Some(n)) if n.days() < i64::from(days) => {
-            gaps.push(CaseGap::NoticeTooShort { days: n.days(), required: days });
+    // The notices recorded: each notice step's with its period, and the case's own (recorded
+    // before notice steps carried their period, or for an item without a notice step).
+    let mut notices: Vec<(Option<&Code>, Notice)> =
+        item.notice_steps().filter_map(|def| Some((Some(&def.code), case.steps.get(&def.code)?.notice()?))).collect();
+    notices.extend(case.notice.clone().map(|n| (None, n)));
+    // A monthly notice (财务公开) is the month's accounts: its step done is the notice.
+    let monthly_done =
+        item.notice == NoticeRule::Monthly && item.notice_steps().any(|d| case.steps.contains_key(&d.code));
+    match item.notice {
+        NoticeRule::None => {}
+        _ if notices.is_empty() && !monthly_done => {
+            if closed || all_done {
+                gaps.push(CaseGap::NoticeMissing);
+            }
         }
-        _ => {}
+        NoticeRule::Days { days } => {
+            for (step, n) in notices.into_iter().filter(|(_, n)| n.days() < i64::from(days)) {
+                gaps.push(CaseGap::NoticeTooShort { days: n.days(), required: days, step: step.cloned() });
+            }
+        }
+        NoticeRule::Monthly => {}
     }
     let days_open = case.opened_on.days_until(as_of);
     if !closed && days_open > i64::from(catalog.case_deadline_days) {

@@ -248,7 +248,7 @@ fn a_closed_case_must_have_every_step() {
 fn a_skipped_step_is_missing_even_while_open() {
     let mut c = case();
     c.steps.remove(&code("qualification_review"));
-    c.steps.insert(code("notice"), Step { done_on: d("2026-02-06"), by: account("cadre1"), note: None });
+    c.steps.insert(code("notice"), Step::new(d("2026-02-06"), account("cadre1"), None));
     assert_eq!(gaps(&c, "2026-02-20"), [CaseGap::MissingStep { step: code("qualification_review") }]);
 }
 
@@ -266,21 +266,46 @@ fn notices_must_exist_and_run_their_days() {
     let mut c = case();
     c.closed_on = Some(d("2026-03-01"));
     for s in ["notice", "report_to_township"] {
-        c.steps.insert(code(s), Step { done_on: d("2026-02-20"), by: account("cadre1"), note: None });
+        c.steps.insert(code(s), Step::new(d("2026-02-20"), account("cadre1"), None));
     }
     assert_eq!(gaps(&c, "2026-03-01"), vec![]);
     c.notice.as_mut().expect("n").to = d("2026-02-09");
-    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeTooShort { days: 4, required: 7 }]);
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeTooShort { days: 4, required: 7, step: None }]);
     c.notice = None;
     assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing]);
-    assert_eq!(CaseGap::NoticeMissing.describe(&catalog(), &c.item), "缺少公示记录");
+    assert_eq!(CaseGap::NoticeMissing.describe(&catalog(), &c.item), "缺少公示记录（公示的起止日期）");
+}
+
+#[test]
+fn a_notice_steps_period_is_the_notice() {
+    let mut c = case();
+    c.notice = None;
+    c.closed_on = Some(d("2026-03-01"));
+    let step = Step { until: Some(d("2026-02-26")), ..Step::new(d("2026-02-20"), account("cadre1"), None) };
+    c.steps.insert(code("notice"), step);
+    c.steps.insert(code("report_to_township"), Step::new(d("2026-02-27"), account("cadre1"), None));
+    assert_eq!(gaps(&c, "2026-03-01"), vec![], "seven days, both ends counted");
+    c.steps.get_mut(&code("notice")).expect("s").until = Some(d("2026-02-22"));
+    let g = gaps(&c, "2026-03-01");
+    assert_eq!(g, [CaseGap::NoticeTooShort { days: 3, required: 7, step: Some(code("notice")) }]);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "「公示」只公示了 3 天，应不少于 7 天");
+    // Done without its period: the township cannot tell how long it ran.
+    c.steps.get_mut(&code("notice")).expect("s").until = None;
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing]);
+    // A monthly notice (财务公开) is the month's accounts: its step done is the notice.
+    let mut e = Case::new(code("expense_approval"), line("购买办公用品"), d("2026-03-01"));
+    for s in ["application", "supervisor_review", "approval", "finance_notice"] {
+        e.steps.insert(code(s), Step::new(d("2026-03-02"), account("cadre1"), None));
+    }
+    e.closed_on = Some(d("2026-03-31"));
+    assert_eq!(gaps(&e, "2026-04-01"), vec![]);
 }
 
 #[test]
 fn items_without_a_notice_need_none() {
     let mut c = Case::new(code("certificate"), line("出具居住证明"), d("2026-03-01"));
     for s in ["application", "verification", "issue"] {
-        c.steps.insert(code(s), Step { done_on: d("2026-03-01"), by: account("cadre1"), note: None });
+        c.steps.insert(code(s), Step::new(d("2026-03-01"), account("cadre1"), None));
     }
     c.closed_on = Some(d("2026-03-01"));
     assert_eq!(gaps(&c, "2026-12-31"), vec![]);

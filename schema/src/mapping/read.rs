@@ -415,7 +415,9 @@ fn read_case(f: &mut Fields<'_>) -> Option<Case> {
                 let done_on = s.req("done_on", Date::parse);
                 let by = s.req("by", AccountId::parse);
                 let note = s.opt("note", Prose::parse);
-                Some(Step { done_on: done_on?, by: by?, note: note? })
+                let until = s.opt("until", Date::parse);
+                let place = s.opt("place", Name::parse);
+                Some(Step { done_on: done_on?, by: by?, note: note?, until: until?, place: place? })
             });
             if let Some(step) = step {
                 steps.insert(code, step);

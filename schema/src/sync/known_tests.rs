@@ -129,7 +129,7 @@ fn apply(doc: &mut Automerge, e: &Edit) {
                 mapping::put_at(tx, &path.each_ref().map(String::as_str), "作废")?;
             }
             Edit::Step { code: c, day } => {
-                let s = Step { done_on: d(&format!("2026-02-{day:02}")), by: account("cadre1"), note: None };
+                let s = Step::new(d(&format!("2026-02-{day:02}")), account("cadre1"), None);
                 let path = ["cases".to_owned(), rid(4).to_string(), "steps".to_owned(), (*c).to_owned()];
                 mapping::put_at(tx, &path.each_ref().map(String::as_str), &s)?;
             }

@@ -15,6 +15,8 @@ pub struct StepRow {
     pub done_on: Option<String>,
     pub by: Option<String>,
     pub note: Option<String>,
+    /// A notice step's period and place: `至 2026-03-07（7 天，村务公开栏）`.
+    pub notice: Option<String>,
     pub first_seen: Option<String>,
     pub late_days: Option<i64>,
     pub early_days: Option<i64>,
@@ -52,6 +54,7 @@ impl CaseView {
                 done_on: done.map(|s| s.done_on.to_string()),
                 by: done.map(|s| s.by.to_string()),
                 note: done.and_then(|s| s.note.as_ref().map(ToString::to_string)),
+                notice: done.and_then(zhibu_schema::Step::notice).map(|n| format!("至 {}", notice_text(&n))),
                 first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
                 late_days: arrival.and_then(|a| a.late_days),
                 early_days: arrival.and_then(|a| a.early_days),
@@ -76,15 +79,18 @@ impl CaseView {
             outcome: c.outcome.as_ref().map(ToString::to_string),
             voided: c.voided.as_ref().map(|v| format!("已作废（{}，{}）", v.reason, v.by)),
             steps,
-            notice: c.notice.as_ref().map(|n| {
-                let place = n.place.as_ref().map(|p| format!("，{p}")).unwrap_or_default();
-                format!("{} 至 {}（{} 天{place}）", n.from, n.to, n.days())
-            }),
+            notice: c.notice.as_ref().map(|n| format!("{} 至 {}", n.from, notice_text(n))),
             notice_rule: item.map_or_else(String::new, |i| i.notice.label()),
             gaps: case_gaps(c, catalog, as_of).iter().map(|g| g.describe(catalog, &c.item)).collect(),
             history_url: format!("/villages/{}/history/case/{id}?year={}", data.key.village, data.year()),
         }
     }
+}
+
+/// A notice's last day, length and place: `2026-03-07（7 天，村务公开栏）`.
+fn notice_text(n: &zhibu_schema::Notice) -> String {
+    let place = n.place.as_ref().map(|p| format!("，{p}")).unwrap_or_default();
+    format!("{}（{} 天{place}）", n.to, n.days())
 }
 
 /// Every case of the village's year, by the day it was opened.

@@ -103,6 +103,8 @@ impl Labels<'_> {
                     "done_on" => "办理日期",
                     "by" => "经办人",
                     "note" => "备注",
+                    "until" => "公示结束日期",
+                    "place" => "公示地点",
                     other => other,
                 };
                 format!("步骤「{}」{what}", self.step(code))

@@ -147,8 +147,7 @@ pub fn month_on_cases_of(roster: &VillageYear, month: u8, by: &AccountId, salt: 
     }
     let first = if month % 2 == 1 { 0 } else { STEPS_PER_MONTH };
     for (k, code) in STEPS[first..first + STEPS_PER_MONTH].iter().enumerate() {
-        let step =
-            Step { done_on: day(year, month, 5 + 7 * k as u8), by: by.clone(), note: Some(prose("按程序办理")) };
+        let step = Step::new(day(year, month, 5 + 7 * k as u8), by.clone(), Some(prose("按程序办理")));
         out.push(Action::Step(case.clone(), Code::parse(code).expect("catalog step"), step));
     }
     out

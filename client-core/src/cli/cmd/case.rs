@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::NewCase;
-use crate::zhibu_schema::{Case, Collection, Notice, RecordId};
+use crate::zhibu_schema::{Case, Code, Collection, Notice, RecordId};
 
 use super::{Ctx, Usage, code_or_name, opt_text, or_today, text, today};
 use crate::cli::args::CaseCmd;
@@ -23,23 +23,35 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                 opened_on: ctx.dated(date)?,
                 applicant: opt_text("申请人", applicant.as_deref())?,
             };
-            (ctx.phone.open_case(&case)?, "已立项")
+            (ctx.phone.open_case(&case)?, "已立项".to_owned())
         }
         CaseCmd::Step { case, step, date, note } => {
             let id = find(&case)?;
-            let item = recorded(ctx, &id)?.map(|c| c.item.clone());
-            let catalog = ctx.phone.catalog();
-            let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
-            let step = code_or_name(&step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))?;
+            let step = step_code(ctx, &id, &step)?;
             let done_on = or_today(date)?;
             super::warn_if_ahead(done_on);
             ctx.phone.complete_step(&id, &step, done_on, opt_text("说明", note.as_deref())?.as_ref())?;
-            (id, "已记录办理步骤")
+            if is_notice_step(ctx, &id, &step) {
+                eprintln!(
+                    "提示：这是公示步骤，请用 zhibu case notice {} --step {step} --from 开始日期 --to 结束日期 记下公示期（乡镇按公示天数检查）。",
+                    short(&id)
+                );
+            }
+            (id, "已记录办理步骤".to_owned())
         }
-        CaseCmd::Notice { case, from, to, place } => {
+        CaseCmd::Notice { case, step, from, to, place } => {
             let id = find(&case)?;
-            ctx.phone.record_notice(&id, &Notice { from, to, place: opt_text("公示地点", place.as_deref())? })?;
-            (id, "已记录公示")
+            let step = match step {
+                Some(step) => Some(step_code(ctx, &id, &step)?),
+                None => None,
+            };
+            let notice = Notice { from, to, place: opt_text("公示地点", place.as_deref())? };
+            let done = ctx.phone.record_notice_at(&id, step.as_ref(), &notice)?;
+            let what = match done.and_then(|code| step_name(ctx, &id, &code)) {
+                Some(name) => format!("已记录公示（步骤「{name}」）"),
+                None => "已记录公示".to_owned(),
+            };
+            (id, what)
         }
         CaseCmd::Close { case, outcome, date, correct } => {
             let id = find(&case)?;
@@ -49,12 +61,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                 return Err(Usage(why).into());
             }
             ctx.phone.close_case(&id, &text("办理结果", &outcome)?, or_today(date)?)?;
-            (id, if closed.is_some() { "已更正办结" } else { "已办结" })
+            (id, if closed.is_some() { "已更正办结" } else { "已办结" }.to_owned())
         }
         CaseCmd::Void { case, reason } => {
             let id = find(&case)?;
             ctx.phone.void_case(&id, &text("原因", &reason)?)?;
-            (id, "已作废")
+            (id, "已作废".to_owned())
         }
     };
     // What the case still lacks, said where the cadre records it rather than found later by the
@@ -68,6 +80,27 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
     let line = format!("{what}：事项 {}。{still}{}", short(&id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"id": id, "gaps": gaps.unwrap_or_default(), "pending": ctx.phone.pending_edits()}));
     Ok(0)
+}
+
+/// A step of the case's item, by its code or its name.
+fn step_code(ctx: &Ctx, id: &RecordId, step: &str) -> anyhow::Result<Code> {
+    let item = recorded(ctx, id)?.map(|c| c.item.clone());
+    let catalog = ctx.phone.catalog();
+    let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
+    code_or_name(step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))
+}
+
+/// Whether a step of the case's item is a notice step.
+fn is_notice_step(ctx: &Ctx, id: &RecordId, code: &Code) -> bool {
+    let item = recorded(ctx, id).ok().flatten().map(|c| c.item.clone());
+    let catalog = ctx.phone.catalog();
+    item.and_then(|i| catalog.item(i.as_str()).and_then(|i| i.step(code)).map(|(_, s)| s.notice)).unwrap_or(false)
+}
+
+/// A step's name in the catalog.
+fn step_name(ctx: &Ctx, id: &RecordId, code: &Code) -> Option<String> {
+    let item = recorded(ctx, id).ok()??.item.clone();
+    ctx.phone.catalog().item(item.as_str())?.step(code).map(|(_, s)| s.name.to_string())
 }
 
 /// The case `id` as the phone holds it, in whichever year it was opened.
