@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AccountId, Code, Date, Line, Name, Prose, Voided};
+use crate::{AccountId, Code, Date, Line, Name, Prose, RecordId, Voided};
 
 /// A completed step of a case. A notice step (公示, 决议公开, 财务公开: `notice` in the catalog)
 /// is the notice itself: posted from `done_on` to `until`, both ends inclusive, at `place`.
@@ -20,12 +20,16 @@ pub struct Step {
     /// Where a notice step's notice was posted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<Name>,
+    /// The meeting the step was taken at (党员大会审议: the branch assembly), when the cadre
+    /// named it; otherwise the meeting of the step's kind held that day is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<RecordId>,
 }
 
 impl Step {
     /// A step done on `done_on` by `by`, with a note (no notice period).
     pub fn new(done_on: Date, by: AccountId, note: Option<Prose>) -> Self {
-        Step { done_on, by, note, until: None, place: None }
+        Step { done_on, by, note, until: None, place: None, meeting: None }
     }
 
     /// The notice it records, when it is a notice step with its period.

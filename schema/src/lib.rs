@@ -37,7 +37,7 @@ pub use date::{Cadence, Date, DateError, Period, Year};
 pub use derive::compliance::{
     ComplianceRow, KindSummary, PeriodState, QuorumCount, compliance, quorum, summarize, unmarked_members,
 };
-pub use derive::gaps::{CaseGap, case_gaps};
+pub use derive::gaps::{CaseGap, StepMeetingProblem, case_gaps};
 pub use derive::late::{early_by, late_by};
 pub use derive::score::{
     MemberScore, MemberTotal, ScoreEntry, all_scores, all_totals, grade_distribution, member_score,

@@ -343,6 +343,9 @@ pub enum CaseCmd {
         date: Option<Date>,
         #[arg(long, value_name = "说明", help = "说明")]
         note: Option<String>,
+        /// 在哪次会议上办理（如党员大会审议：那次支部党员大会的会议编号），日期即会议日期
+        #[arg(long, value_name = "会议编号", conflicts_with = "date")]
+        meeting: Option<String>,
     },
     /// 记录公示：即办理流程中的公示步骤（公示、决议公开、实施结果公开、财务公开），一次记下起止日期和地点
     Notice {

@@ -43,6 +43,30 @@ impl Phone {
         })
     }
 
+    /// Records that a step was taken at a meeting (党员大会审议 at the branch assembly that
+    /// reviewed the matter), on the meeting's day: the township then sees whether that meeting
+    /// is valid (recorded, not voided, with its quorum). Without it, a meeting of the step's
+    /// kind held on the step's day is taken.
+    pub fn complete_step_at_meeting(
+        &self,
+        case: &RecordId,
+        step: &Code,
+        meeting: &RecordId,
+        note: Option<&Prose>,
+    ) -> Result<(), ClientError> {
+        let key = self.locate_live(Collection::Cases, case)?;
+        let held = self.with(|inner| Ok(inner.records(&key)?.meetings.get(meeting).map(|m| m.held_on)))?;
+        let held_on = held.ok_or_else(|| ClientError::NoSuchRecord {
+            collection: Collection::Meetings,
+            id: format!("{meeting}（须与事项同一年）"),
+        })?;
+        let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
+        self.commit(&key, message, |tx, by| {
+            let record = Step { meeting: Some(meeting.clone()), ..Step::new(held_on, by.clone(), note.cloned()) };
+            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &record)
+        })
+    }
+
     /// Records the public notice (公示) of a case: where and for which days it was posted. See
     /// [`Phone::record_notice_at`]; this takes the step for itself.
     pub fn record_notice(&self, case: &RecordId, notice: &Notice) -> Result<Option<Code>, ClientError> {
@@ -200,9 +224,17 @@ mod tests {
         let t = cadre_phone();
         let major = NewCase { item: code("major_decision"), title: text("修建村道"), ..homestead() };
         let id = t.phone.open_case(&major).unwrap();
-        for (step, day) in [("proposal", 2), ("consultation", 3), ("assembly_review", 5), ("villager_resolution", 6)] {
+        for (step, day) in [("proposal", 2), ("consultation", 3), ("villager_resolution", 6)] {
             t.phone.complete_step(&id, &code(step), d(&format!("2026-02-{day:02}")), None).unwrap();
         }
+        // The review at an assembly every member attended.
+        let mut assembly =
+            zhibu_schema::Meeting::new(zhibu_schema::MeetingKind::BranchAssembly, d("2026-02-05"), text("审议"));
+        for m in t.phone.records(year()).unwrap().members.keys() {
+            assembly.attendance.insert(m.clone(), zhibu_schema::Attendance::present());
+        }
+        let meeting = t.phone.record_meeting(&assembly).unwrap();
+        t.phone.complete_step_at_meeting(&id, &code("assembly_review"), &meeting, None).unwrap();
         let resolution = Notice { from: d("2026-02-07"), to: d("2026-02-13"), place: None };
         assert_eq!(t.phone.record_notice(&id, &resolution).unwrap(), Some(code("resolution_notice")));
         // The result notice, four days only: the township sees it is short.
@@ -222,6 +254,35 @@ mod tests {
             "「两委商议」不是公示步骤（公示步骤是：决议公开、实施结果公开）",
             |p| p.record_notice_at(&id, Some(&code("consultation")), &longer),
         );
+    }
+
+    #[test]
+    fn the_assembly_review_is_taken_at_a_recorded_assembly() {
+        let t = cadre_phone();
+        let major = NewCase { item: code("major_decision"), title: text("修建村道"), ..homestead() };
+        let id = t.phone.open_case(&major).unwrap();
+        t.phone.complete_step(&id, &code("proposal"), d("2026-02-02"), None).unwrap();
+        t.phone.complete_step(&id, &code("consultation"), d("2026-02-03"), None).unwrap();
+        t.phone.complete_step(&id, &code("assembly_review"), d("2026-02-05"), None).unwrap();
+        let described = |t: &TestPhone| t.phone.case_gaps(year(), d("2026-02-06")).unwrap()[0].described.clone();
+        assert_eq!(described(&t), ["「党员大会审议」当天没有支部党员大会的会议记录"]);
+        // The assembly, recorded with everyone present, held on the 4th: named, the step takes
+        // its day.
+        let mut assembly = zhibu_schema::Meeting::new(
+            zhibu_schema::MeetingKind::BranchAssembly,
+            d("2026-02-04"),
+            text("审议修建村道"),
+        );
+        for m in t.phone.records(year()).unwrap().members.keys() {
+            assembly.attendance.insert(m.clone(), zhibu_schema::Attendance::present());
+        }
+        let meeting = t.phone.record_meeting(&assembly).unwrap();
+        t.phone.complete_step_at_meeting(&id, &code("assembly_review"), &meeting, None).unwrap();
+        let step = t.phone.records(year()).unwrap().cases[&id].steps[&code("assembly_review")].clone();
+        assert_eq!((step.done_on, step.meeting.as_ref()), (d("2026-02-04"), Some(&meeting)));
+        assert!(described(&t).is_empty(), "{:?}", described(&t));
+        t.phone.void_meeting(&meeting, &text("录错")).unwrap();
+        assert_eq!(described(&t), ["「党员大会审议」关联的支部党员大会会议记录已作废"]);
     }
 
     #[test]

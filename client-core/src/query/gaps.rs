@@ -36,7 +36,7 @@ impl Phone {
         let mut out: Vec<CaseGaps> = records
             .live_cases()
             .map(|(id, case)| {
-                let gaps = case_gaps(case, &catalog, as_of);
+                let gaps = case_gaps(case, &records, &catalog, as_of);
                 CaseGaps {
                     id: id.clone(),
                     item: case.item.clone(),

@@ -204,6 +204,10 @@ pub struct StepDef {
     /// and place, and its period is what the item's notice rule measures.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub notice: bool,
+    /// The kind of meeting the step is taken at (党员大会审议: `branch_assembly`): the case then
+    /// shows whether that meeting was recorded, not voided, and had its quorum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting: Option<MeetingKind>,
 }
 
 /// A micro-power item (小微权力清单 事项) with its ordered procedure.

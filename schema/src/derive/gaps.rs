@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Case, Catalog, Code, Date, Notice, NoticeRule};
+use crate::{Case, Catalog, Code, Date, Meeting, MeetingKind, Notice, NoticeRule, RecordId, Step, VillageYear, quorum};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "gap", rename_all = "snake_case")]
@@ -25,6 +25,31 @@ pub enum CaseGap {
     },
     /// Still open this many days after it was opened, past the deadline.
     Overdue { days_open: i64, deadline: u32 },
+    /// A step taken at a meeting (党员大会审议) has no valid meeting of its kind: none named and
+    /// none held that day, or the one named is voided, of another kind or short of its quorum.
+    StepMeeting {
+        step: Code,
+        kind: MeetingKind,
+        problem: StepMeetingProblem,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting: Option<RecordId>,
+    },
+}
+
+/// What is wrong with the meeting a step was taken at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepMeetingProblem {
+    /// No meeting named, and none of the kind recorded on the step's day.
+    NotRecorded,
+    /// The meeting named is not in the records.
+    Unknown,
+    /// The meeting named was voided.
+    Voided,
+    /// The meeting named is of another kind.
+    OtherKind,
+    /// The meeting did not have its quorum.
+    NoQuorum,
 }
 
 impl CaseGap {
@@ -49,12 +74,22 @@ impl CaseGap {
                 format!("「{}」只公示了 {days} 天，应不少于 {required} 天", step_name(step))
             }
             CaseGap::Overdue { days_open, deadline } => format!("已办理 {days_open} 天仍未办结（期限 {deadline} 天）"),
+            CaseGap::StepMeeting { step, kind, problem, .. } => {
+                let (step, kind) = (step_name(step), kind.label());
+                match problem {
+                    StepMeetingProblem::NotRecorded => format!("「{step}」当天没有{kind}的会议记录"),
+                    StepMeetingProblem::Unknown => format!("「{step}」关联的{kind}会议记录找不到"),
+                    StepMeetingProblem::Voided => format!("「{step}」关联的{kind}会议记录已作废"),
+                    StepMeetingProblem::OtherKind => format!("「{step}」关联的会议不是{kind}"),
+                    StepMeetingProblem::NoQuorum => format!("「{step}」所在的{kind}未达到法定人数"),
+                }
+            }
         }
     }
 }
 
-/// The gaps of one case on `as_of`.
-pub fn case_gaps(case: &Case, catalog: &Catalog, as_of: Date) -> Vec<CaseGap> {
+/// The gaps of one case on `as_of`; `doc` holds the meetings its steps were taken at.
+pub fn case_gaps(case: &Case, doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<CaseGap> {
     let mut gaps = Vec::new();
     if case.voided.is_some() {
         return gaps;
@@ -104,9 +139,45 @@ pub fn case_gaps(case: &Case, catalog: &Catalog, as_of: Date) -> Vec<CaseGap> {
         }
         NoticeRule::Monthly => {}
     }
+    for def in &item.steps {
+        if let (Some(kind), Some(step)) = (def.meeting, case.steps.get(&def.code)) {
+            gaps.extend(step_meeting(doc, catalog, &def.code, kind, step));
+        }
+    }
     let days_open = case.opened_on.days_until(as_of);
     if !closed && days_open > i64::from(catalog.case_deadline_days) {
         gaps.push(CaseGap::Overdue { days_open, deadline: catalog.case_deadline_days });
     }
     gaps
+}
+
+/// What is wrong with the meeting a step of `kind` was taken at, if anything: the meeting the
+/// step names, or else a meeting of the kind held on the step's day (the cadre records the
+/// assembly and its step on the same day, and names nothing twice).
+fn step_meeting(doc: &VillageYear, catalog: &Catalog, code: &Code, kind: MeetingKind, step: &Step) -> Option<CaseGap> {
+    let gap = |problem, meeting: Option<&RecordId>| {
+        Some(CaseGap::StepMeeting { step: code.clone(), kind, problem, meeting: meeting.cloned() })
+    };
+    let quorum_met =
+        |m: &Meeting| catalog.requirement(kind).and_then(|r| quorum(doc, m, r.quorum)).is_none_or(|q| q.met());
+    match &step.meeting {
+        Some(id) => match doc.meetings.get(id) {
+            None => gap(StepMeetingProblem::Unknown, Some(id)),
+            Some(m) if m.voided.is_some() => gap(StepMeetingProblem::Voided, Some(id)),
+            Some(m) if m.kind != kind => gap(StepMeetingProblem::OtherKind, Some(id)),
+            Some(m) if !quorum_met(m) => gap(StepMeetingProblem::NoQuorum, Some(id)),
+            Some(_) => None,
+        },
+        None => {
+            let held: Vec<(&RecordId, &Meeting)> =
+                doc.live_meetings().filter(|(_, m)| m.kind == kind && m.held_on == step.done_on).collect();
+            match held.iter().find(|(_, m)| quorum_met(m)) {
+                Some(_) => None,
+                None => match held.first() {
+                    Some((id, _)) => gap(StepMeetingProblem::NoQuorum, Some(id)),
+                    None => gap(StepMeetingProblem::NotRecorded, None),
+                },
+            }
+        }
+    }
 }

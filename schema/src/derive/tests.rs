@@ -225,7 +225,7 @@ fn case() -> Case {
 }
 
 fn gaps(c: &Case, as_of: &str) -> Vec<CaseGap> {
-    case_gaps(c, &catalog(), d(as_of))
+    case_gaps(c, &village(), &catalog(), d(as_of))
 }
 
 #[test]
@@ -299,6 +299,44 @@ fn a_notice_steps_period_is_the_notice() {
     }
     e.closed_on = Some(d("2026-03-31"));
     assert_eq!(gaps(&e, "2026-04-01"), vec![]);
+}
+
+#[test]
+fn the_assembly_a_step_was_taken_at_must_be_recorded_valid_and_quorate() {
+    let mut doc = village();
+    let mut c = Case::new(code("major_decision"), line("修建村道"), d("2026-03-01"));
+    c.steps.insert(code("proposal"), Step::new(d("2026-03-02"), account("cadre1"), None));
+    c.steps.insert(code("consultation"), Step::new(d("2026-03-05"), account("cadre1"), None));
+    let review = code("assembly_review");
+    let at = |c: &Case, doc: &VillageYear| case_gaps(c, doc, &catalog(), d("2026-03-20"));
+    // Taken on 10 March, the day of the sample's assembly, which only eight of eleven attended.
+    c.steps.insert(review.clone(), Step::new(d("2026-03-10"), account("cadre1"), None));
+    assert_eq!(at(&c, &doc), [], "the assembly held that day, with its quorum");
+    // No assembly that day.
+    c.steps.get_mut(&review).expect("s").done_on = d("2026-03-11");
+    let g = at(&c, &doc);
+    let not_recorded = CaseGap::StepMeeting {
+        step: review.clone(),
+        kind: MeetingKind::BranchAssembly,
+        problem: StepMeetingProblem::NotRecorded,
+        meeting: None,
+    };
+    assert_eq!(g, [not_recorded]);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "「党员大会审议」当天没有支部党员大会的会议记录");
+    // Named: the assembly of the 10th, whatever the step's day; then short of its quorum.
+    c.steps.get_mut(&review).expect("s").meeting = Some(rid(1));
+    assert_eq!(at(&c, &doc), []);
+    let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
+    for a in m.attendance.values_mut().skip(3) {
+        a.status = AttendanceStatus::Absent;
+    }
+    let g = at(&c, &doc);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "「党员大会审议」所在的支部党员大会未达到法定人数");
+    // The voided theme day of the sample is named: voided, and of another kind.
+    c.steps.get_mut(&review).expect("s").meeting = Some(rid(2));
+    assert_eq!(at(&c, &doc)[0].describe(&catalog(), &c.item), "「党员大会审议」关联的支部党员大会会议记录已作废");
+    c.steps.get_mut(&review).expect("s").meeting = Some(rid(99));
+    assert_eq!(at(&c, &doc)[0].describe(&catalog(), &c.item), "「党员大会审议」关联的支部党员大会会议记录找不到");
 }
 
 #[test]

@@ -417,7 +417,8 @@ fn read_case(f: &mut Fields<'_>) -> Option<Case> {
                 let note = s.opt("note", Prose::parse);
                 let until = s.opt("until", Date::parse);
                 let place = s.opt("place", Name::parse);
-                Some(Step { done_on: done_on?, by: by?, note: note?, until: until?, place: place? })
+                let meeting = s.opt("meeting", RecordId::parse);
+                Some(Step { done_on: done_on?, by: by?, note: note?, until: until?, place: place?, meeting: meeting? })
             });
             if let Some(step) = step {
                 steps.insert(code, step);

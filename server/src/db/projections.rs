@@ -145,6 +145,14 @@ impl Only<'_> {
             Only::Records(set) => set.contains(&(c, id.to_string())),
         }
     }
+
+    /// Whether any record of `c` is among them.
+    fn any(&self, c: Collection) -> bool {
+        match self {
+            Only::All => true,
+            Only::Records(set) => set.iter().any(|(of, _)| *of == c),
+        }
+    }
 }
 
 /// The rows of members and of compliance, which any record can change: made whole at every
@@ -261,9 +269,12 @@ fn project_records(
         put(&mut points, 1, row);
     }
 
-    for (id, c) in doc.cases.iter().filter(|(id, _)| only.has(Collection::Cases, id)) {
+    // A case's gaps look at the meetings its steps were taken at: a meeting touched (voided,
+    // its attendance changed, moved to the step's day) can change any case's.
+    let meetings_touched = only.any(Collection::Meetings);
+    for (id, c) in doc.cases.iter().filter(|(id, _)| meetings_touched || only.has(Collection::Cases, id)) {
         // Overdue depends on the day the report is read; the report adds it.
-        let gaps = case_gaps(c, catalog, c.opened_on);
+        let gaps = case_gaps(c, doc, catalog, c.opened_on);
         let described: Vec<serde_json::Value> = gaps
             .iter()
             .map(|g| {
@@ -367,7 +378,8 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 
 /// The format of the projection rows: raised whenever a column is added that only the records
 /// can fill, or a figure is computed otherwise (2: `p_meetings.unmarked` and `edited_at`, and
-/// committee meetings owed by a branch of seven full members whose roster marks no committee).
+/// committee meetings owed by a branch of seven full members whose roster marks no committee,
+/// notice steps, and steps taken at a meeting).
 const ROWS_FORMAT: u32 = 2;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case

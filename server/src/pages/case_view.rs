@@ -81,7 +81,7 @@ impl CaseView {
             steps,
             notice: c.notice.as_ref().map(|n| format!("{} 至 {}", n.from, notice_text(n))),
             notice_rule: item.map_or_else(String::new, |i| i.notice.label()),
-            gaps: case_gaps(c, catalog, as_of).iter().map(|g| g.describe(catalog, &c.item)).collect(),
+            gaps: case_gaps(c, &data.records, catalog, as_of).iter().map(|g| g.describe(catalog, &c.item)).collect(),
             history_url: format!("/villages/{}/history/case/{id}?year={}", data.key.village, data.year()),
         }
     }

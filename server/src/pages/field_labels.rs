@@ -105,6 +105,7 @@ impl Labels<'_> {
                     "note" => "备注",
                     "until" => "公示结束日期",
                     "place" => "公示地点",
+                    "meeting" => "所在会议",
                     other => other,
                 };
                 format!("步骤「{}」{what}", self.step(code))

@@ -25,12 +25,21 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             };
             (ctx.phone.open_case(&case)?, "已立项".to_owned())
         }
-        CaseCmd::Step { case, step, date, note } => {
+        CaseCmd::Step { case, step, date, note, meeting } => {
             let id = find(&case)?;
             let step = step_code(ctx, &id, &step)?;
-            let done_on = or_today(date)?;
-            super::warn_if_ahead(done_on);
-            ctx.phone.complete_step(&id, &step, done_on, opt_text("说明", note.as_deref())?.as_ref())?;
+            let note = opt_text("说明", note.as_deref())?;
+            match meeting {
+                Some(meeting) => {
+                    let meeting = ctx.phone.find_record(Collection::Meetings, &meeting)?;
+                    ctx.phone.complete_step_at_meeting(&id, &step, &meeting, note.as_ref())?;
+                }
+                None => {
+                    let done_on = or_today(date)?;
+                    super::warn_if_ahead(done_on);
+                    ctx.phone.complete_step(&id, &step, done_on, note.as_ref())?;
+                }
+            }
             if is_notice_step(ctx, &id, &step) {
                 eprintln!(
                     "提示：这是公示步骤，请用 zhibu case notice {} --step {step} --from 开始日期 --to 结束日期 记下公示期（乡镇按公示天数检查）。",
