@@ -200,7 +200,11 @@ fn a_case_and_its_gaps() {
     let list = zhibu(dir.path(), &["case", "list"]);
     assert!(list.stdout.contains("缺少步骤「申请」"), "{}", list.stdout);
     // The notice is the 公示 step with its period, entered once.
-    let notice = zhibu(dir.path(), &["case", "notice", &id, "--from", &date("02-05"), "--to", &date("02-08")]);
+    let args = ["case", "notice", &id, "--from", &date("02-05"), "--to", &date("02-08")];
+    let unnamed = zhibu(dir.path(), &args);
+    assert_eq!(unnamed.code, 3, "the step is done already: which one is named");
+    assert!(unnamed.stderr.contains("请写明：公示（notice）"), "{}", unnamed.stderr);
+    let notice = zhibu(dir.path(), &[&args[..], &["--step", "公示"]].concat());
     assert_eq!(notice.code, 0, "{}", notice.stderr);
     assert!(notice.stdout.contains("已记录公示（步骤「公示」）"), "{}", notice.stdout);
     assert!(notice.stdout.contains("「公示」只公示了 4 天，应不少于 7 天"), "{}", notice.stdout);

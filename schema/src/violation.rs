@@ -77,6 +77,9 @@ pub enum Rule {
     TooMany,
     /// A `by` that names another account than the one that wrote it.
     WrongAuthor,
+    /// A record made anew under an id the document already holds (two phones, or a phone and
+    /// the township's roster import, made the same member): one of the two would hide the other.
+    Duplicate,
     /// A rule this build does not know: a newer server's (its message says what is wrong). A
     /// phone must still read the rest of the reply.
     #[serde(other)]
@@ -104,6 +107,7 @@ impl Rule {
             Rule::Unvoided => "unvoided",
             Rule::TooMany => "too_many",
             Rule::WrongAuthor => "wrong_author",
+            Rule::Duplicate => "duplicate",
             Rule::Other => "other",
         }
     }

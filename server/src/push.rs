@@ -272,8 +272,8 @@ pub async fn catch_up(state: &AppState) -> anyhow::Result<Reprojected> {
 /// on (as a push does): a server holding the document in memory sees the new version and loads
 /// it again, and a push computed against the old version recomputes.
 async fn reproject(state: &AppState, township: &str, stale: bool) -> anyhow::Result<Reprojected> {
-    let catalog = state.catalog_for(Some(township)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let digest = projections::rows_digest(&catalog);
+    let digest =
+        projections::rows_digest(&*state.catalog_for(Some(township)).await.map_err(|e| anyhow::anyhow!("{e}"))?);
     let mut done = Reprojected::default();
     let keys = match stale {
         true => state.db.documents_projected_otherwise(township, &digest).await?,
@@ -282,7 +282,7 @@ async fn reproject(state: &AppState, township: &str, stale: bool) -> anyhow::Res
     for key in keys {
         // One document that cannot be read or stored holds up no other; a database out of
         // reach ends the whole run.
-        match reproject_one(state, &key, &catalog, &digest, stale).await {
+        match reproject_one(state, &key, stale).await {
             Ok(true) => done.documents += 1,
             Ok(false) => {}
             Err(e) if e.chain().filter_map(|c| c.downcast_ref::<sqlx::Error>()).any(crate::error::is_unavailable) => {
@@ -294,27 +294,26 @@ async fn reproject(state: &AppState, township: &str, stale: bool) -> anyhow::Res
     Ok(done)
 }
 
-/// Makes one document's rows again; `Ok(false)` when a push made them meanwhile (`stale`).
-async fn reproject_one(
-    state: &AppState,
-    key: &DocKey,
-    catalog: &zhibu_schema::Catalog,
-    digest: &str,
-    stale: bool,
-) -> anyhow::Result<bool> {
+/// Makes one document's rows again with its township's catalog; `Ok(false)` when they were
+/// made with it meanwhile (`stale`). The catalog is read after the document, at every attempt:
+/// a `set-catalog` run meanwhile (another process) is then either seen, or it claims the
+/// document after this and makes its rows again itself.
+async fn reproject_one(state: &AppState, key: &DocKey, stale: bool) -> anyhow::Result<bool> {
     for _ in 0..8 {
         let loaded = state.db.load_doc(key).await?;
-        if stale && loaded.projected.as_deref() == Some(digest) {
+        let catalog = state.catalog_for(Some(&key.township)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let digest = projections::rows_digest(&catalog);
+        if stale && loaded.projected.as_deref() == Some(digest.as_str()) {
             return Ok(false);
         }
         let records = zhibu_schema::mapping::read(&loaded.doc)?.doc;
         let heads = documents::heads_text(&loaded.doc);
         let _writer = state.gates.write().await;
         let mut tx = state.db.pool.begin().await?;
-        if documents::claim_version(&mut tx, key, loaded.version, &heads, digest).await? == Claim::Conflict {
+        if documents::claim_version(&mut tx, key, loaded.version, &heads, &digest).await? == Claim::Conflict {
             continue;
         }
-        projections::update(&mut tx, key, None, &records, catalog, now_ms()).await?;
+        projections::update(&mut tx, key, None, &records, &catalog, now_ms()).await?;
         tx.commit().await?;
         return Ok(true);
     }

@@ -103,16 +103,18 @@ impl Phone {
                 return Err(refused(case, format!("steps.{step}"), Rule::UnknownStep, message));
             }
             None => {
-                let recorded =
-                    |code: &Code| record.as_ref().and_then(|c| c.steps.get(code)).is_some_and(|s| s.until.is_some());
-                match notice_steps.iter().find(|code| !recorded(code)) {
+                // The first notice step not done yet: one done already (before notices had their
+                // days on the step) is named with `step`, never moved to another day unasked.
+                let done = |code: &Code| record.as_ref().is_some_and(|c| c.steps.contains_key(code));
+                match notice_steps.iter().find(|code| !done(code)) {
                     Some(code) => Some((*code).clone()),
                     None if notice_steps.is_empty() => None,
                     None => {
                         let names: Vec<String> = item
                             .map(|i| i.notice_steps().map(|s| format!("{}（{}）", s.name, s.code)).collect())
                             .unwrap_or_default();
-                        let message = format!("各公示步骤都已记下公示期，要更正哪一步请写明：{}", names.join("、"));
+                        let message =
+                            format!("各公示步骤都已办理，要记下或更正哪一步的公示期请写明：{}", names.join("、"));
                         return Err(refused(case, "steps".to_owned(), Rule::MissingField, message));
                     }
                 }
@@ -123,13 +125,20 @@ impl Phone {
             Some(code) => {
                 let message =
                     format!("记录公示：{title}：{} {} 至 {}", self.step_name(&key, case, code), notice.from, notice.to);
+                let legacy = record.as_ref().is_some_and(|c| c.notice.is_some());
                 self.commit(&key, message, |tx, by| {
                     // Merged into the step: a note written with it before stays.
                     let mut fields = serde_json::json!({"done_on": notice.from, "by": by, "until": notice.to});
                     if let Some(place) = &notice.place {
                         fields["place"] = serde_json::json!(place);
                     }
-                    put_at(tx, &["cases", case.as_str(), "steps", code.as_str()], &fields)
+                    put_at(tx, &["cases", case.as_str(), "steps", code.as_str()], &fields)?;
+                    // A notice recorded on the case before steps had their days is this one,
+                    // corrected: it would otherwise keep being measured.
+                    if legacy {
+                        put_at(tx, &["cases", case.as_str(), "notice"], &None::<Notice>)?;
+                    }
+                    Ok(())
                 })?;
             }
             None => {
@@ -245,7 +254,7 @@ mod tests {
         assert_eq!(gaps[0].gaps, [gap]);
         assert_eq!(gaps[0].described, ["「实施结果公开」只公示了 4 天，应不少于 7 天"]);
         // Both recorded: a correction names its step.
-        assert_refused(&t, "要更正哪一步请写明", |p| p.record_notice(&id, &result));
+        assert_refused(&t, "要记下或更正哪一步的公示期请写明", |p| p.record_notice(&id, &result));
         let longer = Notice { to: d("2026-03-07"), ..result };
         t.phone.record_notice_at(&id, Some(&code("result_notice")), &longer).unwrap();
         assert!(t.phone.case_gaps(year(), d("2026-03-08")).unwrap()[0].gaps.is_empty());
@@ -254,6 +263,28 @@ mod tests {
             "「两委商议」不是公示步骤（公示步骤是：决议公开、实施结果公开）",
             |p| p.record_notice_at(&id, Some(&code("consultation")), &longer),
         );
+    }
+
+    #[test]
+    fn a_notice_recorded_on_the_case_before_is_replaced_by_its_step() {
+        let t = cadre_phone();
+        let id = t.phone.open_case(&homestead()).unwrap();
+        t.phone.complete_step(&id, &code("application"), d("2026-02-01"), None).unwrap();
+        // As an earlier version recorded it: the step done, and three days on the case itself.
+        t.phone.complete_step(&id, &code("notice"), d("2026-02-06"), None).unwrap();
+        let key = t.phone.locate(Collection::Cases, &id).unwrap();
+        let short = Notice { from: d("2026-02-06"), to: d("2026-02-08"), place: None };
+        t.phone.commit(&key, "记录公示".into(), |tx, _| put_at(tx, &["cases", id.as_str(), "notice"], &short)).unwrap();
+        // Corrected now: named, as the step is done; the case's own is gone.
+        assert_refused(&t, "要记下或更正哪一步的公示期请写明：公示（notice）", |p| {
+            p.record_notice(&id, &short)
+        });
+        let week = Notice { to: d("2026-02-12"), ..short };
+        t.phone.record_notice_at(&id, Some(&code("notice")), &week).unwrap();
+        let case = t.phone.records(year()).unwrap().cases[&id].clone();
+        assert_eq!((case.notice.as_ref(), case.steps[&code("notice")].notice()), (None, Some(week)));
+        let gaps = t.phone.case_gaps(year(), d("2026-02-13")).unwrap();
+        assert!(!gaps[0].gaps.iter().any(|g| matches!(g, CaseGap::NoticeTooShort { .. })), "{:?}", gaps[0].described);
     }
 
     #[test]

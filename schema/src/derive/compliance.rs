@@ -72,7 +72,9 @@ impl QuorumCount {
     }
 }
 
-/// The quorum count of a meeting, or None when its kind needs none.
+/// The quorum count of a meeting, or None when its kind needs none, or when it cannot be
+/// counted: a committee meeting of a branch whose roster marks nobody on the committee (the
+/// township is told to mark them, rather than every such meeting failing).
 pub fn quorum(doc: &VillageYear, meeting: &Meeting, rule: Quorum) -> Option<QuorumCount> {
     let counts = |m: &crate::Member| match rule {
         Quorum::None => false,
@@ -90,6 +92,9 @@ pub fn quorum(doc: &VillageYear, meeting: &Meeting, rule: Quorum) -> Option<Quor
                 c.present += 1;
             }
         }
+    }
+    if rule == Quorum::MajorityOfCommittee && c.due == 0 {
+        return None;
     }
     Some(c)
 }

@@ -13,8 +13,12 @@ pub enum CaseGap {
     MissingStep { step: Code },
     /// A step was dated before the step that comes before it.
     OutOfOrder { step: Code, after: Code },
-    /// The item requires a public notice and none is recorded.
-    NoticeMissing,
+    /// The item requires a public notice and none is recorded; or a notice step (`step`) was
+    /// done without its days.
+    NoticeMissing {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<Code>,
+    },
     /// A notice ran fewer days than the item requires: the notice step's (`step`), or the
     /// case's own notice.
     NoticeTooShort {
@@ -66,7 +70,8 @@ impl CaseGap {
             CaseGap::OutOfOrder { step, after } => {
                 format!("步骤「{}」的日期早于前一步「{}」", step_name(step), step_name(after))
             }
-            CaseGap::NoticeMissing => "缺少公示记录（公示的起止日期）".to_owned(),
+            CaseGap::NoticeMissing { step: None } => "缺少公示记录（公示的起止日期）".to_owned(),
+            CaseGap::NoticeMissing { step: Some(step) } => format!("「{}」未记公示的起止日期", step_name(step)),
             CaseGap::NoticeTooShort { days, required, step: None } => {
                 format!("公示只有 {days} 天，应不少于 {required} 天")
             }
@@ -129,10 +134,19 @@ pub fn case_gaps(case: &Case, doc: &VillageYear, catalog: &Catalog, as_of: Date)
         NoticeRule::None => {}
         _ if notices.is_empty() && !monthly_done => {
             if closed || all_done {
-                gaps.push(CaseGap::NoticeMissing);
+                gaps.push(CaseGap::NoticeMissing { step: None });
             }
         }
         NoticeRule::Days { days } => {
+            // A notice step done without its days, beside another with them (a case's own
+            // notice, recorded before steps carried their days, stands for them all).
+            if case.notice.is_none() {
+                for def in item.notice_steps() {
+                    if case.steps.get(&def.code).is_some_and(|s| s.until.is_none()) {
+                        gaps.push(CaseGap::NoticeMissing { step: Some(def.code.clone()) });
+                    }
+                }
+            }
             for (step, n) in notices.into_iter().filter(|(_, n)| n.days() < i64::from(days)) {
                 gaps.push(CaseGap::NoticeTooShort { days: n.days(), required: days, step: step.cloned() });
             }
@@ -158,6 +172,11 @@ fn step_meeting(doc: &VillageYear, catalog: &Catalog, code: &Code, kind: Meeting
     let gap = |problem, meeting: Option<&RecordId>| {
         Some(CaseGap::StepMeeting { step: code.clone(), kind, problem, meeting: meeting.cloned() })
     };
+    // A step of a case opened in December may be taken at next year's assembly, which is in
+    // next year's document: not to be found here, so not held against the case.
+    if !doc.year.contains(step.done_on) {
+        return None;
+    }
     let quorum_met =
         |m: &Meeting| catalog.requirement(kind).and_then(|r| quorum(doc, m, r.quorum)).is_none_or(|q| q.met());
     match &step.meeting {

@@ -272,8 +272,8 @@ fn notices_must_exist_and_run_their_days() {
     c.notice.as_mut().expect("n").to = d("2026-02-09");
     assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeTooShort { days: 4, required: 7, step: None }]);
     c.notice = None;
-    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing]);
-    assert_eq!(CaseGap::NoticeMissing.describe(&catalog(), &c.item), "缺少公示记录（公示的起止日期）");
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing { step: None }]);
+    assert_eq!(CaseGap::NoticeMissing { step: None }.describe(&catalog(), &c.item), "缺少公示记录（公示的起止日期）");
 }
 
 #[test]
@@ -291,7 +291,18 @@ fn a_notice_steps_period_is_the_notice() {
     assert_eq!(g[0].describe(&catalog(), &c.item), "「公示」只公示了 3 天，应不少于 7 天");
     // Done without its period: the township cannot tell how long it ran.
     c.steps.get_mut(&code("notice")).expect("s").until = None;
-    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing]);
+    assert_eq!(gaps(&c, "2026-03-01"), [CaseGap::NoticeMissing { step: None }]);
+    // Of 四议两公开's two notices, one with its days and one without: the one without is named.
+    let mut m = Case::new(code("major_decision"), line("修建村道"), d("2026-02-01"));
+    m.steps.insert(
+        code("resolution_notice"),
+        Step { until: Some(d("2026-02-13")), ..Step::new(d("2026-02-07"), account("cadre1"), None) },
+    );
+    m.steps.insert(code("result_notice"), Step::new(d("2026-03-01"), account("cadre1"), None));
+    let g: Vec<CaseGap> =
+        gaps(&m, "2026-03-02").into_iter().filter(|g| matches!(g, CaseGap::NoticeMissing { .. })).collect();
+    assert_eq!(g, [CaseGap::NoticeMissing { step: Some(code("result_notice")) }]);
+    assert_eq!(g[0].describe(&catalog(), &m.item), "「实施结果公开」未记公示的起止日期");
     // A monthly notice (财务公开) is the month's accounts: its step done is the notice.
     let mut e = Case::new(code("expense_approval"), line("购买办公用品"), d("2026-03-01"));
     for s in ["application", "supervisor_review", "approval", "finance_notice"] {
@@ -337,6 +348,10 @@ fn the_assembly_a_step_was_taken_at_must_be_recorded_valid_and_quorate() {
     assert_eq!(at(&c, &doc)[0].describe(&catalog(), &c.item), "「党员大会审议」关联的支部党员大会会议记录已作废");
     c.steps.get_mut(&review).expect("s").meeting = Some(rid(99));
     assert_eq!(at(&c, &doc)[0].describe(&catalog(), &c.item), "「党员大会审议」关联的支部党员大会会议记录找不到");
+    // Taken next January, at an assembly this year's records cannot hold: not held against it.
+    let step = c.steps.get_mut(&review).expect("s");
+    (step.done_on, step.meeting) = (d("2027-01-05"), None);
+    assert_eq!(at(&c, &doc), []);
 }
 
 #[test]
@@ -394,6 +409,14 @@ fn a_branch_without_a_committee_owes_no_committee_meetings_nor_a_disbanded_group
     }
     let s = summary(&doc, Period::Year, "2026-12-31");
     assert_eq!(kind(&s, MeetingKind::BranchCommittee).required, 12, "eleven full members elect a committee");
+    // A committee meeting held then cannot have its quorum counted: it counts, not a failure.
+    let mut held = doc.clone();
+    let committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-01-20"), line("研究工作"));
+    assert_eq!(quorum(&held, &committee, Quorum::MajorityOfCommittee), None);
+    held.meetings.insert(rid(30), committee.into());
+    let january = summary(&held, Period::Month(1), "2026-12-31");
+    let c = kind(&january, MeetingKind::BranchCommittee);
+    assert_eq!((c.held, c.valid, c.quorum_failures.len(), c.behind), (1, 1, 0, false));
     // A small branch (fewer than seven full members) elects none (DOMAIN.md): nothing owed.
     let mut small = doc.clone();
     let ids: Vec<_> = small.members.keys().cloned().collect();

@@ -43,6 +43,8 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     // before that they write into by key, with who writes which key.
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
+    // Records they make: the collection map, the key and the record's map.
+    let mut records: Vec<(ObjectId, String, ObjectId)> = Vec::new();
     for (change, account) in changes {
         // The root's keys (the header and the four collections) are the genesis change's
         // alone: a change that makes its own `points` map, say, would put everyone's records
@@ -68,6 +70,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                     if key == BY && *kind == ObjType::Text {
                         made.entry(id_of(i)).or_default().insert(account);
                     }
+                    if *kind == ObjType::Map && !genesis {
+                        records.push((op.obj.clone(), key.to_string(), id_of(i)));
+                    }
                     fresh.insert(id_of(i));
                 }
                 (Key::Seq(_), OpType::Make(_)) => {
@@ -86,6 +91,35 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 }
                 _ => {}
             }
+        }
+    }
+    // A record made under a key the collection holds another record at (made concurrently
+    // elsewhere): Automerge keeps both and shows one, so every field of the other would vanish.
+    // The first one stored stays; the other is refused, and its phone's rebuild writes its
+    // edits into the record that stayed.
+    let collections: Vec<(ObjId, Collection)> =
+        [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases]
+            .into_iter()
+            .filter_map(|c| match next.get(automerge::ROOT, c.key()) {
+                Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some((id, c)),
+                _ => None,
+            })
+            .collect();
+    for (obj, key, record) in records {
+        if out.len() >= MOST {
+            break;
+        }
+        let Ok(obj) = next.import_obj(&object(&obj)) else { continue };
+        let Some((_, collection)) = collections.iter().find(|(id, _)| *id == obj) else { continue };
+        let Ok(all) = next.get_all(&obj, key.as_str()) else { continue };
+        let ours = next.import_obj(&object(&record)).ok();
+        if all.len() > 1 && all.iter().any(|(_, id)| Some(id) == ours.as_ref()) {
+            let what = match collection {
+                Collection::Members => format!("党员编号「{key}」已在名册上（乡镇可能已导入名册，或另一部手机已添加）"),
+                _ => format!("{}「{key}」已存在", collection.label()),
+            };
+            let message = format!("{what}，这里又新建了一份，会互相遮盖：请先同步取回现有记录，再修改");
+            out.insert(Violation::new(*collection, key.as_str(), "", Rule::Duplicate, message));
         }
     }
     // Maps made before: whose `by` they hold, if any.

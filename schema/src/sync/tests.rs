@@ -524,6 +524,28 @@ fn put(doc: &mut Automerge, path: &[&str], value: serde_json::Value) {
 }
 
 #[test]
+fn a_member_made_again_where_another_was_made_meanwhile_is_refused() {
+    let mut server = Server::new();
+    let mut a = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("sync");
+    let mut b = a.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    let member = serde_json::json!({"name": "赵新民", "status": "full"});
+    // Both phones, offline, start the same member (a carry-over, an import on the server, a
+    // roster add with the same id): the first stored stays.
+    put(&mut a, &["members", "v1-m20"], member.clone());
+    put(&mut b, &["members", "v1-m20"], serde_json::json!({"name": "钱新民", "status": "full"}));
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("the first is stored");
+    let stored = server.doc.get_heads();
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre2", &mut b));
+    assert_eq!(rules, [("v1-m20".to_owned(), Rule::Duplicate)]);
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it stored");
+    // Changing the member made first is an ordinary edit.
+    let mut c = a.fork().with_actor(ActorId::from(b"phone-3".as_slice()));
+    put(&mut c, &["members", "v1-m20", "group"], serde_json::json!("第一党小组"));
+    sync_until_quiet(&mut server, "cadre2", &mut c).expect("an edit of it is stored");
+}
+
+#[test]
 fn an_entry_names_the_account_whose_phone_made_it() {
     let mut server = Server::new();
     let mut p = phone("phone-1");

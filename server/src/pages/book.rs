@@ -80,6 +80,7 @@ fn row(m: &MeetingView) -> Vec<String> {
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let quorum = match &m.quorum {
         Some(q) => format!("{}/{} {}", q.present, q.due, if q.met { "达到" } else { "未达到" }),
+        None if m.quorum_unknown => "无法计算（名册未标出支委）".to_owned(),
         None => "不要求".to_owned(),
     };
     vec![

@@ -215,8 +215,9 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
         behind: v.behind,
         no_records,
         roster_empty: v.has_records && v.members == 0,
+        // Owed committee meetings (the branch is large enough) with nobody marked on it.
         committee_unmarked: v.committee_members == 0
-            && v.members - v.grades.ungraded >= zhibu_schema::derive::compliance::COMMITTEE_FROM_FULL_MEMBERS as i64,
+            && v.compliance.iter().any(|c| c.kind == MeetingKind::BranchCommittee && c.required > 0),
         cells: MeetingKind::ALL.into_iter().map(|k| cell(v, k, no_records)).collect(),
         late,
         early: v.early_in_period,
@@ -251,7 +252,7 @@ fn flag(v: &VillageRow) -> Option<Flag> {
         what.push("名册为空：应到人数、法定人数和支委会、党小组会无从计算，请导入本年度名册".to_owned());
     }
     if v.committee_unmarked {
-        what.push("名册未标出支委：支部委员会的会议无法计算法定人数，请在名册中标出支委".to_owned());
+        what.push("名册未标出支委：支部委员会的会议无法计算法定人数（按已开计），请在名册中标出支委".to_owned());
     }
     for (c, k) in v.cells.iter().zip(MeetingKind::ALL) {
         if c.quorum_failures > 0 {

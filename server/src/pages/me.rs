@@ -25,6 +25,9 @@ struct Entry {
     sign: &'static str,
     source: &'static str,
     note: Option<String>,
+    /// A meeting attended, worth nothing either way: folded on the page.
+    #[serde(skip)]
+    attended: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -50,10 +53,12 @@ struct MeView {
 impl MeView {
     fn new(p: MyPoints, village: String) -> MeView {
         let this_year = i64::from(crate::api::this_year());
+        // Only meetings attended are folded: an absence is shown whatever it costs.
         let (attended, entries): (Vec<Entry>, Vec<Entry>) = p
             .entries
             .into_iter()
             .map(|e| Entry {
+                attended: e.delta == 0 && e.rule == zhibu_schema::catalog::ATTEND_PRESENT,
                 on: e.on,
                 rule_name: e.rule_name,
                 delta: if e.delta > 0 { format!("+{}", e.delta) } else { e.delta.to_string() },
@@ -65,7 +70,7 @@ impl MeView {
                 source: if e.source == "attendance" { "出勤" } else { "手工" },
                 note: e.note,
             })
-            .partition(|e| e.sign == "zero" && e.source == "出勤");
+            .partition(|e| e.attended);
         MeView {
             entries,
             attended,

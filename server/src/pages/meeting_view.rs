@@ -55,6 +55,9 @@ pub struct MeetingView {
     pub leave_names: String,
     pub absent_names: String,
     pub quorum: Option<QuorumView>,
+    /// Its kind needs a quorum that cannot be counted (a committee meeting where the roster
+    /// marks nobody on the committee).
+    pub quorum_unknown: bool,
     pub first_seen: Option<String>,
     pub late_days: Option<i64>,
     /// Days its date is after the day the server first received it (提前录入).
@@ -112,6 +115,7 @@ impl MeetingView {
             absent: count(AttendanceStatus::Absent),
             attendance,
             quorum: q.map(|q| QuorumView { present: q.present, due: q.due, met: q.met() }),
+            quorum_unknown: q.is_none() && requirement.is_some_and(|r| r.quorum != zhibu_schema::Quorum::None),
             first_seen: arrival.map(|a| clock::format_ms(a.first_seen_at)),
             late_days: arrival.and_then(|a| a.late_days),
             early_days: arrival.and_then(|a| a.early_days),

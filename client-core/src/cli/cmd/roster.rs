@@ -70,7 +70,7 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
         Roster::CarryOver => {
             let carried = ctx.phone.carry_over_roster(year)?;
             let line = format!(
-                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。请用 zhibu roster list 核对。{}",
+                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。请用 zhibu roster list 核对；若乡镇已在服务器上导入本年度名册，同步时以乡镇的为准。{}",
                 i64::from(year) - 1,
                 ctx.pending_line()
             );
