@@ -43,8 +43,17 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     // before that they write into by key, with who writes which key.
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
-    // Records they make: the collection map, the key and the record's map.
-    let mut records: Vec<(ObjectId, String, ObjectId)> = Vec::new();
+    // The collections' maps, named as operations name them, and the records the changes make
+    // in them: the collection, its map, the key and the record's map.
+    let collections: Vec<(ObjectId, ObjId, Collection)> =
+        [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases]
+            .into_iter()
+            .filter_map(|c| match next.get(automerge::ROOT, c.key()) {
+                Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some((legacy(&id)?, id, c)),
+                _ => None,
+            })
+            .collect();
+    let mut records: Vec<(Collection, ObjId, String, ObjectId)> = Vec::new();
     for (change, account) in changes {
         // The root's keys (the header and the four collections) are the genesis change's
         // alone: a change that makes its own `points` map, say, would put everyone's records
@@ -70,8 +79,13 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                     if key == BY && *kind == ObjType::Text {
                         made.entry(id_of(i)).or_default().insert(account);
                     }
-                    if *kind == ObjType::Map && !genesis {
-                        records.push((op.obj.clone(), key.to_string(), id_of(i)));
+                    // Only a map made right in a collection is a record (most maps made are
+                    // inside one: attendance, steps), so its name is only then spelt out.
+                    if *kind == ObjType::Map
+                        && !genesis
+                        && let Some((_, id, c)) = collections.iter().find(|(named, _, _)| *named == op.obj)
+                    {
+                        records.push((*c, id.clone(), key.to_string(), id_of(i)));
                     }
                     fresh.insert(id_of(i));
                 }
@@ -97,20 +111,10 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     // elsewhere): Automerge keeps both and shows one, so every field of the other would vanish.
     // The first one stored stays; the other is refused, and its phone's rebuild writes its
     // edits into the record that stayed.
-    let collections: Vec<(ObjId, Collection)> =
-        [Collection::Members, Collection::Meetings, Collection::Points, Collection::Cases]
-            .into_iter()
-            .filter_map(|c| match next.get(automerge::ROOT, c.key()) {
-                Ok(Some((automerge::Value::Object(ObjType::Map), id))) => Some((id, c)),
-                _ => None,
-            })
-            .collect();
-    for (obj, key, record) in records {
+    for (collection, obj, key, record) in records {
         if out.len() >= MOST {
             break;
         }
-        let Ok(obj) = next.import_obj(&object(&obj)) else { continue };
-        let Some((_, collection)) = collections.iter().find(|(id, _)| *id == obj) else { continue };
         let Ok(all) = next.get_all(&obj, key.as_str()) else { continue };
         let ours = next.import_obj(&object(&record)).ok();
         if all.len() > 1 && all.iter().any(|(_, id)| Some(id) == ours.as_ref()) {
@@ -119,7 +123,7 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 _ => format!("{}「{key}」已存在", collection.label()),
             };
             let message = format!("{what}，这里又新建了一份，会互相遮盖：请先同步取回现有记录，再修改");
-            out.insert(Violation::new(*collection, key.as_str(), "", Rule::Duplicate, message));
+            out.insert(Violation::new(collection, key.as_str(), "", Rule::Duplicate, message));
         }
     }
     // Maps made before: whose `by` they hold, if any.
@@ -236,6 +240,14 @@ fn holds_by(next: &Automerge, id: &ObjId) -> bool {
 }
 
 /// An object as Automerge names it in text (`COUNTER@ACTOR`, or `_root`).
+/// An object of `next` as operations name it (the inverse of [`object`]).
+fn legacy(id: &ObjId) -> Option<ObjectId> {
+    let text = id.to_string();
+    let (counter, actor) = text.split_once('@')?;
+    let actor = automerge::ActorId::from(hex::decode(actor).ok()?);
+    Some(ObjectId::Id(OpId(counter.parse().ok()?, actor)))
+}
+
 fn object(obj: &ObjectId) -> String {
     match obj {
         ObjectId::Root => "_root".to_owned(),
