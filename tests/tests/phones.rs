@@ -187,12 +187,8 @@ fn zhibu(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
 /// township's report shows it; a member sees their own points with `zhibu me`.
 async fn command_line(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let dir = tempfile::tempdir().expect("dir");
+    let dir = logged_in(&app, "cadre1");
     let d = dir.path();
-    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = zhibu(d, &["sync"]);
-    assert_eq!(code, 0, "{out}{err}");
     let held = app.year.first_day().add_days(70).expect("day").to_string();
     let (code, out, err) = zhibu(
         d,
@@ -296,6 +292,16 @@ async fn dated_ahead(backend: Backend) {
 }
 backends!(a_record_dated_ahead_is_kept_and_shown_as_early, dated_ahead);
 
+/// The `zhibu` program's store of `user`, logged in and synced.
+fn logged_in(app: &TestApp, user: &str) -> TempDir {
+    let dir = tempfile::tempdir().expect("dir");
+    let (code, out, err) = zhibu(dir.path(), &["login", "--server", &app.url, "--user", user, "--password", PASSWORD]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(dir.path(), &["sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    dir
+}
+
 /// The v1 row of a report's CSV, by column name.
 async fn csv_cells(app: &TestApp, token: &str, query: &str) -> std::collections::HashMap<String, String> {
     let (status, csv) = app.get(token, &format!("/v1/townships/t1/report.csv?{query}")).await;
@@ -321,12 +327,8 @@ async fn v1_report(app: &TestApp, token: &str) -> serde_json::Value {
 /// server starts, and keep what the server saw.
 async fn unmarked_and_edited(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let dir = tempfile::tempdir().expect("dir");
+    let dir = logged_in(&app, "cadre1");
     let d = dir.path();
-    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = zhibu(d, &["sync"]);
-    assert_eq!(code, 0, "{out}{err}");
     let due = app.records("v1").await.members.len();
     let held = app.year.first_day().add_days(70).expect("day").to_string();
     let args = [
@@ -461,12 +463,8 @@ backends!(a_meeting_leaving_members_out_or_changed_after_sync_is_shown, unmarked
 /// over with their ids, which the server accepts.
 async fn new_year(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let dir = tempfile::tempdir().expect("dir");
+    let dir = logged_in(&app, "cadre1");
     let d = dir.path();
-    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = zhibu(d, &["sync"]);
-    assert_eq!(code, 0, "{out}{err}");
     let next = (i64::from(app.year) + 1).to_string();
     let day = format!("{next}-01-08");
     let theme =
@@ -513,12 +511,8 @@ backends!(a_new_year_starts_from_last_years_roster, new_year);
 /// committee's monthly meetings, and the township is told to mark the committee.
 async fn committee_unmarked(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let dir = tempfile::tempdir().expect("dir");
+    let dir = logged_in(&app, "cadre1");
     let d = dir.path();
-    let (code, out, err) = zhibu(d, &["login", "--server", &app.url, "--user", "cadre1", "--password", PASSWORD]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = zhibu(d, &["sync"]);
-    assert_eq!(code, 0, "{out}{err}");
     let staff = app.token("staff1").await;
     let owed = |v1: &serde_json::Value| {
         v1["summary"].as_array().expect("summary").iter().any(|s| s["kind"] == "branch_committee")

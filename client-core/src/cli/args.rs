@@ -218,13 +218,20 @@ pub struct EditMeeting {
     /// 议题
     #[arg(long, value_name = "议题")]
     pub topic: Option<String>,
+    #[command(flatten)]
+    pub details: MeetingDetails,
+}
+
+/// What a meeting's record says besides its kind, day, topic and attendance.
+#[derive(Debug, Args)]
+pub struct MeetingDetails {
     #[arg(long, value_name = "地点", help = "地点")]
     pub place: Option<String>,
     #[arg(long, value_name = "姓名", help = "主持人")]
     pub host: Option<String>,
     #[arg(long, value_name = "姓名", help = "记录人")]
     pub recorder: Option<String>,
-    /// 党小组
+    /// 党小组（党小组会必填）
     #[arg(long, value_name = "党小组")]
     pub group: Option<String>,
     /// 决议事项
@@ -243,18 +250,8 @@ pub struct RecordMeeting {
     /// 议题
     #[arg(long, value_name = "议题")]
     pub topic: String,
-    #[arg(long, value_name = "地点", help = "地点")]
-    pub place: Option<String>,
-    #[arg(long, value_name = "姓名", help = "主持人")]
-    pub host: Option<String>,
-    #[arg(long, value_name = "姓名", help = "记录人")]
-    pub recorder: Option<String>,
-    /// 党小组（党小组会必填）
-    #[arg(long, value_name = "党小组")]
-    pub group: Option<String>,
-    /// 决议事项
-    #[arg(long, value_name = "决议")]
-    pub resolutions: Option<String>,
+    #[command(flatten)]
+    pub details: MeetingDetails,
     /// 应到的党员都出席（支委会为支委，党小组会为该小组成员），再用下面几项标出例外
     #[arg(long)]
     pub all_present: bool,

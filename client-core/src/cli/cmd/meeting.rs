@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text};
 use crate::MeetingEdit;
-use crate::cli::args::{Attend, EditMeeting, MeetingCmd, RecordMeeting};
+use crate::cli::args::{Attend, EditMeeting, MeetingCmd, MeetingDetails, RecordMeeting};
 use crate::cli::out::short;
 
 pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
@@ -50,20 +50,24 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
     }
 }
 
+/// The place, host, recorder, group and resolutions given on the command line, checked.
+fn details(d: &MeetingDetails) -> anyhow::Result<MeetingEdit> {
+    Ok(MeetingEdit {
+        place: opt_text("地点", d.place.as_deref())?,
+        host: opt_text("主持人", d.host.as_deref())?,
+        recorder: opt_text("记录人", d.recorder.as_deref())?,
+        group: opt_text("党小组", d.group.as_deref())?,
+        resolutions: opt_text("决议", d.resolutions.as_deref())?,
+        ..MeetingEdit::default()
+    })
+}
+
 fn edit(ctx: &Ctx, a: EditMeeting) -> anyhow::Result<u8> {
     let id = ctx.phone.find_record(Collection::Meetings, &a.meeting)?;
     if let Some(day) = a.date {
         super::warn_if_ahead(day);
     }
-    let edit = MeetingEdit {
-        held_on: a.date,
-        topic: opt_text("议题", a.topic.as_deref())?,
-        place: opt_text("地点", a.place.as_deref())?,
-        host: opt_text("主持人", a.host.as_deref())?,
-        recorder: opt_text("记录人", a.recorder.as_deref())?,
-        group: opt_text("党小组", a.group.as_deref())?,
-        resolutions: opt_text("决议", a.resolutions.as_deref())?,
-    };
+    let edit = MeetingEdit { held_on: a.date, topic: opt_text("议题", a.topic.as_deref())?, ..details(&a.details)? };
     if edit == MeetingEdit::default() {
         return Err(Usage(
             "请写明要更正的项：--date、--topic、--place、--host、--recorder、--group 或 --resolutions".into(),
@@ -86,11 +90,8 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     super::warn_if_ahead(held_on);
     let year = crate::zhibu_schema::Year::new(i64::from(held_on.year_number()))?;
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
-    m.place = opt_text("地点", a.place.as_deref())?;
-    m.host = opt_text("主持人", a.host.as_deref())?;
-    m.recorder = opt_text("记录人", a.recorder.as_deref())?;
-    m.group = opt_text("党小组", a.group.as_deref())?;
-    m.resolutions = opt_text("决议", a.resolutions.as_deref())?;
+    let MeetingEdit { place, host, recorder, group, resolutions, .. } = details(&a.details)?;
+    (m.place, m.host, m.recorder, m.group, m.resolutions) = (place, host, recorder, group, resolutions);
     // Each member once: the exceptions to --all-present, but not two answers for one person.
     let mut named = std::collections::BTreeSet::new();
     let mut mark = |who: &str, attendance: Attendance| -> anyhow::Result<()> {
