@@ -247,7 +247,10 @@ async fn demo_last_year(app: &TestApp) -> Scenario {
         mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &theme)
     });
     phone.sync(&last).await.expect("push");
-    let ten_days_ago = zhibu_server::db::now_ms() - (10 * 24 + 1) * 3_600_000;
+    // Noon Beijing time ten days ago: the dashboard counts days in Beijing time, and ten days
+    // and an hour before 00:30 there is eleven days by the calendar.
+    let ten_days_ago = zhibu_server::api::today().add_days(-10).expect("day");
+    let ten_days_ago = (ten_days_ago.as_time().midnight().assume_utc().unix_timestamp() + 4 * 3600) * 1000;
     sqlx::query("UPDATE devices SET last_sync_at = $1 WHERE village_id = 'demo-2'")
         .bind(ten_days_ago)
         .execute(&app.state.db.pool)
