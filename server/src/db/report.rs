@@ -24,6 +24,9 @@ pub struct TownshipReport {
     /// The period of `summary`: `2026`, `2026-q1` or `2026-03`.
     pub period: String,
     pub villages: Vec<VillageReport>,
+    /// The catalog's days after which an entry is late (补录), for the pages that explain it.
+    #[serde(skip)]
+    pub late_entry_days: u32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -432,6 +435,7 @@ impl Db {
             as_of: as_of.to_string(),
             period: super::projections::period_code(year, period),
             villages: villages.into_values().collect(),
+            late_entry_days: catalog.late_entry_days,
         })
     }
 }

@@ -308,7 +308,6 @@ async fn page(
     };
     let query = ReportQuery { year: Some(year.to_string()), period: Some(period_value(period)) };
     let report = load(&state, caller, &township, &query).await?;
-    let late_entry_days = state.catalog_for(Some(&township)).await?.late_entry_days;
     let township_name = state
         .db
         .townships()
@@ -344,7 +343,7 @@ async fn page(
             .map(|p| Choice { value: period_value(p), label: p.label(), selected: p == period })
             .collect(),
         kinds: MeetingKind::ALL.iter().map(|k| k.label()).collect(),
-        late_entry_days,
+        late_entry_days: report.late_entry_days,
         csv_url: format!("/v1/townships/{township}/report.csv?{files}"),
         xlsx_url: format!("/v1/townships/{township}/report.xlsx?{files}"),
         township_id: township,

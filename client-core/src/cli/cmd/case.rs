@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::NewCase;
-use crate::zhibu_schema::{Case, Code, Collection, Notice, RecordId};
+use crate::zhibu_schema::{Case, Code, Collection, Notice, RecordId, StepDef};
 
 use super::{Ctx, Usage, code_or_name, opt_text, or_today, text, today};
 use crate::cli::args::CaseCmd;
@@ -27,7 +27,8 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Step { case, step, date, note, meeting } => {
             let id = find(&case)?;
-            let step = step_code(ctx, &id, &step)?;
+            let steps = item_steps(ctx, &id)?;
+            let step = step_code(&steps, &step)?;
             let note = opt_text("说明", note.as_deref())?;
             match meeting {
                 Some(meeting) => {
@@ -40,7 +41,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                     ctx.phone.complete_step(&id, &step, done_on, note.as_ref())?;
                 }
             }
-            if is_notice_step(ctx, &id, &step) {
+            if steps.iter().any(|s| s.code == step && s.notice) {
                 eprintln!(
                     "提示：这是公示步骤，请用 zhibu case notice {} --step {step} --from 开始日期 --to 结束日期 记下公示期（乡镇按公示天数检查）。",
                     short(&id)
@@ -50,14 +51,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Notice { case, step, from, to, place } => {
             let id = find(&case)?;
-            let step = match step {
-                Some(step) => Some(step_code(ctx, &id, &step)?),
-                None => None,
-            };
+            let steps = item_steps(ctx, &id)?;
+            let step = step.map(|step| step_code(&steps, &step)).transpose()?;
             let notice = Notice { from, to, place: opt_text("公示地点", place.as_deref())? };
             let done = ctx.phone.record_notice_at(&id, step.as_ref(), &notice)?;
-            let what = match done.and_then(|code| step_name(ctx, &id, &code)) {
-                Some(name) => format!("已记录公示（步骤「{name}」）"),
+            let what = match done.and_then(|code| steps.into_iter().find(|s| s.code == code)) {
+                Some(def) => format!("已记录公示（步骤「{}」）", def.name),
                 None => "已记录公示".to_owned(),
             };
             (id, what)
@@ -91,25 +90,15 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// A step of the case's item, by its code or its name.
-fn step_code(ctx: &Ctx, id: &RecordId, step: &str) -> anyhow::Result<Code> {
+/// The steps of the case's item in the catalog (none when the case or its item is unknown).
+fn item_steps(ctx: &Ctx, id: &RecordId) -> anyhow::Result<Vec<StepDef>> {
     let item = recorded(ctx, id)?.map(|c| c.item.clone());
-    let catalog = ctx.phone.catalog();
-    let steps = item.and_then(|i| catalog.item(i.as_str())).map(|i| i.steps.as_slice()).unwrap_or_default();
+    Ok(item.and_then(|i| ctx.phone.catalog().item(i.as_str()).map(|i| i.steps.clone())).unwrap_or_default())
+}
+
+/// A step of the case's item, by its code or its name.
+fn step_code(steps: &[StepDef], step: &str) -> anyhow::Result<Code> {
     code_or_name(step, "办理步骤", steps.iter().map(|s| (&s.code, s.name.as_str())))
-}
-
-/// Whether a step of the case's item is a notice step.
-fn is_notice_step(ctx: &Ctx, id: &RecordId, code: &Code) -> bool {
-    let item = recorded(ctx, id).ok().flatten().map(|c| c.item.clone());
-    let catalog = ctx.phone.catalog();
-    item.and_then(|i| catalog.item(i.as_str()).and_then(|i| i.step(code)).map(|(_, s)| s.notice)).unwrap_or(false)
-}
-
-/// A step's name in the catalog.
-fn step_name(ctx: &Ctx, id: &RecordId, code: &Code) -> Option<String> {
-    let item = recorded(ctx, id).ok()??.item.clone();
-    ctx.phone.catalog().item(item.as_str())?.step(code).map(|(_, s)| s.name.to_string())
 }
 
 /// The case `id` as the phone holds it, in whichever year it was opened.

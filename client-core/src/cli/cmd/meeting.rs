@@ -119,24 +119,24 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let records = ctx.phone.records(year)?;
     let catalog = ctx.phone.catalog();
     let unmarked: Vec<MemberId> = unmarked_members(&records, &m, &catalog).into_iter().cloned().collect();
-    if a.all_present {
-        if unmarked.is_empty() && m.attendance.is_empty() {
-            let whom = match (a.kind, &m.group) {
-                (MeetingKind::BranchCommittee, _) => "支委".to_owned(),
-                (MeetingKind::GroupMeeting, Some(g)) => format!("党小组「{g}」的党员"),
-                _ => "党员".to_owned(),
-            };
-            return Err(Usage(format!(
-                "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册（一月里名册还空着时，可用 zhibu roster carry-over 从上一年带入），或核对名称"
-            ))
-            .into());
-        }
-        for id in &unmarked {
-            m.attendance.insert(id.clone(), Attendance::present());
-        }
+    if a.all_present && unmarked.is_empty() && m.attendance.is_empty() {
+        let whom = match (a.kind, &m.group) {
+            (MeetingKind::BranchCommittee, _) => "支委".to_owned(),
+            (MeetingKind::GroupMeeting, Some(g)) => format!("党小组「{g}」的党员"),
+            _ => "党员".to_owned(),
+        };
+        return Err(Usage(format!(
+            "手机上 {year} 年的名册里没有应到的{whom}，--all-present 一个人也没记上。请先同步名册（一月里名册还空着时，可用 zhibu roster carry-over 从上一年带入），或核对名称"
+        ))
+        .into());
     }
-    let unmarked: Vec<String> = unmarked_members(&records, &m, &catalog)
-        .into_iter()
+    // With --all-present nobody is left out; without, those found above are.
+    let (came, left_out) = if a.all_present { (unmarked, Vec::new()) } else { (Vec::new(), unmarked) };
+    for id in came {
+        m.attendance.insert(id, Attendance::present());
+    }
+    let unmarked: Vec<String> = left_out
+        .iter()
         .map(|id| records.members.get(id).map_or_else(|| id.to_string(), |p| p.name.to_string()))
         .collect();
     if !unmarked.is_empty() {
