@@ -43,6 +43,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     // before that they write into by key, with who writes which key.
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
+    // Entries a change re-makes under its own account's `by`: what it writes beside that `by` is
+    // its own, whichever `by` a concurrent change of another account makes the map show.
+    let mut remade: HashSet<(ObjectId, &'a str)> = HashSet::new();
     // The collections' maps, named as operations name them, and the records the changes make
     // in them: the collection, its map, the key and the record's map.
     let collections: Vec<(ObjectId, ObjId, Collection)> =
@@ -74,6 +77,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             match (&op.key, &op.action) {
                 (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {
                     out.insert(located(next, &object(&op.obj), claimed(account, name)));
+                }
+                (Key::Map(key), OpType::Put(ScalarValue::Str(_))) if key == BY => {
+                    remade.insert((op.obj.clone(), account));
                 }
                 (Key::Map(key), OpType::Make(kind)) => {
                     if key == BY && *kind == ObjType::Text {
@@ -146,9 +152,12 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         let owner = string_at(next, &id, BY);
         // Any cadre may void an entry (the void is a map of its own, with its own `by`); the
         // `by` itself is the name rule's.
-        let foreign = writes
-            .into_iter()
-            .filter(|(account, key)| key != "voided" && key != BY && owner.as_deref() != Some(account));
+        let foreign = writes.into_iter().filter(|(account, key)| {
+            key != "voided"
+                && key != BY
+                && owner.as_deref() != Some(account)
+                && !remade.contains(&(obj.clone(), *account))
+        });
         for (account, key) in foreign {
             out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
         }

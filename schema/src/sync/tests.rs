@@ -524,6 +524,29 @@ fn put(doc: &mut Automerge, path: &[&str], value: serde_json::Value) {
 }
 
 #[test]
+fn two_cadres_remaking_one_entry_at_once_are_both_kept() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 3);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let entry = rid(100).to_string();
+    // Two other cadres, offline, each re-make it under their own name: whichever `by` the
+    // merge shows, what each wrote beside its own `by` is its own.
+    let mut a = p.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    let mut b = p.fork().with_actor(ActorId::from(b"phone-3".as_slice()));
+    put(&mut a, &["points", &entry], serde_json::json!({"by": "cadre2", "note": "二号补记"}));
+    put(&mut b, &["points", &entry], serde_json::json!({"by": "cadre3", "note": "三号补记"}));
+    // The second to arrive loses the conflict of the two `by`s (the greater actor wins).
+    sync_until_quiet(&mut server, "cadre3", &mut b).expect("the first is stored");
+    sync_until_quiet(&mut server, "cadre2", &mut a).expect("the second is stored too");
+    // Writing into another's entry without re-making it stays refused.
+    let mut c = p.fork().with_actor(ActorId::from(b"phone-4".as_slice()));
+    put(&mut c, &["points", &entry, "note"], serde_json::json!("改别人的"));
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre4", &mut c));
+    assert_eq!(fields, [(entry, "note".to_owned(), Rule::WrongAuthor)]);
+}
+
+#[test]
 fn a_member_made_again_where_another_was_made_meanwhile_is_refused() {
     let mut server = Server::new();
     let mut a = phone("phone-1");
