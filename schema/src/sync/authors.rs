@@ -17,7 +17,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
-use automerge::{Automerge, Change, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
+use automerge::{Automerge, Change, ChangeHash, ObjId, ObjType, Prop, ReadDoc, ScalarValue};
 
 use crate::mapping::{GENESIS_PREFIX, collection_of, string_at};
 use crate::{Collection, Rule, Violation};
@@ -37,12 +37,16 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
     // made or edited them.
+    // Edits and writes keep the index of their change: an entry that another account's
+    // concurrent change took over is still the writer's if it was theirs where the change
+    // was made (the document at the change's dependencies).
     let mut made: HashMap<ObjectId, BTreeSet<&'a str>> = HashMap::new();
-    let mut edited: HashMap<ObjectId, BTreeSet<&'a str>> = HashMap::new();
+    let mut edited: HashMap<ObjectId, BTreeSet<(&'a str, usize)>> = HashMap::new();
     // Objects they make (a JavaScript client writes every string as text), and the maps made
     // before that they write into by key, with who writes which key.
     let mut fresh: HashSet<ObjectId> = HashSet::new();
-    let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String)>> = HashMap::new();
+    let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String, usize)>> = HashMap::new();
+    let mut deps: Vec<Vec<ChangeHash>> = Vec::new();
     // Entries a change re-makes under its own account's `by`: what it writes beside that `by` is
     // its own, whichever `by` a concurrent change of another account makes the map show.
     let mut remade: HashSet<(ObjectId, &'a str)> = HashSet::new();
@@ -57,7 +61,8 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             })
             .collect();
     let mut records: Vec<(Collection, ObjId, String, ObjectId)> = Vec::new();
-    for (change, account) in changes {
+    for (index, (change, account)) in changes.into_iter().enumerate() {
+        deps.push(change.deps().to_vec());
         // The root's keys (the header and the four collections) are the genesis change's
         // alone: a change that makes its own `points` map, say, would put everyone's records
         // behind whichever map wins the conflict. Admission has checked that a change of the
@@ -104,10 +109,10 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 // Texts made here at other keys need no lookup (a JavaScript client writes every
                 // string as text), nor maps made here: whatever they hold is new.
                 Key::Seq(_) if !fresh.contains(&op.obj) || made.contains_key(&op.obj) => {
-                    edited.entry(op.obj.clone()).or_default().insert(account);
+                    edited.entry(op.obj.clone()).or_default().insert((account, index));
                 }
                 Key::Map(key) if !fresh.contains(&op.obj) => {
-                    written.entry(op.obj.clone()).or_default().insert((account, key.to_string()));
+                    written.entry(op.obj.clone()).or_default().insert((account, key.to_string(), index));
                 }
                 _ => {}
             }
@@ -152,13 +157,14 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         let owner = string_at(next, &id, BY);
         // Any cadre may void an entry (the void is a map of its own, with its own `by`); the
         // `by` itself is the name rule's.
-        let foreign = writes.into_iter().filter(|(account, key)| {
+        let foreign = writes.into_iter().filter(|(account, key, index)| {
             key != "voided"
                 && key != BY
                 && owner.as_deref() != Some(account)
                 && !remade.contains(&(obj.clone(), *account))
+                && !owned_when_made(next, &id, account, &deps[*index])
         });
-        for (account, key) in foreign {
+        for (account, key, _) in foreign {
             out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
         }
     }
@@ -167,7 +173,7 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         // it sits at such a key, and otherwise a field (a JavaScript client writes every string
         // as text) of whichever point entry, step or void holds it, if any.
         if made.contains_key(&text) {
-            made.entry(text).or_default().extend(accounts);
+            made.entry(text).or_default().extend(accounts.into_iter().map(|(account, _)| account));
             continue;
         }
         let Ok(id) = next.import_obj(&object(&text)) else {
@@ -182,12 +188,15 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 Prop::Seq(i) => i.to_string(),
             };
             if depth == 0 && key == BY {
-                made.entry(text).or_default().extend(accounts);
+                made.entry(text).or_default().extend(accounts.into_iter().map(|(account, _)| account));
                 break;
             }
             if next.object_type(&parent.obj).ok() == Some(ObjType::Map) && holds_by(next, &parent.obj) {
                 let owner = string_at(next, &parent.obj, BY);
-                for account in accounts.into_iter().filter(|a| owner.as_deref() != Some(*a)) {
+                let foreign = accounts.into_iter().filter(|(account, index)| {
+                    owner.as_deref() != Some(*account) && !owned_when_made(next, &parent.obj, account, &deps[*index])
+                });
+                for (account, _) in foreign {
                     out.insert(located_at(next, &parent.obj, &key, not_yours(owner.as_deref(), account)));
                 }
                 break;
@@ -209,6 +218,20 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         }
     }
     out.into_iter().take(MOST).collect()
+}
+
+/// Whether the entry `id` was `account`'s where a change was made, at its dependencies `deps`:
+/// a cadre who edits their own entry offline while another cadre, also offline, re-makes it
+/// under their own name wrote into their own entry, whichever `by` the merge shows. A `by`
+/// in conflict there counts for each of its sides. Looked up only for a write the merged
+/// document does not show as the writer's (reading at past heads walks the change graph).
+fn owned_when_made(next: &Automerge, id: &ObjId, account: &str, deps: &[ChangeHash]) -> bool {
+    let Ok(values) = next.get_all_at(id, BY, deps) else { return false };
+    values.into_iter().any(|value| match value {
+        (automerge::Value::Scalar(s), _) => matches!(s.as_ref(), ScalarValue::Str(name) if name.as_str() == account),
+        (automerge::Value::Object(ObjType::Text), text) => next.text_at(&text, deps).is_ok_and(|t| t == account),
+        _ => false,
+    })
 }
 
 /// Why `account` may not change what an entry of `owner`'s says.

@@ -546,6 +546,51 @@ fn two_cadres_remaking_one_entry_at_once_are_both_kept() {
     assert_eq!(fields, [(entry, "note".to_owned(), Rule::WrongAuthor)]);
 }
 
+/// A cadre edits their own entry offline (a field, or a text in place as a JavaScript client
+/// does) while another cadre, also offline, re-makes it under their own name: the entry was the
+/// first cadre's where their change was made, so their edit is theirs, though the merge shows
+/// the other `by`. A cadre it never belonged to is refused as before.
+#[test]
+fn a_cadre_editing_their_own_entry_while_another_re_makes_it_is_kept() {
+    use automerge::ObjType;
+    use automerge::transaction::Transactable;
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "volunteer", 3);
+    let entry = rid(100).to_string();
+    p.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let record = object_at(tx, &["points", &entry])?;
+        let note = tx.put_object(&record, "note", ObjType::Text)?;
+        tx.splice_text(&note, 0, 0, "原来的说明")
+    })
+    .expect("edit");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+
+    let mut other = p.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    let mut stranger = p.fork().with_actor(ActorId::from(b"phone-3".as_slice()));
+    put(&mut other, &["points", &entry], serde_json::json!({"by": "cadre2", "on": "2026-05-02"}));
+    // Cadre 1 changes the delta and edits the note's text, writing no `by`.
+    put(&mut p, &["points", &entry, "delta"], serde_json::json!(4));
+    p.transact::<_, _, automerge::AutomergeError>(|tx| {
+        let note = object_at(tx, &["points", &entry, "note"])?;
+        tx.splice_text(&note, 0, 3, "补充的")
+    })
+    .expect("edit");
+    sync_until_quiet(&mut server, "cadre2", &mut other).expect("the re-make is stored");
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("the owner's concurrent edit is stored too");
+    let shown = |key: &str| {
+        let record = object_at(&server.doc, &["points", &entry]).expect("entry");
+        mapping::string_at(&server.doc, &record, key)
+    };
+    assert_eq!(shown("by").as_deref(), Some("cadre2"));
+    assert_eq!(shown("note").as_deref(), Some("补充的说明"));
+
+    // A third cadre, who saw the entry as cadre 1's, never owned it.
+    put(&mut stranger, &["points", &entry, "delta"], serde_json::json!(5));
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre3", &mut stranger));
+    assert_eq!(fields, [(entry, "delta".to_owned(), Rule::WrongAuthor)]);
+}
+
 #[test]
 fn a_member_made_again_where_another_was_made_meanwhile_is_refused() {
     let mut server = Server::new();
