@@ -26,7 +26,7 @@ pub enum Command {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Admin(cmd)) => {
-            let state = crate::state(cli.config).await?;
+            let state = crate::admin_state(cli.config).await?;
             admin::run(&state, cmd).await
         }
         None => {

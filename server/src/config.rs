@@ -12,7 +12,8 @@ pub struct Config {
     /// `sqlite://PATH` or `postgres://...`; default: a SQLite file under ./zhibu-data/.
     #[arg(long, global = true, env = "ZHIBU_DATABASE_URL", default_value = "sqlite://zhibu-data/zhibu.db")]
     pub database_url: String,
-    /// A township catalog file (TOML or JSON) replacing the built-in default.
+    /// A township catalog file (TOML or JSON) replacing the built-in default. A server records
+    /// the one it starts with; admin commands without this flag use that one.
     #[arg(long, global = true, env = "ZHIBU_CATALOG")]
     pub catalog: Option<PathBuf>,
     /// Days a login token stays valid.

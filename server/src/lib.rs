@@ -141,6 +141,23 @@ pub async fn state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState::new(db, catalog, config))
 }
 
+/// The setting that holds the catalog the last server started with.
+const DEFAULT_CATALOG: &str = "default_catalog";
+
+/// The state for an admin command: as [`state`], but without `--catalog` the catalog is the
+/// one the last server started with on this database (townships without their own use it), so
+/// that the figures the command makes (`set-catalog` without a file, a roster import) are the
+/// ones the server makes.
+pub async fn admin_state(config: Config) -> anyhow::Result<AppState> {
+    let db = Db::connect(&config.database_url).await?;
+    let catalog = match (&config.catalog, db.setting(DEFAULT_CATALOG).await?) {
+        (None, Some(json)) => state::stored_catalog(&json)
+            .map_err(|e| anyhow::anyhow!("服务器记下的默认目录无法读取（{e}）：请用 --catalog 指定目录文件"))?,
+        _ => load_catalog(&config)?,
+    };
+    Ok(AppState::new(db, catalog, config))
+}
+
 /// A server bound to its address, ready to run.
 #[derive(Debug)]
 pub struct Application {
@@ -153,6 +170,9 @@ impl Application {
         let listen = config.listen;
         let demo = config.demo;
         let state = state(config).await?;
+        // Admin commands make figures with the catalog the server uses ([`admin_state`]).
+        let catalog = serde_json::to_string(&*state.default_catalog)?;
+        state.db.set_setting(DEFAULT_CATALOG, &catalog).await.context("while recording the server's catalog")?;
         if demo {
             // The demo's accounts all share one published password: never in a real township's
             // database.

@@ -61,14 +61,8 @@ impl AppState {
         {
             return Ok(c.clone());
         }
-        // What `set-catalog` stored, checked then: read as a phone reads a catalog, past fields
-        // a newer server sharing the database may have stored, and checked again.
-        let c = serde_json::from_str::<Catalog>(&json)
-            .map_err(|e| e.to_string())
-            .and_then(|c| match c.check().first() {
-                None => Ok(Arc::new(c)),
-                Some(issue) => Err(issue.message.clone()),
-            })
+        let c = stored_catalog(&json)
+            .map(Arc::new)
             .map_err(|e| AppError::Internal(anyhow::anyhow!("stored catalog of {t} is broken: {e}")))?;
         cached.insert(t.to_owned(), (json, c.clone()));
         Ok(c)
@@ -92,5 +86,16 @@ impl AppState {
         let current = Current::loaded(loaded);
         self.docs.put(key.clone(), current.clone());
         Ok(current)
+    }
+}
+
+/// A catalog stored as JSON (a township's, or the server's default): checked when stored, read
+/// as a phone reads a catalog, past fields a newer server sharing the database may have
+/// stored, and checked again.
+pub(crate) fn stored_catalog(json: &str) -> Result<Catalog, String> {
+    let catalog = serde_json::from_str::<Catalog>(json).map_err(|e| e.to_string())?;
+    match catalog.check().first() {
+        None => Ok(catalog),
+        Some(issue) => Err(issue.message.clone()),
     }
 }

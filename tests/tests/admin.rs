@@ -234,6 +234,35 @@ async fn catalog_change_remakes_figures(backend: Backend) {
 
 zhibu_tests::backends!(a_new_catalog_remakes_the_townships_figures, catalog_change_remakes_figures);
 
+/// `set-catalog` without a file gives the township back the server's default: the catalog the
+/// server was started with (`--catalog`), not the admin command's own built-in one, though the
+/// clerk gives the command no `--catalog`.
+async fn back_to_the_servers_catalog(backend: Backend) {
+    let Some(db) = TestDb::create(backend).await else { return };
+    let dir = tempfile::tempdir().expect("dir");
+    let server_file = dir.path().join("server.toml");
+    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace("base_score = 100", "base_score = 80");
+    std::fs::write(&server_file, text).expect("write");
+    let app = TestApp::start_on(db, Some(server_file)).await;
+    assert!(all_at(&scores(&app, "v1").await, 80), "{:?}", scores(&app, "v1").await);
+    let own = dir.path().join("t1.toml");
+    let text = zhibu_schema::catalog::DEFAULT_CATALOG_TOML.replace("base_score = 100", "base_score = 90");
+    std::fs::write(&own, text).expect("write");
+    let (ok, _, err) = admin(&app.db.url, &["set-catalog", "t1", own.to_str().expect("path")]);
+    assert!(ok, "{err}");
+    assert!(all_at(&scores(&app, "v1").await, 90));
+
+    let (ok, out, err) = admin(&app.db.url, &["set-catalog", "t1"]);
+    assert!(ok && out.contains("已按新目录重算 2 份"), "{out}{err}");
+    assert!(all_at(&scores(&app, "v1").await, 80), "the server's catalog: {:?}", scores(&app, "v1").await);
+    // A catalog given to the command is its own, as before.
+    let (ok, _, err) = admin(&app.db.url, &["--catalog", own.to_str().expect("path"), "set-catalog", "t1"]);
+    assert!(ok, "{err}");
+    assert!(all_at(&scores(&app, "v1").await, 90), "{:?}", scores(&app, "v1").await);
+}
+
+zhibu_tests::backends!(set_catalog_without_a_file_goes_back_to_the_servers_catalog, back_to_the_servers_catalog);
+
 /// A roster imported again (the clerk's corrected file, or next year's) is matched to the
 /// members the village has by name: no one is added twice, no id moves to someone else, what
 /// the file leaves blank and the day a member left stay as the village recorded them. New

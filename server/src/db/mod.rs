@@ -171,6 +171,30 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The setting `name` a server process recorded (`server_settings`), if any.
+    pub async fn setting(&self, name: &str) -> anyhow::Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM server_settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| sqlx::Row::try_get(&r, "value")).transpose()?)
+    }
+
+    /// Records the setting `name`, replacing what was recorded.
+    pub async fn set_setting(&self, name: &str, value: &str) -> anyhow::Result<()> {
+        sqlx::query(
+            "INSERT INTO server_settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
 /// The server's secret `name`: made (32 random bytes) by the first server process to ask, read
 /// by every other.
 async fn secret(pool: &AnyPool, name: &str) -> anyhow::Result<[u8; 32]> {
