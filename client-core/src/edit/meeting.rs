@@ -1,11 +1,14 @@
 //! Meeting edits: record a meeting with its attendance in one call; change one member's
 //! attendance or make-up date; void a meeting with a reason.
 
+use zhibu_schema::derive::compliance::{due_at, due_of};
 use zhibu_schema::mapping::{put_at, put_record_id};
-use zhibu_schema::{Attendance, Collection, Date, Meeting, MemberId, Prose, RecordId, Voided};
+use zhibu_schema::{
+    Attendance, AttendanceStatus, Collection, Date, Due, Meeting, MemberId, Prose, RecordId, Rule, Violation, Voided,
+};
 
 use super::{MeetingEdit, key_for};
-use crate::error::ClientError;
+use crate::error::{ClientError, EditRefusal};
 use crate::{DocKey, Phone};
 
 impl Phone {
@@ -15,6 +18,7 @@ impl Phone {
         let key = key_for(self, meeting.held_on, Collection::Meetings, "held_on")?;
         let id = RecordId::new_v7();
         let meeting = Meeting { voided: None, ..meeting.clone() };
+        self.refuse_not_due(&key, &id, &meeting, meeting.attendance.iter())?;
         let message = format!("记录会议：{} {}", meeting.kind.label(), meeting.held_on);
         self.commit(&key, message, |tx, _| put_record_id(tx, Collection::Meetings, &id, &meeting))?;
         Ok(id)
@@ -29,10 +33,48 @@ impl Phone {
         attendance: &Attendance,
     ) -> Result<(), ClientError> {
         let key = self.locate_live(Collection::Meetings, meeting)?;
+        let record = self.with(|inner| Ok(inner.records(&key)?.meetings.get(meeting).cloned()))?;
+        if let Some(record) = record {
+            self.refuse_not_due(&key, meeting, &record, [(member, attendance)].into_iter())?;
+        }
         let message = format!("修改考勤：{} {}", self.member_label(&key, member), attendance.status.label());
         self.commit(&key, message, |tx, _| {
             put_at(tx, &["meetings", meeting.as_str(), "attendance", member.as_str()], attendance)
         })
+    }
+
+    /// Refuses to mark absent or on leave a member who was not due at the meeting (had left,
+    /// had not joined yet, is not on the committee or not in the group): their absence costs
+    /// nothing, and the record would say they were asked to come. Present stays allowed (列席).
+    fn refuse_not_due<'a>(
+        &self,
+        key: &DocKey,
+        id: &RecordId,
+        meeting: &Meeting,
+        marks: impl Iterator<Item = (&'a MemberId, &'a Attendance)>,
+    ) -> Result<(), ClientError> {
+        let due = due_of(meeting.kind, &self.catalog());
+        let records = self.with(|inner| inner.records(key))?;
+        let violations: Vec<Violation> = marks
+            .filter(|(_, a)| a.status != AttendanceStatus::Present)
+            .filter_map(|(member_id, a)| {
+                let member = records.members.get(member_id)?;
+                if due_at(member, meeting, due) {
+                    return None;
+                }
+                let name = &member.name;
+                let why = match (member.left_on, member.joined_on) {
+                    (Some(left), _) if left <= meeting.held_on => format!("{name}已于 {left} 离开支部"),
+                    (_, Some(joined)) if joined > meeting.held_on => format!("{name}于 {joined} 才入党"),
+                    _ if due == Due::Committee => format!("{name}不是支委，{}只由支委参加", meeting.kind.label()),
+                    _ => format!("{name}不在本次党小组会的党小组"),
+                };
+                let message = format!("{why}，不是这次会议的应到党员，不能记为{}（列席可记为出席）", a.status.label());
+                let field = format!("attendance.{member_id}");
+                Some(Violation::new(Collection::Meetings, id.as_str(), field, Rule::BadValue, message))
+            })
+            .collect();
+        if violations.is_empty() { Ok(()) } else { Err(ClientError::Refused(EditRefusal { violations })) }
     }
 
     /// Records the day a member who missed a meeting made it up (补课), touching only that date.
@@ -197,6 +239,33 @@ mod tests {
         let mut m = assembly(&[]);
         m.attendance.insert(mid("v1-m04"), Attendance { reason: None, ..Attendance::leave(text("x"), None) });
         assert_refused(&t, "请假须写明请假事由", |p| p.record_meeting(&m));
+    }
+
+    #[test]
+    fn only_members_due_at_a_meeting_can_be_marked_absent_or_on_leave() {
+        let t = cadre_phone();
+        let records = t.phone.records(year()).unwrap();
+        assert!(records.members[&mid("v1-m01")].committee && !records.members[&mid("v1-m10")].committee);
+        let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-03-12"), text("支委会"));
+        committee.attendance.insert(mid("v1-m01"), Attendance::present());
+        committee.attendance.insert(mid("v1-m10"), Attendance::absent());
+        let name = records.members[&mid("v1-m10")].name.to_string();
+        assert_refused(
+            &t,
+            &format!("{name}不是支委，支部委员会只由支委参加，不是这次会议的应到党员，不能记为缺席"),
+            |p| p.record_meeting(&committee),
+        );
+        // Sitting in (列席) is recorded as present.
+        committee.attendance.insert(mid("v1-m10"), Attendance::present());
+        let id = t.phone.record_meeting(&committee).unwrap();
+        assert_refused(&t, "不能记为请假", |p| {
+            p.set_attendance(&id, &mid("v1-m10"), &Attendance::leave(text("外出"), None))
+        });
+        // A member who had left by the day of the meeting.
+        t.phone.change_member(year(), &mid("v1-m05"), &crate::MemberChange::Left(d("2026-03-01"))).unwrap();
+        let mut m = assembly(&["v1-m01"]);
+        m.attendance.insert(mid("v1-m05"), Attendance::absent());
+        assert_refused(&t, "已于 2026-03-01 离开支部", |p| p.record_meeting(&m));
     }
 
     #[test]

@@ -105,17 +105,20 @@ pub fn due_members<'a>(
     meeting: &'a Meeting,
     due: Due,
 ) -> impl Iterator<Item = &'a crate::MemberId> {
-    doc.members
-        .iter()
-        .filter(move |(_, m)| {
-            m.active_on(meeting.held_on)
-                && match due {
-                    Due::All => true,
-                    Due::Committee => m.committee,
-                    Due::Group => m.group.is_some() && m.group == meeting.group,
-                }
-        })
-        .map(|(id, _)| id)
+    doc.members.iter().filter(move |(_, m)| due_at(m, meeting, due)).map(|(id, _)| id)
+}
+
+/// Whether `member` was due at `meeting` under `due`: on the roster that day, and of those the
+/// kind asks for (its committee, its group's members, or everyone). Only a member due at a
+/// meeting gains or loses points by its attendance: a member who had left, or one who is not
+/// on the committee, marked absent at a committee meeting, was never asked to come.
+pub fn due_at(member: &crate::Member, meeting: &Meeting, due: Due) -> bool {
+    member.active_on(meeting.held_on)
+        && match due {
+            Due::All => true,
+            Due::Committee => member.committee,
+            Due::Group => member.group.is_some() && member.group == meeting.group,
+        }
 }
 
 /// The members due at a meeting (under its kind's requirement in `catalog`) who have no

@@ -1,10 +1,12 @@
 //! A member's yearly score (合格党员积分): base + attendance-derived points + manual entries.
 //! Nothing here is stored; the phone and the server call the same function and get the same
-//! figures. Voided meetings and entries never count.
+//! figures. Voided meetings and entries never count, nor attendance at a meeting the member
+//! was not due at ([`due_at`]).
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ATTEND_ABSENT, ATTEND_MAKEUP, ATTEND_PRESENT};
+use crate::derive::compliance::{due_at, due_of};
 use crate::{AttendanceStatus, Catalog, Code, Date, Grade, MemberId, MemberStatus, RecordId, RuleSource, VillageYear};
 
 /// One line of a member's score.
@@ -50,6 +52,9 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
     };
     for (id, meeting) in doc.live_meetings() {
         let Some(a) = meeting.attendance.get(member_id) else { continue };
+        if !due_at(member, meeting, due_of(meeting.kind, catalog)) {
+            continue;
+        }
         let what = format!("{}：{}", meeting.kind.label(), meeting.topic);
         match a.status {
             AttendanceStatus::Present => entries.extend(attendance_entry(ATTEND_PRESENT, meeting.held_on, what, id)),
@@ -116,8 +121,12 @@ pub fn all_totals(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberTotal> {
         catalog.attendance_points(ATTEND_MAKEUP),
     );
     for (_, meeting) in doc.live_meetings() {
+        let due = due_of(meeting.kind, catalog);
         for (member, a) in &meeting.attendance {
             let Some(t) = totals.get_mut(member) else { continue };
+            if !doc.members.get(member).is_some_and(|m| due_at(m, meeting, due)) {
+                continue;
+            }
             *t += match a.status {
                 AttendanceStatus::Present => present,
                 AttendanceStatus::Absent => absent + if a.makeup_on.is_some() { makeup } else { 0 },

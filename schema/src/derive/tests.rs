@@ -40,6 +40,30 @@ fn absence_costs_points_and_a_make_up_halves_the_loss() {
     );
 }
 
+/// Only a member due at a meeting gains or loses by its attendance: one who had left by then,
+/// or one not on the committee marked absent at a committee meeting, was never asked to come.
+#[test]
+fn attendance_counts_only_for_members_due_at_the_meeting() {
+    let mut doc = village();
+    let score = |doc: &VillageYear, id: &str| member_score(doc, &catalog(), &mid(id)).expect("on roster");
+    assert_eq!(score(&doc, "v1-m11").total, 98, "absent from the assembly");
+    doc.members.get_mut(&mid("v1-m11")).expect("m11").left_on = Some(d("2026-03-01"));
+    let left = score(&doc, "v1-m11");
+    assert_eq!((left.total, left.entries.len()), (100, 0), "had left by then");
+
+    let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-05-06"), line("支委会"));
+    for id in ["v1-m01", "v1-m02", "v1-m12"] {
+        committee.attendance.insert(mid(id), Attendance::absent());
+    }
+    doc.meetings.insert(rid(9), committee.into());
+    assert!(doc.members[&mid("v1-m01")].committee && !doc.members[&mid("v1-m12")].committee);
+    assert_eq!(score(&doc, "v1-m02").total, 98, "on the committee");
+    assert_eq!(score(&doc, "v1-m12").total, 98, "the assembly's absence only, not the committee's");
+    let got: Vec<_> = all_totals(&doc, &catalog()).into_iter().map(|t| (t.member_id, t.total)).collect();
+    let expected: Vec<_> = all_scores(&doc, &catalog()).into_iter().map(|s| (s.member_id, s.total)).collect();
+    assert_eq!(got, expected);
+}
+
 #[test]
 fn approved_leave_neither_earns_nor_loses() {
     let s = member_score(&village(), &catalog(), &mid("v1-m09")).expect("m09");

@@ -379,8 +379,9 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// The format of the projection rows: raised whenever a column is added that only the records
 /// can fill, or a figure is computed otherwise (2: `p_meetings.unmarked` and `edited_at`, and
 /// committee meetings owed by a branch of seven full members whose roster marks no committee,
-/// notice steps, and steps taken at a meeting).
-const ROWS_FORMAT: u32 = 2;
+/// notice steps, and steps taken at a meeting; 3: attendance at a meeting a member was not due
+/// at counts no points).
+const ROWS_FORMAT: u32 = 3;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case
 /// steps: the basis of late entries.

@@ -85,6 +85,35 @@ fn edit(ctx: &Ctx, a: EditMeeting) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// A group meeting names a party group of the roster: without one nobody is due (and the
+/// library would refuse it after the attendance was typed), and a mistyped one would owe a
+/// group that does not exist its monthly meetings.
+fn check_group(
+    ctx: &Ctx,
+    year: crate::zhibu_schema::Year,
+    kind: MeetingKind,
+    group: Option<&crate::zhibu_schema::Name>,
+) -> anyhow::Result<()> {
+    if kind != MeetingKind::GroupMeeting {
+        return Ok(());
+    }
+    let records = ctx.phone.records(year)?;
+    let groups: std::collections::BTreeSet<&str> =
+        records.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect();
+    let listed = if groups.is_empty() {
+        "名册上还没有党小组".to_owned()
+    } else {
+        format!("名册上的党小组：{}", groups.iter().copied().collect::<Vec<_>>().join("、"))
+    };
+    match group {
+        None => Err(Usage(format!("党小组会须用 --group 写明是哪个党小组（{listed}）")).into()),
+        Some(g) if !groups.is_empty() && !groups.contains(g.as_str()) => {
+            Err(Usage(format!("名册上没有党小组「{g}」（{listed}）")).into())
+        }
+        Some(_) => Ok(()),
+    }
+}
+
 fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let held_on = ctx.dated(a.date)?;
     super::warn_if_ahead(held_on);
@@ -92,6 +121,7 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     let MeetingEdit { place, host, recorder, group, resolutions, .. } = details(&a.details)?;
     (m.place, m.host, m.recorder, m.group, m.resolutions) = (place, host, recorder, group, resolutions);
+    check_group(ctx, year, a.kind, m.group.as_ref())?;
     // Each member once: the exceptions to --all-present, but not two answers for one person.
     let mut named = std::collections::BTreeSet::new();
     let mut mark = |who: &str, attendance: Attendance| -> anyhow::Result<()> {
