@@ -199,15 +199,21 @@ fn a_case_and_its_gaps() {
     assert!(step.stderr.contains("这是公示步骤，请用 zhibu case notice"), "{}", step.stderr);
     let list = zhibu(dir.path(), &["case", "list"]);
     assert!(list.stdout.contains("缺少步骤「申请」"), "{}", list.stdout);
-    // The notice is the 公示 step with its period, entered once.
+    // The notice is the 公示 step with its period: the step done without its days takes them.
     let args = ["case", "notice", &id, "--from", &date("02-05"), "--to", &date("02-08")];
-    let unnamed = zhibu(dir.path(), &args);
-    assert_eq!(unnamed.code, 3, "the step is done already: which one is named");
-    assert!(unnamed.stderr.contains("请写明：公示（notice）"), "{}", unnamed.stderr);
-    let notice = zhibu(dir.path(), &[&args[..], &["--step", "公示"]].concat());
+    let notice = zhibu(dir.path(), &args);
     assert_eq!(notice.code, 0, "{}", notice.stderr);
     assert!(notice.stdout.contains("已记录公示（步骤「公示」）"), "{}", notice.stdout);
     assert!(notice.stdout.contains("「公示」只公示了 4 天，应不少于 7 天"), "{}", notice.stdout);
+    // Recorded: a correction names its step.
+    let unnamed = zhibu(dir.path(), &args);
+    assert_eq!(unnamed.code, 3, "every notice step has its days: which one is named");
+    assert!(unnamed.stderr.contains("请写明：公示（notice）"), "{}", unnamed.stderr);
+    let corrected = zhibu(dir.path(), &[&args[..], &["--step", "公示"]].concat());
+    assert_eq!(corrected.code, 0, "{}", corrected.stderr);
+    // A step typed again without a day would move to today: the day is asked for.
+    let again = zhibu(dir.path(), &["case", "step", &id, "notice"]);
+    assert!(again.code == 2 && again.stderr.contains("步骤「公示」已于"), "{}", again.stderr);
     let wrong =
         zhibu(dir.path(), &["case", "notice", &id, "--step", "申请", "--from", &date("02-05"), "--to", &date("02-12")]);
     assert_eq!(wrong.code, 3);
@@ -323,31 +329,34 @@ fn numbers_dates_and_lists_as_cadres_type_them() {
     );
     assert_eq!(twice.code, 2);
     assert!(twice.stderr.contains("写了不止一次"), "{}", twice.stderr);
-    // A group nobody is in: --all-present records nobody, which is refused.
-    let nobody = zhibu(
-        dir.path(),
-        &[
-            "meeting",
-            "record",
-            "--kind",
-            "党小组会",
-            "--group",
-            "第九党小组",
-            "--date",
-            &date("01-02"),
-            "--topic",
-            "学习",
-            "--all-present",
-        ],
-    );
+    // A group nobody is in (this roster has no groups yet): --all-present records nobody,
+    // which is refused; no group at all is asked for.
+    let group_meeting = ["meeting", "record", "--kind", "党小组会", "--date", &date("01-02"), "--topic", "学习"];
+    let nobody = zhibu(dir.path(), &[&group_meeting[..], &["--group", "第九党小组", "--all-present"]].concat());
     assert_eq!(nobody.code, 2);
     assert!(nobody.stderr.contains("没有应到的党小组「第九党小组」的党员"), "{}", nobody.stderr);
+    let unnamed = zhibu(dir.path(), &[&group_meeting[..], &["--all-present"]].concat());
+    assert_eq!(unnamed.code, 2);
+    assert!(
+        unnamed.stderr.contains("党小组会须用 --group 写明是哪个党小组（名册上还没有党小组）"),
+        "{}",
+        unnamed.stderr
+    );
     // --year names another year than the day recorded.
     let last = (i64::from(year()) - 1).to_string();
     let other = zhibu(dir.path(), &["--year", &last, "points", "award", "v1-m01", "volunteer", "1"]);
     assert_eq!(other.code, 2);
     assert!(other.stderr.contains(&format!("已用 --year 指定 {last} 年")), "{}", other.stderr);
     assert_eq!(files(dir.path()), before, "nothing of the refused commands was written");
+    // Once the roster has groups, a mistyped one is named as such.
+    assert_eq!(zhibu(dir.path(), &["roster", "group", "王一", "第一党小组"]).code, 0);
+    let mistyped = zhibu(dir.path(), &[&group_meeting[..], &["--group", "第一党组", "--all-present"]].concat());
+    assert_eq!(mistyped.code, 2);
+    assert!(
+        mistyped.stderr.contains("名册上没有党小组「第一党组」（名册上的党小组：第一党小组）"),
+        "{}",
+        mistyped.stderr
+    );
 }
 
 #[test]
@@ -372,6 +381,11 @@ fn catalog_entries_by_name_and_cases_told_what_they_lack() {
     let again = zhibu(dir.path(), &close);
     assert!(again.code == 2 && again.stderr.contains("--correct"), "{}", again.stderr);
     assert!(zhibu(dir.path(), &[&close[..], &["--correct"]].concat()).stdout.contains("已更正办结"));
+    // The outcome corrected alone keeps the day it was closed.
+    let outcome = zhibu(dir.path(), &["--json", "case", "close", &id, "--outcome", "批准", "--correct"]);
+    assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+    let list = zhibu(dir.path(), &["case", "list"]);
+    assert!(list.stdout.contains(&format!("{} 办结", date("01-02"))), "{}", list.stdout);
     assert_eq!(zhibu(dir.path(), &["case", "void", &id, "--reason", "录错了"]).code, 0);
     let list = zhibu(dir.path(), &["case", "list"]);
     assert!(list.stdout.contains("【已作废：录错了】"), "{}", list.stdout);
@@ -392,4 +406,25 @@ fn catalog_entries_by_name_and_cases_told_what_they_lack() {
     assert!(zhibu(dir.path(), &["roster", "group", "v1-m07", "--none"]).stdout.contains("已修改党员"));
     let same = zhibu(dir.path(), &["roster", "group", "v1-m07", "--none"]);
     assert!(same.stdout.contains("没有变化"), "{}", same.stdout);
+}
+
+/// `zhibu roster list | head`: a reader that goes away before the output is written ends the
+/// program quietly, as for any command-line tool, not with a panic and its backtrace.
+#[test]
+fn output_to_a_closed_pipe_is_dropped_quietly() {
+    let dir = store();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zhibu"))
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--json", "roster", "list"])
+        .env_remove("ZHIBU_DIR")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
 }

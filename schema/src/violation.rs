@@ -171,6 +171,10 @@ pub fn field_label(field: &str) -> String {
         ["voided", "by"] => "作废人".to_owned(),
         ["steps", step, "done_on"] => format!("步骤 {step} 的办理日期"),
         ["steps", step, "note"] => format!("步骤 {step} 的说明"),
+        ["steps", step, "until"] => format!("步骤 {step} 的公示结束日期"),
+        ["steps", step, "place"] => format!("步骤 {step} 的公示地点"),
+        ["steps", step, "meeting"] => format!("步骤 {step} 所在的会议"),
+        ["steps", step, "by"] => format!("步骤 {step} 的录入人"),
         ["steps", step] => format!("步骤 {step}"),
         ["notice", "from"] => "公示开始日期".to_owned(),
         ["notice", "to"] => "公示结束日期".to_owned(),
@@ -234,6 +238,7 @@ mod tests {
         assert_eq!(v.to_string(), "积分记录 r1（分值）：分值应在 1 到 5 之间");
         assert_eq!(field_label("attendance.v1-m04.reason"), "v1-m04 的请假事由");
         assert_eq!(field_label("steps.notice.done_on"), "步骤 notice 的办理日期");
+        assert_eq!(field_label("steps.notice.until"), "步骤 notice 的公示结束日期");
         assert_eq!(field_label("something.new"), "something.new");
         let whole = Violation::new(Collection::Meetings, "m1", "", Rule::MissingField, "缺少议题");
         assert_eq!(whole.to_string(), "会议 m1：缺少议题");

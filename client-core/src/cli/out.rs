@@ -5,6 +5,13 @@ use crate::ClientError;
 use serde::Serialize;
 use serde_json::json;
 
+/// Writes a line to stdout. A reader that went away (`zhibu score 王一 | head`) is no error of
+/// the cadre's: the rest of the output is dropped, where `println!` would panic.
+pub(crate) fn line(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Out {
     pub json: bool,
@@ -14,11 +21,11 @@ impl Out {
     /// Prints `human` for people, or `data` as JSON.
     pub fn show(&self, human: impl FnOnce() -> String, data: &impl Serialize) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(data).expect("output serializes"));
+            line(&serde_json::to_string_pretty(data).expect("output serializes"));
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{}", text.trim_end());
+                line(text.trim_end());
             }
         }
     }
@@ -33,7 +40,7 @@ impl Out {
         };
         if self.json {
             let body = json!({"error": {"exit_code": code, "message": format!("{e:#}"), "violations": violations}});
-            println!("{}", serde_json::to_string_pretty(&body).expect("serializes"));
+            line(&serde_json::to_string_pretty(&body).expect("serializes"));
         }
         eprintln!("错误：{e:#}");
         if matches!(client, Some(ClientError::ServerRefused(_))) {

@@ -85,6 +85,10 @@ impl Phone {
         notice: &Notice,
     ) -> Result<Option<Code>, ClientError> {
         let key = self.locate_live(Collection::Cases, case)?;
+        if notice.to < notice.from {
+            let message = format!("公示结束日期 {} 早于开始日期 {}", notice.to, notice.from);
+            return Err(refused(case, "notice".to_owned(), Rule::DateOrder, message));
+        }
         let record = self.with(|inner| Ok(inner.records(&key)?.cases.get(case).cloned()))?;
         let catalog = self.catalog();
         let item = record.as_ref().and_then(|c| catalog.item(c.item.as_str()));
@@ -103,11 +107,23 @@ impl Phone {
                 return Err(refused(case, format!("steps.{step}"), Rule::UnknownStep, message));
             }
             None => {
-                // The first notice step not done yet: one done already (before notices had their
-                // days on the step) is named with `step`, never moved to another day unasked.
-                let done = |code: &Code| record.as_ref().is_some_and(|c| c.steps.contains_key(code));
-                match notice_steps.iter().find(|code| !done(code)) {
-                    Some(code) => Some((*code).clone()),
+                // The first notice step whose notice days are not recorded yet: not done, or done
+                // (`zhibu case step`, or before notices had their days on the step) without them.
+                // One done on another day than the notice's first is named with `step`, never
+                // moved to another day unasked.
+                let step_of = |code: &Code| record.as_ref().and_then(|c| c.steps.get(code));
+                match notice_steps.iter().find(|code| step_of(code).is_none_or(|s| s.until.is_none())) {
+                    Some(code) => match step_of(code) {
+                        Some(done) if done.done_on != notice.from => {
+                            let name = self.step_name(&key, case, code);
+                            let message = format!(
+                                "步骤「{name}」已于 {} 办理，与公示开始日期 {} 不同；确认把这一步的日期改为公示开始日期，请写明步骤 {code}",
+                                done.done_on, notice.from
+                            );
+                            return Err(refused(case, format!("steps.{code}"), Rule::DateOrder, message));
+                        }
+                        _ => Some((*code).clone()),
+                    },
                     None if notice_steps.is_empty() => None,
                     None => {
                         let names: Vec<String> = item
@@ -275,16 +291,40 @@ mod tests {
         let key = t.phone.locate(Collection::Cases, &id).unwrap();
         let short = Notice { from: d("2026-02-06"), to: d("2026-02-08"), place: None };
         t.phone.commit(&key, "记录公示".into(), |tx, _| put_at(tx, &["cases", id.as_str(), "notice"], &short)).unwrap();
-        // Corrected now: named, as the step is done; the case's own is gone.
-        assert_refused(&t, "要记下或更正哪一步的公示期请写明：公示（notice）", |p| {
-            p.record_notice(&id, &short)
-        });
+        // Corrected now: the step done on the notice's first day takes it; the case's own is gone.
         let week = Notice { to: d("2026-02-12"), ..short };
-        t.phone.record_notice_at(&id, Some(&code("notice")), &week).unwrap();
+        assert_eq!(t.phone.record_notice(&id, &week).unwrap(), Some(code("notice")));
         let case = t.phone.records(year()).unwrap().cases[&id].clone();
         assert_eq!((case.notice.as_ref(), case.steps[&code("notice")].notice()), (None, Some(week)));
         let gaps = t.phone.case_gaps(year(), d("2026-02-13")).unwrap();
         assert!(!gaps[0].gaps.iter().any(|g| matches!(g, CaseGap::NoticeTooShort { .. })), "{:?}", gaps[0].described);
+    }
+
+    /// `zhibu case step ID notice` first, as its own hint allows, and the notice's days after:
+    /// the step done without them is the one they go to, moved to another day only when named.
+    #[test]
+    fn a_notice_step_done_without_its_days_takes_them_later() {
+        let t = cadre_phone();
+        let week = Notice { from: d("2026-02-06"), to: d("2026-02-12"), place: None };
+        let reversed = Notice { from: week.to, to: week.from, place: None };
+        let id = t.phone.open_case(&homestead()).unwrap();
+        assert_refused(&t, "公示结束日期 2026-02-06 早于开始日期 2026-02-12", |p| {
+            p.record_notice(&id, &reversed)
+        });
+        t.phone.complete_step(&id, &code("notice"), d("2026-02-06"), None).unwrap();
+        assert_eq!(t.phone.record_notice(&id, &week).unwrap(), Some(code("notice")));
+        assert_eq!(t.phone.records(year()).unwrap().cases[&id].steps[&code("notice")].notice(), Some(week.clone()));
+
+        let other = t.phone.open_case(&homestead()).unwrap();
+        t.phone.complete_step(&other, &code("notice"), d("2026-02-05"), None).unwrap();
+        assert_refused(
+            &t,
+            "步骤「公示」已于 2026-02-05 办理，与公示开始日期 2026-02-06 不同",
+            |p| p.record_notice(&other, &week),
+        );
+        t.phone.record_notice_at(&other, Some(&code("notice")), &week).unwrap();
+        let step = t.phone.records(year()).unwrap().cases[&other].steps[&code("notice")].clone();
+        assert_eq!((step.done_on, step.notice()), (d("2026-02-06"), Some(week)));
     }
 
     #[test]

@@ -117,9 +117,17 @@ fn find(doc: &Automerge) -> (Vec<Found>, HashMap<ActorId, String>) {
     (out, by)
 }
 
+/// Whether the values of a conflicted field differ: two phones that set a field to the same
+/// value (both closed a case on the same day) disagree on nothing the cadre need decide.
+fn differs(doc: &Automerge, found: &Found) -> bool {
+    let mut values = found.values.iter().map(|(v, id)| value_json(doc, v, id));
+    let first = values.next();
+    values.any(|v| Some(&v) != first.as_ref())
+}
+
 /// How many conflicted fields a document has.
 pub(crate) fn count(doc: &Automerge) -> usize {
-    find(doc).0.len()
+    find(doc).0.iter().filter(|f| differs(doc, f)).count()
 }
 
 /// The conflicts of a document, with their writers.
@@ -128,6 +136,7 @@ pub(crate) fn conflicts_of(key: &DocKey, doc: &Automerge) -> Vec<Conflict> {
     let me = doc.get_actor();
     found
         .into_iter()
+        .filter(|f| differs(doc, f))
         .map(|f| {
             let values = f
                 .values

@@ -110,6 +110,11 @@ fn conflicts_show_both_values_and_who_wrote_them() {
     };
     put(&mut mine, "第三党小组", "cadre1", "0190b5d2-0000-7000-8000-000000000001");
     put(&mut other, "第四党小组", "cadre2", "0190b5d2-0000-7000-8000-000000000002");
+    // Both phones set one member's committee seat the same way: nothing for the cadre to decide.
+    for doc in [&mut mine, &mut other] {
+        doc.transact::<_, _, mapping::WriteError>(|tx| mapping::put_at(tx, &["members", "v1-m06", "committee"], &true))
+            .unwrap();
+    }
     mine.merge(&mut other).unwrap();
     let conflicts = super::conflicts::conflicts_of(&key, &mine);
     let group = conflicts.iter().find(|c| c.field == "group").expect("the group conflict");

@@ -12,7 +12,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another process (or another `StoreLock` in this process) holds `DIR/.lock`.
-    #[error("本地数据目录 {} 正被另一个 zhibu 程序使用，请先关闭它再试", dir.display())]
+    #[error(
+        "本地数据目录 {} 正被另一个 zhibu 程序使用（例如另一个窗口里的 zhibu sync --watch），请先关闭它（按 Ctrl-C）再试",
+        dir.display()
+    )]
     Locked {
         /// The store directory.
         dir: PathBuf,

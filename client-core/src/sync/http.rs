@@ -152,6 +152,15 @@ async fn send(request: RequestBuilder) -> Result<Response, TransportError> {
 /// How a busy server's answer begins (408, 409, 429): the edits wait, the login says so.
 const BUSY: &str = "服务器忙";
 
+/// A login's 429 in the server's own words (too many failed logins, and when to try again):
+/// the server is not busy, the name is locked for a while.
+fn throttled(message: String) -> String {
+    match message.strip_prefix(&format!("{BUSY}（429）：")) {
+        Some(words) => words.to_owned(),
+        None => message,
+    }
+}
+
 /// An HTTP status without the server's own words.
 fn status_text(status: StatusCode) -> String {
     let code = status.as_u16();
@@ -331,7 +340,7 @@ pub async fn login(phone: &Phone, server: &str, username: &str, password: &str) 
             )));
         }
         // Too many failed logins (429): the server answered, and says when to try again.
-        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::LoginFailed(m)),
+        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::LoginFailed(throttled(m))),
         Err(TransportError::Network(m)) => return Err(ClientError::LoginUnreachable(m)),
     };
     let bytes = body(response).await?;
@@ -378,7 +387,7 @@ pub async fn change_password(phone: &Phone, old: &str, new: &str) -> Result<Sess
         Ok(r) => r,
         // Not a sync: a wrong old password is refused, not records.
         Err(TransportError::Refused(r)) => return Err(ClientError::NotAllowed(r.message)),
-        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::NotAllowed(m)),
+        Err(TransportError::Network(m)) if m.starts_with(BUSY) => return Err(ClientError::NotAllowed(throttled(m))),
         Err(e) => return Err(e.into()),
     };
     let reply: LoginReply = serde_json::from_slice(&body(response).await?).map_err(undecodable)?;

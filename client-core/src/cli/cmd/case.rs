@@ -30,6 +30,15 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             let steps = item_steps(ctx, &id)?;
             let step = step_code(&steps, &step)?;
             let note = opt_text("说明", note.as_deref())?;
+            // A step done already is corrected only when told its new day (or meeting): typed
+            // again by mistake, it would move to today.
+            let done = recorded(ctx, &id)?.and_then(|c| c.steps.get(&step).map(|s| s.done_on));
+            if let (Some(on), None, None) = (done, date, &meeting) {
+                let name =
+                    steps.iter().find(|s| s.code == step).map_or_else(|| step.to_string(), |s| s.name.to_string());
+                let why = format!("步骤「{name}」已于 {on} 办理；要更正日期请加 --date 日期（或 --meeting 会议编号）");
+                return Err(Usage(why).into());
+            }
             match meeting {
                 Some(meeting) => {
                     let meeting = ctx.phone.find_record(Collection::Meetings, &meeting)?;
@@ -47,7 +56,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                     short(&id)
                 );
             }
-            (id, "已记录办理步骤".to_owned())
+            (id, if done.is_some() { "已更正办理步骤" } else { "已记录办理步骤" }.to_owned())
         }
         CaseCmd::Notice { case, step, from, to, place } => {
             let id = find(&case)?;
@@ -68,7 +77,12 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                 let why = format!("事项 {} 已于 {on} 办结；要更正办结结果或日期，请加 --correct", short(&id));
                 return Err(Usage(why).into());
             }
-            ctx.phone.close_case(&id, &text("办理结果", &outcome)?, or_today(date)?)?;
+            // A correction of the outcome alone keeps the day it was closed.
+            let on = match (date, closed) {
+                (None, Some(on)) => on,
+                _ => or_today(date)?,
+            };
+            ctx.phone.close_case(&id, &text("办理结果", &outcome)?, on)?;
             (id, if closed.is_some() { "已更正办结" } else { "已办结" }.to_owned())
         }
         CaseCmd::Void { case, reason } => {

@@ -224,7 +224,7 @@ pub fn watch(ctx: &Ctx) -> anyhow::Result<u8> {
     let result = ctx.block_on(async {
         let mut task = ctx.phone.start_sync_task(transport, WatchOptions::default(), move |e| {
             if json {
-                println!("{}", serde_json::to_string(&e).expect("events serialize"));
+                crate::cli::out::line(&serde_json::to_string(&e).expect("events serialize"));
             } else {
                 progress.event(&e);
             }

@@ -176,12 +176,13 @@ pub fn conflicts(ctx: &Ctx) -> anyhow::Result<u8> {
                 } else {
                     crate::zhibu_schema::violation::field_label(&c.field)
                 };
-                s += &format!("{} {}，{field}：\n", c.collection.label(), c.record);
+                let record = match c.collection {
+                    crate::zhibu_schema::Collection::Members => c.record.clone(),
+                    _ => short(&c.record),
+                };
+                s += &format!("{} {record}，{field}：\n", c.collection.label());
                 for v in &c.values {
-                    let value = match &v.value {
-                        serde_json::Value::String(text) => text.clone(),
-                        other => other.to_string(),
-                    };
+                    let value = conflict_value(&c.field, &v.value);
                     let who = match (&v.account, v.this_device) {
                         (Some(a), true) => format!("{a}（本机）"),
                         (None, true) => "本机".to_owned(),
@@ -201,6 +202,37 @@ pub fn conflicts(ctx: &Ctx) -> anyhow::Result<u8> {
         &conflicts,
     );
     Ok(0)
+}
+
+/// A conflicted value as a cadre reads it: codes by their Chinese names, a map (an
+/// attendance entry, a void made on two phones) as its fields, not as JSON.
+fn conflict_value(field: &str, value: &serde_json::Value) -> String {
+    use crate::zhibu_schema::{AttendanceStatus, MeetingKind, MemberStatus};
+    let last = field.rsplit('.').next().unwrap_or(field);
+    match value {
+        serde_json::Value::String(text) => match last {
+            "status" => AttendanceStatus::from_code(text)
+                .map(|s| s.label().to_owned())
+                .or_else(|| MemberStatus::from_code(text).map(|s| s.label().to_owned()))
+                .unwrap_or_else(|| text.clone()),
+            "kind" => MeetingKind::from_code(text).map_or_else(|| text.clone(), |k| k.label().to_owned()),
+            _ => text.clone(),
+        },
+        serde_json::Value::Bool(true) => "是".to_owned(),
+        serde_json::Value::Bool(false) => "否".to_owned(),
+        serde_json::Value::Null => "（空）".to_owned(),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .map(|(key, v)| {
+                let inner = if field.is_empty() { key.clone() } else { format!("{field}.{key}") };
+                let label = crate::zhibu_schema::violation::field_label(&inner);
+                let label = label.rsplit(' ').next().unwrap_or(&label).trim_start_matches('的').to_owned();
+                format!("{label}：{}", conflict_value(&inner, v))
+            })
+            .collect::<Vec<_>>()
+            .join("，"),
+        other => other.to_string(),
+    }
 }
 
 pub fn catalog(ctx: &Ctx) -> anyhow::Result<u8> {
@@ -227,4 +259,25 @@ pub fn catalog(ctx: &Ctx) -> anyhow::Result<u8> {
         &json!({"catalog": catalog, "fetched_at": ctx.phone.catalog_fetched_at()}),
     );
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conflict_value;
+    use serde_json::json;
+
+    #[test]
+    fn conflicting_values_read_as_words_not_codes_or_json() {
+        assert_eq!(conflict_value("attendance.v1-m03.status", &json!("present")), "出席");
+        assert_eq!(conflict_value("status", &json!("probationary")), "预备党员");
+        assert_eq!(conflict_value("committee", &json!(true)), "是");
+        assert_eq!(
+            conflict_value("voided", &json!({"by": "cadre2", "reason": "记错"})),
+            "作废人：cadre2，作废原因：记错"
+        );
+        assert_eq!(
+            conflict_value("attendance.v1-m03", &json!({"reason": "外出", "status": "leave"})),
+            "请假事由：外出，出勤情况：请假"
+        );
+    }
 }
