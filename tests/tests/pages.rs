@@ -567,6 +567,8 @@ async fn sessions_headers_and_refusals_over_http() {
         assert!(!body.contains(id.as_str()) && !body.contains(m.name.as_str()), "{id} on v1-m01's page");
     }
     assert!(body.contains("出勤"), "each entry says where it came from");
+    // The fixture's village has no roster of last year: no link to a page that would say so.
+    assert!(!body.contains(&format!("/me?year={}", i64::from(y) - 1)), "{body}");
 
     // A cadre may read their own village's page, not another's.
     let (home, cadre) = log_in(&app, "cadre1", false).await;
@@ -653,6 +655,16 @@ async fn a_member_not_yet_on_this_years_roster_sees_last_years_points() {
     let body = r.text().await.expect("body");
     assert!(body.contains("去年的党员") && body.contains(&format!("{last} 年")), "{body}");
     assert!(body.contains(&format!("先显示 {last} 年的积分")), "{body}");
+    assert!(!body.contains(&format!("/me?year={}", i64::from(last) - 1)), "no roster the year before: {body}");
     // Asked for this year by name, the page says it has no record, as before.
     assert_eq!(get(&app, &cookie, &format!("/me?year={}", app.year)).await.status(), 404);
+    // On this year's roster too: this year's page links to last year's.
+    let mut now = RawPhone::new(&app, &token, "phone-b", "v1");
+    now.sync(&app).await.expect("first sync");
+    now.edit("添加党员", |tx| mapping::put_record(tx, zhibu_schema::Collection::Members, "v1-m40", &member));
+    now.sync(&app).await.expect("push");
+    let r = get(&app, &cookie, &format!("/me?year={}", app.year)).await;
+    assert_eq!(r.status(), 200);
+    let body = r.text().await.expect("body");
+    assert!(body.contains(&format!("/me?year={last}")), "{body}");
 }

@@ -153,6 +153,16 @@ async fn township_report(backend: Backend) {
     assert!(xlsx.starts_with(b"PK"), "an XLSX file is a zip");
     let (status, _) = app.get(&staff, &format!("/v1/townships/t1/report?year={}&period=q9", app.year)).await;
     assert_eq!(status, 400);
+    // The period as the report names it, its year in front, is taken back.
+    let (status, named) = app.get(&staff, &format!("/v1/townships/t1/report?period={}-q1", app.year)).await;
+    assert_eq!(status, 200);
+    let named: serde_json::Value = serde_json::from_slice(&named).expect("json");
+    assert_eq!(named["period"], format!("{}-q1", app.year));
+    let other = i64::from(app.year.get()) - 1;
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}&period={other}-q1", app.year)).await;
+    assert_eq!(status, 400);
+    let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert!(body["error"]["message"].as_str().expect("message").contains("不一致"), "{body}");
 }
 backends!(the_report_shows_what_the_phones_logged, township_report);
 

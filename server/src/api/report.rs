@@ -23,8 +23,9 @@ pub struct ReportQuery {
     /// The year; this year if absent.
     #[param(value_type = Option<i64>, minimum = 2000, maximum = 2100)]
     pub year: Option<String>,
-    /// `year` (default), `q1` to `q4`, or a month `1` to `12`.
-    #[param(pattern = "^(year|[qQ][1-4]|[mM]?([1-9]|1[0-2]))$")]
+    /// `year` (default), `q1` to `q4`, or a month `1` to `12`; or, as the report names its
+    /// period, with its year in front: `2026`, `2026-q4`, `2026-11`.
+    #[param(pattern = "^([0-9]{4}(-([qQ][1-4]|[mM]?(0?[1-9]|1[0-2])))?|year|[qQ][1-4]|[mM]?([1-9]|1[0-2]))$")]
     pub period: Option<String>,
 }
 
@@ -41,6 +42,30 @@ pub fn parse_period(s: Option<&str>) -> AppResult<Period> {
     parsed.ok_or_else(|| AppError::bad_request(format!("统计周期「{s}」不对，应为 year、q1 到 q4 或 1 到 12")))
 }
 
+/// The year and period a report query asks for. The period may carry its year, as the report
+/// itself names it (`2026-q4`, `2026-11`, `2026`): it must then be the `year` asked for, if any.
+pub fn year_and_period(q: &ReportQuery) -> AppResult<(zhibu_schema::Year, Period)> {
+    let asked = q.year.as_deref().map(super::parse_year).transpose()?;
+    let period = q.period.as_deref().map(str::trim);
+    let (named, period) = match period.and_then(|p| p.split_once('-')) {
+        Some((y, rest)) if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) => {
+            (Some(super::parse_year(y)?), Some(rest))
+        }
+        _ => match period {
+            Some(p) if p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()) => (Some(super::parse_year(p)?), None),
+            _ => (None, period),
+        },
+    };
+    let year = match (asked, named) {
+        (Some(a), Some(n)) if a != n => {
+            return Err(AppError::bad_request(format!("统计周期写的是 {n} 年，与 year={a} 不一致")));
+        }
+        (Some(y), _) | (None, Some(y)) => y,
+        (None, None) => super::this_year(),
+    };
+    Ok((year, parse_period(period)?))
+}
+
 /// The report for a township, checked for the caller's right to read it.
 pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQuery) -> AppResult<TownshipReport> {
     let township = TownshipId::parse(township).map_err(|e| AppError::bad_request(e.to_string()))?;
@@ -48,11 +73,7 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
     if !state.db.township_exists(township.as_str()).await? {
         return Err(AppError::not_found(format!("乡镇「{township}」不存在")));
     }
-    let year = match q.year.as_deref() {
-        Some(y) => super::parse_year(y)?,
-        None => super::this_year(),
-    };
-    let period = parse_period(q.period.as_deref())?;
+    let (year, period) = year_and_period(q)?;
     let as_of = super::as_of(year);
     let catalog = state.catalog_for(Some(township.as_str())).await?;
     let open_as_of = super::open_cases_as_of(year);

@@ -178,6 +178,27 @@ pub fn rfc3339(ms: i64) -> String {
 }
 
 impl Db {
+    /// Whether the member `member` is on the roster of the village-year, as its figures hold it
+    /// (a member's page links only to years it has).
+    pub async fn member_on_roster(
+        &self,
+        township: &str,
+        village: &str,
+        year: Year,
+        member: &str,
+    ) -> anyhow::Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS one FROM p_members WHERE township_id = $1 AND village_id = $2 AND year = $3 AND member_id = $4",
+        )
+        .bind(township)
+        .bind(village)
+        .bind(i64::from(year))
+        .bind(member)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// The report of a township for a year and a period, with states as of `as_of`, and the
     /// cases still open counted open to `open_as_of` (today, also for a past year).
     pub async fn township_report(

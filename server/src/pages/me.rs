@@ -112,8 +112,19 @@ async fn page(
         }
         other => (other?, None),
     };
+    let view_village_id = points.village_id.clone();
     let village = state.db.village_name(&points.village_id).await?.unwrap_or_else(|| points.village_id.clone());
     let view = MeView { notice, ..MeView::new(points, village) };
+    // A year before the member's first on the roster would only answer "not found".
+    let account = &viewer.0.account;
+    let earlier = match (view.previous_year, &account.township_id, &account.member_id) {
+        (Some(y), Some(township), Some(member)) => {
+            let year = zhibu_schema::Year::new(y).map_err(|e| AppError::Internal(e.into()))?;
+            state.db.member_on_roster(township, &view_village_id, year, member).await?
+        }
+        _ => false,
+    };
+    let view = MeView { previous_year: view.previous_year.filter(|_| earlier), ..view };
     render("me.html", "我的积分", Some(&viewer.info()), &view)
 }
 
