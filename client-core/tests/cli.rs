@@ -428,3 +428,21 @@ fn output_to_a_closed_pipe_is_dropped_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// What a cadre may have typed by mistake is said, not refused: the same meeting twice, a day
+/// still to come; a day no calendar has is refused as such.
+#[test]
+fn likely_mistakes_are_pointed_out() {
+    let dir = store();
+    let meeting = ["meeting", "record", "--kind", "党课", "--topic", "党课", "--date", &date("01-02"), "--all-present"];
+    assert_eq!(zhibu(dir.path(), &meeting).code, 0);
+    let twice = zhibu(dir.path(), &meeting);
+    assert_eq!(twice.code, 0, "{}", twice.stderr);
+    assert!(twice.stderr.contains("已记录过一次党课"), "{}", twice.stderr);
+    let ahead = format!("{}-12-31", i64::from(year()) + 1);
+    let points = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "2", "--date", &ahead]);
+    assert!(points.stderr.contains("在今天"), "{}", points.stderr);
+    let no_such = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "2", "--date", &date("02-30")]);
+    assert_eq!(no_such.code, 2);
+    assert!(no_such.stderr.contains("不存在") && no_such.stderr.contains("2 月只有"), "{}", no_such.stderr);
+}

@@ -16,6 +16,9 @@ pub enum DateError {
     Year(i64),
     #[error("日期「{0}」不在 1900 到 2100 年之间")]
     Range(String),
+    /// Written as a day, but no calendar has it (`2026-02-30`, `2026-13-01`).
+    #[error("日期「{0}」不存在：{1}")]
+    NoSuchDay(String, String),
 }
 
 /// `s` with full-width ASCII (what a Chinese input method types: `２０２６`, `－`, `／`) and the
@@ -53,6 +56,17 @@ impl Date {
         let parts: Vec<&str> = normalized.split('-').collect();
         match parts[..] {
             [y, m, d] if [y, m, d].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => {
+                let (year, month, day) = (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>());
+                if let (Ok(year), Ok(month), Ok(day)) = (year, month, day) {
+                    let no_such = |why: String| DateError::NoSuchDay(s.trim().to_owned(), why);
+                    let Ok(named) = Month::try_from(month) else {
+                        return Err(no_such(format!("月份应为 1 到 12，没有 {month} 月")));
+                    };
+                    let days = named.length(year);
+                    if day == 0 || day > days {
+                        return Err(no_such(format!("{year} 年 {month} 月只有 {days} 天")));
+                    }
+                }
                 Self::parse(&format!("{y:0>4}-{m:0>2}-{d:0>2}")).map_err(|e| match e {
                     DateError::Format(_) => DateError::Format(s.trim().to_owned()),
                     other => other,
@@ -282,6 +296,12 @@ mod tests {
             assert!(Date::parse_written(bad).is_err(), "{bad}");
         }
         assert_eq!(half_width("３分\u{3000}"), "3分 ");
+        // A day no calendar has is told apart from a mistyped form.
+        let message = |s: &str| Date::parse_written(s).expect_err(s).to_string();
+        assert_eq!(message("2026-02-30"), "日期「2026-02-30」不存在：2026 年 2 月只有 28 天");
+        assert_eq!(message("2028/2/30"), "日期「2028/2/30」不存在：2028 年 2 月只有 29 天");
+        assert_eq!(message("2026-13-01"), "日期「2026-13-01」不存在：月份应为 1 到 12，没有 13 月");
+        assert!(message("2026-3").contains("格式不对"));
     }
 
     #[test]

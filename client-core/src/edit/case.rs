@@ -55,11 +55,21 @@ impl Phone {
         note: Option<&Prose>,
     ) -> Result<(), ClientError> {
         let key = self.locate_live(Collection::Cases, case)?;
-        let held = self.with(|inner| Ok(inner.records(&key)?.meetings.get(meeting).map(|m| m.held_on)))?;
-        let held_on = held.ok_or_else(|| ClientError::NoSuchRecord {
-            collection: Collection::Meetings,
-            id: format!("{meeting}（须与事项同一年）"),
-        })?;
+        let held =
+            self.with(|inner| Ok(inner.records(&key)?.meetings.get(meeting).map(|m| (m.held_on, m.voided.is_some()))))?;
+        let held_on = match held {
+            Some((_, true)) => {
+                let message = format!("会议 {meeting} 已作废，不能作为这一步所在的会议");
+                return Err(refused(case, format!("steps.{step}.meeting"), Rule::BadValue, message));
+            }
+            Some((day, false)) => day,
+            None => {
+                return Err(ClientError::NoSuchRecord {
+                    collection: Collection::Meetings,
+                    id: format!("{meeting}（须与事项同一年）"),
+                });
+            }
+        };
         let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
         self.commit(&key, message, |tx, by| {
             let record = Step { meeting: Some(meeting.clone()), ..Step::new(held_on, by.clone(), note.cloned()) };
@@ -354,6 +364,9 @@ mod tests {
         assert!(described(&t).is_empty(), "{:?}", described(&t));
         t.phone.void_meeting(&meeting, &text("录错")).unwrap();
         assert_eq!(described(&t), ["「党员大会审议」关联的支部党员大会会议记录已作废"]);
+        assert_refused(&t, "已作废，不能作为这一步所在的会议", |p| {
+            p.complete_step_at_meeting(&id, &code("assembly_review"), &meeting, None)
+        });
     }
 
     #[test]

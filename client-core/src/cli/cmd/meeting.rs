@@ -147,6 +147,20 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     // Who was due and is not written down yet, by the township's catalog: with --all-present
     // they came; without, they are left unmarked, which the township sees (未记考勤).
     let records = ctx.phone.records(year)?;
+    // The same meeting typed in twice counts twice: said, not refused (two meetings of a kind
+    // on one day happen).
+    if let Some((twin, _)) = records
+        .live_meetings()
+        .find(|(_, other)| other.kind == m.kind && other.held_on == m.held_on && other.group == m.group)
+    {
+        eprintln!(
+            "提示：{} 已记录过一次{}（编号 {}）；若是重复录入，请用 zhibu meeting void {} --reason 重复录入 作废其中一次。",
+            m.held_on,
+            m.kind.label(),
+            short(twin),
+            short(twin)
+        );
+    }
     let catalog = ctx.phone.catalog();
     let unmarked: Vec<MemberId> = unmarked_members(&records, &m, &catalog).into_iter().cloned().collect();
     if a.all_present && unmarked.is_empty() && m.attendance.is_empty() {
@@ -200,10 +214,14 @@ pub fn attend(ctx: &Ctx, a: Attend) -> anyhow::Result<u8> {
     let what = match (a.status, a.makeup) {
         (None, None) => return Err(Usage("请写明考勤（出席、请假、缺席）或补课日期（--makeup）".into()).into()),
         (None, Some(day)) => {
+            super::warn_if_ahead(day);
             ctx.phone.record_makeup(&meeting, &member, day)?;
             format!("补课 {day}")
         }
         (Some(status), makeup) => {
+            if let Some(day) = makeup {
+                super::warn_if_ahead(day);
+            }
             // What the cadre did not write again stays as recorded, where it still applies: a
             // leave's reason and approver while on leave, a make-up while the meeting was
             // missed. Changing 缺席 to 请假 must not wipe the make-up recorded last week.

@@ -24,6 +24,7 @@ pub fn run(ctx: &Ctx, cmd: PointsCmd) -> anyhow::Result<u8> {
 
 fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
     let on = ctx.dated(a.date)?;
+    super::warn_if_ahead(on);
     let year = crate::zhibu_schema::Year::new(i64::from(on.year_number()))?;
     let member = ctx.phone.find_member(year, &a.member)?;
     let catalog = ctx.phone.catalog();
