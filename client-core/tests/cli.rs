@@ -446,3 +446,30 @@ fn likely_mistakes_are_pointed_out() {
     assert_eq!(no_such.code, 2);
     assert!(no_such.stderr.contains("不存在") && no_such.stderr.contains("2 月只有"), "{}", no_such.stderr);
 }
+
+/// A member who transferred in during the year is not due at the meetings before they came.
+#[test]
+fn a_member_who_arrived_is_due_from_that_day() {
+    let dir = store();
+    let arrive = zhibu(dir.path(), &["roster", "arrive", "王五", &date("06-01")]);
+    assert_eq!(arrive.code, 0, "{}", arrive.stderr);
+    assert!(arrive.stdout.contains("已修改党员 v1-m05"), "{}", arrive.stdout);
+    let march = ["meeting", "record", "--kind", "党课", "--topic", "党课", "--date", &date("03-02"), "--all-present"];
+    let run = zhibu(dir.path(), &[&march[..], &["--absent", "王五"]].concat());
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("王五于 {} 才转入本支部", date("06-01"))), "{}", run.stderr);
+    let run = zhibu(dir.path(), &[&["--json"][..], &march[..]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    {
+        let phone = Phone::open(dir.path()).unwrap();
+        let records = phone.records(year()).unwrap();
+        let meeting = records.meetings.values().find(|m| m.held_on.to_string() == date("03-02")).expect("recorded");
+        assert_eq!(meeting.attendance.len(), 5, "王五 is not marked at a meeting before they came");
+        assert!(!meeting.attendance.contains_key(&MemberId::parse("v1-m05").unwrap()));
+    }
+    let added = zhibu(dir.path(), &["roster", "add", "v1-m09", "赵九", "--arrived", &date("07-01")]);
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let attend = zhibu(dir.path(), &["attend", &id, "赵九", "缺席"]);
+    assert_eq!(attend.code, 3, "{}", attend.stderr);
+}

@@ -49,11 +49,24 @@ pub struct Member {
     /// probationary (a quorum of full members is counted as the roster stood at the meeting).
     #[serde(default)]
     pub full_on: Option<Date>,
+    /// The day the member came to this branch from another (组织关系转入), when that was during
+    /// the year: not due at meetings before it. An API extension (docs/API-EXTENSIONS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arrived_on: Option<Date>,
 }
 
 impl Member {
     pub fn new(name: Name, status: MemberStatus) -> Self {
-        Member { name, group: None, status, committee: false, joined_on: None, left_on: None, full_on: None }
+        Member {
+            name,
+            group: None,
+            status,
+            committee: false,
+            joined_on: None,
+            left_on: None,
+            full_on: None,
+            arrived_on: None,
+        }
     }
 
     /// The member's status on that day: probationary before the day they became full.
@@ -66,12 +79,16 @@ impl Member {
 
     /// On the roster on that day: joined (or join date unknown) and not yet left.
     pub fn active_on(&self, day: Date) -> bool {
-        self.joined_on.is_none_or(|j| j <= day) && self.left_on.is_none_or(|l| l > day)
+        self.joined_on.is_none_or(|j| j <= day)
+            && self.arrived_on.is_none_or(|a| a <= day)
+            && self.left_on.is_none_or(|l| l > day)
     }
 
     /// On the roster on some day from `first` to `last`.
     pub fn active_during(&self, first: Date, last: Date) -> bool {
-        self.joined_on.is_none_or(|j| j <= last) && self.left_on.is_none_or(|l| l > first)
+        self.joined_on.is_none_or(|j| j <= last)
+            && self.arrived_on.is_none_or(|a| a <= last)
+            && self.left_on.is_none_or(|l| l > first)
     }
 }
 

@@ -55,6 +55,14 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
                 v(field, Rule::DateOrder, format!("{what} {d} 早于入党日期 {j}"));
             }
         }
+        if let Some(a) = m.arrived_on {
+            if outside_year(a) {
+                v("arrived_on", Rule::DateOutsideYear, format!("转入日期 {a} 不在本文档的年度 {year} 年内"));
+            }
+            if let Some(l) = m.left_on.filter(|l| *l < a) {
+                v("left_on", Rule::DateOrder, format!("离开日期 {l} 早于转入日期 {a}"));
+            }
+        }
         match (m.status, m.full_on) {
             (MemberStatus::Probationary, Some(f)) => {
                 v("full_on", Rule::BadValue, format!("预备党员不应有转正日期（{f}）；已转正的身份应为正式党员"))

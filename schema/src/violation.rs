@@ -187,6 +187,7 @@ pub fn field_label(field: &str) -> String {
             "joined_on" => "入党日期",
             "full_on" => "转正日期",
             "left_on" => "离开日期",
+            "arrived_on" => "转入日期",
             "kind" => "会议类型",
             "held_on" => "开会日期",
             "topic" => "议题",

@@ -147,6 +147,9 @@ pub enum Roster {
         /// 入党日期
         #[arg(long, value_name = "日期", value_parser = parse_date)]
         joined: Option<Date>,
+        /// 转入本支部的日期（年内从其他支部转来时写上：此前的会议不算应到）
+        #[arg(long, value_name = "日期", value_parser = parse_date)]
+        arrived: Option<Date>,
     },
     /// 调整党小组（加 --none 表示不属于任何党小组）
     Group {
@@ -175,6 +178,13 @@ pub enum Roster {
         /// 转正日期（只用于“正式”）：此前的会议按预备党员计算法定人数
         #[arg(long = "on", value_name = "日期", value_parser = parse_date)]
         on: Option<Date>,
+    },
+    /// 记录党员年内转入本支部的日期：此前的会议不算应到，也不记未记考勤
+    Arrive {
+        #[arg(value_name = "党员")]
+        member: String,
+        #[arg(value_name = "日期", value_parser = parse_date)]
+        on: Date,
     },
     /// 记录党员离开（转出、去世等）
     Leave {

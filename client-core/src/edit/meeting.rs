@@ -63,9 +63,11 @@ impl Phone {
                     return None;
                 }
                 let name = &member.name;
-                let why = match (member.left_on, member.joined_on) {
-                    (Some(left), _) if left <= meeting.held_on => format!("{name}已于 {left} 离开支部"),
-                    (_, Some(joined)) if joined > meeting.held_on => format!("{name}于 {joined} 才入党"),
+                let day = meeting.held_on;
+                let why = match (member.left_on, member.joined_on, member.arrived_on) {
+                    (Some(left), _, _) if left <= day => format!("{name}已于 {left} 离开支部"),
+                    (_, Some(joined), _) if joined > day => format!("{name}于 {joined} 才入党"),
+                    (_, _, Some(arrived)) if arrived > day => format!("{name}于 {arrived} 才转入本支部"),
                     _ if due == Due::Committee => format!("{name}不是支委，{}只由支委参加", meeting.kind.label()),
                     _ => format!("{name}不在本次党小组会的党小组"),
                 };

@@ -46,6 +46,9 @@ pub enum MemberChange {
     BecameFull(Date),
     /// The member left the branch (transferred, died, expelled) on this day.
     Left(Date),
+    /// The member came to the branch from another (组织关系转入) on this day: not due at the
+    /// meetings before it.
+    Arrived(Date),
 }
 
 /// Corrections to a recorded meeting (a wrong date, a typo in the topic, the resolutions written

@@ -37,6 +37,7 @@ impl Phone {
             MemberChange::Status(s) => (format!("调整党员身份：{name} → {}", s.label()), "status"),
             MemberChange::BecameFull(d) => (format!("党员转正：{name} 自 {d} 起为正式党员"), "full_on"),
             MemberChange::Left(d) => (format!("党员离开：{name} {d}"), "left_on"),
+            MemberChange::Arrived(d) => (format!("党员转入：{name} {d}"), "arrived_on"),
         };
         self.commit(&key, message, |tx, _| match change {
             MemberChange::Group(g) => put_at(tx, &path(field), g),
@@ -51,7 +52,7 @@ impl Phone {
                 put_at(tx, &path("status"), &MemberStatus::Full)?;
                 put_at(tx, &path(field), d)
             }
-            MemberChange::Left(d) => put_at(tx, &path(field), d),
+            MemberChange::Left(d) | MemberChange::Arrived(d) => put_at(tx, &path(field), d),
         })
     }
 
@@ -80,7 +81,8 @@ impl Phone {
             .filter(|(_, m)| m.left_on.is_none_or(|l| l > last_day))
             .map(|(id, m)| {
                 let status = m.status_on(last_day);
-                let member = Member { status, full_on: None, ..m.clone() };
+                // Here all of the new year: a transfer in last year is no arrival this year.
+                let member = Member { status, full_on: None, arrived_on: None, ..m.clone() };
                 (id.clone(), member)
             })
             .collect();

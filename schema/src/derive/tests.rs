@@ -186,6 +186,28 @@ fn members_due_and_left_out_of_the_attendance_are_unmarked() {
     assert_eq!(unmarked_members(&doc, &g, &catalog()), first);
 }
 
+/// A member who came from another branch during the year (组织关系转入) is due from that day:
+/// the meetings before it neither list them as not marked nor cost them points, and the roster
+/// keeps the day through the document.
+#[test]
+fn a_member_who_arrived_during_the_year_is_due_from_that_day() {
+    let mut doc = village();
+    let m = Arc::make_mut(doc.meetings.get_mut(&rid(1)).expect("m"));
+    m.attendance.remove(&mid("v1-m04"));
+    doc.members.get_mut(&mid("v1-m04")).expect("m04").arrived_on = Some(d("2026-06-01"));
+    assert!(unmarked_members(&doc, &doc.meetings[&rid(1)], &catalog()).is_empty(), "not here in March");
+    let mut july = Meeting::new(MeetingKind::ThemeDay, d("2026-07-01"), line("七一"));
+    july.attendance.insert(mid("v1-m01"), Attendance::present());
+    let ids: Vec<&str> = unmarked_members(&doc, &july, &catalog()).iter().map(|m| m.as_str()).collect();
+    assert!(ids.contains(&"v1-m04"), "{ids:?}");
+    let read = crate::mapping::read(&automerge_of(&doc)).expect("reads").doc;
+    assert_eq!(read.members[&mid("v1-m04")].arrived_on, Some(d("2026-06-01")));
+    // A day outside the document's year is a mistake.
+    doc.members.get_mut(&mid("v1-m04")).expect("m04").arrived_on = Some(d("2025-12-01"));
+    let problems = crate::validate::validate(&doc, &catalog());
+    assert!(problems.iter().any(|v| v.field == "arrived_on" && v.rule == Rule::DateOutsideYear), "{problems:?}");
+}
+
 #[test]
 fn members_who_left_or_joined_later_are_not_due() {
     let mut doc = village();

@@ -303,6 +303,7 @@ fn read_member(f: &mut Fields<'_>) -> Option<Member> {
     let joined_on = f.opt("joined_on", Date::parse);
     let left_on = f.opt("left_on", Date::parse);
     let full_on = f.opt("full_on", Date::parse);
+    let arrived_on = f.opt("arrived_on", Date::parse);
     Some(Member {
         name: name?,
         group: group?,
@@ -311,6 +312,7 @@ fn read_member(f: &mut Fields<'_>) -> Option<Member> {
         joined_on: joined_on?,
         left_on: left_on?,
         full_on: full_on?,
+        arrived_on: arrived_on?,
     })
 }
 

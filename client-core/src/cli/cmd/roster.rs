@@ -34,13 +34,14 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
             );
             Ok(0)
         }
-        Roster::Add { id, name, group, probationary, committee, joined } => {
+        Roster::Add { id, name, group, probationary, committee, joined, arrived } => {
             let id = MemberId::parse(&id).map_err(|e| Usage(e.to_string()))?;
             let status = if probationary { MemberStatus::Probationary } else { MemberStatus::Full };
             let mut member = Member::new(text("姓名", &name)?, status);
             member.group = opt_text("党小组", group.as_deref())?;
             member.committee = committee;
             member.joined_on = joined;
+            member.arrived_on = arrived;
             ctx.phone.add_member(year, &id, &member)?;
             let records = ctx.phone.records(year)?;
             let namesakes: Vec<&str> = records
@@ -67,6 +68,7 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
         Roster::Status { on: Some(_), .. } => Err(Usage("转正日期 --on 只用于调整为“正式”".to_owned()).into()),
         Roster::Status { member, status, on: None } => change(ctx, &member, MemberChange::Status(status)),
         Roster::Leave { member, on } => change(ctx, &member, MemberChange::Left(on)),
+        Roster::Arrive { member, on } => change(ctx, &member, MemberChange::Arrived(on)),
         Roster::CarryOver => {
             let carried = ctx.phone.carry_over_roster(year)?;
             let line = format!(
