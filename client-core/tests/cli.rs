@@ -439,6 +439,23 @@ fn likely_mistakes_are_pointed_out() {
     let twice = zhibu(dir.path(), &meeting);
     assert_eq!(twice.code, 0, "{}", twice.stderr);
     assert!(twice.stderr.contains("已记录过一次党课"), "{}", twice.stderr);
+    // 王四 is not on the committee: recorded as written, and said.
+    let committee = [
+        "meeting",
+        "record",
+        "--kind",
+        "支部委员会",
+        "--topic",
+        "支委会",
+        "--date",
+        &date("01-03"),
+        "--all-present",
+        "--absent",
+        "王四",
+    ];
+    let run = zhibu(dir.path(), &committee);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("按现在的名册不是这次支部委员会的应到党员"), "{}", run.stderr);
     let ahead = format!("{}-12-31", i64::from(year()) + 1);
     let points = zhibu(dir.path(), &["points", "award", "v1-m01", "volunteer", "2", "--date", &ahead]);
     assert!(points.stderr.contains("在今天"), "{}", points.stderr);

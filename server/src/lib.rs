@@ -150,10 +150,20 @@ const DEFAULT_CATALOG: &str = "default_catalog";
 /// ones the server makes.
 pub async fn admin_state(config: Config) -> anyhow::Result<AppState> {
     let db = Db::connect(&config.database_url).await?;
-    let catalog = match (&config.catalog, db.setting(DEFAULT_CATALOG).await?) {
-        (None, Some(json)) => state::stored_catalog(&json)
-            .map_err(|e| anyhow::anyhow!("服务器记下的默认目录无法读取（{e}）：请用 --catalog 指定目录文件"))?,
-        _ => load_catalog(&config)?,
+    let stored = match config.catalog {
+        Some(_) => None,
+        None => db.setting(DEFAULT_CATALOG).await?,
+    };
+    let catalog = match stored.map(|json| state::stored_catalog(&json)) {
+        Some(Ok(catalog)) => catalog,
+        // Recorded by a server of another version: this command's own default, said.
+        Some(Err(e)) => {
+            eprintln!(
+                "注意：服务器记下的默认目录无法读取（{e}），本命令使用内置目录；需要时请用 --catalog 指定目录文件"
+            );
+            load_catalog(&config)?
+        }
+        None => load_catalog(&config)?,
     };
     Ok(AppState::new(db, catalog, config))
 }
@@ -170,9 +180,6 @@ impl Application {
         let listen = config.listen;
         let demo = config.demo;
         let state = state(config).await?;
-        // Admin commands make figures with the catalog the server uses ([`admin_state`]).
-        let catalog = serde_json::to_string(&*state.default_catalog)?;
-        state.db.set_setting(DEFAULT_CATALOG, &catalog).await.context("while recording the server's catalog")?;
         if demo {
             // The demo's accounts all share one published password: never in a real township's
             // database.
@@ -195,6 +202,11 @@ impl Application {
             }
         }
         let listener = listen_on(listen).with_context(|| format!("无法监听 {listen}"))?;
+        // Admin commands make figures with the catalog the server uses ([`admin_state`]):
+        // recorded once the server has its address, so a second start that fails to bind
+        // beside a running server does not replace the running one's.
+        let catalog = serde_json::to_string(&*state.default_catalog)?;
+        state.db.set_setting(DEFAULT_CATALOG, &catalog).await.context("while recording the server's catalog")?;
         Ok(Application { listener, state })
     }
 

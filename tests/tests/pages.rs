@@ -498,6 +498,10 @@ async fn sessions_headers_and_refusals_over_http() {
     let body = get(&app, &staff, &format!("/township?year={}", y.get() - 1)).await.text().await.expect("body");
     assert!(body.contains("本年度没有任何记录") && body.contains(">无记录<"), "{body}");
     assert!(!body.contains("各村本期都已达标") && body.contains(&format!("按 {} 年全年计算", y.get() - 1)), "{body}");
+    // The period as the report names it, with its year.
+    let r = get(&app, &staff, &format!("/township?period={}-q1", y.get() - 1)).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.expect("body").contains("本年度没有任何记录"));
     let r = get(&app, "", "/assets/site.css").await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"].to_str().expect("type").starts_with("text/css"));
@@ -656,6 +660,7 @@ async fn a_member_not_yet_on_this_years_roster_sees_last_years_points() {
     assert!(body.contains("去年的党员") && body.contains(&format!("{last} 年")), "{body}");
     assert!(body.contains(&format!("先显示 {last} 年的积分")), "{body}");
     assert!(!body.contains(&format!("/me?year={}", i64::from(last) - 1)), "no roster the year before: {body}");
+    assert!(!body.contains(&format!("/me?year={}", app.year)), "nor a link to this year's, which lacks them: {body}");
     // Asked for this year by name, the page says it has no record, as before.
     assert_eq!(get(&app, &cookie, &format!("/me?year={}", app.year)).await.status(), 404);
     // On this year's roster too: this year's page links to last year's.

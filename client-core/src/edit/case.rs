@@ -2,7 +2,7 @@
 //! notice, close with an outcome, void.
 
 use zhibu_schema::mapping::{put_at, put_record_id};
-use zhibu_schema::{Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Step, Violation, Voided};
+use zhibu_schema::{Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Violation, Voided};
 
 use super::{NewCase, key_for};
 use crate::error::{ClientError, EditRefusal};
@@ -38,8 +38,14 @@ impl Phone {
         let key = self.locate_live(Collection::Cases, case)?;
         let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
         self.commit(&key, message, |tx, by| {
-            let record = Step::new(done_on, by.clone(), note.cloned());
-            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &record)
+            // Merged into a step recorded before (a corrected day): its note stays unless a new
+            // one is given, and a step recorded by its day is no longer the one taken at a
+            // meeting.
+            let mut fields = serde_json::json!({"done_on": done_on, "by": by, "meeting": null});
+            if let Some(note) = note {
+                fields["note"] = serde_json::json!(note);
+            }
+            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &fields)
         })
     }
 
@@ -72,8 +78,11 @@ impl Phone {
         };
         let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
         self.commit(&key, message, |tx, by| {
-            let record = Step { meeting: Some(meeting.clone()), ..Step::new(held_on, by.clone(), note.cloned()) };
-            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &record)
+            let mut fields = serde_json::json!({"done_on": held_on, "by": by, "meeting": meeting});
+            if let Some(note) = note {
+                fields["note"] = serde_json::json!(note);
+            }
+            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &fields)
         })
     }
 
@@ -122,18 +131,37 @@ impl Phone {
                 // One done on another day than the notice's first is named with `step`, never
                 // moved to another day unasked.
                 let step_of = |code: &Code| record.as_ref().and_then(|c| c.steps.get(code));
-                match notice_steps.iter().find(|code| step_of(code).is_none_or(|s| s.until.is_none())) {
-                    Some(code) => match step_of(code) {
-                        Some(done) if done.done_on != notice.from => {
-                            let name = self.step_name(&key, case, code);
-                            let message = format!(
-                                "步骤「{name}」已于 {} 办理，与公示开始日期 {} 不同；确认把这一步的日期改为公示开始日期，请写明步骤 {code}",
-                                done.done_on, notice.from
-                            );
-                            return Err(refused(case, format!("steps.{code}"), Rule::DateOrder, message));
-                        }
-                        _ => Some((*code).clone()),
-                    },
+                let without_days: Vec<&Code> = notice_steps
+                    .iter()
+                    .copied()
+                    .filter(|code| step_of(code).is_none_or(|s| s.until.is_none()))
+                    .collect();
+                // One done that day, else the first not done yet; one done on another day is
+                // only named.
+                let done_that_day =
+                    without_days.iter().find(|code| step_of(code).is_some_and(|s| s.done_on == notice.from));
+                let not_done = without_days.iter().find(|code| step_of(code).is_none());
+                match done_that_day.or(not_done) {
+                    Some(code) => Some((*code).clone()),
+                    None if !without_days.is_empty() => {
+                        let names: Vec<String> = without_days
+                            .iter()
+                            .filter_map(|code| {
+                                let done = step_of(code)?;
+                                Some(format!(
+                                    "「{}」（{code}，{} 办理）",
+                                    self.step_name(&key, case, code),
+                                    done.done_on
+                                ))
+                            })
+                            .collect();
+                        let message = format!(
+                            "{}还没有公示期，办理日期与公示开始日期 {} 不同；要把公示期记在哪一步（其日期随之改为公示开始日期），请写明步骤",
+                            names.join("、"),
+                            notice.from
+                        );
+                        return Err(refused(case, "steps".to_owned(), Rule::DateOrder, message));
+                    }
                     None if notice_steps.is_empty() => None,
                     None => {
                         let names: Vec<String> = item
@@ -270,8 +298,14 @@ mod tests {
         }
         let meeting = t.phone.record_meeting(&assembly).unwrap();
         t.phone.complete_step_at_meeting(&id, &code("assembly_review"), &meeting, None).unwrap();
+        // 决议公开 recorded as a step first, with a note; its days later, on the step's day.
+        t.phone.complete_step(&id, &code("resolution_notice"), d("2026-02-07"), Some(&text("贴在公开栏"))).unwrap();
         let resolution = Notice { from: d("2026-02-07"), to: d("2026-02-13"), place: None };
         assert_eq!(t.phone.record_notice(&id, &resolution).unwrap(), Some(code("resolution_notice")));
+        // Its day corrected: the note stays.
+        t.phone.complete_step(&id, &code("resolution_notice"), d("2026-02-07"), None).unwrap();
+        let step = t.phone.records(year()).unwrap().cases[&id].steps[&code("resolution_notice")].clone();
+        assert_eq!(step.note.as_ref().map(|n| n.as_str()), Some("贴在公开栏"));
         // The result notice, four days only: the township sees it is short.
         let result = Notice { from: d("2026-03-01"), to: d("2026-03-04"), place: None };
         assert_eq!(t.phone.record_notice(&id, &result).unwrap(), Some(code("result_notice")));
@@ -329,7 +363,7 @@ mod tests {
         t.phone.complete_step(&other, &code("notice"), d("2026-02-05"), None).unwrap();
         assert_refused(
             &t,
-            "步骤「公示」已于 2026-02-05 办理，与公示开始日期 2026-02-06 不同",
+            "「公示」（notice，2026-02-05 办理）还没有公示期，办理日期与公示开始日期 2026-02-06 不同",
             |p| p.record_notice(&other, &week),
         );
         t.phone.record_notice_at(&other, Some(&code("notice")), &week).unwrap();

@@ -1,10 +1,9 @@
 //! Meeting edits: record a meeting with its attendance in one call; change one member's
 //! attendance or make-up date; void a meeting with a reason.
 
-use zhibu_schema::derive::compliance::{due_at, due_of};
 use zhibu_schema::mapping::{put_at, put_record_id};
 use zhibu_schema::{
-    Attendance, AttendanceStatus, Collection, Date, Due, Meeting, MemberId, Prose, RecordId, Rule, Violation, Voided,
+    Attendance, AttendanceStatus, Collection, Date, Meeting, MemberId, Prose, RecordId, Rule, Violation, Voided,
 };
 
 use super::{MeetingEdit, key_for};
@@ -43,9 +42,10 @@ impl Phone {
         })
     }
 
-    /// Refuses to mark absent or on leave a member who was not due at the meeting (had left,
-    /// had not joined yet, is not on the committee or not in the group): their absence costs
-    /// nothing, and the record would say they were asked to come. Present stays allowed (列席).
+    /// Refuses to mark absent or on leave a member who was not on the roster on the day of the
+    /// meeting (had left, had not joined or arrived yet): their absence costs nothing, and the
+    /// record would say they were asked to come. Present stays allowed (列席). Committee seats
+    /// and groups have no history, so those are the command line's warning, not a refusal.
     fn refuse_not_due<'a>(
         &self,
         key: &DocKey,
@@ -53,23 +53,18 @@ impl Phone {
         meeting: &Meeting,
         marks: impl Iterator<Item = (&'a MemberId, &'a Attendance)>,
     ) -> Result<(), ClientError> {
-        let due = due_of(meeting.kind, &self.catalog());
         let records = self.with(|inner| inner.records(key))?;
+        let day = meeting.held_on;
         let violations: Vec<Violation> = marks
             .filter(|(_, a)| a.status != AttendanceStatus::Present)
             .filter_map(|(member_id, a)| {
-                let member = records.members.get(member_id)?;
-                if due_at(member, meeting, due) {
-                    return None;
-                }
+                let member = records.members.get(member_id).filter(|m| !m.active_on(day))?;
                 let name = &member.name;
-                let day = meeting.held_on;
                 let why = match (member.left_on, member.joined_on, member.arrived_on) {
                     (Some(left), _, _) if left <= day => format!("{name}已于 {left} 离开支部"),
                     (_, Some(joined), _) if joined > day => format!("{name}于 {joined} 才入党"),
-                    (_, _, Some(arrived)) if arrived > day => format!("{name}于 {arrived} 才转入本支部"),
-                    _ if due == Due::Committee => format!("{name}不是支委，{}只由支委参加", meeting.kind.label()),
-                    _ => format!("{name}不在本次党小组会的党小组"),
+                    (_, _, Some(arrived)) => format!("{name}于 {arrived} 才转入本支部"),
+                    _ => format!("{name}当天不在名册上"),
                 };
                 let message = format!("{why}，不是这次会议的应到党员，不能记为{}（列席可记为出席）", a.status.label());
                 let field = format!("attendance.{member_id}");
@@ -244,30 +239,28 @@ mod tests {
     }
 
     #[test]
-    fn only_members_due_at_a_meeting_can_be_marked_absent_or_on_leave() {
+    fn only_members_on_the_roster_that_day_can_be_marked_absent_or_on_leave() {
         let t = cadre_phone();
-        let records = t.phone.records(year()).unwrap();
-        assert!(records.members[&mid("v1-m01")].committee && !records.members[&mid("v1-m10")].committee);
-        let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-03-12"), text("支委会"));
-        committee.attendance.insert(mid("v1-m01"), Attendance::present());
-        committee.attendance.insert(mid("v1-m10"), Attendance::absent());
-        let name = records.members[&mid("v1-m10")].name.to_string();
-        assert_refused(
-            &t,
-            &format!("{name}不是支委，支部委员会只由支委参加，不是这次会议的应到党员，不能记为缺席"),
-            |p| p.record_meeting(&committee),
-        );
-        // Sitting in (列席) is recorded as present.
-        committee.attendance.insert(mid("v1-m10"), Attendance::present());
-        let id = t.phone.record_meeting(&committee).unwrap();
-        assert_refused(&t, "不能记为请假", |p| {
-            p.set_attendance(&id, &mid("v1-m10"), &Attendance::leave(text("外出"), None))
-        });
         // A member who had left by the day of the meeting.
         t.phone.change_member(year(), &mid("v1-m05"), &crate::MemberChange::Left(d("2026-03-01"))).unwrap();
+        let name = t.phone.records(year()).unwrap().members[&mid("v1-m05")].name.to_string();
         let mut m = assembly(&["v1-m01"]);
         m.attendance.insert(mid("v1-m05"), Attendance::absent());
-        assert_refused(&t, "已于 2026-03-01 离开支部", |p| p.record_meeting(&m));
+        assert_refused(
+            &t,
+            &format!("{name}已于 2026-03-01 离开支部，不是这次会议的应到党员，不能记为缺席"),
+            |p| p.record_meeting(&m),
+        );
+        // Sitting in (列席) is recorded as present.
+        m.attendance.insert(mid("v1-m05"), Attendance::present());
+        let id = t.phone.record_meeting(&m).unwrap();
+        assert_refused(&t, "不能记为请假", |p| {
+            p.set_attendance(&id, &mid("v1-m05"), &Attendance::leave(text("外出"), None))
+        });
+        // Committee seats have no history: a committee meeting may mark anyone the cadre names.
+        let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-03-12"), text("支委会"));
+        committee.attendance.insert(mid("v1-m10"), Attendance::absent());
+        t.phone.record_meeting(&committee).unwrap();
     }
 
     #[test]

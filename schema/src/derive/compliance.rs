@@ -109,9 +109,7 @@ pub fn due_members<'a>(
 }
 
 /// Whether `member` was due at `meeting` under `due`: on the roster that day, and of those the
-/// kind asks for (its committee, its group's members, or everyone). Only a member due at a
-/// meeting gains or loses points by its attendance: a member who had left, or one who is not
-/// on the committee, marked absent at a committee meeting, was never asked to come.
+/// kind asks for (its committee, its group's members, or everyone, as the roster stands now).
 pub fn due_at(member: &crate::Member, meeting: &Meeting, due: Due) -> bool {
     member.active_on(meeting.held_on)
         && match due {

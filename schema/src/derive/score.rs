@@ -1,12 +1,13 @@
 //! A member's yearly score (合格党员积分): base + attendance-derived points + manual entries.
 //! Nothing here is stored; the phone and the server call the same function and get the same
-//! figures. Voided meetings and entries never count, nor attendance at a meeting the member
-//! was not due at ([`due_at`]).
+//! figures. Voided meetings and entries never count, nor attendance at a meeting held while the
+//! member was not on the roster (before they joined or arrived, after they left). Who is on the
+//! committee or in a group is as the roster stands now, with no history: attendance recorded
+//! at a committee or group meeting counts as recorded.
 
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{ATTEND_ABSENT, ATTEND_MAKEUP, ATTEND_PRESENT};
-use crate::derive::compliance::{due_at, due_of};
 use crate::{AttendanceStatus, Catalog, Code, Date, Grade, MemberId, MemberStatus, RecordId, RuleSource, VillageYear};
 
 /// One line of a member's score.
@@ -52,7 +53,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
     };
     for (id, meeting) in doc.live_meetings() {
         let Some(a) = meeting.attendance.get(member_id) else { continue };
-        if !due_at(member, meeting, due_of(meeting.kind, catalog)) {
+        if !member.active_on(meeting.held_on) {
             continue;
         }
         let what = format!("{}：{}", meeting.kind.label(), meeting.topic);
@@ -121,10 +122,9 @@ pub fn all_totals(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberTotal> {
         catalog.attendance_points(ATTEND_MAKEUP),
     );
     for (_, meeting) in doc.live_meetings() {
-        let due = due_of(meeting.kind, catalog);
         for (member, a) in &meeting.attendance {
             let Some(t) = totals.get_mut(member) else { continue };
-            if !doc.members.get(member).is_some_and(|m| due_at(m, meeting, due)) {
+            if !doc.members.get(member).is_some_and(|m| m.active_on(meeting.held_on)) {
                 continue;
             }
             *t += match a.status {

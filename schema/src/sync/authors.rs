@@ -157,14 +157,21 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         let owner = string_at(next, &id, BY);
         // Any cadre may void an entry (the void is a map of its own, with its own `by`); the
         // `by` itself is the name rule's.
+        // Looked up once per change and account: a crafted change can write thousands of keys.
+        let mut owned: HashMap<(&str, usize), bool> = HashMap::new();
         let foreign = writes.into_iter().filter(|(account, key, index)| {
             key != "voided"
                 && key != BY
                 && owner.as_deref() != Some(account)
                 && !remade.contains(&(obj.clone(), *account))
-                && !owned_when_made(next, &id, account, &deps[*index])
+                && !*owned
+                    .entry((*account, *index))
+                    .or_insert_with(|| owned_when_made(next, &id, account, &deps[*index]))
         });
         for (account, key, _) in foreign {
+            if out.len() >= MOST {
+                break;
+            }
             out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
         }
     }
@@ -197,6 +204,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                     owner.as_deref() != Some(*account) && !owned_when_made(next, &parent.obj, account, &deps[*index])
                 });
                 for (account, _) in foreign {
+                    if out.len() >= MOST {
+                        break;
+                    }
                     out.insert(located_at(next, &parent.obj, &key, not_yours(owner.as_deref(), account)));
                 }
                 break;

@@ -42,28 +42,23 @@ pub fn parse_period(s: Option<&str>) -> AppResult<Period> {
     parsed.ok_or_else(|| AppError::bad_request(format!("统计周期「{s}」不对，应为 year、q1 到 q4 或 1 到 12")))
 }
 
-/// The year and period a report query asks for. The period may carry its year, as the report
-/// itself names it (`2026-q4`, `2026-11`, `2026`): it must then be the `year` asked for, if any.
-pub fn year_and_period(q: &ReportQuery) -> AppResult<(zhibu_schema::Year, Period)> {
-    let asked = q.year.as_deref().map(super::parse_year).transpose()?;
-    let period = q.period.as_deref().map(str::trim);
-    let (named, period) = match period.and_then(|p| p.split_once('-')) {
-        Some((y, rest)) if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()) => {
-            (Some(super::parse_year(y)?), Some(rest))
-        }
-        _ => match period {
-            Some(p) if p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()) => (Some(super::parse_year(p)?), None),
-            _ => (None, period),
-        },
-    };
-    let year = match (asked, named) {
-        (Some(a), Some(n)) if a != n => {
-            return Err(AppError::bad_request(format!("统计周期写的是 {n} 年，与 year={a} 不一致")));
-        }
-        (Some(y), _) | (None, Some(y)) => y,
-        (None, None) => super::this_year(),
-    };
-    Ok((year, parse_period(period)?))
+/// The year and period a query names, each when it names one. The period may carry its year,
+/// as the report itself names it (`2026-q4`, `2026-11`, `2026`): it must then be the `year`
+/// asked for, if any.
+pub fn named_year_and_period(
+    year: Option<&str>,
+    period: Option<&str>,
+) -> AppResult<(Option<zhibu_schema::Year>, Option<Period>)> {
+    let year = year.map(str::trim).filter(|y| !y.is_empty()).map(super::parse_year).transpose()?;
+    let period = period.map(str::trim).filter(|p| !p.is_empty());
+    match period.and_then(Period::parse) {
+        Some((named, _)) if year.is_some_and(|y| y != named) => Err(AppError::bad_request(format!(
+            "统计周期写的是 {named} 年，与 year={} 不一致",
+            year.map(i64::from).unwrap_or_default()
+        ))),
+        Some((named, p)) => Ok((Some(named), Some(p))),
+        None => Ok((year, period.map(|p| parse_period(Some(p))).transpose()?)),
+    }
 }
 
 /// The report for a township, checked for the caller's right to read it.
@@ -73,7 +68,8 @@ pub async fn load(state: &AppState, caller: &Caller, township: &str, q: &ReportQ
     if !state.db.township_exists(township.as_str()).await? {
         return Err(AppError::not_found(format!("乡镇「{township}」不存在")));
     }
-    let (year, period) = year_and_period(q)?;
+    let (year, period) = named_year_and_period(q.year.as_deref(), q.period.as_deref())?;
+    let (year, period) = (year.unwrap_or_else(super::this_year), period.unwrap_or(Period::Year));
     let as_of = super::as_of(year);
     let catalog = state.catalog_for(Some(township.as_str())).await?;
     let open_as_of = super::open_cases_as_of(year);

@@ -296,13 +296,11 @@ async fn page(
         (None, None) => return Err(AppError::forbidden("本账号无权查看乡镇汇总").into()),
     };
     let this_year = api::this_year();
-    let year = match q.year.as_deref().filter(|y| !y.is_empty()) {
-        Some(y) => api::parse_year(y)?,
-        None => this_year,
-    };
+    let (year, period) = api::report::named_year_and_period(q.year.as_deref(), q.period.as_deref())?;
+    let year = year.unwrap_or(this_year);
     // The current quarter by default; a whole past or future year.
-    let period = match q.period.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => api::report::parse_period(Some(p))?,
+    let period = match period {
+        Some(p) => p,
         None if year == this_year => Period::Quarter(api::today().quarter()),
         None => Period::Year,
     };

@@ -124,7 +124,9 @@ async fn page(
         }
         _ => false,
     };
-    let view = MeView { previous_year: view.previous_year.filter(|_| earlier), ..view };
+    // Shown in place of this year's, which lacks the member: no link to it either.
+    let next_year = view.next_year.filter(|_| view.notice.is_none());
+    let view = MeView { previous_year: view.previous_year.filter(|_| earlier), next_year, ..view };
     render("me.html", "我的积分", Some(&viewer.info()), &view)
 }
 

@@ -85,6 +85,30 @@ fn edit(ctx: &Ctx, a: EditMeeting) -> anyhow::Result<u8> {
     Ok(0)
 }
 
+/// Says so when a member marked absent or on leave is not on the committee (at a committee
+/// meeting) or in the meeting's group, as the roster stands now: most likely a slip, though
+/// the roster keeps no history of seats and groups, so it is recorded (and counts) as written.
+fn warn_not_due<'a>(
+    records: &crate::zhibu_schema::VillageYear,
+    meeting: &Meeting,
+    catalog: &crate::zhibu_schema::Catalog,
+    marks: impl Iterator<Item = (&'a MemberId, &'a Attendance)>,
+) {
+    use crate::zhibu_schema::derive::compliance::{due_at, due_of};
+    let due = due_of(meeting.kind, catalog);
+    for (id, a) in marks.filter(|(_, a)| a.status != AttendanceStatus::Present) {
+        let Some(member) = records.members.get(id) else { continue };
+        if member.active_on(meeting.held_on) && !due_at(member, meeting, due) {
+            eprintln!(
+                "提示：{}（{id}）按现在的名册不是这次{}的应到党员，记为{}仍会照记照算；若是写错了人，请改正。",
+                member.name,
+                meeting.kind.label(),
+                a.status.label()
+            );
+        }
+    }
+}
+
 /// A group meeting names a party group of the roster: without one nobody is due (and the
 /// library would refuse it after the attendance was typed), and a mistyped one would owe a
 /// group that does not exist its monthly meetings.
@@ -174,6 +198,7 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
         ))
         .into());
     }
+    warn_not_due(&records, &m, &catalog, m.attendance.iter());
     // With --all-present nobody is left out; without, those found above are.
     let (came, left_out) = if a.all_present { (unmarked, Vec::new()) } else { (Vec::new(), unmarked) };
     for id in came {
@@ -237,6 +262,9 @@ pub fn attend(ctx: &Ctx, a: Attend) -> anyhow::Result<u8> {
                     .or_else(|| before.filter(|_| leave).and_then(|b| b.approved_by.clone())),
                 makeup_on: makeup.or_else(|| before.filter(|_| missed).and_then(|b| b.makeup_on)),
             };
+            if let Some(m) = records.meetings.get(&meeting) {
+                warn_not_due(&records, m, &ctx.phone.catalog(), [(&member, &attendance)].into_iter());
+            }
             ctx.phone.set_attendance(&meeting, &member, &attendance)?;
             status.label().to_owned()
         }
