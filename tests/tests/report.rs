@@ -242,3 +242,48 @@ async fn member_points(backend: Backend) {
     assert!(!String::from_utf8_lossy(&body).contains("v1-m02"));
 }
 backends!(a_member_sees_exactly_their_own_points, member_points);
+
+/// A meeting entered ahead of its day is planned, not held: the report counts it from its day
+/// on (the phones' own figures too), and lists it as entered ahead (提前录入) meanwhile.
+async fn ahead_of_its_day(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let Some(ahead) = zhibu_server::api::today().add_days(1).filter(|d| app.year.contains(*d)) else {
+        eprintln!("today is the last day of the year: no day of it is still ahead");
+        return;
+    };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let members: Vec<_> = mapping::read(&phone.doc).expect("reads").doc.members.keys().cloned().collect();
+    let id = RecordId::new_v7();
+    let mut theme = Meeting::new(MeetingKind::ThemeDay, ahead, line("计划中的主题党日"));
+    for m in &members {
+        theme.attendance.insert(m.clone(), Attendance::present());
+    }
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &id, &theme));
+    phone.sync(&app).await.expect("push");
+
+    let staff = app.token("staff1").await;
+    let month = format!("/v1/townships/t1/report?year={}&period={}", app.year, ahead.month());
+    let (status, body) = app.get(&staff, &month).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let theme_day =
+        v1["summary"].as_array().expect("summary").iter().find(|s| s["kind"] == "theme_day").expect("theme day");
+    assert_eq!((theme_day["held"].as_i64(), theme_day["valid"].as_i64()), (Some(0), Some(0)), "{theme_day}");
+    let early = v1["early_entries"].as_array().expect("early entries");
+    assert!(early.iter().any(|e| e["id"] == id.to_string()), "listed as entered ahead: {early:?}");
+    // The period's own row in the compliance list (which lists the periods under way) says the
+    // same.
+    if ahead.month() == zhibu_server::api::today().month() {
+        let row = v1["compliance"]
+            .as_array()
+            .expect("compliance")
+            .iter()
+            .find(|c| c["kind"] == "theme_day" && c["period"] == format!("{}-{:02}", app.year, ahead.month()))
+            .expect("the month's row");
+        assert_eq!((&row["held"], &row["state"]), (&serde_json::json!(0), &serde_json::json!("pending")), "{row}");
+    }
+}
+backends!(a_meeting_entered_ahead_of_its_day_is_not_yet_held, ahead_of_its_day);

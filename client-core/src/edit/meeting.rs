@@ -17,7 +17,7 @@ impl Phone {
         let key = key_for(self, meeting.held_on, Collection::Meetings, "held_on")?;
         let id = RecordId::new_v7();
         let meeting = Meeting { voided: None, ..meeting.clone() };
-        self.refuse_not_due(&key, &id, &meeting, meeting.attendance.iter())?;
+        self.refuse_off_roster(&key, &id, &meeting, meeting.attendance.iter())?;
         let message = format!("记录会议：{} {}", meeting.kind.label(), meeting.held_on);
         self.commit(&key, message, |tx, _| put_record_id(tx, Collection::Meetings, &id, &meeting))?;
         Ok(id)
@@ -34,7 +34,7 @@ impl Phone {
         let key = self.locate_live(Collection::Meetings, meeting)?;
         let record = self.with(|inner| Ok(inner.records(&key)?.meetings.get(meeting).cloned()))?;
         if let Some(record) = record {
-            self.refuse_not_due(&key, meeting, &record, [(member, attendance)].into_iter())?;
+            self.refuse_off_roster(&key, meeting, &record, [(member, attendance)].into_iter())?;
         }
         let message = format!("修改考勤：{} {}", self.member_label(&key, member), attendance.status.label());
         self.commit(&key, message, |tx, _| {
@@ -46,7 +46,7 @@ impl Phone {
     /// meeting (had left, had not joined or arrived yet): their absence costs nothing, and the
     /// record would say they were asked to come. Present stays allowed (列席). Committee seats
     /// and groups have no history, so those are the command line's warning, not a refusal.
-    fn refuse_not_due<'a>(
+    fn refuse_off_roster<'a>(
         &self,
         key: &DocKey,
         id: &RecordId,

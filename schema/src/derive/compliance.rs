@@ -146,8 +146,41 @@ fn groups(doc: &VillageYear) -> BTreeSet<String> {
     doc.members.values().filter_map(|m| m.group.as_ref().map(ToString::to_string)).collect()
 }
 
+impl ComplianceRow {
+    /// Whether a meeting of `kind` (of `group`) held on `held_on` is one this row counts.
+    fn counts(&self, year: crate::Year, kind: MeetingKind, group: Option<&str>, held_on: Date) -> bool {
+        kind == self.kind
+            && year.contains(held_on)
+            && self.period.contains(held_on)
+            && (self.group.is_none() || self.group.as_deref() == group)
+    }
+
+    /// Leaves out of a row made from every meeting of the year (the server's stored rows) the
+    /// meeting `id`, dated after `as_of`: entered ahead, it is planned, not held yet
+    /// ([`compliance`] counts none such). The row's state is as of `as_of` again.
+    pub fn leave_out_ahead(
+        &mut self,
+        year: crate::Year,
+        id: &RecordId,
+        (kind, group, held_on): (MeetingKind, Option<&str>, Date),
+        as_of: Date,
+    ) {
+        if held_on <= as_of || !self.counts(year, kind, group, held_on) {
+            return;
+        }
+        self.held = self.held.saturating_sub(1);
+        match self.quorum_failures.iter().position(|f| f == id) {
+            Some(at) => drop(self.quorum_failures.remove(at)),
+            None => self.valid = self.valid.saturating_sub(1),
+        }
+        let (first, last) = (self.period.first_day(year), self.period.last_day(year));
+        self.state = PeriodState::on(self.required, self.valid, first, last, as_of);
+    }
+}
+
 /// Every requirement of the catalog, per period of its cadence (and per group), for the year of
-/// the document, as it stands on `as_of`.
+/// the document, as it stands on `as_of`: a meeting dated after it (entered ahead) is planned,
+/// not held, and is not counted.
 pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<ComplianceRow> {
     let mut rows = Vec::new();
     let all_groups = groups(doc);
@@ -197,11 +230,20 @@ fn row(
     group: Option<String>,
     as_of: Date,
 ) -> ComplianceRow {
+    let mut out = ComplianceRow {
+        kind: req.kind,
+        group,
+        period,
+        required: req.min_count,
+        held: 0,
+        valid: 0,
+        quorum_failures: Vec::new(),
+        state: PeriodState::Future,
+    };
     let mut held = 0;
     let mut quorum_failures = Vec::new();
     for (id, m) in doc.live_meetings() {
-        let in_unit = group.is_none() || m.group.as_ref().map(ToString::to_string) == group;
-        if m.kind != req.kind || !doc.year.contains(m.held_on) || !period.contains(m.held_on) || !in_unit {
+        if m.held_on > as_of || !out.counts(doc.year, m.kind, m.group.as_ref().map(|g| g.as_str()), m.held_on) {
             continue;
         }
         held += 1;
@@ -211,7 +253,11 @@ fn row(
     }
     let valid = held - quorum_failures.len() as u32;
     let state = PeriodState::on(req.min_count, valid, period.first_day(doc.year), period.last_day(doc.year), as_of);
-    ComplianceRow { kind: req.kind, group, period, required: req.min_count, held, valid, quorum_failures, state }
+    out.held = held;
+    out.valid = valid;
+    out.quorum_failures = quorum_failures;
+    out.state = state;
+    out
 }
 
 /// Compliance of one kind (and group) over a chosen period.

@@ -66,6 +66,48 @@ fn attendance_counts_only_for_members_on_the_roster_that_day() {
     assert_eq!(got, expected);
 }
 
+/// A meeting dated after the day the figures are for (entered ahead) is planned, not held: the
+/// phone's figures leave it out, and the server's rows, made from every meeting of the year,
+/// give the same once it is left out of them.
+#[test]
+fn meetings_entered_ahead_count_from_their_day() {
+    let mut doc = village();
+    let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-05-20"), line("支委会"));
+    for id in doc.members.iter().filter(|(_, m)| m.committee).map(|(id, _)| id.clone()).collect::<Vec<_>>() {
+        committee.attendance.insert(id, Attendance::present());
+    }
+    doc.meetings.insert(rid(9), committee.into());
+    let may = |rows: &[ComplianceRow]| {
+        rows.iter().find(|r| r.kind == MeetingKind::BranchCommittee && r.period == Period::Month(5)).cloned()
+    };
+    let as_of = d("2026-05-10");
+    let phone = compliance(&doc, &catalog(), as_of);
+    let row = may(&phone).expect("May's row");
+    assert_eq!((row.held, row.valid, row.state), (0, 0, PeriodState::Pending));
+    assert_eq!(may(&compliance(&doc, &catalog(), d("2026-05-20"))).expect("row").state, PeriodState::Met);
+    let mut stored = compliance(&doc, &catalog(), doc.year.last_day());
+    for (id, m) in doc.live_meetings() {
+        for r in &mut stored {
+            r.leave_out_ahead(doc.year, id, (m.kind, m.group.as_ref().map(|g| g.as_str()), m.held_on), as_of);
+        }
+    }
+    let states = |rows: Vec<ComplianceRow>| -> Vec<_> {
+        rows.into_iter()
+            .map(|mut r| {
+                r.state = PeriodState::on(
+                    r.required,
+                    r.valid,
+                    r.period.first_day(doc.year),
+                    r.period.last_day(doc.year),
+                    as_of,
+                );
+                r
+            })
+            .collect()
+    };
+    assert_eq!(states(stored), phone);
+}
+
 #[test]
 fn approved_leave_neither_earns_nor_loses() {
     let s = member_score(&village(), &catalog(), &mid("v1-m09")).expect("m09");

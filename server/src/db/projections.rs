@@ -180,7 +180,9 @@ fn project_shared(doc: &VillageYear, catalog: &Catalog) -> SharedRows {
         put(&mut members, 1, row);
     }
     // State depends on the day the report is read; the rows keep the period's dates.
-    for r in compliance(doc, catalog, doc.year.first_day()) {
+    // Every meeting of the year (none after its last day); the report leaves out those still
+    // ahead of its day and states each period as of then.
+    for r in compliance(doc, catalog, doc.year.last_day()) {
         let row = vec![
             text(r.kind.code()),
             Val::Text(r.group.clone().unwrap_or_default()),
@@ -379,8 +381,8 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// The format of the projection rows: raised whenever a column is added that only the records
 /// can fill, or a figure is computed otherwise (2: `p_meetings.unmarked` and `edited_at`, and
 /// committee meetings owed by a branch of seven full members whose roster marks no committee,
-/// notice steps, and steps taken at a meeting; 3: attendance at a meeting a member was not due
-/// at counts no points).
+/// notice steps, and steps taken at a meeting; 3: attendance at a meeting held while a member
+/// was not on the roster counts no points).
 const ROWS_FORMAT: u32 = 3;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case

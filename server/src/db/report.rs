@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
-use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, Year, summarize};
+use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, RecordId, Year, summarize};
 
 use super::{Backend, Db};
 
@@ -290,6 +290,31 @@ impl Db {
                     quorum_failures: serde_json::from_str(&quorum_failures)?,
                     state: PeriodState::on(required, valid, start, end, as_of),
                 });
+            }
+        }
+        // Meetings dated after the report's day (entered ahead) are planned, not held: the
+        // stored rows count every meeting of the year, so those are left out here.
+        let ahead = sqlx::query(
+            "SELECT village_id, meeting_id, kind, grp, held_on FROM p_meetings \
+             WHERE township_id = $1 AND year = $2 AND voided = 0 AND held_on > $3",
+        )
+        .bind(township)
+        .bind(y)
+        .bind(as_of.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &ahead {
+            let Some(rows) = per_village.get_mut(&r.try_get::<String, _>("village_id")?) else { continue };
+            let (Some(kind), Ok(id), Ok(held_on)) = (
+                MeetingKind::from_code(&r.try_get::<String, _>("kind")?),
+                RecordId::parse(&r.try_get::<String, _>("meeting_id")?),
+                Date::parse(&r.try_get::<String, _>("held_on")?),
+            ) else {
+                continue;
+            };
+            let group: Option<String> = r.try_get("grp")?;
+            for row in rows.iter_mut() {
+                row.leave_out_ahead(year, &id, (kind, group.as_deref(), held_on), as_of);
             }
         }
         for (village, rows) in per_village {
