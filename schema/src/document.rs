@@ -1,7 +1,7 @@
 //! The village-year document as typed records: what `mapping::read` produces and
 //! `mapping::write` stores. Derived figures are never part of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -62,6 +62,11 @@ impl VillageYear {
             }
             Collection::Document => None,
         }
+    }
+
+    /// The party groups the roster names, each once, in order.
+    pub fn groups(&self) -> BTreeSet<&str> {
+        self.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect()
     }
 
     /// Meetings that count (not voided).

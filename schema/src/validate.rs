@@ -30,7 +30,7 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
             format!("名册有 {} 名党员，超过上限 {MAX_MEMBERS} 名", doc.members.len()),
         ));
     }
-    let groups: std::collections::BTreeSet<_> = doc.members.values().filter_map(|m| m.group.as_ref()).collect();
+    let groups = doc.groups();
     if groups.len() > MAX_GROUPS {
         out.push(Violation::new(
             Collection::Document,

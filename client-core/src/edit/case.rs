@@ -36,12 +36,23 @@ impl Phone {
         note: Option<&Prose>,
     ) -> Result<(), ClientError> {
         let key = self.locate_live(Collection::Cases, case)?;
-        let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
-        self.commit(&key, message, |tx, by| {
-            // Merged into a step recorded before (a corrected day): its note stays unless a new
-            // one is given, and a step recorded by its day is no longer the one taken at a
-            // meeting.
-            let mut fields = serde_json::json!({"done_on": done_on, "by": by, "meeting": null});
+        // A step recorded by its day is no longer the one taken at a meeting.
+        self.put_step(&key, case, step, (done_on, None), note)
+    }
+
+    /// Writes a step done on a day (at a meeting, or at none), merged into the step recorded
+    /// before when its day is corrected: the note written then stays unless a new one is given.
+    fn put_step(
+        &self,
+        key: &DocKey,
+        case: &RecordId,
+        step: &Code,
+        (done_on, meeting): (Date, Option<&RecordId>),
+        note: Option<&Prose>,
+    ) -> Result<(), ClientError> {
+        let message = format!("完成步骤：{}：{}", self.case_title(key, case), self.step_name(key, case, step));
+        self.commit(key, message, |tx, by| {
+            let mut fields = serde_json::json!({"done_on": done_on, "by": by, "meeting": meeting});
             if let Some(note) = note {
                 fields["note"] = serde_json::json!(note);
             }
@@ -76,14 +87,7 @@ impl Phone {
                 });
             }
         };
-        let message = format!("完成步骤：{}：{}", self.case_title(&key, case), self.step_name(&key, case, step));
-        self.commit(&key, message, |tx, by| {
-            let mut fields = serde_json::json!({"done_on": held_on, "by": by, "meeting": meeting});
-            if let Some(note) = note {
-                fields["note"] = serde_json::json!(note);
-            }
-            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &fields)
-        })
+        self.put_step(&key, case, step, (held_on, Some(meeting)), note)
     }
 
     /// Records the public notice (公示) of a case: where and for which days it was posted. See
@@ -126,18 +130,16 @@ impl Phone {
                 return Err(refused(case, format!("steps.{step}"), Rule::UnknownStep, message));
             }
             None => {
-                // The first notice step whose notice days are not recorded yet: not done, or done
-                // (`zhibu case step`, or before notices had their days on the step) without them.
-                // One done on another day than the notice's first is named with `step`, never
-                // moved to another day unasked.
+                // The notice steps whose days are not recorded yet: not done, or done (`zhibu
+                // case step`, or before notices had their days on the step) without them.
                 let step_of = |code: &Code| record.as_ref().and_then(|c| c.steps.get(code));
                 let without_days: Vec<&Code> = notice_steps
                     .iter()
                     .copied()
                     .filter(|code| step_of(code).is_none_or(|s| s.until.is_none()))
                     .collect();
-                // One done that day, else the first not done yet; one done on another day is
-                // only named.
+                // One done on the notice's first day, else the first not done yet; one done on
+                // another day is named with `step`, never moved to another day unasked.
                 let done_that_day =
                     without_days.iter().find(|code| step_of(code).is_some_and(|s| s.done_on == notice.from));
                 let not_done = without_days.iter().find(|code| step_of(code).is_none());

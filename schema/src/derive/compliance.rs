@@ -4,8 +4,6 @@
 //! Quorum is computed from the members who were due, never from those who came. A meeting
 //! without its quorum is listed and does not count towards the requirement.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -142,10 +140,6 @@ pub fn due_of(kind: MeetingKind, catalog: &Catalog) -> Due {
     }
 }
 
-fn groups(doc: &VillageYear) -> BTreeSet<String> {
-    doc.members.values().filter_map(|m| m.group.as_ref().map(ToString::to_string)).collect()
-}
-
 impl ComplianceRow {
     /// Whether a meeting of `kind` (of `group`) held on `held_on` is one this row counts.
     fn counts(&self, year: crate::Year, kind: MeetingKind, group: Option<&str>, held_on: Date) -> bool {
@@ -183,10 +177,10 @@ impl ComplianceRow {
 /// not held, and is not counted.
 pub fn compliance(doc: &VillageYear, catalog: &Catalog, as_of: Date) -> Vec<ComplianceRow> {
     let mut rows = Vec::new();
-    let all_groups = groups(doc);
+    let all_groups = doc.groups();
     for req in &catalog.meetings {
         let units: Vec<Option<String>> = match req.due {
-            Due::Group => all_groups.iter().cloned().map(Some).collect(),
+            Due::Group => all_groups.iter().map(|g| Some((*g).to_owned())).collect(),
             Due::All | Due::Committee => vec![None],
         };
         for period in Period::all(req.cadence) {
@@ -240,23 +234,17 @@ fn row(
         quorum_failures: Vec::new(),
         state: PeriodState::Future,
     };
-    let mut held = 0;
-    let mut quorum_failures = Vec::new();
     for (id, m) in doc.live_meetings() {
         if m.held_on > as_of || !out.counts(doc.year, m.kind, m.group.as_ref().map(|g| g.as_str()), m.held_on) {
             continue;
         }
-        held += 1;
+        out.held += 1;
         if quorum(doc, m, req.quorum).is_some_and(|q| !q.met()) {
-            quorum_failures.push(id.clone());
+            out.quorum_failures.push(id.clone());
         }
     }
-    let valid = held - quorum_failures.len() as u32;
-    let state = PeriodState::on(req.min_count, valid, period.first_day(doc.year), period.last_day(doc.year), as_of);
-    out.held = held;
-    out.valid = valid;
-    out.quorum_failures = quorum_failures;
-    out.state = state;
+    out.valid = out.held - out.quorum_failures.len() as u32;
+    out.state = PeriodState::on(out.required, out.valid, period.first_day(doc.year), period.last_day(doc.year), as_of);
     out
 }
 

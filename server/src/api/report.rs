@@ -51,13 +51,12 @@ pub fn named_year_and_period(
 ) -> AppResult<(Option<zhibu_schema::Year>, Option<Period>)> {
     let year = year.map(str::trim).filter(|y| !y.is_empty()).map(super::parse_year).transpose()?;
     let period = period.map(str::trim).filter(|p| !p.is_empty());
-    match period.and_then(Period::parse) {
-        Some((named, _)) if year.is_some_and(|y| y != named) => Err(AppError::bad_request(format!(
-            "统计周期写的是 {named} 年，与 year={} 不一致",
-            year.map(i64::from).unwrap_or_default()
-        ))),
-        Some((named, p)) => Ok((Some(named), Some(p))),
-        None => Ok((year, period.map(|p| parse_period(Some(p))).transpose()?)),
+    match (year, period.and_then(Period::parse)) {
+        (Some(asked), Some((named, _))) if asked != named => {
+            Err(AppError::bad_request(format!("统计周期写的是 {named} 年，与 year={asked} 不一致")))
+        }
+        (_, Some((named, p))) => Ok((Some(named), Some(p))),
+        (_, None) => Ok((year, period.map(|p| parse_period(Some(p))).transpose()?)),
     }
 }
 

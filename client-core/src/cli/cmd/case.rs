@@ -27,12 +27,13 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Step { case, step, date, note, meeting } => {
             let id = find(&case)?;
-            let steps = item_steps(ctx, &id)?;
+            let case = recorded(ctx, &id)?;
+            let steps = item_steps(ctx, case.as_deref());
             let step = step_code(&steps, &step)?;
             let note = opt_text("说明", note.as_deref())?;
             // A step done already is corrected only when told its new day (or meeting): typed
             // again by mistake, it would move to today.
-            let done = recorded(ctx, &id)?.and_then(|c| c.steps.get(&step).map(|s| s.done_on));
+            let done = case.and_then(|c| c.steps.get(&step).map(|s| s.done_on));
             if let (Some(on), None, None) = (done, date, &meeting) {
                 let name =
                     steps.iter().find(|s| s.code == step).map_or_else(|| step.to_string(), |s| s.name.to_string());
@@ -60,7 +61,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         }
         CaseCmd::Notice { case, step, from, to, place } => {
             let id = find(&case)?;
-            let steps = item_steps(ctx, &id)?;
+            let steps = item_steps(ctx, recorded(ctx, &id)?.as_deref());
             let step = step.map(|step| step_code(&steps, &step)).transpose()?;
             let notice = Notice { from, to, place: opt_text("公示地点", place.as_deref())? };
             let done = ctx.phone.record_notice_at(&id, step.as_ref(), &notice)?;
@@ -105,9 +106,9 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
 }
 
 /// The steps of the case's item in the catalog (none when the case or its item is unknown).
-fn item_steps(ctx: &Ctx, id: &RecordId) -> anyhow::Result<Vec<StepDef>> {
-    let item = recorded(ctx, id)?.map(|c| c.item.clone());
-    Ok(item.and_then(|i| ctx.phone.catalog().item(i.as_str()).map(|i| i.steps.clone())).unwrap_or_default())
+fn item_steps(ctx: &Ctx, case: Option<&Case>) -> Vec<StepDef> {
+    let catalog = ctx.phone.catalog();
+    case.and_then(|c| catalog.item(c.item.as_str())).map(|i| i.steps.clone()).unwrap_or_default()
 }
 
 /// A step of the case's item, by its code or its name.

@@ -113,17 +113,14 @@ fn warn_not_due<'a>(
 /// library would refuse it after the attendance was typed), and a mistyped one would owe a
 /// group that does not exist its monthly meetings.
 fn check_group(
-    ctx: &Ctx,
-    year: crate::zhibu_schema::Year,
+    records: &crate::zhibu_schema::VillageYear,
     kind: MeetingKind,
     group: Option<&crate::zhibu_schema::Name>,
 ) -> anyhow::Result<()> {
     if kind != MeetingKind::GroupMeeting {
         return Ok(());
     }
-    let records = ctx.phone.records(year)?;
-    let groups: std::collections::BTreeSet<&str> =
-        records.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect();
+    let groups = records.groups();
     let listed = if groups.is_empty() {
         "名册上还没有党小组".to_owned()
     } else {
@@ -145,7 +142,8 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     let mut m = Meeting::new(a.kind, held_on, text("议题", &a.topic)?);
     let MeetingEdit { place, host, recorder, group, resolutions, .. } = details(&a.details)?;
     (m.place, m.host, m.recorder, m.group, m.resolutions) = (place, host, recorder, group, resolutions);
-    check_group(ctx, year, a.kind, m.group.as_ref())?;
+    let records = ctx.phone.records(year)?;
+    check_group(&records, a.kind, m.group.as_ref())?;
     // Each member once: the exceptions to --all-present, but not two answers for one person.
     let mut named = std::collections::BTreeSet::new();
     let mut mark = |who: &str, attendance: Attendance| -> anyhow::Result<()> {
@@ -170,7 +168,6 @@ fn record(ctx: &Ctx, a: RecordMeeting) -> anyhow::Result<u8> {
     }
     // Who was due and is not written down yet, by the township's catalog: with --all-present
     // they came; without, they are left unmarked, which the township sees (未记考勤).
-    let records = ctx.phone.records(year)?;
     // The same meeting typed in twice counts twice: said, not refused (two meetings of a kind
     // on one day happen).
     if let Some((twin, _)) = records
