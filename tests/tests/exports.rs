@@ -39,7 +39,16 @@ async fn exports(backend: Backend) {
     for (i, id) in roster.keys().enumerate() {
         theme.attendance.insert(id.clone(), if i == 0 { Attendance::absent() } else { Attendance::present() });
     }
-    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &theme));
+    // Two members left the branch that day, one marked absent and one present: entries of
+    // members not on the roster that day (as earlier phones could record) do not
+    // count; the present one sat in (列席).
+    phone.edit("记录会议", |tx| {
+        for gone in ["v1-m02", "v1-m03"] {
+            mapping::put_at(tx, &["members", gone, "left_on"], &held)?;
+        }
+        theme.attendance.insert(MemberId::parse("v1-m02").expect("id"), Attendance::absent());
+        mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &theme)
+    });
     phone.sync(&app).await.expect("push");
     let staff = app.token("staff1").await;
 
@@ -112,10 +121,13 @@ async fn exports(backend: Backend) {
     assert_eq!(row[0], held.to_string());
     assert_eq!(row[1], "主题党日：义务植树");
     let col = |name: &str| themes[0].iter().position(|h| h == name).expect(name);
-    assert_eq!(row[col("出席")], "11");
+    let name = |id: &str| roster.get(&MemberId::parse(id).expect("id")).expect("member").name.to_string();
+    assert_eq!(row[col("应到人数")], "10");
+    assert_eq!(row[col("出席")], "9");
     assert_eq!(row[col("缺席")], "1");
-    let first = roster.get(&MemberId::parse("v1-m01").expect("id")).expect("member");
-    assert_eq!(row[col("缺席人员")], first.name.to_string());
+    assert_eq!(row[col("缺席人员")], format!("{}、{}（当日不在名册，不计）", name("v1-m01"), name("v1-m02")));
+    assert_eq!(row[col("列席人员（当日不在名册）")], name("v1-m03"));
+    assert!(!row[col("出席人员")].contains(&name("v1-m03")));
     assert_eq!(row[col("状态")], "有效");
     assert_eq!(sheet(&mut book, "支部委员会").len(), 1, "an empty kind still has its headers");
 

@@ -53,7 +53,7 @@ async fn page(
     render("book.html", &title, Some(&viewer.info()), &view)
 }
 
-const HEADER: [&str; 20] = [
+const HEADER: [&str; 21] = [
     "会议日期",
     "议题",
     "党小组",
@@ -67,6 +67,7 @@ const HEADER: [&str; 20] = [
     "出席人员",
     "请假人员（事由）",
     "缺席人员",
+    "列席人员（当日不在名册）",
     "未记考勤人员",
     "决议",
     "法定人数",
@@ -97,6 +98,7 @@ fn row(m: &MeetingView) -> Vec<String> {
         m.present_names.clone(),
         m.leave_names.clone(),
         m.absent_names.clone(),
+        m.sitting_in_names.clone(),
         m.unmarked_names.clone(),
         opt(&m.resolutions),
         quorum,

@@ -17,6 +17,8 @@ pub struct AttendanceRow {
     pub reason: Option<String>,
     pub approved_by: Option<String>,
     pub makeup_on: Option<String>,
+    /// On the roster on the meeting's day: only then does the entry count (列席 otherwise).
+    pub on_roster: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,9 +46,12 @@ pub struct MeetingView {
     /// Due members with no attendance entry at all (未记考勤), by name.
     pub unmarked: usize,
     pub unmarked_names: String,
+    /// Members on the roster on the meeting's day, by status: the figures that count.
     pub present: usize,
     pub leave: usize,
     pub absent: usize,
+    /// Present but not on the roster that day (列席: a member who had left or not yet come).
+    pub sitting_in: usize,
     #[serde(skip)]
     pub attendance: Vec<AttendanceRow>,
     /// Who came, who was on leave (with the reason), who was absent (with a make-up day),
@@ -54,6 +59,7 @@ pub struct MeetingView {
     pub present_names: String,
     pub leave_names: String,
     pub absent_names: String,
+    pub sitting_in_names: String,
     pub quorum: Option<QuorumView>,
     /// Its kind needs a quorum that cannot be counted (a committee meeting where the roster
     /// marks nobody on the committee).
@@ -82,18 +88,24 @@ impl MeetingView {
             .map(|member| doc.member(member).map_or_else(|| member.to_string(), |p| p.name.to_string()))
             .collect();
         let q = requirement.and_then(|r| quorum(doc, m, r.quorum));
-        let count = |s: AttendanceStatus| m.attendance.values().filter(|a| a.status == s).count();
-        let attendance = m
+        let attendance: Vec<AttendanceRow> = m
             .attendance
             .iter()
-            .map(|(member, a)| AttendanceRow {
-                name: doc.member(member).map_or_else(|| member.to_string(), |p| p.name.to_string()),
-                status: a.status,
-                reason: text(a.reason.as_ref()),
-                approved_by: text(a.approved_by.as_ref()),
-                makeup_on: text(a.makeup_on.as_ref()),
+            .map(|(member, a)| {
+                let person = doc.member(member);
+                AttendanceRow {
+                    name: person.map_or_else(|| member.to_string(), |p| p.name.to_string()),
+                    status: a.status,
+                    reason: text(a.reason.as_ref()),
+                    approved_by: text(a.approved_by.as_ref()),
+                    makeup_on: text(a.makeup_on.as_ref()),
+                    on_roster: person.is_some_and(|p| p.active_on(m.held_on)),
+                }
             })
             .collect();
+        let count = |s: AttendanceStatus, on_roster: bool| {
+            attendance.iter().filter(|a| a.status == s && a.on_roster == on_roster).count()
+        };
         let arrival = data.arrivals.meetings.get(id.as_str());
         let mut view = MeetingView {
             id: id.to_string(),
@@ -110,9 +122,10 @@ impl MeetingView {
             due,
             unmarked: unmarked.len(),
             unmarked_names: unmarked.join("、"),
-            present: count(AttendanceStatus::Present),
-            leave: count(AttendanceStatus::Leave),
-            absent: count(AttendanceStatus::Absent),
+            present: count(AttendanceStatus::Present, true),
+            leave: count(AttendanceStatus::Leave, true),
+            absent: count(AttendanceStatus::Absent, true),
+            sitting_in: count(AttendanceStatus::Present, false),
             attendance,
             quorum: q.map(|q| QuorumView { present: q.present, due: q.due, met: q.met() }),
             quorum_unknown: q.is_none() && requirement.is_some_and(|r| r.quorum != zhibu_schema::Quorum::None),
@@ -124,26 +137,37 @@ impl MeetingView {
             present_names: String::new(),
             leave_names: String::new(),
             absent_names: String::new(),
+            sitting_in_names: String::new(),
         };
-        view.present_names = view.names(AttendanceStatus::Present);
-        view.leave_names = view.names(AttendanceStatus::Leave);
-        view.absent_names = view.names(AttendanceStatus::Absent);
+        view.present_names = view.names(AttendanceStatus::Present, Some(true));
+        view.leave_names = view.names(AttendanceStatus::Leave, None);
+        view.absent_names = view.names(AttendanceStatus::Absent, None);
+        view.sitting_in_names = view.names(AttendanceStatus::Present, Some(false));
         view
     }
 
-    /// Names of the members with an attendance status, joined for one line.
-    fn names(&self, status: AttendanceStatus) -> String {
+    /// Names of the members with an attendance status (on the roster that day or not, if
+    /// `on_roster` says), joined for one line. A leave or absence of a member not on the roster
+    /// that day is still shown, as recorded, and said not to count.
+    fn names(&self, status: AttendanceStatus, on_roster: Option<bool>) -> String {
         let names: Vec<String> = self
             .attendance
             .iter()
-            .filter(|a| a.status == status)
-            .map(|a| match (&a.reason, &a.makeup_on) {
-                (Some(r), _) => match &a.approved_by {
-                    Some(by) => format!("{}（{r}，{by} 批准）", a.name),
-                    None => format!("{}（{r}）", a.name),
-                },
-                (None, Some(d)) => format!("{}（{d} 补课）", a.name),
-                (None, None) => a.name.clone(),
+            .filter(|a| a.status == status && on_roster.is_none_or(|on| a.on_roster == on))
+            .map(|a| {
+                let name = match (&a.reason, &a.makeup_on) {
+                    (Some(r), _) => match &a.approved_by {
+                        Some(by) => format!("{}（{r}，{by} 批准）", a.name),
+                        None => format!("{}（{r}）", a.name),
+                    },
+                    (None, Some(d)) => format!("{}（{d} 补课）", a.name),
+                    (None, None) => a.name.clone(),
+                };
+                if a.on_roster || status == AttendanceStatus::Present {
+                    name
+                } else {
+                    format!("{name}（当日不在名册，不计）")
+                }
             })
             .collect();
         names.join("、")
