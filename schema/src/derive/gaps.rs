@@ -1,6 +1,6 @@
 //! The gaps of a micro-power case, derived from its steps and notice against its item: steps
 //! missing or done out of order, a notice missing or shorter than required, a case open past
-//! the township's deadline. Voided cases have no gaps; they do not count.
+//! the township's deadline or closed after it. Voided cases have no gaps; they do not count.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,9 @@ pub enum CaseGap {
     },
     /// Still open this many days after it was opened, past the deadline.
     Overdue { days_open: i64, deadline: u32 },
+    /// Closed, but this many days after it was opened, past the deadline: closing it late does
+    /// not take back that it ran over.
+    ClosedLate { days_open: i64, deadline: u32 },
     /// A step taken at a meeting (党员大会审议) has no valid meeting of its kind: none named and
     /// none held that day, or the one named is voided, of another kind or short of its quorum.
     StepMeeting {
@@ -79,6 +82,9 @@ impl CaseGap {
                 format!("「{}」只公示了 {days} 天，应不少于 {required} 天", step_name(step))
             }
             CaseGap::Overdue { days_open, deadline } => format!("已办理 {days_open} 天仍未办结（期限 {deadline} 天）"),
+            CaseGap::ClosedLate { days_open, deadline } => {
+                format!("办理 {days_open} 天才办结，超过期限（{deadline} 天）")
+            }
             CaseGap::StepMeeting { step, kind, problem, .. } => {
                 let (step, kind) = (step_name(step), kind.label());
                 match problem {
@@ -133,7 +139,12 @@ pub fn case_gaps(case: &Case, doc: &VillageYear, catalog: &Catalog, as_of: Date)
     match item.notice {
         NoticeRule::None => {}
         _ if notices.is_empty() && !monthly_done => {
-            if closed || all_done {
+            // A notice step not done is a missing step already, said once: the notice is
+            // missing as such only where a notice step was done without its days, or the
+            // item's notice is no step of its own.
+            let said =
+                item.notice_steps().next().is_some() && !item.notice_steps().any(|d| case.steps.contains_key(&d.code));
+            if (closed || all_done) && !said {
                 gaps.push(CaseGap::NoticeMissing { step: None });
             }
         }
@@ -158,9 +169,20 @@ pub fn case_gaps(case: &Case, doc: &VillageYear, catalog: &Catalog, as_of: Date)
             gaps.extend(step_meeting(doc, catalog, &def.code, kind, step));
         }
     }
-    let days_open = case.opened_on.days_until(as_of);
-    if !closed && days_open > i64::from(catalog.case_deadline_days) {
-        gaps.push(CaseGap::Overdue { days_open, deadline: catalog.case_deadline_days });
+    let deadline = catalog.case_deadline_days;
+    match case.closed_on {
+        None => {
+            let days_open = case.opened_on.days_until(as_of);
+            if days_open > i64::from(deadline) {
+                gaps.push(CaseGap::Overdue { days_open, deadline });
+            }
+        }
+        Some(closed_on) => {
+            let days_open = case.opened_on.days_until(closed_on);
+            if days_open > i64::from(deadline) {
+                gaps.push(CaseGap::ClosedLate { days_open, deadline });
+            }
+        }
     }
     gaps
 }

@@ -460,8 +460,40 @@ fn a_case_open_past_the_deadline_is_overdue_and_voided_cases_have_no_gaps() {
     let g = gaps(&c, "2026-06-01");
     assert_eq!(g, [CaseGap::Overdue { days_open: 120, deadline: 90 }]);
     assert_eq!(g[0].describe(&catalog(), &c.item), "已办理 120 天仍未办结（期限 90 天）");
+    // Closed at last, or closed with a day back before the deadline typed after it: the days
+    // it took are what count, not the day it is read.
+    for s in ["notice", "report_to_township"] {
+        c.steps.insert(code(s), Step::new(d("2026-05-20"), account("cadre1"), None));
+    }
+    c.closed_on = Some(d("2026-05-25"));
+    let g = gaps(&c, "2026-06-01");
+    assert_eq!(g, [CaseGap::ClosedLate { days_open: 113, deadline: 90 }]);
+    assert_eq!(g[0].describe(&catalog(), &c.item), "办理 113 天才办结，超过期限（90 天）");
+    c.closed_on = Some(d("2026-04-01"));
+    assert_eq!(gaps(&c, "2026-06-01"), vec![], "closed within its 90 days");
     c.voided = Some(Voided { reason: prose("申请人撤回"), by: account("cadre1") });
     assert_eq!(gaps(&c, "2026-06-01"), vec![]);
+}
+
+#[test]
+fn a_missing_notice_step_is_said_once() {
+    // 四议两公开 closed with neither notice done: two missing steps, not a third gap for the
+    // notice they are.
+    let mut m = Case::new(code("major_decision"), line("修建村道"), d("2026-02-01"));
+    for (s, day) in [("proposal", "2026-02-02"), ("consultation", "2026-02-03"), ("assembly_review", "2026-02-05")] {
+        m.steps.insert(code(s), Step::new(d(day), account("cadre1"), None));
+    }
+    m.steps.insert(code("villager_resolution"), Step::new(d("2026-02-06"), account("cadre1"), None));
+    m.closed_on = Some(d("2026-02-10"));
+    let g: Vec<CaseGap> =
+        gaps(&m, "2026-02-10").into_iter().filter(|g| !matches!(g, CaseGap::StepMeeting { .. })).collect();
+    assert_eq!(
+        g,
+        [
+            CaseGap::MissingStep { step: code("resolution_notice") },
+            CaseGap::MissingStep { step: code("result_notice") }
+        ]
+    );
 }
 
 #[test]

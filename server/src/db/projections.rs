@@ -382,8 +382,9 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// can fill, or a figure is computed otherwise (2: `p_meetings.unmarked` and `edited_at`, and
 /// committee meetings owed by a branch of seven full members whose roster marks no committee,
 /// notice steps, and steps taken at a meeting; 3: attendance at a meeting held while a member
-/// was not on the roster counts no points).
-const ROWS_FORMAT: u32 = 3;
+/// was not on the roster counts no points; 4: a case closed after its deadline keeps a gap, and a
+/// notice step missing is not also a notice missing).
+const ROWS_FORMAT: u32 = 4;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case
 /// steps: the basis of late entries.
