@@ -127,6 +127,41 @@ async fn b_then_a(backend: Backend) {
 backends!(two_cadres_offline_sync_a_first, a_then_b);
 backends!(two_cadres_offline_sync_b_first, b_then_a);
 
+/// A case step one cadre recorded is recorded again by another (a corrected day): the step is
+/// made anew in the second cadre's name, keeping the first one's note, and the server stores it.
+/// Writing into another's entry is refused, so the phone never does.
+async fn step_again(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let a = Cadre::login(&app, "cadre1").await;
+    let b = Cadre::login(&app, "cadre2").await;
+    let day = |n| app.year.first_day().add_days(n).expect("day");
+    let case = zhibu_client::NewCase {
+        item: Code::parse("homestead").expect("item"),
+        title: Line::parse("李家宅基地申请").expect("title"),
+        opened_on: day(30),
+        applicant: None,
+    };
+    let id = a.phone.open_case(&case).expect("opened");
+    let step = Code::parse("application").expect("step");
+    a.phone.complete_step(&id, &step, day(30), Some(&Prose::parse("申请书已收").expect("note"))).expect("a's step");
+    a.synced().await;
+    b.synced().await;
+    b.phone.complete_step(&id, &step, day(31), None).expect("b records it again");
+    b.synced().await;
+    a.synced().await;
+    let server = app.records("v1").await;
+    let recorded = &server.cases[&id].steps[&step];
+    assert_eq!(recorded.by.as_str(), "cadre2");
+    assert_eq!(recorded.done_on, day(31));
+    assert_eq!(recorded.note.as_ref().map(ToString::to_string).as_deref(), Some("申请书已收"));
+    assert_eq!(a.phone.records(app.year).expect("records"), server);
+    // And back: the first cadre's own correction is again a step made anew, in their name.
+    a.phone.complete_step(&id, &step, day(32), None).expect("a again");
+    a.synced().await;
+    assert_eq!(app.records("v1").await.cases[&id].steps[&step].by.as_str(), "cadre1");
+}
+backends!(a_step_another_cadre_recorded_is_recorded_again_in_ones_own_name, step_again);
+
 /// The township narrows a rule after the phone cached the catalog: the server refuses (422),
 /// the phone keeps every edit and says which record broke which rule; rebuild keeps what still
 /// passes and drops the rest.

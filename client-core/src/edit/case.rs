@@ -1,8 +1,10 @@
 //! Micro-power case edits: open a case for a catalog item, complete a step, record the public
 //! notice, close with an outcome, void.
 
-use zhibu_schema::mapping::{put_at, put_record_id};
-use zhibu_schema::{Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Violation, Voided};
+use automerge::ReadDoc;
+use automerge::transaction::Transaction;
+use zhibu_schema::mapping::{WriteError, put_at, put_record_id, replace_at, string_at};
+use zhibu_schema::{AccountId, Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Step, Violation, Voided};
 
 use super::{NewCase, key_for};
 use crate::error::{ClientError, EditRefusal};
@@ -51,13 +53,19 @@ impl Phone {
         note: Option<&Prose>,
     ) -> Result<(), ClientError> {
         let message = format!("完成步骤：{}：{}", self.case_title(key, case), self.step_name(key, case, step));
+        let earlier = self.recorded_step(key, case, step)?;
         self.commit(key, message, |tx, by| {
             let mut fields = serde_json::json!({"done_on": done_on, "by": by, "meeting": meeting});
             if let Some(note) = note {
                 fields["note"] = serde_json::json!(note);
             }
-            put_at(tx, &["cases", case.as_str(), "steps", step.as_str()], &fields)
+            write_step(tx, case, step, by, earlier.as_ref(), fields)
         })
+    }
+
+    /// The step as recorded now, if it is.
+    fn recorded_step(&self, key: &DocKey, case: &RecordId, step: &Code) -> Result<Option<Step>, ClientError> {
+        self.with(|inner| Ok(inner.records(key)?.cases.get(case).and_then(|c| c.steps.get(step)).cloned()))
     }
 
     /// Records that a step was taken at a meeting (党员大会审议 at the branch assembly that
@@ -182,13 +190,14 @@ impl Phone {
                 let message =
                     format!("记录公示：{title}：{} {} 至 {}", self.step_name(&key, case, code), notice.from, notice.to);
                 let legacy = record.as_ref().is_some_and(|c| c.notice.is_some());
+                let earlier = record.as_ref().and_then(|c| c.steps.get(code)).cloned();
                 self.commit(&key, message, |tx, by| {
                     // Merged into the step: a note written with it before stays.
                     let mut fields = serde_json::json!({"done_on": notice.from, "by": by, "until": notice.to});
                     if let Some(place) = &notice.place {
                         fields["place"] = serde_json::json!(place);
                     }
-                    put_at(tx, &["cases", case.as_str(), "steps", code.as_str()], &fields)?;
+                    write_step(tx, case, code, by, earlier.as_ref(), fields)?;
                     // A notice recorded on the case before steps had their days is this one,
                     // corrected: it would otherwise keep being measured.
                     if legacy {
@@ -236,6 +245,41 @@ impl Phone {
 }
 
 /// A case edit refused before anything is written.
+/// Writes a step's `fields`: merged into the step recorded before when this cadre recorded it
+/// (a note written then stays), or else as the step made anew under this cadre's name, with what
+/// the earlier one said and `fields` does not (its note, its notice's days): an entry is its
+/// maker's, and the server refuses another account's writes into it.
+fn write_step(
+    tx: &mut Transaction<'_>,
+    case: &RecordId,
+    step: &Code,
+    by: &AccountId,
+    earlier: Option<&Step>,
+    fields: serde_json::Value,
+) -> Result<(), WriteError> {
+    let path = ["cases", case.as_str(), "steps", step.as_str()];
+    // Whose the step is in the document as it is now (a sync may have come in since `earlier`
+    // was read).
+    let mut obj = Some(automerge::ROOT);
+    for key in path {
+        obj = obj.and_then(|o| match tx.get(&o, key) {
+            Ok(Some((automerge::Value::Object(automerge::ObjType::Map), id))) => Some(id),
+            _ => None,
+        });
+    }
+    let maker = obj.and_then(|o| string_at(&*tx, &o, "by"));
+    match earlier.filter(|_| maker.as_ref().is_some_and(|m| m != by.as_str())) {
+        Some(earlier) => {
+            let mut all = serde_json::to_value(earlier)?;
+            if let (Some(all), serde_json::Value::Object(fields)) = (all.as_object_mut(), fields) {
+                all.extend(fields);
+            }
+            replace_at(tx, &path, &all)
+        }
+        None => put_at(tx, &path, &fields),
+    }
+}
+
 fn refused(case: &RecordId, field: String, rule: Rule, message: String) -> ClientError {
     ClientError::Refused(EditRefusal {
         violations: vec![Violation::new(Collection::Cases, case.as_str(), field, rule, message)],

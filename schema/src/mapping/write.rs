@@ -65,6 +65,28 @@ pub fn put_at<T: Serialize + ?Sized>(tx: &mut impl Transactable, path: &[&str], 
     put_json(tx, &obj, last, &serde_json::to_value(value)?)
 }
 
+/// Writes a map at a path of map keys from the root as a map made anew, in place of what was
+/// there: its old fields go, and a concurrent edit of the old map stays in the old map. For an
+/// entry another account made (a case step recorded again by another cadre), which no one but
+/// its maker may write into.
+pub fn replace_at<T: Serialize + ?Sized>(
+    tx: &mut impl Transactable,
+    path: &[&str],
+    value: &T,
+) -> Result<(), WriteError> {
+    let (last, parents) = path.split_last().ok_or(WriteError::Unsupported("empty path"))?;
+    let mut obj = ROOT;
+    for key in parents {
+        obj = ensure_map(tx, &obj, key)?;
+    }
+    let Json::Object(fields) = serde_json::to_value(value)? else { return Err(WriteError::Unsupported("not a map")) };
+    let map = tx.put_object(&obj, *last, ObjType::Map)?;
+    for (k, v) in &fields {
+        put_json(tx, &map, k, v)?;
+    }
+    Ok(())
+}
+
 /// Writes a whole record (member, meeting, point entry or case) under its id.
 pub fn put_record<T: Serialize>(
     tx: &mut impl Transactable,

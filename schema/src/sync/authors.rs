@@ -47,9 +47,14 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String, usize)>> = HashMap::new();
     let mut deps: Vec<Vec<ChangeHash>> = Vec::new();
-    // Entries a change re-makes under its own account's `by`: what it writes beside that `by` is
-    // its own, whichever `by` a concurrent change of another account makes the map show.
-    let mut remade: HashSet<(ObjectId, &'a str)> = HashSet::new();
+    // Entries made before whose `by` a change writes with its own account's name, with the
+    // change's index: only an entry that was already the account's may be (an entry's maker
+    // never changes, or one cadre could take another's deduction over and move it).
+    let mut signed: Vec<(ObjectId, &'a str, usize)> = Vec::new();
+    // What a change writes over at a key of a map made before (the operations its write
+    // supersedes), with the change's index and whether it makes a map there: an entry of
+    // another account's may not be replaced or deleted, save a case step made anew.
+    let mut superseded: Vec<(ObjectId, String, OpId, &'a str, bool)> = Vec::new();
     // The collections' maps, named as operations name them, and the records the changes make
     // in them: the collection, its map, the key and the record's map.
     let collections: Vec<(ObjectId, ObjId, Collection)> =
@@ -79,12 +84,21 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 out.insert(Violation::new(Collection::Document, "", short(key), Rule::Header, message));
                 continue;
             }
+            if let Key::Map(key) = &op.key
+                && !fresh.contains(&op.obj)
+            {
+                if key == BY && matches!(op.action, OpType::Put(_) | OpType::Make(_)) {
+                    signed.push((op.obj.clone(), account, index));
+                } else {
+                    let makes_map = op.action == OpType::Make(ObjType::Map);
+                    superseded.extend(
+                        op.pred.iter().map(|pred| (op.obj.clone(), key.to_string(), pred.clone(), account, makes_map)),
+                    );
+                }
+            }
             match (&op.key, &op.action) {
                 (Key::Map(key), OpType::Put(ScalarValue::Str(name))) if key == BY && name != account => {
                     out.insert(located(next, &object(&op.obj), claimed(account, name)));
-                }
-                (Key::Map(key), OpType::Put(ScalarValue::Str(_))) if key == BY => {
-                    remade.insert((op.obj.clone(), account));
                 }
                 (Key::Map(key), OpType::Make(kind)) => {
                     if key == BY && *kind == ObjType::Text {
@@ -163,7 +177,6 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             key != "voided"
                 && key != BY
                 && owner.as_deref() != Some(account)
-                && !remade.contains(&(obj.clone(), *account))
                 && !*owned
                     .entry((*account, *index))
                     .or_insert_with(|| owned_when_made(next, &id, account, &deps[*index]))
@@ -173,6 +186,47 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 break;
             }
             out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
+        }
+    }
+    // An entry's `by` written again: the entry must have been the writer's where the change was
+    // made (or have had no maker yet).
+    for (obj, account, index) in signed {
+        if out.len() >= MOST {
+            break;
+        }
+        let Ok(id) = next.import_obj(&object(&obj)) else {
+            out.insert(unknown(&object(&obj)));
+            continue;
+        };
+        let makers = makers_at(next, &id, &deps[index]);
+        if !makers.is_empty() && !makers.iter().any(|m| m == account) {
+            out.insert(located_at(next, &id, BY, taken_over(&makers[0], account)));
+        }
+    }
+    // Another account's entry written over at its key: replaced by a map made anew (a case step
+    // recorded again is the new recorder's word; no other entry may be), or deleted.
+    let mut said: HashSet<(ObjectId, String)> = HashSet::new();
+    for (holder, key, pred, account, makes_map) in superseded {
+        if out.len() >= MOST {
+            break;
+        }
+        if said.contains(&(holder.clone(), key.clone())) {
+            continue;
+        }
+        let Ok(entry) = next.import_obj(&object(&ObjectId::Id(pred))) else { continue };
+        if next.object_type(&entry).ok() != Some(ObjType::Map) {
+            continue;
+        }
+        let Some(maker) = string_at(next, &entry, BY).filter(|m| m != account) else { continue };
+        let Ok(id) = next.import_obj(&object(&holder)) else { continue };
+        let in_steps = next
+            .parents(&id)
+            .ok()
+            .and_then(|mut p| p.next())
+            .is_some_and(|p| matches!(&p.prop, Prop::Map(k) if k == "steps"));
+        if !(makes_map && in_steps) {
+            out.insert(located_at(next, &id, &key, replaced(&maker, account)));
+            said.insert((holder, key));
         }
     }
     for (text, accounts) in edited {
@@ -195,6 +249,15 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 Prop::Seq(i) => i.to_string(),
             };
             if depth == 0 && key == BY {
+                // Edited in place into the writer's name: the entry must have been theirs (into
+                // another name, it is the name rule's, below).
+                let name = next.text(&id).unwrap_or_default();
+                for (account, index) in accounts.iter().filter(|(account, _)| *account == name) {
+                    let makers = makers_at(next, &parent.obj, &deps[*index]);
+                    if !makers.is_empty() && !makers.iter().any(|m| m == account) {
+                        out.insert(located_at(next, &parent.obj, BY, taken_over(&makers[0], account)));
+                    }
+                }
                 made.entry(text).or_default().extend(accounts.into_iter().map(|(account, _)| account));
                 break;
             }
@@ -236,12 +299,34 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
 /// in conflict there counts for each of its sides. Looked up only for a write the merged
 /// document does not show as the writer's (reading at past heads walks the change graph).
 fn owned_when_made(next: &Automerge, id: &ObjId, account: &str, deps: &[ChangeHash]) -> bool {
-    let Ok(values) = next.get_all_at(id, BY, deps) else { return false };
-    values.into_iter().any(|value| match value {
-        (automerge::Value::Scalar(s), _) => matches!(s.as_ref(), ScalarValue::Str(name) if name.as_str() == account),
-        (automerge::Value::Object(ObjType::Text), text) => next.text_at(&text, deps).is_ok_and(|t| t == account),
-        _ => false,
-    })
+    makers_at(next, id, deps).iter().any(|m| m == account)
+}
+
+/// The names the `by` of the map `id` held at `deps` (more than one where it was in conflict;
+/// none where the map had no `by` or did not exist yet).
+fn makers_at(next: &Automerge, id: &ObjId, deps: &[ChangeHash]) -> Vec<String> {
+    let Ok(values) = next.get_all_at(id, BY, deps) else { return Vec::new() };
+    values
+        .into_iter()
+        .filter_map(|value| match value {
+            (automerge::Value::Scalar(s), _) => match s.as_ref() {
+                ScalarValue::Str(name) => Some(name.to_string()),
+                _ => None,
+            },
+            (automerge::Value::Object(ObjType::Text), text) => next.text_at(&text, deps).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Why `account` may not put its name on an entry of `maker`'s.
+fn taken_over(maker: &str, account: &str) -> String {
+    format!("这条记录由 {} 记录，账号 {account} 不能改为自己记录的；要更正请作废后重新录入", short(maker))
+}
+
+/// Why `account` may not replace or delete an entry of `maker`'s.
+fn replaced(maker: &str, account: &str) -> String {
+    format!("这条记录由 {} 记录，账号 {account} 不能替换或删除它；要更正请作废后重新录入", short(maker))
 }
 
 /// Why `account` may not change what an entry of `owner`'s says.

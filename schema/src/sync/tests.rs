@@ -523,35 +523,91 @@ fn put(doc: &mut Automerge, path: &[&str], value: serde_json::Value) {
     doc.transact::<_, _, WriteError>(|tx| mapping::put_at(tx, path, &value)).expect("edit");
 }
 
+/// Writes `value` at `path` in `doc` as a map made anew, as a phone records again a step
+/// another cadre recorded.
+fn replace(doc: &mut Automerge, path: &[&str], value: serde_json::Value) {
+    doc.transact::<_, _, WriteError>(|tx| mapping::replace_at(tx, path, &value)).expect("edit");
+}
+
 #[test]
-fn two_cadres_remaking_one_entry_at_once_are_both_kept() {
+fn two_cadres_recording_again_one_step_at_once_are_both_kept() {
     let mut server = Server::new();
     let mut p = phone("phone-1");
-    award(&mut p, 100, "volunteer", 3);
+    let case = rid(4).to_string();
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
-    let entry = rid(100).to_string();
-    // Two other cadres, offline, each re-make it under their own name: whichever `by` the
-    // merge shows, what each wrote beside its own `by` is its own.
+    put(&mut p, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-10", "by": "cadre1"}));
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    // Two other cadres, offline, each record the step again, made anew under their own name,
+    // while its maker adds a note to their own: all three are kept.
     let mut a = p.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
     let mut b = p.fork().with_actor(ActorId::from(b"phone-3".as_slice()));
-    put(&mut a, &["points", &entry], serde_json::json!({"by": "cadre2", "note": "二号补记"}));
-    put(&mut b, &["points", &entry], serde_json::json!({"by": "cadre3", "note": "三号补记"}));
-    // The second to arrive loses the conflict of the two `by`s (the greater actor wins).
+    replace(&mut a, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-11", "by": "cadre2"}));
+    replace(&mut b, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-12", "by": "cadre3"}));
+    put(&mut p, &["cases", &case, "steps", "notice", "note"], serde_json::json!("张贴于村务公开栏"));
     sync_until_quiet(&mut server, "cadre3", &mut b).expect("the first is stored");
     sync_until_quiet(&mut server, "cadre2", &mut a).expect("the second is stored too");
-    // Writing into another's entry without re-making it stays refused.
-    let mut c = p.fork().with_actor(ActorId::from(b"phone-4".as_slice()));
-    put(&mut c, &["points", &entry, "note"], serde_json::json!("改别人的"));
-    let fields = refused_fields(sync_until_quiet(&mut server, "cadre4", &mut c));
-    assert_eq!(fields, [(entry, "note".to_owned(), Rule::WrongAuthor)]);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("the maker's note into their own step is stored");
+    let shown = mapping::read(&server.doc).expect("reads").doc.cases[&rid(4)].steps[&code("notice")].clone();
+    assert!([account("cadre2"), account("cadre3")].contains(&shown.by), "{shown:?}");
+    // Deleting another's step is not recording it again.
+    let mut c = phone("phone-4");
+    sync_until_quiet(&mut server, "cadre1", &mut c).expect("sync");
+    delete_at(&mut c, &["cases", &case, "steps"], "notice");
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut c));
+    assert_eq!(fields, [(case, "steps.notice".to_owned(), Rule::WrongAuthor)]);
+}
+
+/// A cadre cannot take another's point entry over, by writing their own name into it or by
+/// making it anew under it: the township would read another's deduction, moved to another
+/// member, as theirs, and the maker's entry would be gone without a void. Nor may they replace
+/// another's void. The entry's maker still may, and anyone may void it.
+#[test]
+fn another_cadres_entry_cannot_be_taken_over() {
+    let mut server = Server::new();
+    let mut p = phone("phone-1");
+    award(&mut p, 100, "dues_late", -2);
+    let entry = rid(100).to_string();
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("sync");
+    let stored = server.doc.get_heads();
+    let q = p.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+
+    let mut signing = q.fork();
+    put(&mut signing, &["points", &entry, "by"], serde_json::json!("cadre2"));
+    put(&mut signing, &["points", &entry, "member_id"], serde_json::json!("v1-m02"));
+    let err = sync_until_quiet(&mut server, "cadre2", &mut signing).expect_err("refused");
+    assert!(err.to_string().contains("这条记录由 cadre1 记录，账号 cadre2 不能改为自己记录的"), "{err}");
+    assert_eq!(refused_fields(Err(err)), [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
+
+    let mut remaking = q.fork();
+    let mut other = serde_json::to_value(&mapping::read(&p).expect("reads").doc.points[&rid(100)]).expect("json");
+    other["by"] = serde_json::json!("cadre2");
+    other["member_id"] = serde_json::json!("v1-m02");
+    replace(&mut remaking, &["points", &entry], other);
+    let err = sync_until_quiet(&mut server, "cadre2", &mut remaking).expect_err("refused");
+    assert!(err.to_string().contains("不能替换或删除它"), "{err}");
+    assert_eq!(refused_fields(Err(err)), [(entry.clone(), "".to_owned(), Rule::WrongAuthor)]);
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
+
+    // Its maker may make it anew; anyone may void it, but no one replace another's void.
+    replace(
+        &mut p,
+        &["points", &entry],
+        serde_json::json!({"member_id": "v1-m01", "rule": "dues_late", "delta": -2, "on": "2026-05-01", "by": "cadre1"}),
+    );
+    put(&mut p, &["points", &entry, "voided"], serde_json::json!({"reason": "重复录入", "by": "cadre1"}));
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("the maker's");
+    let mut voiding = phone("phone-3");
+    sync_until_quiet(&mut server, "cadre2", &mut voiding).expect("sync");
+    replace(&mut voiding, &["points", &entry, "voided"], serde_json::json!({"reason": "另一个原因", "by": "cadre2"}));
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut voiding));
+    assert_eq!(fields, [(entry, "voided".to_owned(), Rule::WrongAuthor)]);
 }
 
 /// A cadre edits their own entry offline (a field, or a text in place as a JavaScript client
-/// does) while another cadre, also offline, re-makes it under their own name: the entry was the
-/// first cadre's where their change was made, so their edit is theirs, though the merge shows
-/// the other `by`. A cadre it never belonged to is refused as before.
+/// does) while another cadre, also offline, takes it over: the takeover is refused, the edit
+/// kept. A cadre it never belonged to is refused as before.
 #[test]
-fn a_cadre_editing_their_own_entry_while_another_re_makes_it_is_kept() {
+fn a_cadre_editing_their_own_entry_while_another_takes_it_over_is_kept() {
     use automerge::ObjType;
     use automerge::transaction::Transactable;
     let mut server = Server::new();
@@ -576,13 +632,14 @@ fn a_cadre_editing_their_own_entry_while_another_re_makes_it_is_kept() {
         tx.splice_text(&note, 0, 3, "补充的")
     })
     .expect("edit");
-    sync_until_quiet(&mut server, "cadre2", &mut other).expect("the re-make is stored");
-    sync_until_quiet(&mut server, "cadre1", &mut p).expect("the owner's concurrent edit is stored too");
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut other));
+    assert_eq!(fields, [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
+    sync_until_quiet(&mut server, "cadre1", &mut p).expect("the owner's edit is stored");
     let shown = |key: &str| {
         let record = object_at(&server.doc, &["points", &entry]).expect("entry");
         mapping::string_at(&server.doc, &record, key)
     };
-    assert_eq!(shown("by").as_deref(), Some("cadre2"));
+    assert_eq!(shown("by").as_deref(), Some("cadre1"));
     assert_eq!(shown("note").as_deref(), Some("补充的说明"));
 
     // A third cadre, who saw the entry as cadre 1's, never owned it.
@@ -647,7 +704,7 @@ fn an_entry_names_the_account_whose_phone_made_it() {
     assert_eq!(server.doc.get_heads(), stored, "nothing in another's name was stored");
 
     // In its own name, all of it is stored; so is cadre 2's phone completing again a step cadre
-    // 1 completed (the step is now cadre 2's), and voiding cadre 1's entry.
+    // 1 completed (made anew: the step is now cadre 2's), and voiding cadre 1's entry.
     award(&mut p, 100, "volunteer", 2);
     put(&mut p, &["meetings", &meeting, "voided"], serde_json::json!({"reason": "录错", "by": "cadre1"}));
     put(&mut p, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-10", "by": "cadre1"}));
@@ -669,7 +726,7 @@ fn an_entry_names_the_account_whose_phone_made_it() {
         assert_eq!(fields, [(record, field.to_owned(), Rule::WrongAuthor)], "{path:?}");
     }
     assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
-    put(&mut q, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-11", "by": "cadre2"}));
+    replace(&mut q, &["cases", &case, "steps", "notice"], serde_json::json!({"done_on": "2026-02-11", "by": "cadre2"}));
     put(&mut q, &["points", &entry, "voided"], serde_json::json!({"reason": "重复录入", "by": "cadre2"}));
     sync_until_quiet(&mut server, "cadre2", &mut q).expect("its own step, and a void of its own");
     let read = mapping::read(&server.doc).expect("reads").doc;
@@ -713,8 +770,9 @@ fn a_name_written_as_text_cannot_be_edited_into_another() {
     let err = edit(&mut server, "cadre3").expect_err("into a third account's name: refused");
     assert!(err.to_string().contains("记录人只能是提交修改的账号 cadre2，不能写成 cadre3"), "{err}");
     assert_eq!(refused_fields(Err(err)), [(entry.clone(), "by".to_owned(), Rule::WrongAuthor)]);
-    edit(&mut server, "cadre2").expect("into its own name, as re-making the entry would");
-    assert_eq!(mapping::read(&server.doc).expect("reads").doc.points[&rid(100)].by, account("cadre2"));
+    let err = edit(&mut server, "cadre2").expect_err("into its own name: taking cadre 1's entry over, refused");
+    assert!(err.to_string().contains("这条记录由 cadre1 记录，账号 cadre2 不能改为自己记录的"), "{err}");
+    assert_eq!(mapping::read(&server.doc).expect("reads").doc.points[&rid(100)].by, account("cadre1"));
 }
 
 /// The object at a path of map keys from the root.
