@@ -91,6 +91,19 @@ async fn json_errors(mut response: Response) -> Response {
     out
 }
 
+/// An address no route has: a Chinese page for a browser that asked for one outside the API,
+/// API.md's JSON body for everyone else.
+async fn unknown_address(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let browser =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+    if browser && !uri.path().starts_with("/v1/") {
+        pages::PageError(AppError::not_found("没有这个页面，请从首页进入")).into_response()
+    } else {
+        let body = error::error_body("not_found", "没有这个地址");
+        (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+    }
+}
+
 /// The router with every resource and the protective layers.
 pub fn app(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
@@ -105,6 +118,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::report::router())
         .merge(openapi::router())
         .merge(pages::router())
+        .fallback(unknown_address)
         .with_state(state)
         // Reports, points and records read in a browser on a shared office computer must not
         // stay in its cache after logging out: nothing is stored unless it says so itself (the

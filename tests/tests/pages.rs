@@ -532,6 +532,21 @@ async fn sessions_headers_and_refusals_over_http() {
     let body = r.text().await.expect("body");
     assert!(body.contains("cadre1") && body.contains("peer-phone-a") && body.contains("新建"), "{body}");
 
+    // An address no page has: a Chinese page for the browser, JSON for a program and the API.
+    let lost = |path: &str, accept: &str| {
+        client().get(format!("{}{path}", app.url)).header("Cookie", &staff).header("Accept", accept).send()
+    };
+    let r = lost("/me/v1-m01", "text/html,application/xhtml+xml").await.expect("request");
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+    assert!(r.text().await.expect("body").contains("没有找到"));
+    for (path, accept) in [("/me/v1-m01", "application/json"), ("/v1/no-such-thing", "text/html")] {
+        let r = lost(path, accept).await.expect("request");
+        assert_eq!(r.status(), 404);
+        let body: serde_json::Value = r.json().await.expect("JSON");
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+
     // Another township's village, another member's page, the dashboard for a member: refused
     // with a Chinese page that shows nothing of the records.
     let r = get(&app, &staff, &format!("/villages/w1?year={y}")).await;

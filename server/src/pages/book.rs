@@ -109,7 +109,11 @@ fn row(m: &MeetingView) -> Vec<String> {
         },
         opt(&m.first_seen),
         opt(&m.edited_at),
-        m.voided.clone().unwrap_or_else(|| "有效".to_owned()),
+        match (&m.voided, &m.quorum) {
+            (Some(voided), _) => voided.clone(),
+            (None, Some(q)) if !q.met => "未达法定人数，不计入".to_owned(),
+            (None, _) => "有效".to_owned(),
+        },
     ]
 }
 
