@@ -55,6 +55,13 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
                 v(field, Rule::DateOrder, format!("{what} {d} 早于入党日期 {j}"));
             }
         }
+        if let Some(j) = m.joined_on.filter(|j| *j > year.last_day()) {
+            v(
+                "joined_on",
+                Rule::DateOutsideYear,
+                format!("入党日期 {j} 晚于本文档的年度 {year} 年：这一年里他还不是党员，不应在本年名册上"),
+            );
+        }
         if let Some(a) = m.arrived_on {
             if outside_year(a) {
                 v("arrived_on", Rule::DateOutsideYear, format!("转入日期 {a} 不在本文档的年度 {year} 年内"));
@@ -447,6 +454,17 @@ mod tests {
         let m = doc.members.get_mut(&mid("v1-m08")).expect("m");
         (m.status, m.joined_on, m.full_on) = (MemberStatus::Full, Some(d("2026-05-01")), Some(d("2026-04-01")));
         assert_eq!(one(&doc).message, "转正日期 2026-04-01 早于入党日期 2026-05-01");
+    }
+
+    #[test]
+    fn a_member_joining_after_the_year_is_not_on_its_roster() {
+        let mut doc = village();
+        doc.members.get_mut(&mid("v1-m01")).expect("m").joined_on = Some(d("2026-12-31"));
+        assert!(validate(&doc, &Catalog::default()).is_empty(), "joined on the year's last day");
+        doc.members.get_mut(&mid("v1-m01")).expect("m").joined_on = Some(d("2027-01-01"));
+        let v = one(&doc);
+        assert_eq!((v.field.as_str(), v.rule), ("joined_on", Rule::DateOutsideYear));
+        assert_eq!(v.message, "入党日期 2027-01-01 晚于本文档的年度 2026 年：这一年里他还不是党员，不应在本年名册上");
     }
 
     #[test]
