@@ -82,6 +82,12 @@ fn walk(
             }
         }
         let Ok(Some((shown_value, shown))) = doc.get(obj, key.as_str()) else { continue };
+        // A voided record no longer counts and can no longer be edited: nothing in it is left
+        // to decide. Its `by` fields still say whose phone wrote them.
+        if path.is_empty() && voided(doc, &shown) {
+            walk(doc, &shown, collection, &mut vec![key.clone()], &mut Vec::new(), by);
+            continue;
+        }
         path.push(key.clone());
         if all.len() > 1 {
             let values = all.into_iter().map(|(v, id)| (v.into_owned(), id)).collect();
@@ -98,6 +104,11 @@ fn walk(
         }
         path.pop();
     }
+}
+
+/// Whether the record `record` is voided (its `voided` is a map).
+fn voided(doc: &Automerge, record: &ObjId) -> bool {
+    matches!(doc.get(record, "voided"), Ok(Some((Value::Object(ObjType::Map), _))))
 }
 
 fn value_json(doc: &Automerge, value: &Value<'_>, id: &ExId) -> serde_json::Value {

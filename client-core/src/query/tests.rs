@@ -131,4 +131,17 @@ fn conflicts_show_both_values_and_who_wrote_them() {
     assert!(mine.get_all(automerge::ROOT, "members").unwrap().len() == 1);
     assert_eq!(conflicts.len(), 1, "{conflicts:#?}");
     assert_eq!(super::conflicts::count(&mine), 1);
+
+    // A conflict inside a record voided since is nothing left to decide: it can no longer be
+    // edited, and it no longer counts.
+    let entry = "0190b5d2-0000-7000-8000-000000000001";
+    let mut third = mine.fork().with_actor(ActorId::from(b"third-phone".as_slice()));
+    for (doc, note) in [(&mut mine, "甲"), (&mut third, "乙")] {
+        doc.transact::<_, _, mapping::WriteError>(|tx| mapping::put_at(tx, &["points", entry, "note"], note)).unwrap();
+    }
+    mine.merge(&mut third).unwrap();
+    assert_eq!(super::conflicts::count(&mine), 2);
+    let void = serde_json::json!({"reason": "录错", "by": "cadre1"});
+    mine.transact::<_, _, mapping::WriteError>(|tx| mapping::put_at(tx, &["points", entry, "voided"], &void)).unwrap();
+    assert_eq!(super::conflicts::count(&mine), 1, "the voided entry's conflict is left out");
 }
