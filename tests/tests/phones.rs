@@ -95,6 +95,10 @@ async fn two_cadres(backend: Backend, a_first: bool) {
         assert!(server.meetings.contains_key(id));
     }
     assert!(server.points.contains_key(&pa) && server.points.contains_key(&pb));
+    // The member's entry is one phone's or the other's, whole: never absent with the other
+    // phone's reason for a leave.
+    let shown = &server.meetings[&shared_id].attendance[&member(5)];
+    assert!(*shown == Attendance::absent() || *shown == leave, "{shown:?}");
     let docs = |p: &Phone| {
         p.document(&zhibu_client::DocKey { village: zhibu_schema::VillageId::parse("v1").expect("id"), year: app.year })
             .map(|d| d.get_heads())

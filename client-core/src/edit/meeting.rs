@@ -1,7 +1,7 @@
 //! Meeting edits: record a meeting with its attendance in one call; change one member's
 //! attendance or make-up date; void a meeting with a reason.
 
-use zhibu_schema::mapping::{put_at, put_record_id};
+use zhibu_schema::mapping::{put_at, put_record_id, replace_at};
 use zhibu_schema::{
     Attendance, AttendanceStatus, Collection, Date, Meeting, MemberId, Prose, RecordId, Rule, Violation, Voided,
 };
@@ -24,7 +24,10 @@ impl Phone {
     }
 
     /// Sets one member's attendance at a meeting (present; leave with reason and approver;
-    /// absent; with or without a make-up date), touching no other member's.
+    /// absent; with or without a make-up date), touching no other member's. The member's entry
+    /// is written whole, as one value: two phones that set it differently offline leave a
+    /// conflict of two whole entries, one shown, never a mix of their fields (a leave with the
+    /// other phone's make-up, present with a reason).
     pub fn set_attendance(
         &self,
         meeting: &RecordId,
@@ -38,7 +41,7 @@ impl Phone {
         }
         let message = format!("修改考勤：{} {}", self.member_label(&key, member), attendance.status.label());
         self.commit(&key, message, |tx, _| {
-            put_at(tx, &["meetings", meeting.as_str(), "attendance", member.as_str()], attendance)
+            replace_at(tx, &["meetings", meeting.as_str(), "attendance", member.as_str()], attendance)
         })
     }
 
@@ -74,18 +77,22 @@ impl Phone {
         if violations.is_empty() { Ok(()) } else { Err(ClientError::Refused(EditRefusal { violations })) }
     }
 
-    /// Records the day a member who missed a meeting made it up (补课), touching only that date.
+    /// Records the day a member who missed a meeting made it up (补课), changing nothing else of
+    /// their entry (written whole, as [`Phone::set_attendance`] writes it).
     pub fn record_makeup(&self, meeting: &RecordId, member: &MemberId, on: Date) -> Result<(), ClientError> {
         let key = self.locate_live(Collection::Meetings, meeting)?;
-        let path = ["meetings", meeting.as_str(), "attendance", member.as_str()];
-        if self.text(&key, &[&path[..], &["status"]].concat()).is_none() {
+        let entry = self.with(|inner| {
+            Ok(inner.records(&key)?.meetings.get(meeting).and_then(|m| m.attendance.get(member)).cloned())
+        })?;
+        let Some(entry) = entry else {
             return Err(ClientError::NoSuchRecord {
                 collection: Collection::Members,
                 id: format!("{member}（该会议的考勤中没有此人）"),
             });
-        }
+        };
         let message = format!("记录补课：{} {on}", self.member_label(&key, member));
-        self.commit(&key, message, |tx, _| put_at(tx, &[&path[..], &["makeup_on"]].concat(), &on))
+        let path = ["meetings", meeting.as_str(), "attendance", member.as_str()];
+        self.commit(&key, message, |tx, _| replace_at(tx, &path, &Attendance { makeup_on: Some(on), ..entry }))
     }
 
     /// Corrects a meeting's fields, writing only those `edit` gives, as one change. A date in
