@@ -166,6 +166,39 @@ async fn step_again(backend: Backend) {
 }
 backends!(a_step_another_cadre_recorded_is_recorded_again_in_ones_own_name, step_again);
 
+/// Two cadres offline each make a valid edit of one member (one sets the day they left, the
+/// other the day they came), and the two together break the rule that one comes before the
+/// other. The second phone's sync is stored with every other edit it holds, not refused for
+/// what it never saw, and both phones list the record to correct.
+async fn merged_problem(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let a = Cadre::login(&app, "cadre1").await;
+    let b = Cadre::login(&app, "cadre2").await;
+    a.synced().await;
+    b.synced().await;
+    let day = |n| app.year.first_day().add_days(n).expect("day");
+    a.phone.change_member(app.year, &member(9), &zhibu_client::MemberChange::Left(day(300))).expect("a: left");
+    b.phone.change_member(app.year, &member(9), &zhibu_client::MemberChange::Arrived(day(303))).expect("b: arrived");
+    let award = b.phone.award_points(&points(2, "volunteer", 3, &app)).expect("b awards");
+    a.synced().await;
+    b.synced().await;
+    a.synced().await;
+    assert!(app.records("v1").await.points.contains_key(&award), "b's other edit is stored");
+    for phone in [&a.phone, &b.phone] {
+        let problems = phone.problems(app.year).expect("problems");
+        assert!(
+            problems.iter().any(|p| p.record == "v1-m09" && p.rule == zhibu_schema::Rule::DateOrder),
+            "{problems:?}"
+        );
+    }
+    // Corrected on either phone, it is gone on both.
+    a.phone.change_member(app.year, &member(9), &zhibu_client::MemberChange::Left(day(310))).expect("corrected");
+    a.synced().await;
+    b.synced().await;
+    assert_eq!(b.phone.problems(app.year).expect("problems"), []);
+}
+backends!(a_rule_broken_where_two_phones_edits_meet_is_stored_and_shown_to_correct, merged_problem);
+
 /// The township narrows a rule after the phone cached the catalog: the server refuses (422),
 /// the phone keeps every edit and says which record broke which rule; rebuild keeps what still
 /// passes and drops the rest.

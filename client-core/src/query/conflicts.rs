@@ -188,4 +188,21 @@ impl Phone {
             Ok(inner.docs.get(&key).map(|d| conflicts_of(&key, &d.replica.doc)).unwrap_or_default())
         })
     }
+
+    /// The rules `year`'s records break as they stand: most often made where two phones'
+    /// edits met (one set a member's leaving day, the other their arrival), which the server
+    /// stores rather than refuse the phone that never saw the other edit; also a rule the
+    /// township's catalog tightened since.
+    pub fn problems(&self, year: Year) -> Result<Vec<zhibu_schema::Violation>, ClientError> {
+        self.with(|inner| {
+            let key = DocKey::new(inner.village()?, year);
+            inner.undamaged(&key)?;
+            let catalog = inner.catalog.catalog.clone();
+            Ok(inner
+                .docs
+                .get_mut(&key)
+                .map(|d| d.replica.violations(&catalog).into_iter().collect())
+                .unwrap_or_default())
+        })
+    }
 }

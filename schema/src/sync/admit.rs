@@ -13,7 +13,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 use super::authors::forged;
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
-use crate::{Catalog, VillageId, Violation, Year, check_read, erased};
+use crate::{Catalog, Rule, VillageId, Violation, Year, check_read, erased};
 
 /// Who an actor id belongs to, as the server's bindings say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,12 +238,48 @@ pub(crate) fn validated(
             Err(e) => BTreeSet::from([unreadable(e)]),
         };
         let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
+        let new = of_the_pushers(&next, &changes, new, gate);
         if !new.is_empty() {
             return Err(Refusal::Invalid(new));
         }
     }
     let read = Arc::new(read.map_err(|e| Refusal::Undecodable(e.to_string()))?);
     Ok(Accepted { doc: next, changes, bind, read, touched })
+}
+
+/// Of the rules `new` says the changes broke, those the changes broke themselves: a rule of the
+/// records broken only where they meet edits made elsewhere at the same time, which the pushing
+/// phone never saw (one phone marks a member present while the other records their make-up;
+/// one phone sets a member's leaving day and the other their arrival), is the merge's. Refusing
+/// it would hold up every later edit of that phone, which cannot correct what it never saw; the
+/// record is stored as the merge made it, and shown to the cadres to correct (`zhibu
+/// conflicts`). What is written, by whom and over what (names, deletions, voids, records made
+/// twice, the header) is always the changes' own. Looked at only when there is something to
+/// refuse: the document as the phones had it, their changes on their dependencies, is read again
+/// whole.
+fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gate: &Gate<'_>) -> Vec<Violation> {
+    let written = |v: &Violation| {
+        matches!(
+            v.rule,
+            Rule::Header
+                | Rule::BadId
+                | Rule::Deleted
+                | Rule::Unvoided
+                | Rule::WrongAuthor
+                | Rule::Duplicate
+                | Rule::Other
+        )
+    };
+    if changes.is_empty() || new.iter().all(written) {
+        return new;
+    }
+    let depended: HashSet<ChangeHash> = changes.iter().flat_map(|c| c.deps().iter().copied()).collect();
+    let heads: Vec<ChangeHash> = changes.iter().map(Change::hash).filter(|h| !depended.contains(h)).collect();
+    let Ok(own) = next.fork_at(&heads) else { return new };
+    let Ok(own) = mapping::read(&own) else { return new };
+    let place = |v: &Violation| (v.collection, v.record.clone(), v.field.clone(), v.rule);
+    let theirs: HashSet<_> = check_read(&own, gate.village, gate.year, gate.catalog).iter().map(place).collect();
+    new.into_iter().filter(|v| written(v) || theirs.contains(&place(v))).collect()
 }
 
 /// The changes of `incoming` that `base` lacks, each once, in an order where every change

@@ -648,6 +648,41 @@ fn a_cadre_editing_their_own_entry_while_another_takes_it_over_is_kept() {
     assert_eq!(fields, [(entry, "delta".to_owned(), Rule::WrongAuthor)]);
 }
 
+/// Two phones, offline, each make a valid edit, and the two together break a rule of the
+/// records: the second phone to push never saw the first's edit and cannot correct it, so its
+/// push is stored, not refused with every other edit it holds. What a phone breaks itself is
+/// refused as before.
+#[test]
+fn a_rule_broken_only_where_two_phones_edits_meet_is_not_the_second_phones_doing() {
+    let mut server = Server::new();
+    let mut a = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("sync");
+    let mut b = a.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    let meeting = rid(1).to_string();
+    // A: the member left on 27 November, and was present after all; B: the member came on
+    // 30 November, and made the meeting up (field by field, as a JavaScript client writes).
+    put(&mut a, &["members", "v1-m05", "left_on"], serde_json::json!("2026-11-27"));
+    put(&mut a, &["meetings", &meeting, "attendance", "v1-m11", "status"], serde_json::json!("present"));
+    put(&mut b, &["members", "v1-m05", "arrived_on"], serde_json::json!("2026-11-30"));
+    put(&mut b, &["meetings", &meeting, "attendance", "v1-m11", "makeup_on"], serde_json::json!("2026-03-20"));
+    award_by(&mut b, 100, "volunteer", 2, "cadre2");
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("the first is stored");
+    sync_until_quiet(&mut server, "cadre2", &mut b).expect("the second is stored too, with its other edits");
+    let rules: Vec<Rule> = crate::validate(&mapping::read(&server.doc).expect("reads").doc, &Catalog::default())
+        .iter()
+        .map(|v| v.rule)
+        .collect();
+    assert!(rules.contains(&Rule::DateOrder) && rules.contains(&Rule::MakeupWhilePresent), "{rules:?}");
+    assert!(mapping::read(&server.doc).expect("reads").doc.points.contains_key(&rid(100)));
+
+    // A phone that breaks a rule itself is refused as before.
+    let mut c = phone("phone-3");
+    sync_until_quiet(&mut server, "cadre1", &mut c).expect("sync");
+    put(&mut c, &["members", "v1-m06", "left_on"], serde_json::json!("1970-01-01"));
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre1", &mut c));
+    assert!(rules.iter().all(|(record, _)| record == "v1-m06") && !rules.is_empty(), "{rules:?}");
+}
+
 #[test]
 fn a_member_made_again_where_another_was_made_meanwhile_is_refused() {
     let mut server = Server::new();

@@ -164,44 +164,59 @@ pub fn compliance(
 
 pub fn conflicts(ctx: &Ctx) -> anyhow::Result<u8> {
     let conflicts = ctx.phone.conflicts(ctx.year)?;
+    let problems = ctx.phone.problems(ctx.year)?;
     ctx.out.show(
         || {
-            if conflicts.is_empty() {
-                return format!("{} 年的记录没有冲突。", ctx.year);
-            }
-            let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
-            for c in &conflicts {
-                let field = if c.field.is_empty() {
-                    "整条记录".to_owned()
-                } else {
-                    crate::zhibu_schema::violation::field_label(&c.field)
-                };
-                let record = match c.collection {
-                    crate::zhibu_schema::Collection::Members => c.record.clone(),
-                    _ => short(&c.record),
-                };
-                s += &format!("{} {record}，{field}：\n", c.collection.label());
-                for v in &c.values {
-                    let value = conflict_value(&c.field, &v.value);
-                    let who = match (&v.account, v.this_device) {
-                        (Some(a), true) => format!("{a}（本机）"),
-                        (None, true) => "本机".to_owned(),
-                        (Some(a), false) => a.clone(),
-                        (None, false) => format!("设备 {}", &v.actor[..v.actor.len().min(8)]),
-                    };
-                    s += &format!(
-                        "  {value}  —— {who}，{}{}{}\n",
-                        clock::human_unix(v.time),
-                        v.message.as_deref().map(|m| format!("「{m}」")).unwrap_or_default(),
-                        if v.shown { "（当前显示）" } else { "" }
-                    );
+            let mut s = conflicts_text(ctx, &conflicts);
+            if !problems.is_empty() {
+                s += &format!(
+                    "\n另有 {} 处记录不符合规则（多是两部手机离线时的修改合在一起造成的），请改正：\n",
+                    problems.len()
+                );
+                for p in &problems {
+                    s += &format!("  {p}\n");
                 }
             }
-            s + "重新修改该项即可确定采用哪个值。"
+            s.trim_end().to_owned()
         },
         &conflicts,
     );
     Ok(0)
+}
+
+fn conflicts_text(ctx: &Ctx, conflicts: &[crate::Conflict]) -> String {
+    if conflicts.is_empty() {
+        return format!("{} 年的记录没有冲突。", ctx.year);
+    }
+    let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
+    for c in conflicts {
+        let field = if c.field.is_empty() {
+            "整条记录".to_owned()
+        } else {
+            crate::zhibu_schema::violation::field_label(&c.field)
+        };
+        let record = match c.collection {
+            crate::zhibu_schema::Collection::Members => c.record.clone(),
+            _ => short(&c.record),
+        };
+        s += &format!("{} {record}，{field}：\n", c.collection.label());
+        for v in &c.values {
+            let value = conflict_value(&c.field, &v.value);
+            let who = match (&v.account, v.this_device) {
+                (Some(a), true) => format!("{a}（本机）"),
+                (None, true) => "本机".to_owned(),
+                (Some(a), false) => a.clone(),
+                (None, false) => format!("设备 {}", &v.actor[..v.actor.len().min(8)]),
+            };
+            s += &format!(
+                "  {value}  —— {who}，{}{}{}\n",
+                clock::human_unix(v.time),
+                v.message.as_deref().map(|m| format!("「{m}」")).unwrap_or_default(),
+                if v.shown { "（当前显示）" } else { "" }
+            );
+        }
+    }
+    s + "重新修改该项即可确定采用哪个值。"
 }
 
 /// A conflicted value as a cadre reads it: codes by their Chinese names, a map (an
