@@ -302,7 +302,7 @@ async fn the_demo_township_and_a_member_use_the_pages_in_a_real_browser() {
     let row = format!("#meeting-list tr[data-meeting=\"{}\"]", s.assembly);
     let text = browser.text(&row).await;
     assert!(text.contains("补录") && text.contains("未达到"), "{text}");
-    assert!(browser.text("#cases").await.contains("缺少公示记录"));
+    assert!(browser.text("#cases").await.contains("缺少步骤「公示」"));
     assert!(browser.find_all("#roster-table tbody tr").await.len() == 32);
     browser.screenshot("village", 1280).await;
 
@@ -593,7 +593,15 @@ async fn sessions_headers_and_refusals_over_http() {
     let (home, cadre) = log_in(&app, "cadre1", false).await;
     assert_eq!(home, "/villages/v1");
     let cadre = cookie_of(&cadre);
-    assert_eq!(get(&app, &cadre, &format!("/villages/v1?year={y}")).await.status(), 200);
+    let r = get(&app, &cadre, &format!("/villages/v1?year={y}")).await;
+    assert_eq!(r.status(), 200);
+    // The village's cadres, who post the points, see each member's; the township sees how
+    // many have each grade (DOMAIN.md: no league table).
+    let body = r.text().await.expect("body");
+    assert!(body.contains("<th>积分</th>") && body.contains("等次：优秀"), "{body}");
+    let body = get(&app, &staff, &format!("/villages/v1?year={y}")).await.text().await.expect("body");
+    assert!(!body.contains("<th>积分</th>") && body.contains("等次：优秀"), "{body}");
+    assert!(body.contains("每名党员的积分只向本人和本村干部公开"));
     assert_eq!(get(&app, &cadre, &format!("/villages/v2?year={y}")).await.status(), 403);
 
     // An admin picks a township; a period that does not exist is a Chinese error page; a year

@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Html;
 use axum::routing::get;
 use serde::Serialize;
-use zhibu_schema::{Year, all_scores};
+use zhibu_schema::{Grade, Year, all_scores};
 
 use super::case_view::{CaseView, cases};
 use super::error::PageError;
@@ -80,6 +80,11 @@ struct VillageView {
     cases: Vec<CaseView>,
     cases_with_gaps: usize,
     members: Vec<MemberRow>,
+    /// Each member's score and grade: shown to the village's own cadres, who post them. The
+    /// township sees how many members have each grade (DOMAIN.md: points are posted to the
+    /// member, the township sees grade distributions, no one a league table).
+    scores_shown: bool,
+    grades_text: String,
 }
 
 async fn page(
@@ -92,7 +97,17 @@ async fn page(
     let data = load(&state, &viewer.0, &village, q.year()?).await?;
     let meetings = meetings(&data);
     let cases = cases(&data, data.open_cases_as_of());
-    let members = all_scores(&data.records, &data.catalog)
+    let scores = all_scores(&data.records, &data.catalog);
+    let graded = |g: Option<Grade>| scores.iter().filter(|s| s.grade == g).count();
+    let grades_text = format!(
+        "优秀 {} 人，良好 {} 人，合格 {} 人，不合格 {} 人，预备党员（不评定）{} 人",
+        graded(Some(Grade::Excellent)),
+        graded(Some(Grade::Good)),
+        graded(Some(Grade::Qualified)),
+        graded(Some(Grade::Unqualified)),
+        graded(None)
+    );
+    let members = scores
         .into_iter()
         .map(|s| {
             let m = data.records.member(&s.member_id);
@@ -119,6 +134,8 @@ async fn page(
         meetings,
         cases,
         members,
+        scores_shown: viewer.0.role() == Role::Cadre,
+        grades_text,
     };
     let title = format!("{} {} 年记录", data.name, data.year());
     render("village.html", &title, Some(&viewer.info()), &view)
