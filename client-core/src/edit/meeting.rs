@@ -61,14 +61,7 @@ impl Phone {
         let violations: Vec<Violation> = marks
             .filter(|(_, a)| a.status != AttendanceStatus::Present)
             .filter_map(|(member_id, a)| {
-                let member = records.members.get(member_id).filter(|m| !m.active_on(day))?;
-                let name = &member.name;
-                let why = match (member.left_on, member.joined_on, member.arrived_on) {
-                    (Some(left), _, _) if left <= day => format!("{name}已于 {left} 离开支部"),
-                    (_, Some(joined), _) if joined > day => format!("{name}于 {joined} 才入党"),
-                    (_, _, Some(arrived)) => format!("{name}于 {arrived} 才转入本支部"),
-                    _ => format!("{name}当天不在名册上"),
-                };
+                let why = super::off_roster(records.members.get(member_id)?, day)?;
                 let message = format!("{why}，不是这次会议的应到党员，不能记为{}（列席可记为出席）", a.status.label());
                 let field = format!("attendance.{member_id}");
                 Some(Violation::new(Collection::Meetings, id.as_str(), field, Rule::BadValue, message))

@@ -165,3 +165,17 @@ fn key_for(phone: &Phone, day: Date, collection: zhibu_schema::Collection, field
     })?;
     Ok(DocKey::new(village, year))
 }
+
+/// Why `member` was not on the roster on `day` (had left, had not joined or come yet), if so.
+pub(crate) fn off_roster(member: &zhibu_schema::Member, day: zhibu_schema::Date) -> Option<String> {
+    if member.active_on(day) {
+        return None;
+    }
+    let name = &member.name;
+    Some(match (member.left_on, member.joined_on, member.arrived_on) {
+        (Some(left), _, _) if left <= day => format!("{name}已于 {left} 离开支部"),
+        (_, Some(joined), _) if joined > day => format!("{name}于 {joined} 才入党"),
+        (_, _, Some(arrived)) => format!("{name}于 {arrived} 才转入本支部"),
+        _ => format!("{name}当天不在名册上"),
+    })
+}

@@ -1,11 +1,11 @@
 //! Point edits: award or deduct by a catalog rule with a note; void an entry with a reason.
 
 use zhibu_schema::mapping::{put_at, put_record_id};
-use zhibu_schema::{Collection, PointEntry, Prose, RecordId, Voided};
+use zhibu_schema::{Collection, PointEntry, Prose, RecordId, Rule, Violation, Voided};
 
 use super::{NewPoints, key_for};
 use crate::Phone;
-use crate::error::ClientError;
+use crate::error::{ClientError, EditRefusal};
 
 impl Phone {
     /// Awards (positive delta) or deducts (negative delta) points by a catalog rule, in the
@@ -14,6 +14,13 @@ impl Phone {
     pub fn award_points(&self, points: &NewPoints) -> Result<RecordId, ClientError> {
         let key = key_for(self, points.on, Collection::Points, "on")?;
         let id = RecordId::new_v7();
+        // Points for a day the member was not in the branch belong to the branch they were in.
+        let records = self.with(|inner| inner.records(&key))?;
+        if let Some(why) = records.members.get(&points.member_id).and_then(|m| super::off_roster(m, points.on)) {
+            let message = format!("{why}，{} 不在本支部名册上，不能给他记积分", points.on);
+            let violation = Violation::new(Collection::Points, id.as_str(), "on", Rule::BadValue, message);
+            return Err(ClientError::Refused(EditRefusal { violations: vec![violation] }));
+        }
         let rule =
             self.catalog().rule(points.rule.as_str()).map_or_else(|| points.rule.to_string(), |r| r.name.to_string());
         let verb = if points.delta.get() > 0 { "奖励积分" } else { "扣除积分" };
@@ -71,6 +78,19 @@ mod tests {
         assert_eq!(records.points[&a].note.as_ref().map(|n| n.as_str()), Some("参加防汛值守"));
         assert_eq!(records.points[&b].delta.get(), -2);
         assert_eq!(t.phone.score(year(), &mid("v1-m01")).unwrap().total, 101);
+    }
+
+    #[test]
+    fn points_for_a_day_the_member_was_not_in_the_branch_are_refused() {
+        let t = cadre_phone();
+        t.phone.change_member(year(), &mid("v1-m01"), &crate::MemberChange::Left(d("2026-03-31"))).unwrap();
+        assert_refused(
+            &t,
+            "已于 2026-03-31 离开支部，2026-04-02 不在本支部名册上，不能给他记积分",
+            |p| p.award_points(&points("volunteer", 3)),
+        );
+        let before = NewPoints { on: d("2026-03-30"), ..points("volunteer", 3) };
+        t.phone.award_points(&before).expect("while still in the branch");
     }
 
     #[test]
