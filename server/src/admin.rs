@@ -181,10 +181,32 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 Role::Cadre | Role::Member if village.is_none() => bail!("村干部和党员账号须用 --village 指明所在村"),
                 Role::Member if member.is_none() => bail!("党员账号须用 --member 指明党员编号"),
                 Role::Township if township.is_none() => bail!("乡镇账号须用 --township 指明乡镇"),
+                Role::Township if village.is_some() => {
+                    bail!("乡镇账号看全乡镇的记录，不属于某个村：请去掉 --village")
+                }
+                Role::Admin if township.is_some() || village.is_some() => {
+                    bail!("管理员账号不属于乡镇或村：请去掉 --township、--village")
+                }
+                Role::Cadre | Role::Township | Role::Admin if member.is_some() => {
+                    bail!("只有党员账号（--role member）才用 --member 指明党员编号")
+                }
                 _ => {}
             }
-            if let Some(m) = &member {
+            if let (Some(m), Some(v), Some(t)) = (&member, &village, &township) {
                 MemberId::parse(m)?;
+                // The member's page shows this year's points, or last year's early in January.
+                let this = api::this_year();
+                let years = [Some(this), zhibu_schema::Year::new(i64::from(this) - 1).ok()];
+                let mut on_roster = false;
+                for y in years.into_iter().flatten() {
+                    on_roster = on_roster || db.member_on_roster(t, v, y, m).await?;
+                }
+                if !on_roster {
+                    bail!("村「{v}」今年和去年的名册上都没有党员「{m}」：请先导入名册（import-roster），或核对编号");
+                }
+                if let Some(other) = db.member_accounts(v).await?.into_iter().find(|a| a.member_id.as_deref() == Some(m)) {
+                    bail!("党员「{m}」已有账号「{}」：忘了密码请用 set-password 重设", other.id);
+                }
             }
             let new = NewAccount {
                 id: username.clone(),

@@ -354,6 +354,17 @@ async fn roster_again(backend: Backend) {
     // Account arguments that contradict each other.
     let (ok, _, err) = admin(&url, &["create-account", "x1", "--role", "cadre", "--village", "v1", "--township", "t2"]);
     assert!(!ok && err.contains("村「v1」属于乡镇「t1」"), "{err}");
+    for (args, says) in [
+        (&["--role", "member", "--village", "v1", "--member", "v1-m99"][..], "名册上都没有党员「v1-m99」"),
+        (&["--role", "member", "--village", "v1", "--member", "v1-m01"], "党员「v1-m01」已有账号「v1-m01」"),
+        (&["--role", "township", "--village", "v1"], "请去掉 --village"),
+        (&["--role", "cadre", "--village", "v1", "--member", "v1-m02"], "只有党员账号"),
+        (&["--role", "admin", "--township", "t1"], "管理员账号不属于乡镇或村"),
+    ] {
+        let (ok, _, err) = admin(&url, &[&["create-account", "x2"][..], args].concat());
+        assert!(!ok && err.contains(says), "{args:?}: {err}");
+    }
+    assert!(check.verify_login("x2", zhibu_tests::PASSWORD).await.expect("login").is_none(), "none was made");
     let long = "密".repeat(90);
     let (ok, _, err) = admin(&url, &["set-password", "v1-m01", "--password", &long]);
     assert!(!ok && err.contains("密码太长"), "{err}");
