@@ -97,6 +97,26 @@ fn random_password() -> anyhow::Result<String> {
 }
 
 /// The members of a village's year as stored; none when the year was never stored.
+/// A roster file's text, or why it cannot be read, in words a township clerk can act on (the
+/// system's own error is in English, and a file saved by Excel as plain CSV is GBK, not UTF-8).
+fn read_csv(file: &std::path::Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(file).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "文件不存在，请核对路径".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "没有读取这个文件的权限".to_owned(),
+            std::io::ErrorKind::IsADirectory => "这是文件夹，不是文件".to_owned(),
+            _ => format!("读取出错（{e}）"),
+        };
+        anyhow::anyhow!("无法读取 {}：{why}", file.display())
+    })?;
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!(
+            "{} 不是 UTF-8 编码（Excel 直接存的 CSV 多为 GBK）：请在 Excel 中「另存为」选「CSV UTF-8（逗号分隔）」，或在 WPS 中选 UTF-8 编码保存，再导入",
+            file.display()
+        )
+    })
+}
+
 async fn members_of(state: &AppState, key: &DocKey) -> anyhow::Result<BTreeMap<MemberId, Member>> {
     let loaded = state.db.load_doc(key).await?;
     if loaded.version == 0 {
@@ -204,7 +224,9 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 if !on_roster {
                     bail!("村「{v}」今年和去年的名册上都没有党员「{m}」：请先导入名册（import-roster），或核对编号");
                 }
-                if let Some(other) = db.member_accounts(v).await?.into_iter().find(|a| a.member_id.as_deref() == Some(m)) {
+                if let Some(other) =
+                    db.member_accounts(v).await?.into_iter().find(|a| a.member_id.as_deref() == Some(m))
+                {
                     bail!("党员「{m}」已有账号「{}」：忘了密码请用 set-password 重设", other.id);
                 }
             }
@@ -239,8 +261,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             if let Some(p) = member_passwords.as_ref().filter(|p| p.exists()) {
                 bail!("无法新建 {}（文件须不存在，以免覆盖已分发的密码）", p.display());
             }
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("无法读取 {}（须为 UTF-8 编码的 CSV）", file.display()))?;
+            let text = read_csv(&file)?;
             let rows = roster::parse(&text)?;
             let key = DocKey { township: township.clone(), village: village.clone(), year };
             let current = members_of(state, &key).await?;
@@ -278,7 +299,10 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                     return Err(roster::RosterError(taken).into());
                 }
             }
-            let updated = members.iter().filter(|(id, _)| current.contains_key(id)).count();
+            let updated =
+                members.iter().filter(|(id, row)| current.get(id).is_some_and(|m| row.update(m) != *m)).count();
+            let unchanged =
+                members.iter().filter(|(id, row)| current.get(id).is_some_and(|m| row.update(m) == *m)).count();
             // Each member is made from the roster as it stands when the change is made, not as
             // read above: a phone's edit stored meanwhile (a member who left, a new group) is
             // kept where the file leaves it blank.
@@ -291,10 +315,9 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             })
             .await?;
             println!(
-                "已导入 {} 名党员到村 {village} 的 {year} 年名册（新增 {}，更新 {}）",
+                "已导入 {} 名党员到村 {village} 的 {year} 年名册（新增 {}，更新 {updated}，未变 {unchanged}）",
                 members.len(),
-                members.len() - updated,
-                updated
+                members.len() - updated - unchanged,
             );
             let absent: Vec<String> = current
                 .iter()

@@ -181,6 +181,16 @@ pub fn assign_ids(
     let explicit: Vec<MemberId> = rows.iter().filter_map(|r| r.id.clone()).collect();
     used.extend(explicit.iter().cloned());
     let mut errors = Vec::new();
+    // Two rows of one name without a 编号: two members made now, and the file imported again
+    // could not tell them apart.
+    for (i, r) in rows.iter().enumerate().filter(|(_, r)| r.id.is_none()) {
+        if let Some(first) = rows[..i].iter().find(|o| o.id.is_none() && o.member.name == r.member.name) {
+            errors.push(format!(
+                "第 {} 行和第 {} 行都叫「{}」，又都没有编号：请在「编号」列写明，否则再次导入时分不清是哪一位",
+                first.line, r.line, r.member.name
+            ));
+        }
+    }
     let mut n = 0;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
@@ -322,6 +332,21 @@ mod tests {
         let rows = parse("姓名,正式/预备\n\n王芳,正式\n").expect("valid");
         let err = assign_ids(&v, rows, &twins).expect_err("which one");
         assert_eq!(err.0, ["第 3 行：村里有 2 位党员叫「王芳」（v1-m01、v1-m02），请在「编号」列写明是哪一位"]);
+
+        // Two of one name in the file, both without a 编号: refused now, not when imported again.
+        let rows = parse(
+            "姓名,正式/预备
+周九,正式
+李四,正式
+周九,预备
+",
+        )
+        .expect("valid");
+        let err = assign_ids(&v, rows, &[]).expect_err("which is which");
+        assert_eq!(
+            err.0,
+            ["第 2 行和第 4 行都叫「周九」，又都没有编号：请在「编号」列写明，否则再次导入时分不清是哪一位"]
+        );
     }
 
     #[test]
