@@ -117,6 +117,31 @@ fn read_csv(file: &std::path::Path) -> anyhow::Result<String> {
     })
 }
 
+/// Refuses a catalog that drops a point rule or micro-power item the township's records name:
+/// their entries and cases would show a bare code to members and staff, and a rule's points
+/// would no longer be told from attendance's. Renaming one, or changing its range, is fine.
+async fn refuse_dropping_codes_in_use(db: &crate::db::Db, township: &str, catalog: &Catalog) -> anyhow::Result<()> {
+    let (rules, items) = db.codes_in_use(township).await?;
+    let mut dropped: Vec<String> = rules
+        .into_iter()
+        .filter(|(code, _)| catalog.rule(code).is_none())
+        .map(|(code, n)| format!("积分规则「{code}」（已有 {n} 条积分记录）"))
+        .collect();
+    dropped.extend(
+        items
+            .into_iter()
+            .filter(|(code, _)| catalog.item(code).is_none())
+            .map(|(code, n)| format!("小微权力事项「{code}」（已有 {n} 件）")),
+    );
+    if !dropped.is_empty() {
+        bail!(
+            "新目录去掉了记录中还在用的{}：这些记录会无法显示名称。请在目录中保留它们（可以改名称或分值范围），目录未更改",
+            dropped.join("、")
+        );
+    }
+    Ok(())
+}
+
 async fn members_of(state: &AppState, key: &DocKey) -> anyhow::Result<BTreeMap<MemberId, Member>> {
     let loaded = state.db.load_doc(key).await?;
     if loaded.version == 0 {
@@ -365,6 +390,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                     let text =
                         std::fs::read_to_string(&path).with_context(|| format!("无法读取 {}", path.display()))?;
                     let catalog = Catalog::from_file_text(&path.to_string_lossy(), &text)?;
+                    refuse_dropping_codes_in_use(db, &township, &catalog).await?;
                     Some(serde_json::to_string(&catalog)?)
                 }
                 None => None,

@@ -192,6 +192,16 @@ async fn catalog_change_remakes_figures(backend: Backend) {
     let v1 = scores(&app, "v1").await;
     assert!(v1.iter().all(|(m, s)| *s == if m == "v1-m01" { 93 } else { 90 }), "{v1:?}");
 
+    // A catalog that drops the rule the entry names is refused, and changes nothing: the entry
+    // would show a bare code to its member.
+    let mut without = zhibu_schema::Catalog::default();
+    without.point_rules.retain(|r| r.code.as_str() != "volunteer");
+    let dropped = app.db.dir.path().join("t1.json");
+    std::fs::write(&dropped, serde_json::to_string(&without).expect("json")).expect("write");
+    let (ok, _, err) = admin(&app.db.url, &["set-catalog", "t1", dropped.to_str().expect("path")]);
+    assert!(!ok && err.contains("积分规则「volunteer」（已有 1 条积分记录）") && err.contains("目录未更改"), "{err}");
+    assert_eq!(scores(&app, "v1").await, v1);
+
     // No file: back to the default catalog.
     let (ok, out, err) = admin(&app.db.url, &["set-catalog", "t1"]);
     assert!(ok && out.contains("已按新目录重算 2 份"), "{out}{err}");

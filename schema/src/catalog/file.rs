@@ -269,6 +269,26 @@ fn json_offsets(text: &str) -> Offsets {
         .unwrap_or_default()
 }
 
+/// A parser's message as a township clerk reads it: the usual ones said in Chinese, any other
+/// kept, after a Chinese lead, for whoever helps them.
+fn in_chinese(message: &str) -> String {
+    let message = message.trim();
+    let quoted = message.split('`').nth(1).unwrap_or_default();
+    if message.starts_with("missing field ") {
+        format!("缺少「{quoted}」这一项")
+    } else if message.starts_with("unknown field ") {
+        format!("不认识「{quoted}」这一项")
+    } else if let Some(rest) = message.strip_prefix("invalid type: ") {
+        format!("值的类型不对（{rest}）")
+    } else if let Some(rest) = message.strip_prefix("invalid value: ") {
+        format!("值不对（{rest}）")
+    } else if message.starts_with("duplicate key") || message.starts_with("duplicate field") {
+        format!("「{quoted}」写了两次")
+    } else {
+        format!("文件格式不对（{message}）")
+    }
+}
+
 impl Catalog {
     /// Parses and checks a TOML catalog file.
     pub fn from_toml_str(text: &str) -> Result<Catalog, CatalogFileError> {
@@ -282,7 +302,7 @@ impl Catalog {
             || toml_offsets(text),
             |e: toml::de::Error| FileIssue {
                 line: e.span().map(|s| line_of(text, s.start)),
-                message: e.message().trim().to_owned(),
+                message: in_chinese(e.message()),
             },
         )
     }
@@ -299,7 +319,11 @@ impl Catalog {
             parsed,
             unknown,
             || json_offsets(text),
-            |e: serde_json::Error| FileIssue { line: Some(e.line()), message: e.to_string() },
+            |e: serde_json::Error| {
+                let message = e.to_string();
+                let message = message.split(" at line ").next().unwrap_or(&message);
+                FileIssue { line: Some(e.line()), message: in_chinese(message) }
+            },
         )
     }
 
@@ -411,6 +435,17 @@ mod tests {
         ciborium::into_writer(&serde_json::from_str::<serde_json::Value>(&pretty).expect("json"), &mut cbor)
             .expect("cbor");
         assert_eq!(ciborium::from_reader::<Catalog, _>(&cbor[..]).expect("cbor reads"), Catalog::default());
+    }
+
+    #[test]
+    fn the_parsers_words_are_said_in_chinese() {
+        let text = DEFAULT_CATALOG_TOML.replacen("late_entry_days = 7", "", 1);
+        let err = Catalog::from_toml_str(&text).expect_err("missing");
+        assert!(err.to_string().contains("缺少「late_entry_days」这一项"), "{err}");
+        let err = Catalog::from_toml_str("base_score = [100\n").expect_err("syntax");
+        assert!(err.to_string().contains("文件格式不对（"), "{err}");
+        let err = Catalog::from_json_str("{\n\"base_score\": \"一百\"}").expect_err("type");
+        assert!(err.to_string().contains("值的类型不对（") && !err.to_string().contains(" at line "), "{err}");
     }
 
     #[test]

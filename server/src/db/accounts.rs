@@ -135,6 +135,22 @@ impl Db {
         Ok(())
     }
 
+    /// The point rules and micro-power items the township's stored records name, with how many
+    /// records name each (voided ones too: they are shown as well).
+    pub async fn codes_in_use(&self, township: &str) -> anyhow::Result<(Vec<(String, i64)>, Vec<(String, i64)>)> {
+        let count = |sql: &'static str| async move {
+            let rows = sqlx::query(sql).bind(township).fetch_all(&self.pool).await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get::<String, _>("code")?, r.try_get::<i64, _>("n")?)))
+                .collect::<anyhow::Result<Vec<(String, i64)>>>()
+        };
+        let rules =
+            count("SELECT rule AS code, COUNT(*) AS n FROM p_points WHERE township_id = $1 GROUP BY rule").await?;
+        let items =
+            count("SELECT item AS code, COUNT(*) AS n FROM p_cases WHERE township_id = $1 GROUP BY item").await?;
+        Ok((rules, items))
+    }
+
     pub async fn create_village(&self, township: &str, id: &str, name: &str) -> anyhow::Result<bool> {
         let r = sqlx::query(
             "INSERT INTO villages (township_id, id, name, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
