@@ -41,7 +41,14 @@ pub struct Date(time::Date);
 impl Date {
     /// Parses exactly `YYYY-MM-DD`, a real day from 1900 (members joined decades ago) to 2100.
     pub fn parse(s: &str) -> Result<Self, DateError> {
-        let d = time::Date::parse(s, FORMAT).map_err(|_| DateError::Format(s.to_owned()))?;
+        let d = time::Date::parse(s, FORMAT).map_err(|_| {
+            // Written as a day (`2026-02-30`) but no calendar has it: said so, as the phone says.
+            let shaped = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+            match Self::parse_written(s) {
+                Err(e @ DateError::NoSuchDay(..)) if shaped => e,
+                _ => DateError::Format(s.to_owned()),
+            }
+        })?;
         Self::from_time(d).map_err(|_| DateError::Range(s.to_owned()))
     }
 
@@ -307,10 +314,13 @@ mod tests {
     #[test]
     fn dates_parse_exactly_year_month_day() {
         assert_eq!(d("2026-03-05").to_string(), "2026-03-05");
-        for bad in ["2026-3-5", "2026/03/05", "2026-02-30", "26-03-05", "", "2026-03-05T00:00"] {
+        for bad in ["2026-3-5", "2026/03/05", "26-03-05", "", "2026-03-05T00:00", "2026-0x-30"] {
             let err = Date::parse(bad).expect_err(bad);
             assert!(err.to_string().contains("格式不对"), "{bad}: {err}");
         }
+        // Written right, but no such day: the server says so as the phone does.
+        let err = Date::parse("2026-02-30").expect_err("no such day");
+        assert_eq!(err.to_string(), "日期「2026-02-30」不存在：2026 年 2 月只有 28 天");
     }
 
     #[test]

@@ -142,7 +142,10 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.collection.label())?;
         if self.collection != Collection::Document {
-            write!(f, " {}", self.record)?;
+            // A record id (a UUID) by its last eight characters, as the phone lists records.
+            let id = &self.record;
+            let uuid = id.len() == 36 && id.as_bytes()[8] == b'-' && id.is_ascii();
+            write!(f, " {}", if uuid { &id[28..] } else { id.as_str() })?;
         }
         if !self.field.is_empty() {
             write!(f, "（{}）", field_label(&self.field))?;

@@ -208,7 +208,19 @@ impl From<JsonRejection> for AppError {
                 "请求须为 JSON（Content-Type: application/json）",
             ),
             JsonRejection::BytesRejection(b) => b.into(),
-            other => AppError::bad_request(format!("请求内容格式不对：{}", other.body_text())),
+            // serde's words are English: said in Chinese, the detail kept in the log.
+            other => {
+                let text = other.body_text();
+                tracing::debug!(detail = %text, "JSON body refused");
+                let named = text.split('`').nth(1).filter(|n| !n.is_empty() && n.len() <= 64);
+                let message = match (&other, named) {
+                    (JsonRejection::JsonSyntaxError(_), _) => "请求内容不是有效的 JSON".to_owned(),
+                    (_, Some(name)) if text.contains("missing field") => format!("请求内容缺少「{name}」"),
+                    (_, Some(name)) if text.contains("unknown field") => format!("请求内容中没有「{name}」这一项"),
+                    _ => "请求内容的字段或取值不对".to_owned(),
+                };
+                AppError::bad_request(message)
+            }
         }
     }
 }

@@ -42,6 +42,17 @@ async fn hostile(backend: Backend) {
         let req = app.http.post(u("/v1/auth/login")).header("Content-Type", ct).body(body);
         refused(&app, req, &format!("login body {body:?}")).await;
     }
+    // Said in Chinese, not in serde's English.
+    for (body, says) in [
+        ("{\"username\": \"cadre1\", \"password\": \"pa", "请求内容不是有效的 JSON"),
+        ("{\"user\": \"cadre1\"}", "请求内容缺少「username」"),
+    ] {
+        let r = app.http.post(u("/v1/auth/login")).header("Content-Type", "application/json").body(body);
+        let r = r.send().await.expect("request");
+        assert_eq!(r.status(), 400);
+        let text = r.text().await.expect("body");
+        assert!(text.contains(says) && !text.contains("Failed to"), "{body}: {text}");
+    }
     let huge = format!("{{\"username\": \"{}\", \"password\": \"x\"}}", "a".repeat(100_000));
     refused(
         &app,

@@ -140,10 +140,18 @@ impl Phone {
         match named.as_slice() {
             [one] => Ok((*one).clone()),
             // A new year whose roster nobody has started yet: say how to start it.
-            [] if records.members.is_empty() => Err(ClientError::RosterCarry(format!(
-                "{year} 年的名册还是空的，找不到党员「{text}」：请先同步（乡镇可能已导入名册），\
-                 或用 zhibu roster carry-over 从上一年带入"
-            ))),
+            // A year other than this one is most often a mistyped date: said first.
+            [] if records.members.is_empty() => {
+                let typo = if crate::clock::this_year().is_ok_and(|this| this == year) {
+                    String::new()
+                } else {
+                    format!("日期若是写错了年份，请改正；确是 {year} 年的记录，")
+                };
+                Err(ClientError::RosterCarry(format!(
+                    "{year} 年的名册还是空的，找不到党员「{text}」：{typo}请先同步（乡镇可能已导入名册），\
+                     或用 zhibu roster carry-over 从上一年带入"
+                )))
+            }
             [] => Err(ClientError::NoSuchRecord { collection: Collection::Members, id: text.to_owned() }),
             // Each with their group, which is how a cadre tells two 王芳 apart.
             many => Err(ClientError::Ambiguous {

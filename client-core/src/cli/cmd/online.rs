@@ -172,12 +172,15 @@ fn summary(report: &SyncReport) -> String {
     for d in &report.docs {
         match &d.outcome {
             DocOutcome::Synced => parts.push(format!("{} 已同步（发出 {}，收到 {}）", d.key, d.sent, d.received)),
-            DocOutcome::Refused(r) => parts.push(format!("{} 被服务器拒绝：{}", d.key, r.message)),
+            // What was refused and why follows, once, record by record.
+            DocOutcome::Refused(_) => parts.push(format!("{} 的修改被服务器拒绝（原因见下）", d.key)),
             DocOutcome::Damaged { .. } => parts.push(format!("{} 的本地文件已损坏，未同步", d.key)),
             DocOutcome::Later { reason } => parts.push(format!("{} 这次没有同步（{reason}），稍后再试", d.key)),
         }
     }
-    format!("{} 同步完成：{}", clock::human(clock::now()), parts.join("；"))
+    let done =
+        if report.docs.iter().all(|d| d.outcome == DocOutcome::Synced) { "同步完成" } else { "同步结束" };
+    format!("{} {done}：{}", clock::human(clock::now()), parts.join("；"))
 }
 
 pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
