@@ -65,8 +65,11 @@ impl VillageYear {
     }
 
     /// The party groups the roster names, each once, in order.
-    pub fn groups(&self) -> BTreeSet<&str> {
-        self.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect()
+    pub fn groups(&self) -> Vec<&str> {
+        let set: BTreeSet<&str> = self.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect();
+        let mut groups: Vec<&str> = set.into_iter().collect();
+        groups.sort_by_key(|g| group_order(g));
+        groups
     }
 
     /// Meetings that count (not voided).
@@ -84,5 +87,60 @@ impl VillageYear {
 
     pub fn member(&self, id: &MemberId) -> Option<&Member> {
         self.members.get(id)
+    }
+}
+
+/// The key party groups are listed by: their numbers as numbers, in Chinese numerals or digits
+/// (第二党小组 before 第十党小组, 第三 after 第二), the rest as written.
+pub fn group_order(name: &str) -> String {
+    fn digit(c: char) -> Option<u32> {
+        "零一二三四五六七八九".chars().position(|d| d == c).map(|p| p as u32).or_else(|| c.to_digit(10))
+    }
+    let mut out = String::new();
+    let mut chars = name.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if digit(c).is_none() && !matches!(c, '十' | '百') {
+            out.push(c);
+            chars.next();
+            continue;
+        }
+        // A run of numerals: 十二 is 12, 二十 is 20, 一百零五 is 105, 12 is 12.
+        let (mut total, mut current) = (0u32, 0u32);
+        while let Some(&c) = chars.peek() {
+            match (digit(c), c) {
+                (Some(d), _) if c.is_ascii_digit() => current = current.saturating_mul(10).saturating_add(d),
+                (Some(d), _) => current = d,
+                (None, '十') => {
+                    total += current.max(1) * 10;
+                    current = 0;
+                }
+                (None, '百') => {
+                    total += current.max(1) * 100;
+                    current = 0;
+                }
+                _ => break,
+            }
+            chars.next();
+        }
+        out.push_str(&format!("{:08}", total + current));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::group_order;
+
+    #[test]
+    fn party_groups_are_listed_by_their_numbers() {
+        let mut groups =
+            ["第三党小组", "第一党小组", "第十党小组", "第二党小组", "第十二党小组", "老年党小组", "2组", "10组"];
+        groups.sort_by_key(|g| group_order(g));
+        assert_eq!(
+            groups,
+            ["2组", "10组", "第一党小组", "第二党小组", "第三党小组", "第十党小组", "第十二党小组", "老年党小组"]
+        );
+        assert!(group_order("二十组") > group_order("十九组"));
+        assert!(group_order("一百零五组") > group_order("九十九组"));
     }
 }

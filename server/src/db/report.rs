@@ -274,7 +274,7 @@ impl Db {
         for r in &rows {
             type Stored = (String, String, String, String, String, u32, u32, u32, String);
             let mut periods: Vec<Stored> = serde_json::from_str(&r.try_get::<String, _>("periods")?)?;
-            periods.sort_by(|a, b| (&a.0, &a.1, &a.3).cmp(&(&b.0, &b.1, &b.3)));
+            periods.sort_by_cached_key(|p| (p.0.clone(), zhibu_schema::document::group_order(&p.1), p.3.clone()));
             let out = per_village.entry(r.try_get("village_id")?).or_default();
             for (kind, grp, period, start, end, required, held, valid, quorum_failures) in periods {
                 let Some(kind) = MeetingKind::from_code(&kind) else { continue };

@@ -128,7 +128,7 @@ fn check_group(
     };
     match group {
         None => Err(Usage(format!("党小组会须用 --group 写明是哪个党小组（{listed}）")).into()),
-        Some(g) if !groups.is_empty() && !groups.contains(g.as_str()) => {
+        Some(g) if !groups.is_empty() && !groups.contains(&g.as_str()) => {
             Err(Usage(format!("名册上没有党小组「{g}」（{listed}）")).into())
         }
         Some(_) => Ok(()),
