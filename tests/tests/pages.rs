@@ -602,6 +602,17 @@ async fn sessions_headers_and_refusals_over_http() {
     let body = get(&app, &staff, &format!("/villages/v1?year={y}")).await.text().await.expect("body");
     assert!(!body.contains("<th>积分</th>") && body.contains("等次：优秀"), "{body}");
     assert!(body.contains("每名党员的积分只向本人和本村干部公开"));
+    // From the dashboard at a period to a village and back: the period stays.
+    let body =
+        get(&app, &staff, &format!("/township?township=t1&year={y}&period=q2")).await.text().await.expect("body");
+    let body = body.replace("&#x2f;", "/");
+    assert!(body.contains(&format!("/villages/v1?year={y}&amp;period=q2")), "{body}");
+    let body = get(&app, &staff, &format!("/villages/v1?year={y}&period=q2")).await.text().await.expect("body");
+    let body = body.replace("&#x2f;", "/");
+    assert!(body.contains(&format!("/township?township=t1&amp;year={y}&amp;period=q2")), "{body}");
+    let r = get(&app, &staff, &format!("/villages/v1?year={y}&period=%3Cscript%3E")).await;
+    assert_eq!(r.status(), 200, "a period that is none is left out of the way back");
+    assert!(!r.text().await.expect("body").contains("period=%3C"));
     assert_eq!(get(&app, &cadre, &format!("/villages/v2?year={y}")).await.status(), 403);
 
     // An admin picks a township; a period that does not exist is a Chinese error page; a year

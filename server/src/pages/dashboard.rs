@@ -196,7 +196,7 @@ fn grade_bars(g: &GradeCounts) -> Vec<Bar> {
         .collect()
 }
 
-fn row(v: &VillageReport, year: i64) -> VillageRow {
+fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
     let late = v.late_in_period;
     let no_records = !v.has_records && year <= i64::from(api::this_year());
     let (sync_text, sync_title, sync_stale) = match &v.last_sync_at {
@@ -211,7 +211,7 @@ fn row(v: &VillageReport, year: i64) -> VillageRow {
     VillageRow {
         id: v.village_id.clone(),
         name: v.name.clone(),
-        url: format!("/villages/{}?year={year}", v.village_id),
+        url: format!("/villages/{}?year={year}&period={period}", v.village_id),
         behind: v.behind,
         no_records,
         roster_empty: v.has_records && v.members == 0,
@@ -315,7 +315,7 @@ async fn page(
         .map_or_else(|| township.clone(), |(_, name)| name);
 
     let y = report.year;
-    let villages: Vec<VillageRow> = report.villages.iter().map(|v| row(v, y)).collect();
+    let villages: Vec<VillageRow> = report.villages.iter().map(|v| row(v, y, &period_value(period))).collect();
     let mut periods = vec![Period::Year];
     periods.extend((1..=4).map(Period::Quarter));
     periods.extend((1..=12).map(Period::Month));

@@ -122,8 +122,13 @@ async fn page(
             }
         })
         .collect();
+    // Back to the dashboard at the period it was opened from.
+    let mut links = VillageLinks::new(&data, &viewer);
+    if let (Some(dashboard), Some(period)) = (links.dashboard.as_mut(), q.period()) {
+        dashboard.push_str(&format!("&period={period}"));
+    }
     let view = VillageView {
-        links: VillageLinks::new(&data, &viewer),
+        links,
         // As the report counts them: a voided meeting does not count.
         late_meetings: meetings.iter().filter(|m| m.late_days.is_some() && m.voided.is_none()).count(),
         early_meetings: meetings.iter().filter(|m| m.early_days.is_some() && m.voided.is_none()).count(),

@@ -17,13 +17,23 @@ use crate::db::records::Arrivals;
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// `?year=`, the current year when absent.
+/// `?year=`, the current year when absent; and the dashboard's period the page was opened
+/// from (`&period=q3`), for the way back to it.
 #[derive(Debug, Default, Deserialize)]
 pub struct YearQuery {
     pub year: Option<String>,
+    #[serde(default)]
+    pub period: Option<String>,
 }
 
 impl YearQuery {
+    /// The dashboard's period, when it is one (`year`, `q1`…`q4`, `1`…`12`, `2026-q3`).
+    pub fn period(&self) -> Option<String> {
+        let p = self.period.as_deref()?.trim();
+        let plain = !p.is_empty() && p.len() <= 12 && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        (plain && api::report::named_year_and_period(None, Some(p)).is_ok()).then(|| p.to_owned())
+    }
+
     pub fn year(&self) -> Result<Year, AppError> {
         match self.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
             Some(y) => api::parse_year(y),
