@@ -574,6 +574,9 @@ async fn sessions_headers_and_refusals_over_http() {
     assert_eq!((api.status().as_u16(), &api.headers()["cache-control"]), (200, &"no-store".parse().expect("value")));
     let body = r.text().await.expect("body");
     assert!(body.contains("name=\"viewport\""), "made for phones");
+    // What each grade takes is on the page, and where an entry came from in plain words.
+    assert!(body.contains("90 分及以上为优秀，80 到 89 分为良好，60 到 79 分为合格"), "{body}");
+    assert!(!body.contains("手工"), "{body}");
     // Meetings attended, worth nothing either way, are folded under the entries that count.
     let (counted, folded) = body.split_once("id=\"attended\"").expect("the attended meetings, folded");
     assert!(folded.contains("按时出勤 1 次（不加减分）") && folded.contains("&amp; 学习"), "{folded}");

@@ -48,6 +48,8 @@ struct MeView {
     next_year: Option<i64>,
     /// Why another year than the one asked for shows.
     notice: Option<String>,
+    /// What each grade takes, as the township's catalog sets it (90 分及以上为优秀, …).
+    bands: String,
 }
 
 impl MeView {
@@ -67,7 +69,7 @@ impl MeView {
                     0 => "zero",
                     _ => "minus",
                 },
-                source: if e.source == "attendance" { "出勤" } else { "手工" },
+                source: if e.source == "attendance" { "按考勤" } else { "村干部录入" },
                 note: e.note,
             })
             .partition(|e| e.attended);
@@ -84,6 +86,7 @@ impl MeView {
             previous_year: zhibu_schema::Year::new(p.year - 1).is_ok().then_some(p.year - 1),
             next_year: (p.year < this_year).then_some(p.year + 1),
             notice: None,
+            bands: String::new(),
         }
     }
 }
@@ -114,7 +117,8 @@ async fn page(
     };
     let view_village_id = points.village_id.clone();
     let village = state.db.village_name(&points.village_id).await?.unwrap_or_else(|| points.village_id.clone());
-    let view = MeView { notice, ..MeView::new(points, village) };
+    let catalog = state.catalog_for(viewer.0.account.township_id.as_deref()).await?;
+    let view = MeView { notice, bands: bands(&catalog), ..MeView::new(points, village) };
     // A year before the member's first on the roster would only answer "not found".
     let account = &viewer.0.account;
     let earlier = match (view.previous_year, &account.township_id, &account.member_id) {
@@ -128,6 +132,22 @@ async fn page(
     let next_year = view.next_year.filter(|_| view.notice.is_none());
     let view = MeView { previous_year: view.previous_year.filter(|_| earlier), next_year, ..view };
     render("me.html", "我的积分", Some(&viewer.info()), &view)
+}
+
+/// The grades' bands in words: 90 分及以上优秀，80 到 89 分良好, ….
+fn bands(catalog: &zhibu_schema::Catalog) -> String {
+    let band = |b: &zhibu_schema::catalog::GradeBand| {
+        let range = match (b.min, b.max) {
+            (Some(min), Some(max)) => format!("{min} 到 {max} 分"),
+            (Some(min), None) => format!("{min} 分及以上"),
+            (None, Some(max)) => format!("{max} 分及以下"),
+            (None, None) => "任何分数".to_owned(),
+        };
+        format!("{range}为{}", b.grade.label())
+    };
+    let mut bands: Vec<&zhibu_schema::catalog::GradeBand> = catalog.grades.iter().collect();
+    bands.sort_by_key(|b| std::cmp::Reverse(b.min.unwrap_or(i32::MIN)));
+    bands.into_iter().map(band).collect::<Vec<_>>().join("，")
 }
 
 pub fn router() -> Router<AppState> {
