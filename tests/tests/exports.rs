@@ -75,6 +75,12 @@ async fn exports(backend: Backend) {
     assert_ne!(v1[sync_col], "从未同步");
     let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");
     assert_eq!(v2[sync_col], "从未同步");
+    // A requirement of the year still under way reads so, not like one missed; periods read
+    // as people write them.
+    let org_life = summary[0].iter().position(|h| h.starts_with("组织生活会")).expect("org-life column");
+    assert!(v1[org_life].ends_with("（进行中）"), "{v1:?}");
+    let meetings = sheet(&mut book, "三会一课");
+    assert!(meetings[1..].iter().all(|r| r[3].starts_with(&format!("{y} 年"))), "{meetings:?}");
     let sync = sheet(&mut book, "同步");
     assert_eq!(sync[0], ["村名", "账号", "设备", "最近同步（北京时间）"]);
     assert_eq!(sync[1][..3], ["一村", "cadre1", "peer-phone-a"]);

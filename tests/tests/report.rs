@@ -151,6 +151,29 @@ async fn township_report(backend: Backend) {
     let (status, xlsx) = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={}&period=q1", app.year)).await;
     assert_eq!(status, 200);
     assert!(xlsx.starts_with(b"PK"), "an XLSX file is a zip");
+    // The sheets of the year's lists hold the chosen period's entries, as the summary counts
+    // them: the theme day entered late is on its quarter's 补录 sheet, not another's.
+    if late_in_year {
+        let late_sheet = |q: u8| {
+            let (app, staff) = (&app, &staff);
+            async move {
+                let url = format!("/v1/townships/t1/report.xlsx?year={}&period=q{q}", app.year);
+                let (status, bytes) = app.get(staff, &url).await;
+                assert_eq!(status, 200);
+                let mut book: calamine::Xlsx<_> =
+                    calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("XLSX");
+                let range = calamine::Reader::worksheet_range(&mut book, "补录").expect("sheet");
+                range
+                    .rows()
+                    .map(|r| r.iter().map(ToString::to_string).collect::<Vec<_>>().join(","))
+                    .collect::<Vec<_>>()
+            }
+        };
+        let own = held.quarter();
+        assert!(late_sheet(own).await.iter().any(|r| r.contains("义务植树")));
+        let other = if own == 1 { 2 } else { 1 };
+        assert!(!late_sheet(other).await.iter().any(|r| r.contains("义务植树")));
+    }
     let (status, _) = app.get(&staff, &format!("/v1/townships/t1/report?year={}&period=q9", app.year)).await;
     assert_eq!(status, 400);
     // The period as the report names it, its year in front, is taken back.

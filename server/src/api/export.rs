@@ -2,7 +2,7 @@
 //! the Chinese shows correctly when double-clicked) and XLSX with one sheet per section.
 
 use rust_xlsxwriter::{Format, Workbook};
-use zhibu_schema::{MeetingKind, PeriodState};
+use zhibu_schema::{Date, MeetingKind, Period, PeriodState};
 
 use crate::db::report::TownshipReport;
 // People read the files: times in China Standard Time, as the pages show them (the JSON report
@@ -10,6 +10,23 @@ use crate::db::report::TownshipReport;
 use crate::pages::clock::format_rfc3339;
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A period as people write it: 2026 年第三季度, 2026 年 3 月, 2026 年全年.
+fn period_label(code: &str) -> String {
+    match Period::parse(code) {
+        Some((year, period)) => format!("{year} 年{}", period.label()),
+        None => code.to_owned(),
+    }
+}
+
+/// Whether a day (`dated`) falls in the report's period: the lists of the year are cut to it,
+/// as the summary counts them.
+fn in_period(report: &TownshipReport, dated: &str) -> bool {
+    match (Period::parse(&report.period), Date::parse(dated)) {
+        (Some((year, period)), Ok(d)) => year.contains(d) && period.contains(d),
+        _ => true,
+    }
+}
 
 fn state_label(s: PeriodState) -> &'static str {
     match s {
@@ -55,8 +72,16 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             for k in MeetingKind::ALL {
                 let (counted, required) =
                     v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.counted, b + s.required));
+                // A period still under way is not yet missed: said, so 0/1 of a quarter that has
+                // weeks to go does not read like one that ended without its meeting.
+                let of_kind = || v.summary.iter().filter(|s| s.kind == k);
+                let under_way = counted < required && !of_kind().any(|s| s.behind) && of_kind().any(|s| s.pending);
                 // Nothing stored for the year says nothing was required: it must not read 0/0.
-                row.push(if v.has_records { format!("{counted}/{required}") } else { "无记录".to_owned() });
+                row.push(match (v.has_records, under_way) {
+                    (false, _) => "无记录".to_owned(),
+                    (true, true) => format!("{counted}/{required}（进行中）"),
+                    (true, false) => format!("{counted}/{required}"),
+                });
             }
             let quorum: usize = v.summary.iter().map(|s| s.quorum_failures.len()).sum();
             let g = &v.grades;
@@ -64,7 +89,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.behind.to_string(),
                 quorum.to_string(),
                 v.late_in_period.to_string(),
-                v.cases.len().to_string(),
+                v.cases_in_period.to_string(),
                 v.members.to_string(),
                 g.excellent.to_string(),
                 g.good.to_string(),
@@ -167,7 +192,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
                 v.name.clone(),
                 c.kind_name.to_owned(),
                 c.group.clone().unwrap_or_default(),
-                c.period.clone(),
+                period_label(&c.period),
                 c.required.to_string(),
                 c.held.to_string(),
                 c.valid.to_string(),
@@ -180,8 +205,9 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
     sheet(&mut book, "三会一课", &header, &meetings, &bold)?;
 
     let mut cases = Vec::new();
+    let chosen = Period::parse(&report.period);
     for v in &report.villages {
-        for c in &v.cases {
+        for c in v.cases.iter().filter(|c| chosen.is_none_or(|(y, p)| c.open_during(y, p))) {
             let gaps: Vec<String> =
                 c.gaps.iter().filter_map(|g| g.get("message").and_then(|m| m.as_str()).map(str::to_owned)).collect();
             cases.push(vec![
@@ -215,6 +241,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.late_entries
                 .iter()
+                .filter(|l| in_period(report, &l.dated))
                 .map(|l| arrival_row(&v.name, l.record, &l.what, &l.dated, &l.first_seen_at, l.days_late))
         })
         .collect();
@@ -226,6 +253,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.early_entries
                 .iter()
+                .filter(|e| in_period(report, &e.dated))
                 .map(|e| arrival_row(&v.name, e.record, &e.what, &e.dated, &e.first_seen_at, e.days_early))
         })
         .collect();
@@ -240,6 +268,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.unmarked_attendance
                 .iter()
+                .filter(|m| in_period(report, &m.dated))
                 .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), m.unmarked.to_string()])
         })
         .collect();
@@ -251,6 +280,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.edited_after_sync
                 .iter()
+                .filter(|m| in_period(report, &m.dated))
                 .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), format_rfc3339(&m.first_edited_at)])
         })
         .collect();

@@ -48,6 +48,9 @@ pub struct VillageReport {
     pub committee_members: i64,
     pub grades: GradeCounts,
     pub cases: Vec<CaseItem>,
+    /// How many of them were open at some time in the chosen period (opened by its end, not
+    /// closed before its start), as the dashboard counts them.
+    pub cases_in_period: usize,
     /// Every late entry of the year.
     pub late_entries: Vec<LateEntry>,
     /// How many of them are dated in the chosen period, as `summary` counts.
@@ -117,6 +120,17 @@ pub struct CaseItem {
     pub opened_on: String,
     pub closed_on: Option<String>,
     pub gaps: Vec<serde_json::Value>,
+}
+
+impl CaseItem {
+    /// Open at some time in `period` of `year`: opened by its last day, not closed before its
+    /// first.
+    pub fn open_during(&self, year: Year, period: Period) -> bool {
+        let (first, last) = (period.first_day(year), period.last_day(year));
+        let opened = Date::parse(&self.opened_on).is_ok_and(|d| d <= last);
+        let closed_before = self.closed_on.as_deref().and_then(|c| Date::parse(c).ok()).is_some_and(|d| d < first);
+        opened && !closed_before
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -228,6 +242,7 @@ impl Db {
                     cases: Vec::new(),
                     late_entries: Vec::new(),
                     late_in_period: 0,
+                    cases_in_period: 0,
                     early_entries: Vec::new(),
                     early_in_period: 0,
                     unmarked_attendance: Vec::new(),
@@ -451,6 +466,7 @@ impl Db {
             v.early_in_period = v.early_entries.iter().filter(|l| in_period(&l.dated)).count();
             v.unmarked_in_period = v.unmarked_attendance.iter().filter(|l| in_period(&l.dated)).count();
             v.edited_in_period = v.edited_after_sync.iter().filter(|l| in_period(&l.dated)).count();
+            v.cases_in_period = v.cases.iter().filter(|c| c.open_during(year, period)).count();
         }
 
         let rows = sqlx::query(

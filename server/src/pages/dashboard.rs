@@ -223,7 +223,7 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         early: v.early_in_period,
         unmarked: v.unmarked_in_period,
         edited: v.edited_in_period,
-        cases: v.cases.len(),
+        cases: v.cases_in_period,
         members: v.members,
         grades: grade_bars(g),
         grades_text: format!(
