@@ -183,6 +183,16 @@ pub enum Cadence {
 }
 
 impl Cadence {
+    /// The span a requirement of this cadence is counted over when it is longer than `period`
+    /// (本季度, 全年): a quarterly assembly looked at by month is the quarter's.
+    pub fn span_beyond(self, period: Period) -> Option<&'static str> {
+        match (self, period) {
+            (Cadence::Quarter, Period::Month(_)) => Some("本季度"),
+            (Cadence::Year, Period::Month(_) | Period::Quarter(_)) => Some("全年"),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Cadence::Month => "每月",

@@ -613,6 +613,11 @@ async fn sessions_headers_and_refusals_over_http() {
     let body = get(&app, &staff, &format!("/villages/v1?year={y}&period=q2")).await.text().await.expect("body");
     let body = body.replace("&#x2f;", "/");
     assert!(body.contains(&format!("/township?township=t1&amp;year={y}&amp;period=q2")), "{body}");
+    // Looked at by month, a kind owed by quarter or year says it is counted over that span.
+    let body =
+        get(&app, &staff, &format!("/township?township=t1&year={y}&period=m2")).await.text().await.expect("body");
+    assert!(body.contains("支部党员大会（按本季度计）") && body.contains("组织生活会（按全年计）"), "{body}");
+    assert!(body.contains(">主题党日<"), "a monthly kind is the month's: {body}");
     let r = get(&app, &staff, &format!("/villages/v1?year={y}&period=%3Cscript%3E")).await;
     assert_eq!(r.status(), 200, "a period that is none is left out of the way back");
     assert!(!r.text().await.expect("body").contains("period=%3C"));

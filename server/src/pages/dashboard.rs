@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use zhibu_schema::{MeetingKind, Period};
+use zhibu_schema::{Cadence, MeetingKind, Period};
 
 use super::clock;
 use super::error::PageError;
@@ -105,7 +105,9 @@ struct DashboardView {
     as_of: String,
     years: Vec<Choice>,
     periods: Vec<Choice>,
-    kinds: Vec<&'static str>,
+    /// Each kind's name, with the span it is counted over when that is longer than the chosen
+    /// period (a quarterly assembly, looked at by month, is counted over its quarter).
+    kinds: Vec<String>,
     villages: Vec<VillageRow>,
     flags: Vec<Flag>,
     /// A cell of a period under way is not yet met.
@@ -131,6 +133,15 @@ fn period_value(p: Period) -> String {
 
 /// What a village with no record of the year shows: nothing required would read as nothing owed.
 const NO_RECORDS: &str = "本年度没有任何记录（名册未导入，手机也未同步）";
+
+/// A kind's column heading: its name, and the span its figures cover when the kind is owed
+/// over a longer one than the chosen period (本季度, 全年).
+fn kind_heading(kind: MeetingKind, cadence: Option<Cadence>, period: Period) -> String {
+    match cadence.and_then(|c| c.span_beyond(period)) {
+        Some(span) => format!("{}（按{span}计）", kind.label()),
+        None => kind.label().to_owned(),
+    }
+}
 
 fn cell(v: &VillageReport, kind: MeetingKind, no_records: bool) -> Cell {
     if no_records {
@@ -306,6 +317,7 @@ async fn page(
     };
     let query = ReportQuery { year: Some(year.to_string()), period: Some(period_value(period)) };
     let report = load(&state, caller, &township, &query).await?;
+    let catalog = state.catalog_for(Some(&township)).await?;
     let township_name = state
         .db
         .townships()
@@ -340,7 +352,10 @@ async fn page(
             .into_iter()
             .map(|p| Choice { value: period_value(p), label: p.label(), selected: p == period })
             .collect(),
-        kinds: MeetingKind::ALL.iter().map(|k| k.label()).collect(),
+        kinds: MeetingKind::ALL
+            .iter()
+            .map(|k| kind_heading(*k, catalog.requirement(*k).map(|r| r.cadence), period))
+            .collect(),
         late_entry_days: report.late_entry_days,
         csv_url: format!("/v1/townships/{township}/report.csv?{files}"),
         xlsx_url: format!("/v1/townships/{township}/report.xlsx?{files}"),

@@ -292,7 +292,7 @@ pub fn me(ctx: &Ctx) -> anyhow::Result<u8> {
                 format!("{}（{}）{} 年积分：{} 分{grade}\n", points.name, points.member_id, points.year, points.total);
             s += &format!("  基础分 {}\n", points.base);
             for e in &points.entries {
-                let source = if e.source == "attendance" { "出勤" } else { "手工" };
+                let source = if e.source == "attendance" { "按考勤" } else { "村干部录入" };
                 let name = e.rule_name.as_deref().unwrap_or(&e.rule);
                 let note = e.note.as_deref().map(|n| format!("（{n}）")).unwrap_or_default();
                 s += &format!("  {}  {:+}  {name}  [{source}]{note}\n", e.on, e.delta);

@@ -100,7 +100,7 @@ pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
                         score.base
                     );
                     for e in &score.entries {
-                        let source = if e.source == RuleSource::Attendance { "出勤" } else { "手工" };
+                        let source = if e.source == RuleSource::Attendance { "按考勤" } else { "村干部录入" };
                         let note = e.note.as_deref().map(|n| format!("（{n}）")).unwrap_or_default();
                         s += &format!(
                             "  {}  {:+}  {}  [{source} {}]{note}\n",
@@ -130,8 +130,13 @@ pub fn compliance(
     ctx.out.show(
         || {
             let mut s = format!("{year} 年{}会议完成情况（截至 {as_of}）\n", period.label());
+            let catalog = ctx.phone.catalog();
             for r in &rows {
-                let group = r.group.as_deref().map(|g| format!("（{g}）")).unwrap_or_default();
+                let mut group = r.group.as_deref().map(|g| format!("（{g}）")).unwrap_or_default();
+                // A kind owed by quarter or year, looked at by month, is counted over that span.
+                if let Some(span) = catalog.requirement(r.kind).and_then(|q| q.cadence.span_beyond(period)) {
+                    group += &format!("（按{span}计）");
+                }
                 let state = if r.behind {
                     "未完成"
                 } else if r.pending {
