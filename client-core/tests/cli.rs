@@ -247,8 +247,7 @@ fn status_roster_compliance_conflicts_and_catalog() {
         compliance.stdout
     );
     // By month, the quarterly assembly is counted over its quarter, and says so.
-    let by_month =
-        zhibu(dir.path(), &["compliance", "--period", &format!("{}-02", year()), "--as-of", &date("12-31")]);
+    let by_month = zhibu(dir.path(), &["compliance", "--period", &format!("{}-02", year()), "--as-of", &date("12-31")]);
     assert!(by_month.stdout.contains("支部党员大会（按本季度计）：应开 1 次"), "{}", by_month.stdout);
     assert!(zhibu(dir.path(), &["conflicts"]).stdout.contains("没有冲突"));
     assert!(zhibu(dir.path(), &["catalog"]).stdout.contains("volunteer"));

@@ -310,3 +310,53 @@ async fn ahead_of_its_day(backend: Backend) {
     }
 }
 backends!(a_meeting_entered_ahead_of_its_day_is_not_yet_held, ahead_of_its_day);
+
+/// A roster change that rewrites past figures, made after the server had the member, is shown
+/// to the township (名册同步后改动), as a meeting changed after sync is: a committee seat (seats
+/// keep no history, so every past committee meeting is counted by the new one) and a leaving
+/// day set months back (the assemblies since lose a member who was due). A leaving day entered
+/// in time is the roster kept, and is not.
+async fn roster_edits(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let today = zhibu_server::api::today();
+    let back = day(&app, 60);
+    let late_enough = back < today.add_days(-7).expect("date");
+    phone.edit("调整名册", |tx| {
+        mapping::put_at(tx, &["members", "v1-m04", "committee"], &true)?;
+        mapping::put_at(tx, &["members", "v1-m05", "left_on"], &back)?;
+        mapping::put_at(tx, &["members", "v1-m06", "left_on"], &today)
+    });
+    phone.sync(&app).await.expect("stored");
+
+    let staff = app.token("staff1").await;
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let edited: Vec<&str> = v1["roster_edits"]
+        .as_array()
+        .expect("roster_edits")
+        .iter()
+        .map(|e| e["member_id"].as_str().expect("id"))
+        .collect();
+    let mut expected = vec!["v1-m04"];
+    if late_enough {
+        expected.push("v1-m05");
+    }
+    assert_eq!(edited, expected, "{v1}");
+    let names = app.records("v1").await.members;
+    let m04 = &names[&zhibu_schema::MemberId::parse("v1-m04").expect("id")].name;
+    assert_eq!(v1["roster_edits"][0]["name"], m04.as_str());
+
+    // The village page marks them; the dashboard names the count.
+    let page = zhibu_tests::http().build().expect("client");
+    let get = |path: String| page.get(format!("{}{path}", app.url)).bearer_auth(&staff).send();
+    let body = get(format!("/villages/v1?year={}", app.year)).await.expect("page").text().await.expect("body");
+    assert_eq!(body.matches("同步后改动 ").count(), expected.len(), "{body}");
+    let body = get(format!("/township?year={}&period=year", app.year)).await.expect("page").text().await.expect("body");
+    assert!(body.contains(&format!("名册在同步后改动 {} 人", expected.len())), "{body}");
+}
+backends!(a_roster_change_that_rewrites_past_figures_is_shown_to_the_township, roster_edits);

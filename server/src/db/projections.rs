@@ -16,8 +16,8 @@ use std::sync::Arc;
 use sqlx::{Any, Row, Transaction};
 use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
-    AttendanceStatus, Catalog, Collection, Date, Meeting, Period, RecordId, VillageYear, all_totals, case_gaps,
-    compliance, early_by, late_by, quorum, unmarked_members,
+    AttendanceStatus, Catalog, Collection, Date, Meeting, MemberId, Period, RecordId, VillageYear, all_totals,
+    case_gaps, compliance, early_by, late_by, quorum, unmarked_members,
 };
 
 use super::Backend;
@@ -361,6 +361,42 @@ fn date_or_attendance_changed(before: &Meeting, after: &Meeting) -> bool {
             .any(|((m1, a1), (m2, a2))| m1 != m2 || a1.status != a2.status)
 }
 
+/// The key under which the server remembers when it first received a change of a member that
+/// rewrites the past's figures after it had the member (名册同步后改动).
+pub fn member_edited_key(member: &MemberId) -> String {
+    format!("{MEMBER_EDITED}{member}")
+}
+
+/// The prefix of [`member_edited_key`].
+pub const MEMBER_EDITED: &str = "edited:member:";
+
+/// The members of `after` whose change from `was` rewrites figures already shown: a seat on
+/// the committee, a party group or a status changed (they have no history, so every past
+/// meeting is counted by the new one), or a day of joining, arriving, leaving or becoming full
+/// set or moved to more than `late_days` before `today` (back-dated: a member who left in
+/// September, entered in December, leaves September's assemblies with a smaller quorum). A day
+/// entered in time is the roster kept, not rewritten.
+fn edited_members<'a>(
+    was: &'a VillageYear,
+    after: &'a VillageYear,
+    today: Date,
+    late_days: u32,
+) -> impl Iterator<Item = &'a MemberId> + 'a {
+    let back = today.add_days(-i64::from(late_days)).unwrap_or(today);
+    after.members.iter().filter_map(move |(id, m)| {
+        let old = was.members.get(id)?;
+        let moved = |a: Option<Date>, b: Option<Date>| a != b && a.into_iter().chain(b).any(|d| d < back);
+        let changed = old.committee != m.committee
+            || old.group != m.group
+            || old.status != m.status
+            || moved(old.left_on, m.left_on)
+            || moved(old.arrived_on, m.arrived_on)
+            || moved(old.joined_on, m.joined_on)
+            || moved(old.full_on, m.full_on);
+        changed.then_some(id)
+    })
+}
+
 /// The meetings of `after` whose date or attendance differ from those of `was`, the document
 /// as stored before (voided ones left out: a void says why itself).
 fn edited_meetings<'a>(was: &'a VillageYear, after: &'a VillageYear) -> impl Iterator<Item = &'a RecordId> + 'a {
@@ -420,7 +456,12 @@ pub fn plan(
 ) -> (Plan, SharedRows) {
     let mut seen_new = Vec::new();
     let edited = was.into_iter().flat_map(|was| edited_meetings(was, after)).map(edited_key);
-    for k in seen_keys(after).chain(edited) {
+    let today = day_of(received_at);
+    let members = was
+        .into_iter()
+        .flat_map(|was| edited_members(was, after, today, catalog.late_entry_days))
+        .map(member_edited_key);
+    for k in seen_keys(after).chain(edited).chain(members) {
         if !seen.contains_key(&k) {
             seen.insert(k.clone(), received_at);
             seen_new.push(k);

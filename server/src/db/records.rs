@@ -27,6 +27,10 @@ pub struct Arrivals {
     /// the meeting (同步后改动), by meeting id.
     pub edited: HashMap<String, i64>,
     pub steps: HashMap<(String, String), Arrival>,
+    /// When the server first received a change of a member that rewrites past figures (a
+    /// committee seat, a group, a status, a back-dated day) after it had the member, by member
+    /// id (名册同步后改动).
+    pub members: HashMap<String, i64>,
 }
 
 fn arrival(r: &sqlx::any::AnyRow) -> Result<Arrival, sqlx::Error> {
@@ -83,6 +87,37 @@ impl Db {
         for r in &rows {
             out.steps.insert((r.try_get("case_id")?, r.try_get("step")?), arrival(r)?);
         }
+        for (member, at) in self.members_edited(t, Some(v), y).await? {
+            out.members.insert(member.1, at);
+        }
         Ok(out)
+    }
+
+    /// The members whose change rewrote past figures after the server had them, with when it
+    /// first received such a change: (village, member id) → time, for a township's year or one
+    /// village's.
+    pub async fn members_edited(
+        &self,
+        township: &str,
+        village: Option<&str>,
+        year: i64,
+    ) -> anyhow::Result<Vec<((String, String), i64)>> {
+        let prefix = super::projections::MEMBER_EDITED;
+        let rows = sqlx::query(
+            "SELECT village_id, record_key, first_seen_at FROM record_seen              WHERE township_id = $1 AND year = $2 AND ($3 = '' OR village_id = $3) AND record_key LIKE $4              ORDER BY village_id, first_seen_at, record_key",
+        )
+        .bind(township)
+        .bind(year)
+        .bind(village.unwrap_or(""))
+        .bind(format!("{prefix}%"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let key: String = r.try_get("record_key")?;
+                let member = key.strip_prefix(prefix).unwrap_or(&key).to_owned();
+                Ok(((r.try_get("village_id")?, member), r.try_get("first_seen_at")?))
+            })
+            .collect()
     }
 }

@@ -69,6 +69,10 @@ pub struct VillageReport {
     pub edited_after_sync: Vec<EditedMeeting>,
     /// How many of them are dated in the chosen period.
     pub edited_in_period: usize,
+    /// Members whose change rewrote figures already shown, after the server had them: a
+    /// committee seat, a party group or a status changed, or a day of joining, arriving,
+    /// leaving or becoming full set back more than the late-entry days (名册同步后改动).
+    pub roster_edits: Vec<RosterEdit>,
     pub last_sync_at: Option<String>,
     pub devices: Vec<DeviceSync>,
 }
@@ -166,6 +170,15 @@ pub struct UnmarkedMeeting {
     pub unmarked: i64,
 }
 
+/// A member changed after the server had them in a way that rewrites past figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct RosterEdit {
+    pub member_id: String,
+    pub name: String,
+    /// When the server first received such a change (RFC 3339).
+    pub first_edited_at: String,
+}
+
 /// A meeting whose date or attendance changed after the server first had it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EditedMeeting {
@@ -249,6 +262,7 @@ impl Db {
                     unmarked_in_period: 0,
                     edited_after_sync: Vec::new(),
                     edited_in_period: 0,
+                    roster_edits: Vec::new(),
                     last_sync_at: None,
                     devices: Vec::new(),
                 },
@@ -467,6 +481,22 @@ impl Db {
             v.unmarked_in_period = v.unmarked_attendance.iter().filter(|l| in_period(&l.dated)).count();
             v.edited_in_period = v.edited_after_sync.iter().filter(|l| in_period(&l.dated)).count();
             v.cases_in_period = v.cases.iter().filter(|c| c.open_during(year, period)).count();
+        }
+        for ((village, member_id), at) in self.members_edited(township, None, y).await? {
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let name = sqlx::query(
+                "SELECT name FROM p_members WHERE township_id = $1 AND village_id = $2 AND year = $3 AND member_id = $4",
+            )
+            .bind(township)
+            .bind(&village)
+            .bind(y)
+            .bind(&member_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.try_get::<String, _>("name"))
+            .transpose()?
+            .unwrap_or_else(|| member_id.clone());
+            v.roster_edits.push(RosterEdit { member_id, name, first_edited_at: rfc3339(at) });
         }
 
         let rows = sqlx::query(

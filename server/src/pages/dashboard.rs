@@ -74,6 +74,8 @@ struct VillageRow {
     /// Meetings of the period whose date or attendance changed after the server had them.
     edited: usize,
     cases: usize,
+    /// Members changed after sync in a way that rewrites past figures.
+    roster_edits: usize,
     members: i64,
     grades: Vec<Bar>,
     grades_text: String,
@@ -235,6 +237,7 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         unmarked: v.unmarked_in_period,
         edited: v.edited_in_period,
         cases: v.cases_in_period,
+        roster_edits: v.roster_edits.len(),
         members: v.members,
         grades: grade_bars(g),
         grades_text: format!(
@@ -281,6 +284,9 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     }
     if v.edited > 0 {
         what.push(format!("{} 次会议同步后改过日期或考勤", v.edited));
+    }
+    if v.roster_edits > 0 {
+        what.push(format!("名册在同步后改动 {} 人（会改变以往会议的应到人数和法定人数，见村页面）", v.roster_edits));
     }
     if v.cases > 0 {
         what.push(format!("{} 件小微权力事项有问题", v.cases));

@@ -29,6 +29,9 @@ struct MemberRow {
     committee: bool,
     score: i32,
     grade: &'static str,
+    /// When the server first received a change of the member that rewrites past figures (a
+    /// committee seat, a group, a status, a back-dated day) after it had them.
+    edited_at: Option<String>,
 }
 
 /// Links every page about one village's year shares.
@@ -119,6 +122,7 @@ async fn page(
                 committee: m.is_some_and(|m| m.committee),
                 score: s.total,
                 grade: s.grade.map_or("不评定", |g| g.label()),
+                edited_at: data.arrivals.members.get(s.member_id.as_str()).map(|&at| super::clock::format_ms(at)),
             }
         })
         .collect();
