@@ -239,6 +239,14 @@ impl ClientError {
     }
 }
 
+/// A login the server no longer accepts, said once: the server's own words only when they add
+/// something (an account disabled), not its 未登录或登录已过期 again.
+fn session_expired(server: &str) -> String {
+    let said = server.contains("过期") || server.contains("未登录") || server.trim().is_empty();
+    let why = if said { String::new() } else { format!("（{server}）") };
+    format!("登录已过期或已退出{why}，请重新登录。手机上的修改都还在")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,12 +265,4 @@ mod tests {
         assert_eq!(e.to_string(), "未保存：积分记录 r1（分值）：分值太大；积分记录 r1（分值）：分值太小");
         assert_eq!(e.kind(), ErrorKind::Refused);
     }
-}
-
-/// A login the server no longer accepts, said once: the server's own words only when they add
-/// something (an account disabled), not its 未登录或登录已过期 again.
-fn session_expired(server: &str) -> String {
-    let said = server.contains("过期") || server.contains("未登录") || server.trim().is_empty();
-    let why = if said { String::new() } else { format!("（{server}）") };
-    format!("登录已过期或已退出{why}，请重新登录。手机上的修改都还在")
 }

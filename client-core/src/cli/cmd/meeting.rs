@@ -124,7 +124,7 @@ fn check_group(
     let listed = if groups.is_empty() {
         "名册上还没有党小组".to_owned()
     } else {
-        format!("名册上的党小组：{}", groups.iter().copied().collect::<Vec<_>>().join("、"))
+        format!("名册上的党小组：{}", groups.join("、"))
     };
     match group {
         None => Err(Usage(format!("党小组会须用 --group 写明是哪个党小组（{listed}）")).into()),

@@ -194,6 +194,7 @@ fn conflicts_text(ctx: &Ctx, conflicts: &[crate::Conflict]) -> String {
         return format!("{} 年的记录没有冲突。", ctx.year);
     }
     let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
+    let records = ctx.phone.records(ctx.year).ok();
     for c in conflicts {
         let field = if c.field.is_empty() {
             "整条记录".to_owned()
@@ -201,7 +202,13 @@ fn conflicts_text(ctx: &Ctx, conflicts: &[crate::Conflict]) -> String {
             crate::zhibu_schema::violation::field_label(&c.field)
         };
         let record = match c.collection {
-            crate::zhibu_schema::Collection::Members => c.record.clone(),
+            // A member by name too, as the cadre knows them.
+            crate::zhibu_schema::Collection::Members => {
+                match records.as_ref().and_then(|r| r.members.iter().find(|(id, _)| id.as_str() == c.record)) {
+                    Some((_, m)) => format!("{}（{}）", m.name, c.record),
+                    None => c.record.clone(),
+                }
+            }
             _ => short(&c.record),
         };
         s += &format!("{} {record}，{field}：\n", c.collection.label());
