@@ -268,6 +268,9 @@ fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gat
                 | Rule::WrongAuthor
                 | Rule::Duplicate
                 | Rule::Other
+                // A limit of the whole document: a phone could otherwise pass it in slices,
+                // each pushed on the same old heads, each under it alone.
+                | Rule::TooMany
         )
     };
     if changes.is_empty() || new.iter().all(written) {

@@ -683,6 +683,29 @@ fn a_rule_broken_only_where_two_phones_edits_meet_is_not_the_second_phones_doing
     assert!(rules.iter().all(|(record, _)| record == "v1-m06") && !rules.is_empty(), "{rules:?}");
 }
 
+/// A limit of the whole document (at most 1,000 members) cannot be passed in slices, each
+/// pushed on the same old heads and each under it alone.
+#[test]
+fn a_limit_of_the_whole_document_cannot_be_passed_in_slices() {
+    let mut server = Server::new();
+    let mut a = phone("phone-1");
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("sync");
+    let mut b = a.fork().with_actor(ActorId::from(b"phone-2".as_slice()));
+    for (doc, slice) in [(&mut a, "x"), (&mut b, "y")] {
+        doc.transact::<_, _, WriteError>(|tx| {
+            for n in 0..600 {
+                let member = serde_json::json!({"name": format!("党员{slice}{n}"), "status": "full"});
+                mapping::put_at(tx, &["members", &format!("v1-{slice}{n}")], &member)?;
+            }
+            Ok(())
+        })
+        .expect("edit");
+    }
+    sync_until_quiet(&mut server, "cadre1", &mut a).expect("600 more is under the limit");
+    let rules = refused_rules(sync_until_quiet(&mut server, "cadre1", &mut b));
+    assert!(rules.iter().any(|(_, rule)| *rule == Rule::TooMany), "{rules:?}");
+}
+
 #[test]
 fn a_member_made_again_where_another_was_made_meanwhile_is_refused() {
     let mut server = Server::new();
