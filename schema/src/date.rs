@@ -33,6 +33,18 @@ pub fn half_width(s: &str) -> String {
         .collect()
 }
 
+/// Why `written` (year `y`, month `m`, day `d`, as digits) is no day of the calendar, if it is
+/// none.
+fn no_such_day(written: &str, y: &str, m: &str, d: &str) -> Option<DateError> {
+    let (year, month, day) = (y.parse::<i32>().ok()?, m.parse::<u8>().ok()?, d.parse::<u8>().ok()?);
+    let no_such = |why: String| Some(DateError::NoSuchDay(written.to_owned(), why));
+    let Ok(named) = Month::try_from(month) else {
+        return no_such(format!("月份应为 1 到 12，没有 {month} 月"));
+    };
+    let days = named.length(year);
+    if day == 0 || day > days { no_such(format!("{year} 年 {month} 月只有 {days} 天")) } else { None }
+}
+
 /// A calendar day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -43,12 +55,20 @@ impl Date {
     pub fn parse(s: &str) -> Result<Self, DateError> {
         let d = time::Date::parse(s, FORMAT).map_err(|_| {
             // Written as a day (`2026-02-30`) but no calendar has it: said so, as the phone says.
-            let shaped = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
-            match Self::parse_written(s) {
-                Err(e @ DateError::NoSuchDay(..)) if shaped => e,
+            match (s.get(0..4), s.get(5..7), s.get(8..10)) {
+                (Some(y), Some(m), Some(d)) if s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' => {
+                    no_such_day(s, y, m, d).unwrap_or_else(|| DateError::Format(s.to_owned()))
+                }
                 _ => DateError::Format(s.to_owned()),
             }
         })?;
+        Self::from_time(d).map_err(|_| DateError::Range(s.to_owned()))
+    }
+
+    /// [`Date::parse`] with no help for a day that does not exist: what [`Date::parse_written`]
+    /// ends with, once it has said so itself.
+    fn parse_exact(s: &str) -> Result<Self, DateError> {
+        let d = time::Date::parse(s, FORMAT).map_err(|_| DateError::Format(s.to_owned()))?;
         Self::from_time(d).map_err(|_| DateError::Range(s.to_owned()))
     }
 
@@ -63,18 +83,10 @@ impl Date {
         let parts: Vec<&str> = normalized.split('-').collect();
         match parts[..] {
             [y, m, d] if [y, m, d].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) => {
-                let (year, month, day) = (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>());
-                if let (Ok(year), Ok(month), Ok(day)) = (year, month, day) {
-                    let no_such = |why: String| DateError::NoSuchDay(s.trim().to_owned(), why);
-                    let Ok(named) = Month::try_from(month) else {
-                        return Err(no_such(format!("月份应为 1 到 12，没有 {month} 月")));
-                    };
-                    let days = named.length(year);
-                    if day == 0 || day > days {
-                        return Err(no_such(format!("{year} 年 {month} 月只有 {days} 天")));
-                    }
+                if let Some(e) = no_such_day(s.trim(), y, m, d) {
+                    return Err(e);
                 }
-                Self::parse(&format!("{y:0>4}-{m:0>2}-{d:0>2}")).map_err(|e| match e {
+                Self::parse_exact(&format!("{y:0>4}-{m:0>2}-{d:0>2}")).map_err(|e| match e {
                     DateError::Format(_) => DateError::Format(s.trim().to_owned()),
                     other => other,
                 })
@@ -327,6 +339,11 @@ mod tests {
         for bad in ["2026-3-5", "2026/03/05", "26-03-05", "", "2026-03-05T00:00", "2026-0x-30"] {
             let err = Date::parse(bad).expect_err(bad);
             assert!(err.to_string().contains("格式不对"), "{bad}: {err}");
+        }
+        // Digits padded past their width once sent both parsers round each other for ever.
+        for odd in ["2026-001-05", "2026-01-005", "12026-01-05", "0002026-1-5"] {
+            assert!(Date::parse(odd).is_err(), "{odd}");
+            assert!(Date::parse_written(odd).is_err(), "{odd}");
         }
         // Written right, but no such day: the server says so as the phone does.
         let err = Date::parse("2026-02-30").expect_err("no such day");
