@@ -101,7 +101,7 @@ pub(crate) fn replay(
             let new = match applied {
                 true => {
                     let mut new = new_violations(&next, key, catalog, &before);
-                    new.extend(forged(&next, [(&change, account)]));
+                    new.extend(forged(&doc, &next, [(&change, account)]));
                     new
                 }
                 false => vec![unreplayable("")],
@@ -134,7 +134,7 @@ pub(crate) fn replay(
         match result {
             Ok(done) => {
                 let made = done.hash.and_then(|hash| next.get_change_by_hash(&hash));
-                let forged = made.map(|made| forged(&next, [(&made, account)])).unwrap_or_default();
+                let forged = made.map(|made| forged(&doc, &next, [(&made, account)])).unwrap_or_default();
                 if forged.is_empty() {
                     doc = next;
                     report.remade += 1;

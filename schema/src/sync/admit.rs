@@ -211,10 +211,13 @@ pub(crate) fn validated(
         },
         None => (mapping::read(&next), Touched::All),
     };
-    let mut now = match &read {
+    // The rules of the records; then what the changes write, by whom and over what, which are
+    // always the changes' own.
+    let now = match &read {
         Ok(h) => check_read(h, gate.village, gate.year, gate.catalog),
         Err(e) => vec![unreadable(e)],
     };
+    let mut written = Vec::new();
     // The base as read: known, or read whole here, once (only when not known, which the
     // server's pushes never are).
     let read_whole;
@@ -227,10 +230,10 @@ pub(crate) fn validated(
     };
     if let (Ok(after), Ok(before)) = (&read, base_as_read) {
         // Records are voided, never deleted.
-        now.extend(erased(&before.doc, after, &touched));
+        written.extend(erased(&before.doc, after, &touched));
     }
-    now.extend(forged(&next, changes.iter().zip(authors.iter().copied())));
-    if !now.is_empty() {
+    written.extend(forged(base, &next, changes.iter().zip(authors.iter().copied())));
+    if !now.is_empty() || !written.is_empty() {
         // Only what these changes broke counts: a rule broken before (say, by a catalog
         // that changed since) must not block every later edit of the village.
         let before: BTreeSet<Violation> = match base_as_read {
@@ -238,7 +241,8 @@ pub(crate) fn validated(
             Err(e) => BTreeSet::from([unreadable(e)]),
         };
         let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
-        let new = of_the_pushers(&next, &changes, new, gate);
+        let mut new = of_the_pushers(&next, &changes, new, gate);
+        new.extend(written.into_iter().filter(|v| !before.contains(v)));
         if !new.is_empty() {
             return Err(Refusal::Invalid(new));
         }
@@ -253,25 +257,18 @@ pub(crate) fn validated(
 /// one phone sets a member's leaving day and the other their arrival), is the merge's. Refusing
 /// it would hold up every later edit of that phone, which cannot correct what it never saw; the
 /// record is stored as the merge made it, and shown to the cadres to correct (`zhibu
-/// conflicts`). What is written, by whom and over what (names, deletions, voids, records made
-/// twice, the header) is always the changes' own. Looked at only when there is something to
+/// conflicts`). Only rules two fields of one record take part in are looked at so; what is
+/// written, by whom and over what is checked apart and always the changes' own. A phone could
+/// name old dependencies on purpose to store such a record: it is then its own record that
+/// reads oddly, shown to the cadres, and the history says who wrote it. Looked at only when there is something to
 /// refuse: the document as the phones had it, their changes on their dependencies, is read again
 /// whole.
 fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gate: &Gate<'_>) -> Vec<Violation> {
+    // Only rules two fields of one record take part in, which two phones can set apart: the
+    // rest (a limit of the whole document a phone could pass in slices, each pushed on the same
+    // old heads; a step of another item; a value's form) are the pushing phone's to keep.
     let written = |v: &Violation| {
-        matches!(
-            v.rule,
-            Rule::Header
-                | Rule::BadId
-                | Rule::Deleted
-                | Rule::Unvoided
-                | Rule::WrongAuthor
-                | Rule::Duplicate
-                | Rule::Other
-                // A limit of the whole document: a phone could otherwise pass it in slices,
-                // each pushed on the same old heads, each under it alone.
-                | Rule::TooMany
-        )
+        !matches!(v.rule, Rule::DateOrder | Rule::MakeupWhilePresent | Rule::LeaveWithoutReason | Rule::GroupMissing)
     };
     if changes.is_empty() || new.iter().all(written) {
         return new;

@@ -33,7 +33,16 @@ const MOST: usize = 50;
 /// another account's point entry, step or void says (its `by` would vouch for words that are
 /// not its own); or write into an object with the wrong kind of key; or write the root's keys,
 /// which are the genesis change's.
-pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c Change, &'a str)>) -> Vec<Violation> {
+///
+/// Who made an entry is read in `base`, the document before the changes (the server's, not one
+/// a change names as its dependencies, which the phone chooses): an entry's maker never
+/// changes, so no change may write, delete or replace another's `by`, or replace or delete a
+/// map that holds another's entry.
+pub fn forged<'c, 'a>(
+    base: &Automerge,
+    next: &Automerge,
+    changes: impl IntoIterator<Item = (&'c Change, &'a str)>,
+) -> Vec<Violation> {
     let mut out = BTreeSet::new();
     // Texts the changes make at a key `by`, and texts they edit: by object, the accounts that
     // made or edited them.
@@ -50,7 +59,7 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
     // Entries made before whose `by` a change writes with its own account's name, with the
     // change's index: only an entry that was already the account's may be (an entry's maker
     // never changes, or one cadre could take another's deduction over and move it).
-    let mut signed: Vec<(ObjectId, &'a str, usize)> = Vec::new();
+    let mut signed: HashSet<(ObjectId, &'a str)> = HashSet::new();
     // What a change writes over at a key of a map made before (the operations its write
     // supersedes), with the change's index and whether it makes a map there: an entry of
     // another account's may not be replaced or deleted, save a case step made anew.
@@ -87,8 +96,8 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             if let Key::Map(key) = &op.key
                 && !fresh.contains(&op.obj)
             {
-                if key == BY && matches!(op.action, OpType::Put(_) | OpType::Make(_)) {
-                    signed.push((op.obj.clone(), account, index));
+                if key == BY {
+                    signed.insert((op.obj.clone(), account));
                 } else {
                     let makes_map = op.action == OpType::Make(ObjType::Map);
                     superseded.extend(
@@ -188,9 +197,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             out.insert(located_at(next, &id, &key, not_yours(owner.as_deref(), account)));
         }
     }
-    // An entry's `by` written again: the entry must have been the writer's where the change was
-    // made (or have had no maker yet).
-    for (obj, account, index) in signed {
+    // An entry's `by` written, deleted or edited again: the entry must be the writer's (or have
+    // had no maker) before these changes.
+    for (obj, account) in signed {
         if out.len() >= MOST {
             break;
         }
@@ -198,9 +207,8 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
             out.insert(unknown(&object(&obj)));
             continue;
         };
-        let makers = makers_at(next, &id, &deps[index]);
-        if !makers.is_empty() && !makers.iter().any(|m| m == account) {
-            out.insert(located_at(next, &id, BY, taken_over(&makers[0], account)));
+        if let Some(maker) = foreign_maker(base, &object(&obj), account) {
+            out.insert(located_at(next, &id, BY, taken_over(&maker, account)));
         }
     }
     // Another account's entry written over at its key: replaced by a map made anew (a case step
@@ -213,11 +221,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
         if said.contains(&(holder.clone(), key.clone())) {
             continue;
         }
-        let Ok(entry) = next.import_obj(&object(&ObjectId::Id(pred))) else { continue };
-        if next.object_type(&entry).ok() != Some(ObjType::Map) {
-            continue;
-        }
-        let Some(maker) = string_at(next, &entry, BY).filter(|m| m != account) else { continue };
+        // What it replaces, as the document had it before: an entry of another's, or a map
+        // holding one (a case's steps, a record and its void).
+        let Some(maker) = foreign_maker_within(base, &object(&ObjectId::Id(pred)), account, 3) else { continue };
         let Ok(id) = next.import_obj(&object(&holder)) else { continue };
         let in_steps = next
             .parents(&id)
@@ -252,10 +258,9 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
                 // Edited in place into the writer's name: the entry must have been theirs (into
                 // another name, it is the name rule's, below).
                 let name = next.text(&id).unwrap_or_default();
-                for (account, index) in accounts.iter().filter(|(account, _)| *account == name) {
-                    let makers = makers_at(next, &parent.obj, &deps[*index]);
-                    if !makers.is_empty() && !makers.iter().any(|m| m == account) {
-                        out.insert(located_at(next, &parent.obj, BY, taken_over(&makers[0], account)));
+                for (account, _) in accounts.iter().filter(|(account, _)| *account == name) {
+                    if let Some(maker) = foreign_maker(base, &parent.obj.to_string(), account) {
+                        out.insert(located_at(next, &parent.obj, BY, taken_over(&maker, account)));
                     }
                 }
                 made.entry(text).or_default().extend(accounts.into_iter().map(|(account, _)| account));
@@ -300,6 +305,46 @@ pub fn forged<'c, 'a>(next: &Automerge, changes: impl IntoIterator<Item = (&'c C
 /// document does not show as the writer's (reading at past heads walks the change graph).
 fn owned_when_made(next: &Automerge, id: &ObjId, account: &str, deps: &[ChangeHash]) -> bool {
     makers_at(next, id, deps).iter().any(|m| m == account)
+}
+
+/// Another account than `account` named by the `by` of the map `obj` (as [`object`] names it)
+/// in `doc`, if any: any of its sides where it is in conflict.
+fn foreign_maker(doc: &Automerge, obj: &str, account: &str) -> Option<String> {
+    let id = doc.import_obj(obj).ok()?;
+    let values = doc.get_all(&id, BY).ok()?;
+    let names: Vec<String> = values
+        .into_iter()
+        .filter_map(|value| match value {
+            (automerge::Value::Scalar(s), _) => match s.as_ref() {
+                ScalarValue::Str(name) => Some(name.to_string()),
+                _ => None,
+            },
+            (automerge::Value::Object(ObjType::Text), text) => doc.text(&text).ok(),
+            _ => None,
+        })
+        .collect();
+    if names.iter().any(|n| n == account) { None } else { names.into_iter().next() }
+}
+
+/// Another account than `account` named by the `by` of the map `obj` in `doc`, or of a map
+/// inside it down to `depth` levels (a record's void, a case's steps), if any.
+fn foreign_maker_within(doc: &Automerge, obj: &str, account: &str, depth: usize) -> Option<String> {
+    let id = doc.import_obj(obj).ok()?;
+    if doc.object_type(&id).ok() != Some(ObjType::Map) {
+        return None;
+    }
+    if let Some(maker) = foreign_maker(doc, obj, account) {
+        return Some(maker);
+    }
+    if depth == 0 {
+        return None;
+    }
+    doc.map_range(&id, ..).find_map(|item| match item.value {
+        automerge::ValueRef::Object(ObjType::Map) => {
+            foreign_maker_within(doc, &item.id().to_string(), account, depth - 1)
+        }
+        _ => None,
+    })
 }
 
 /// The names the `by` of the map `id` held at `deps` (more than one where it was in conflict;

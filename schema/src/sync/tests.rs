@@ -549,6 +549,20 @@ fn two_cadres_recording_again_one_step_at_once_are_both_kept() {
     sync_until_quiet(&mut server, "cadre1", &mut p).expect("the maker's note into their own step is stored");
     let shown = mapping::read(&server.doc).expect("reads").doc.cases[&rid(4)].steps[&code("notice")].clone();
     assert!([account("cadre2"), account("cadre3")].contains(&shown.by), "{shown:?}");
+    // Nor may the steps, or the case that holds them, be deleted or made anew around them.
+    let mut d = phone("phone-5");
+    sync_until_quiet(&mut server, "cadre1", &mut d).expect("sync");
+    delete_at(&mut d, &["cases", &case], "steps");
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut d));
+    assert_eq!(fields, [(case.clone(), "steps".to_owned(), Rule::WrongAuthor)]);
+    let mut e = phone("phone-6");
+    sync_until_quiet(&mut server, "cadre1", &mut e).expect("sync");
+    let whole = serde_json::to_value(&mapping::read(&e).expect("reads").doc.cases[&rid(4)]).expect("json");
+    let mut whole = whole;
+    whole["steps"] = serde_json::json!({});
+    replace(&mut e, &["cases", &case], whole);
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre1", &mut e));
+    assert_eq!(fields, [(case.clone(), "".to_owned(), Rule::WrongAuthor)]);
     // Deleting another's step is not recording it again.
     let mut c = phone("phone-4");
     sync_until_quiet(&mut server, "cadre1", &mut c).expect("sync");
@@ -586,6 +600,20 @@ fn another_cadres_entry_cannot_be_taken_over() {
     let err = sync_until_quiet(&mut server, "cadre2", &mut remaking).expect_err("refused");
     assert!(err.to_string().contains("不能替换或删除它"), "{err}");
     assert_eq!(refused_fields(Err(err)), [(entry.clone(), "".to_owned(), Rule::WrongAuthor)]);
+    assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
+
+    // Nor by deleting its `by` first, in the same change that makes it anew.
+    let mut unsigning = q.fork();
+    unsigning
+        .transact::<_, _, WriteError>(|tx| {
+            use automerge::transaction::Transactable;
+            let record = object_at(tx, &["points", &entry]).expect("entry");
+            tx.delete(&record, "by")?;
+            mapping::replace_at(tx, &["points", &entry], &serde_json::json!({"member_id": "v1-m02", "rule": "dues_late", "delta": -2, "on": "2026-05-01", "by": "cadre2"}))
+        })
+        .expect("edit");
+    let fields = refused_fields(sync_until_quiet(&mut server, "cadre2", &mut unsigning));
+    assert!(fields.contains(&(entry.clone(), "".to_owned(), Rule::WrongAuthor)), "{fields:?}");
     assert_eq!(server.doc.get_heads(), stored, "nothing of it was stored");
 
     // Its maker may make it anew; anyone may void it, but no one replace another's void.
