@@ -68,7 +68,7 @@ impl VillageYear {
     pub fn groups(&self) -> Vec<&str> {
         let set: BTreeSet<&str> = self.members.values().filter_map(|m| m.group.as_ref().map(|g| g.as_str())).collect();
         let mut groups: Vec<&str> = set.into_iter().collect();
-        groups.sort_by_key(|g| group_order(g));
+        groups.sort_by_cached_key(|g| group_order(g));
         groups
     }
 
@@ -111,18 +111,18 @@ pub fn group_order(name: &str) -> String {
                 (Some(d), _) if c.is_ascii_digit() => current = current.saturating_mul(10).saturating_add(d),
                 (Some(d), _) => current = d,
                 (None, '十') => {
-                    total += current.max(1) * 10;
+                    total = total.saturating_add(current.max(1).saturating_mul(10));
                     current = 0;
                 }
                 (None, '百') => {
-                    total += current.max(1) * 100;
+                    total = total.saturating_add(current.max(1).saturating_mul(100));
                     current = 0;
                 }
                 _ => break,
             }
             chars.next();
         }
-        out.push_str(&format!("{:08}", total + current));
+        out.push_str(&format!("{:010}", total.saturating_add(current)));
     }
     out
 }
@@ -142,5 +142,6 @@ mod tests {
         );
         assert!(group_order("二十组") > group_order("十九组"));
         assert!(group_order("一百零五组") > group_order("九十九组"));
+        assert!(!group_order("4294967295百99999999999十组").is_empty(), "numbers past u32 saturate");
     }
 }

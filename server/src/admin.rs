@@ -393,7 +393,12 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                     refuse_dropping_codes_in_use(db, &township, &catalog).await?;
                     Some(serde_json::to_string(&catalog)?)
                 }
-                None => None,
+                None => {
+                    // Back to the server's own catalog: the same check against it.
+                    let server_catalog = state.catalog_for(None).await?;
+                    refuse_dropping_codes_in_use(db, &township, &server_catalog).await?;
+                    None
+                }
             };
             db.set_township_catalog(&township, json.as_deref()).await?;
             println!("已更新乡镇「{township}」的目录");

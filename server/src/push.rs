@@ -110,6 +110,9 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
     let pending = p.base.pending + count as i64;
     let compact = pending >= COMPACT_AFTER;
     let received_at = now_ms();
+    // Changes the server made itself (a township's roster import) are not a village's after the
+    // fact.
+    let by_phones = p.senders.iter().any(|s| s.peer.is_some());
     // Short when only the rows that differ are made (the base's were stored with this catalog).
     let short = before.is_some();
     let (plan, shared_rows, seen, snapshot) = {
@@ -124,7 +127,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
                     shared: rows.as_deref(),
                 });
                 let was = was.as_ref().map(|w| &w.doc);
-                let (plan, rows) = projections::plan(before, was, &read.doc, &catalog, &mut seen, received_at);
+                let (plan, rows) =
+                    projections::plan(before, was, &read.doc, &catalog, &mut seen, received_at, by_phones);
                 // Compressed: a busy year's snapshot is 18 KB instead of 120; every byte of it
                 // goes through the WAL, the database file and the disk's sync (PERFORMANCE.md).
                 (plan, Arc::new(rows), seen, compact.then(|| documents::pack_snapshot(&doc)))

@@ -132,11 +132,11 @@ fn main() {
     });
     time("push_rules_ms", || drop(check_read(&accepted.read, &village, year, &catalog)));
     let mut seen = HashMap::new();
-    let (_, shared) = projections::plan(None, None, &base_read.doc, &catalog, &mut seen, 0);
+    let (_, shared) = projections::plan(None, None, &base_read.doc, &catalog, &mut seen, 0, true);
     time("push_projection_rows_ms", || {
         let before = Before { records: &base_read.doc, touched: &accepted.touched, shared: Some(&shared) };
         let was = Some(&base_read.doc);
-        drop(projections::plan(Some(before), was, &accepted.read.doc, &catalog, &mut seen.clone(), 1));
+        drop(projections::plan(Some(before), was, &accepted.read.doc, &catalog, &mut seen.clone(), 1, true));
     });
     time("snapshot_ms", || drop(accepted.doc.save()));
     time("snapshot_uncompressed_ms", || drop(accepted.doc.save_nocompress()));

@@ -268,15 +268,18 @@ fn write_step(
         });
     }
     let maker = obj.and_then(|o| string_at(&*tx, &o, "by"));
-    match earlier.filter(|_| maker.as_ref().is_some_and(|m| m != by.as_str())) {
-        Some(earlier) => {
-            let mut all = serde_json::to_value(earlier)?;
-            if let (Some(all), serde_json::Value::Object(fields)) = (all.as_object_mut(), fields) {
-                all.extend(fields);
-            }
-            replace_at(tx, &path, &all)
+    if maker.as_ref().is_some_and(|m| m != by.as_str()) {
+        // Another's: made anew, with what it said (when this phone had read it).
+        let mut all = match earlier {
+            Some(earlier) => serde_json::to_value(earlier)?,
+            None => serde_json::json!({}),
+        };
+        if let (Some(all), serde_json::Value::Object(fields)) = (all.as_object_mut(), fields) {
+            all.extend(fields);
         }
-        None => put_at(tx, &path, &fields),
+        replace_at(tx, &path, &all)
+    } else {
+        put_at(tx, &path, &fields)
     }
 }
 

@@ -16,8 +16,8 @@ use std::sync::Arc;
 use sqlx::{Any, Row, Transaction};
 use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
-    AttendanceStatus, Catalog, Collection, Date, Meeting, MemberId, Period, RecordId, VillageYear, all_totals,
-    case_gaps, compliance, early_by, late_by, quorum, unmarked_members,
+    AttendanceStatus, Catalog, Collection, Date, Meeting, MemberId, MemberStatus, Period, RecordId, VillageYear,
+    all_totals, case_gaps, compliance, early_by, late_by, quorum, unmarked_members,
 };
 
 use super::Backend;
@@ -386,9 +386,14 @@ fn edited_members<'a>(
     after.members.iter().filter_map(move |(id, m)| {
         let old = was.members.get(id)?;
         let moved = |a: Option<Date>, b: Option<Date>| a != b && a.into_iter().chain(b).any(|d| d < back);
+        // Becoming full (转正) on a day given in time rewrites nothing: a quorum counts the
+        // member as probationary before it.
+        let became_full_in_time = old.status == MemberStatus::Probationary
+            && m.status == MemberStatus::Full
+            && m.full_on.is_some_and(|f| f >= back);
         let changed = old.committee != m.committee
             || old.group != m.group
-            || old.status != m.status
+            || (old.status != m.status && !became_full_in_time)
             || moved(old.left_on, m.left_on)
             || moved(old.arrived_on, m.arrived_on)
             || moved(old.joined_on, m.joined_on)
@@ -453,11 +458,15 @@ pub fn plan(
     catalog: &Catalog,
     seen: &mut HashMap<String, i64>,
     received_at: i64,
+    by_phones: bool,
 ) -> (Plan, SharedRows) {
     let mut seen_new = Vec::new();
     let edited = was.into_iter().flat_map(|was| edited_meetings(was, after)).map(edited_key);
     let today = day_of(received_at);
+    // The township's own roster imports keep the roster; what a village's phones change after the
+    // fact is what is shown.
     let members = was
+        .filter(|_| by_phones)
         .into_iter()
         .flat_map(|was| edited_members(was, after, today, catalog.late_entry_days))
         .map(member_edited_key);
@@ -521,7 +530,7 @@ pub async fn update(
     let mut seen = load_seen(&mut **tx, key).await?;
     let was = before;
     let before = before.map(|records| Before { records, touched: &Touched::All, shared: None });
-    let (plan, _) = plan(before, was, after, catalog, &mut seen, received_at);
+    let (plan, _) = plan(before, was, after, catalog, &mut seen, received_at, true);
     apply(tx, key, &plan).await
 }
 

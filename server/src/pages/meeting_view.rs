@@ -17,8 +17,10 @@ pub struct AttendanceRow {
     pub reason: Option<String>,
     pub approved_by: Option<String>,
     pub makeup_on: Option<String>,
-    /// On the roster on the meeting's day: only then does the entry count (列席 otherwise).
+    /// On the roster on the meeting's day: only then does a leave or absence count.
     pub on_roster: bool,
+    /// Due at the meeting: only then does being present count as 出席 (列席 otherwise).
+    pub due: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -50,7 +52,7 @@ pub struct MeetingView {
     pub present: usize,
     pub leave: usize,
     pub absent: usize,
-    /// Present but not on the roster that day (列席: a member who had left or not yet come).
+    /// Present but not due (列席: not on the roster that day, or not of the committee or group).
     pub sitting_in: usize,
     #[serde(skip)]
     pub attendance: Vec<AttendanceRow>,
@@ -82,7 +84,12 @@ impl MeetingView {
     pub fn new(data: &VillageData, id: &RecordId, m: &Meeting) -> MeetingView {
         let doc = &data.records;
         let requirement = data.catalog.requirement(m.kind);
-        let due = requirement.map_or(0, |r| due_members(doc, m, r.due).count());
+        // Those who were due, by the same reckoning as the quorum: one present who was not (a
+        // member not on the committee at its meeting, one of another group, one who had left)
+        // sat in (列席), counted apart, so 出席 never exceeds 应到.
+        let due_ids: Option<std::collections::HashSet<&zhibu_schema::MemberId>> =
+            requirement.map(|r| due_members(doc, m, r.due).collect());
+        let due = due_ids.as_ref().map_or(0, std::collections::HashSet::len);
         let unmarked: Vec<String> = unmarked_members(doc, m, &data.catalog)
             .into_iter()
             .map(|member| doc.member(member).map_or_else(|| member.to_string(), |p| p.name.to_string()))
@@ -100,11 +107,15 @@ impl MeetingView {
                     approved_by: text(a.approved_by.as_ref()),
                     makeup_on: text(a.makeup_on.as_ref()),
                     on_roster: person.is_some_and(|p| p.active_on(m.held_on)),
+                    due: due_ids
+                        .as_ref()
+                        .map_or_else(|| person.is_some_and(|p| p.active_on(m.held_on)), |ids| ids.contains(member)),
                 }
             })
             .collect();
-        let count = |s: AttendanceStatus, on_roster: bool| {
-            attendance.iter().filter(|a| a.status == s && a.on_roster == on_roster).count()
+        let count = |s: AttendanceStatus, counted: bool| {
+            let counts = |a: &AttendanceRow| if s == AttendanceStatus::Present { a.due } else { a.on_roster };
+            attendance.iter().filter(|a| a.status == s && counts(a) == counted).count()
         };
         let arrival = data.arrivals.meetings.get(id.as_str());
         let mut view = MeetingView {
@@ -153,7 +164,10 @@ impl MeetingView {
         let names: Vec<String> = self
             .attendance
             .iter()
-            .filter(|a| a.status == status && on_roster.is_none_or(|on| a.on_roster == on))
+            .filter(|a| {
+                let counts = if status == AttendanceStatus::Present { a.due } else { a.on_roster };
+                a.status == status && on_roster.is_none_or(|on| counts == on)
+            })
             .map(|a| {
                 let name = match (&a.reason, &a.makeup_on) {
                     (Some(r), _) => match &a.approved_by {
