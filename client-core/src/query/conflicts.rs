@@ -197,11 +197,11 @@ impl Phone {
         self.with(|inner| {
             let key = DocKey::new(inner.village()?, year);
             inner.undamaged(&key)?;
-            let catalog = inner.catalog.catalog.clone();
+            let catalog = &inner.catalog.catalog;
             Ok(inner
                 .docs
                 .get_mut(&key)
-                .map(|d| d.replica.violations(&catalog).into_iter().collect())
+                .map(|d| d.replica.violations(catalog).into_iter().collect())
                 .unwrap_or_default())
         })
     }

@@ -260,17 +260,17 @@ pub(crate) fn validated(
 /// conflicts`). Only rules two fields of one record take part in are looked at so; what is
 /// written, by whom and over what is checked apart and always the changes' own. A phone could
 /// name old dependencies on purpose to store such a record: it is then its own record that
-/// reads oddly, shown to the cadres, and the history says who wrote it. Looked at only when there is something to
-/// refuse: the document as the phones had it, their changes on their dependencies, is read again
-/// whole.
+/// reads oddly, shown to the cadres, and the history says who wrote it. Looked at only when
+/// there is something to refuse: the document as the phones had it, their changes on their
+/// dependencies, is read again whole.
 fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gate: &Gate<'_>) -> Vec<Violation> {
     // Only rules two fields of one record take part in, which two phones can set apart: the
     // rest (a limit of the whole document a phone could pass in slices, each pushed on the same
     // old heads; a step of another item; a value's form) are the pushing phone's to keep.
-    let written = |v: &Violation| {
+    let pushers_alone = |v: &Violation| {
         !matches!(v.rule, Rule::DateOrder | Rule::MakeupWhilePresent | Rule::LeaveWithoutReason | Rule::GroupMissing)
     };
-    if changes.is_empty() || new.iter().all(written) {
+    if changes.is_empty() || new.iter().all(pushers_alone) {
         return new;
     }
     let depended: HashSet<ChangeHash> = changes.iter().flat_map(|c| c.deps().iter().copied()).collect();
@@ -279,7 +279,7 @@ fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gat
     let Ok(own) = mapping::read(&own) else { return new };
     let place = |v: &Violation| (v.collection, v.record.clone(), v.field.clone(), v.rule);
     let theirs: HashSet<_> = check_read(&own, gate.village, gate.year, gate.catalog).iter().map(place).collect();
-    new.into_iter().filter(|v| written(v) || theirs.contains(&place(v))).collect()
+    new.into_iter().filter(|v| pushers_alone(v) || theirs.contains(&place(v))).collect()
 }
 
 /// The changes of `incoming` that `base` lacks, each once, in an order where every change

@@ -56,13 +56,13 @@ pub fn forged<'c, 'a>(
     let mut fresh: HashSet<ObjectId> = HashSet::new();
     let mut written: HashMap<ObjectId, BTreeSet<(&'a str, String, usize)>> = HashMap::new();
     let mut deps: Vec<Vec<ChangeHash>> = Vec::new();
-    // Entries made before whose `by` a change writes with its own account's name, with the
-    // change's index: only an entry that was already the account's may be (an entry's maker
-    // never changes, or one cadre could take another's deduction over and move it).
+    // Entries made before whose `by` a change writes, deletes or edits, with the change's
+    // account: only an entry that was already the account's may be (an entry's maker never
+    // changes, or one cadre could take another's deduction over and move it).
     let mut signed: HashSet<(ObjectId, &'a str)> = HashSet::new();
-    // What a change writes over at a key of a map made before (the operations its write
-    // supersedes), with the change's index and whether it makes a map there: an entry of
-    // another account's may not be replaced or deleted, save a case step made anew.
+    // What a change writes over at a key of a map made before (the map, the key, each operation
+    // its write supersedes), with the change's account and whether it makes a map there: an
+    // entry of another account's may not be replaced or deleted, save a case step made anew.
     let mut superseded: Vec<(ObjectId, String, OpId, &'a str, bool)> = Vec::new();
     // The collections' maps, named as operations name them, and the records the changes make
     // in them: the collection, its map, the key and the record's map.
@@ -207,7 +207,7 @@ pub fn forged<'c, 'a>(
             out.insert(unknown(&object(&obj)));
             continue;
         };
-        if let Some(maker) = foreign_maker(base, &object(&obj), account) {
+        if let Some(maker) = base.import_obj(&object(&obj)).ok().and_then(|was| foreign_maker(base, &was, account)) {
             out.insert(located_at(next, &id, BY, taken_over(&maker, account)));
         }
     }
@@ -223,7 +223,8 @@ pub fn forged<'c, 'a>(
         }
         // What it replaces, as the document had it before: an entry of another's, or a map
         // holding one (a case's steps, a record and its void).
-        let Some(maker) = foreign_maker_within(base, &object(&ObjectId::Id(pred)), account, 3) else { continue };
+        let Ok(was) = base.import_obj(&object(&ObjectId::Id(pred))) else { continue };
+        let Some(maker) = foreign_maker_within(base, &was, account, 3) else { continue };
         let Ok(id) = next.import_obj(&object(&holder)) else { continue };
         let in_steps = next
             .parents(&id)
@@ -259,7 +260,8 @@ pub fn forged<'c, 'a>(
                 // another name, it is the name rule's, below).
                 let name = next.text(&id).unwrap_or_default();
                 for (account, _) in accounts.iter().filter(|(account, _)| *account == name) {
-                    if let Some(maker) = foreign_maker(base, &parent.obj.to_string(), account) {
+                    let was = base.import_obj(&parent.obj.to_string()).ok();
+                    if let Some(maker) = was.and_then(|was| foreign_maker(base, &was, account)) {
                         out.insert(located_at(next, &parent.obj, BY, taken_over(&maker, account)));
                     }
                 }
@@ -304,53 +306,42 @@ pub fn forged<'c, 'a>(
 /// in conflict there counts for each of its sides. Looked up only for a write the merged
 /// document does not show as the writer's (reading at past heads walks the change graph).
 fn owned_when_made(next: &Automerge, id: &ObjId, account: &str, deps: &[ChangeHash]) -> bool {
-    makers_at(next, id, deps).iter().any(|m| m == account)
+    makers_at(next, id, Some(deps)).iter().any(|m| m == account)
 }
 
-/// Another account than `account` named by the `by` of the map `obj` (as [`object`] names it)
-/// in `doc`, if any: any of its sides where it is in conflict.
-fn foreign_maker(doc: &Automerge, obj: &str, account: &str) -> Option<String> {
-    let id = doc.import_obj(obj).ok()?;
-    let values = doc.get_all(&id, BY).ok()?;
-    let names: Vec<String> = values
-        .into_iter()
-        .filter_map(|value| match value {
-            (automerge::Value::Scalar(s), _) => match s.as_ref() {
-                ScalarValue::Str(name) => Some(name.to_string()),
-                _ => None,
-            },
-            (automerge::Value::Object(ObjType::Text), text) => doc.text(&text).ok(),
-            _ => None,
-        })
-        .collect();
-    if names.iter().any(|n| n == account) { None } else { names.into_iter().next() }
+/// Another account than `account` named by the `by` of the map `id` in `doc`, if any: any of
+/// its sides where it is in conflict.
+fn foreign_maker(doc: &Automerge, id: &ObjId, account: &str) -> Option<String> {
+    let makers = makers_at(doc, id, None);
+    if makers.iter().any(|m| m == account) { None } else { makers.into_iter().next() }
 }
 
-/// Another account than `account` named by the `by` of the map `obj` in `doc`, or of a map
+/// Another account than `account` named by the `by` of the map `id` in `doc`, or of a map
 /// inside it down to `depth` levels (a record's void, a case's steps), if any.
-fn foreign_maker_within(doc: &Automerge, obj: &str, account: &str, depth: usize) -> Option<String> {
-    let id = doc.import_obj(obj).ok()?;
-    if doc.object_type(&id).ok() != Some(ObjType::Map) {
+fn foreign_maker_within(doc: &Automerge, id: &ObjId, account: &str, depth: usize) -> Option<String> {
+    if doc.object_type(id).ok() != Some(ObjType::Map) {
         return None;
     }
-    if let Some(maker) = foreign_maker(doc, obj, account) {
+    if let Some(maker) = foreign_maker(doc, id, account) {
         return Some(maker);
     }
     if depth == 0 {
         return None;
     }
-    doc.map_range(&id, ..).find_map(|item| match item.value {
-        automerge::ValueRef::Object(ObjType::Map) => {
-            foreign_maker_within(doc, &item.id().to_string(), account, depth - 1)
-        }
+    doc.map_range(id, ..).find_map(|item| match item.value {
+        automerge::ValueRef::Object(ObjType::Map) => foreign_maker_within(doc, &item.id(), account, depth - 1),
         _ => None,
     })
 }
 
-/// The names the `by` of the map `id` held at `deps` (more than one where it was in conflict;
-/// none where the map had no `by` or did not exist yet).
-fn makers_at(next: &Automerge, id: &ObjId, deps: &[ChangeHash]) -> Vec<String> {
-    let Ok(values) = next.get_all_at(id, BY, deps) else { return Vec::new() };
+/// The names the `by` of the map `id` holds, or held at `deps` when given (more than one where
+/// it is in conflict; none where the map has no `by` or did not exist yet).
+fn makers_at(doc: &Automerge, id: &ObjId, deps: Option<&[ChangeHash]>) -> Vec<String> {
+    let values = match deps {
+        Some(deps) => doc.get_all_at(id, BY, deps),
+        None => doc.get_all(id, BY),
+    };
+    let Ok(values) = values else { return Vec::new() };
     values
         .into_iter()
         .filter_map(|value| match value {
@@ -358,7 +349,10 @@ fn makers_at(next: &Automerge, id: &ObjId, deps: &[ChangeHash]) -> Vec<String> {
                 ScalarValue::Str(name) => Some(name.to_string()),
                 _ => None,
             },
-            (automerge::Value::Object(ObjType::Text), text) => next.text_at(&text, deps).ok(),
+            (automerge::Value::Object(ObjType::Text), text) => match deps {
+                Some(deps) => doc.text_at(&text, deps).ok(),
+                None => doc.text(&text).ok(),
+            },
             _ => None,
         })
         .collect()

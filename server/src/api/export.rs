@@ -2,9 +2,9 @@
 //! the Chinese shows correctly when double-clicked) and XLSX with one sheet per section.
 
 use rust_xlsxwriter::{Format, Workbook};
-use zhibu_schema::{Date, MeetingKind, Period, PeriodState};
+use zhibu_schema::{MeetingKind, Period, PeriodState};
 
-use crate::db::report::TownshipReport;
+use crate::db::report::{TownshipReport, dated_in};
 // People read the files: times in China Standard Time, as the pages show them (the JSON report
 // keeps RFC 3339 in UTC for programs).
 use crate::pages::clock::format_rfc3339;
@@ -16,15 +16,6 @@ fn period_label(code: &str) -> String {
     match Period::parse(code) {
         Some((year, period)) => format!("{year} 年{}", period.label()),
         None => code.to_owned(),
-    }
-}
-
-/// Whether a day (`dated`) falls in the report's period: the lists of the year are cut to it,
-/// as the summary counts them.
-fn in_period(report: &TownshipReport, dated: &str) -> bool {
-    match (Period::parse(&report.period), Date::parse(dated)) {
-        (Some((year, period)), Ok(d)) => year.contains(d) && period.contains(d),
-        _ => true,
     }
 }
 
@@ -70,11 +61,10 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
         .map(|v| {
             let mut row = vec![v.village_id.clone(), v.name.clone()];
             for k in MeetingKind::ALL {
-                let (counted, required) =
-                    v.summary.iter().filter(|s| s.kind == k).fold((0, 0), |(a, b), s| (a + s.counted, b + s.required));
+                let of_kind = || v.summary.iter().filter(|s| s.kind == k);
+                let (counted, required) = of_kind().fold((0, 0), |(a, b), s| (a + s.counted, b + s.required));
                 // A period still under way is not yet missed: said, so 0/1 of a quarter that has
                 // weeks to go does not read like one that ended without its meeting.
-                let of_kind = || v.summary.iter().filter(|s| s.kind == k);
                 let under_way = counted < required && !of_kind().any(|s| s.behind) && of_kind().any(|s| s.pending);
                 // Nothing stored for the year says nothing was required: it must not read 0/0.
                 row.push(match (v.has_records, under_way) {
@@ -205,7 +195,9 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
     sheet(&mut book, "三会一课", &header, &meetings, &bold)?;
 
     let mut cases = Vec::new();
+    // The lists of the year are cut to the report's period, as the summary counts them.
     let chosen = Period::parse(&report.period);
+    let in_period = |dated: &str| chosen.is_none_or(|(year, period)| dated_in(year, period, dated));
     for v in &report.villages {
         for c in v.cases.iter().filter(|c| chosen.is_none_or(|(y, p)| c.open_during(y, p))) {
             let gaps: Vec<String> =
@@ -241,7 +233,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.late_entries
                 .iter()
-                .filter(|l| in_period(report, &l.dated))
+                .filter(|l| in_period(&l.dated))
                 .map(|l| arrival_row(&v.name, l.record, &l.what, &l.dated, &l.first_seen_at, l.days_late))
         })
         .collect();
@@ -253,7 +245,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.early_entries
                 .iter()
-                .filter(|e| in_period(report, &e.dated))
+                .filter(|e| in_period(&e.dated))
                 .map(|e| arrival_row(&v.name, e.record, &e.what, &e.dated, &e.first_seen_at, e.days_early))
         })
         .collect();
@@ -268,7 +260,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.unmarked_attendance
                 .iter()
-                .filter(|m| in_period(report, &m.dated))
+                .filter(|m| in_period(&m.dated))
                 .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), m.unmarked.to_string()])
         })
         .collect();
@@ -280,7 +272,7 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .flat_map(|v| {
             v.edited_after_sync
                 .iter()
-                .filter(|m| in_period(report, &m.dated))
+                .filter(|m| in_period(&m.dated))
                 .map(|m| vec![v.name.clone(), m.what.clone(), m.dated.clone(), format_rfc3339(&m.first_edited_at)])
         })
         .collect();

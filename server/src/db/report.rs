@@ -126,6 +126,12 @@ pub struct CaseItem {
     pub gaps: Vec<serde_json::Value>,
 }
 
+/// Whether the day written `dated` falls in `period` of `year` (a case's step may be dated in
+/// the next year, in none of this year's periods).
+pub fn dated_in(year: Year, period: Period, dated: &str) -> bool {
+    Date::parse(dated).is_ok_and(|d| year.contains(d) && period.contains(d))
+}
+
 impl CaseItem {
     /// Open at some time in `period` of `year`: opened by its last day, not closed before its
     /// first.
@@ -474,7 +480,7 @@ impl Db {
 
         // A case's step may be dated in the next year (a case opened in December); it belongs
         // to none of this year's periods.
-        let in_period = |dated: &str| Date::parse(dated).is_ok_and(|d| year.contains(d) && period.contains(d));
+        let in_period = |dated: &str| dated_in(year, period, dated);
         for v in villages.values_mut() {
             v.late_in_period = v.late_entries.iter().filter(|l| in_period(&l.dated)).count();
             v.early_in_period = v.early_entries.iter().filter(|l| in_period(&l.dated)).count();

@@ -76,6 +76,14 @@ pub struct MeetingView {
     pub history_url: String,
 }
 
+impl AttendanceRow {
+    /// Whether the entry counts: present, for one who was due (列席 otherwise); on leave or
+    /// absent, for one on the roster that day.
+    fn counts(&self) -> bool {
+        if self.status == AttendanceStatus::Present { self.due } else { self.on_roster }
+    }
+}
+
 fn text(v: Option<&impl ToString>) -> Option<String> {
     v.map(ToString::to_string)
 }
@@ -100,22 +108,20 @@ impl MeetingView {
             .iter()
             .map(|(member, a)| {
                 let person = doc.member(member);
+                let on_roster = person.is_some_and(|p| p.active_on(m.held_on));
                 AttendanceRow {
                     name: person.map_or_else(|| member.to_string(), |p| p.name.to_string()),
                     status: a.status,
                     reason: text(a.reason.as_ref()),
                     approved_by: text(a.approved_by.as_ref()),
                     makeup_on: text(a.makeup_on.as_ref()),
-                    on_roster: person.is_some_and(|p| p.active_on(m.held_on)),
-                    due: due_ids
-                        .as_ref()
-                        .map_or_else(|| person.is_some_and(|p| p.active_on(m.held_on)), |ids| ids.contains(member)),
+                    on_roster,
+                    due: due_ids.as_ref().map_or(on_roster, |ids| ids.contains(member)),
                 }
             })
             .collect();
         let count = |s: AttendanceStatus, counted: bool| {
-            let counts = |a: &AttendanceRow| if s == AttendanceStatus::Present { a.due } else { a.on_roster };
-            attendance.iter().filter(|a| a.status == s && counts(a) == counted).count()
+            attendance.iter().filter(|a| a.status == s && a.counts() == counted).count()
         };
         let arrival = data.arrivals.meetings.get(id.as_str());
         let mut view = MeetingView {
@@ -157,17 +163,14 @@ impl MeetingView {
         view
     }
 
-    /// Names of the members with an attendance status (on the roster that day or not, if
-    /// `on_roster` says), joined for one line. A leave or absence of a member not on the roster
+    /// Names of the members with an attendance status (those whose entry counts or not, if
+    /// `counted` says), joined for one line. A leave or absence of a member not on the roster
     /// that day is still shown, as recorded, and said not to count.
-    fn names(&self, status: AttendanceStatus, on_roster: Option<bool>) -> String {
+    fn names(&self, status: AttendanceStatus, counted: Option<bool>) -> String {
         let names: Vec<String> = self
             .attendance
             .iter()
-            .filter(|a| {
-                let counts = if status == AttendanceStatus::Present { a.due } else { a.on_roster };
-                a.status == status && on_roster.is_none_or(|on| counts == on)
-            })
+            .filter(|a| a.status == status && counted.is_none_or(|c| a.counts() == c))
             .map(|a| {
                 let name = match (&a.reason, &a.makeup_on) {
                     (Some(r), _) => match &a.approved_by {
