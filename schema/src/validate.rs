@@ -127,7 +127,9 @@ pub fn validate(doc: &VillageYear, catalog: &Catalog) -> Vec<Violation> {
             Some(r) if r.source == RuleSource::Attendance => {
                 v("rule", Rule::UnknownRule, format!("「{}」由会议考勤自动计算，不能手工录入", r.name))
             }
-            Some(r) if !(r.min..=r.max).contains(&p.delta.get()) => {
+            // A voided entry counts nowhere: a value the catalog no longer allows (a range
+            // narrowed since it was entered offline) is corrected by voiding it.
+            Some(r) if p.voided.is_none() && !(r.min..=r.max).contains(&p.delta.get()) => {
                 let range = if r.min == r.max {
                     format!("为 {}", r.min)
                 } else {
@@ -383,6 +385,11 @@ mod tests {
         assert_eq!(v.message, "「志愿服务、义务劳动」的分值应在 1 到 5 之间，这里是 8");
         doc.points.insert(rid(9), point("v1-m01", "dues_late", -3).into());
         assert_eq!(one(&doc).message, "「未按时足额交纳党费」的分值应为 -2，这里是 -3");
+        // Voided, it counts nowhere: the way to correct an entry the catalog came to forbid.
+        let mut voided = point("v1-m01", "volunteer", 8);
+        voided.voided = Some(crate::Voided { reason: prose("分值超出新目录"), by: account("cadre1") });
+        doc.points.insert(rid(9), voided.into());
+        assert_eq!(validate(&doc, &Catalog::default()), []);
     }
 
     #[test]

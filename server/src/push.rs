@@ -67,7 +67,7 @@ impl<'a> Sender<'a> {
 
 /// Stores a push. `Ok(false)`: another push reached the document first; reload and recompute.
 pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
-    let Accepted { doc, changes, read, touched, .. } = p.accepted;
+    let Accepted { doc, changes, read, touched, problems, .. } = p.accepted;
     let all: Vec<Arc<Change>> = changes.into_iter().map(Arc::new).collect();
     let count = all.len();
     // Each sender's changes follow those of the senders before it.
@@ -127,8 +127,8 @@ pub async fn store(state: &AppState, p: Push<'_>) -> AppResult<bool> {
                     shared: rows.as_deref(),
                 });
                 let was = was.as_ref().map(|w| &w.doc);
-                let (plan, rows) =
-                    projections::plan(before, was, &read.doc, &catalog, &mut seen, received_at, by_phones);
+                let after = projections::After { records: &read.doc, problems: problems.as_deref() };
+                let (plan, rows) = projections::plan(before, was, after, &catalog, &mut seen, received_at, by_phones);
                 // Compressed: a busy year's snapshot is 18 KB instead of 120; every byte of it
                 // goes through the WAL, the database file and the disk's sync (PERFORMANCE.md).
                 (plan, Arc::new(rows), seen, compact.then(|| documents::pack_snapshot(&doc)))

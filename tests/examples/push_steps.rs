@@ -132,11 +132,13 @@ fn main() {
     });
     time("push_rules_ms", || drop(check_read(&accepted.read, &village, year, &catalog)));
     let mut seen = HashMap::new();
-    let (_, shared) = projections::plan(None, None, &base_read.doc, &catalog, &mut seen, 0, true);
+    let base_after = projections::After { records: &base_read.doc, problems: None };
+    let (_, shared) = projections::plan(None, None, base_after, &catalog, &mut seen, 0, true);
     time("push_projection_rows_ms", || {
         let before = Before { records: &base_read.doc, touched: &accepted.touched, shared: Some(&shared) };
         let was = Some(&base_read.doc);
-        drop(projections::plan(Some(before), was, &accepted.read.doc, &catalog, &mut seen.clone(), 1, true));
+        let after = projections::After { records: &accepted.read.doc, problems: accepted.problems.as_deref() };
+        drop(projections::plan(Some(before), was, after, &catalog, &mut seen.clone(), 1, true));
     });
     time("snapshot_ms", || drop(accepted.doc.save()));
     time("snapshot_uncompressed_ms", || drop(accepted.doc.save_nocompress()));

@@ -58,12 +58,15 @@ async fn exports(backend: Backend) {
     let mut book = workbook(bytes);
     assert_eq!(
         book.sheet_names(),
-        ["汇总", "三会一课", "小微权力", "补录", "提前录入", "未记考勤", "同步后改动", "同步"]
+        ["汇总", "三会一课", "小微权力", "补录", "提前录入", "未记考勤", "同步后改动", "记录矛盾", "同步"]
     );
     let summary = sheet(&mut book, "汇总");
-    assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
-    let added = ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议"];
-    assert_eq!(summary[0][summary[0].len() - 4..], added, "added at the end");
+    assert_eq!(
+        summary[0][..4],
+        ["村", "村名", "支部党员大会（达标次数，括号内为应开次数）", "支部委员会（达标次数，括号内为应开次数）"]
+    );
+    let added = ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议", "记录矛盾"];
+    assert_eq!(summary[0][summary[0].len() - 5..], added, "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");
@@ -78,7 +81,7 @@ async fn exports(backend: Backend) {
     // A requirement of the year still under way reads so, not like one missed; periods read
     // as people write them.
     let org_life = summary[0].iter().position(|h| h.starts_with("组织生活会")).expect("org-life column");
-    assert!(v1[org_life].ends_with("（进行中）"), "{v1:?}");
+    assert!(v1[org_life].ends_with("，进行中）"), "{v1:?}");
     let meetings = sheet(&mut book, "三会一课");
     assert!(meetings[1..].iter().all(|r| r[3].starts_with(&format!("{y} 年"))), "{meetings:?}");
     let sync = sheet(&mut book, "同步");
@@ -106,6 +109,13 @@ async fn exports(backend: Backend) {
     assert_eq!(&records[0][0], "v1");
     assert_eq!(&records[0][1], "一村");
     assert_eq!(&records[1][sync_col], "从未同步");
+    // No cell Excel or WPS would take for a date (1/3 reads as 1 月 3 日).
+    for cell in records.iter().flat_map(|r| r.iter()) {
+        let date_like = cell
+            .split_once('/')
+            .is_some_and(|(a, b)| [a, b].iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit())));
+        assert!(!date_like, "{cell}");
+    }
     // A year with no records at all says so, rather than 0/0 (nothing required).
     let (status, bytes) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}", y.get() - 1)).await;
     assert_eq!(status, 200);

@@ -57,6 +57,10 @@ pub struct Accepted {
     pub read: Arc<Hydrated>,
     /// The records that may differ from the base's (all, when the base was not known as read).
     pub touched: Touched,
+    /// The rules the new document's records break as stored: those broken before these changes
+    /// (a catalog tightened since) and those only the merge of offline edits made
+    /// ([`of_the_pushers`]). None when nothing was new, and so nothing looked at.
+    pub problems: Option<Vec<Violation>>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -202,6 +206,7 @@ pub(crate) fn validated(
             bind,
             read: before.clone(),
             touched: Touched::Records(BTreeSet::new()),
+            problems: None,
         });
     }
     let (read, touched) = match base_read {
@@ -240,7 +245,7 @@ pub(crate) fn validated(
             Ok(b) => check_read(b, gate.village, gate.year, gate.catalog).into_iter().collect(),
             Err(e) => BTreeSet::from([unreadable(e)]),
         };
-        let new: Vec<Violation> = now.into_iter().filter(|v| !before.contains(v)).collect();
+        let new: Vec<Violation> = now.iter().filter(|v| !before.contains(v)).cloned().collect();
         let mut new = of_the_pushers(&next, &changes, new, gate);
         new.extend(written.into_iter().filter(|v| !before.contains(v)));
         if !new.is_empty() {
@@ -248,7 +253,7 @@ pub(crate) fn validated(
         }
     }
     let read = Arc::new(read.map_err(|e| Refusal::Undecodable(e.to_string()))?);
-    Ok(Accepted { doc: next, changes, bind, read, touched })
+    Ok(Accepted { doc: next, changes, bind, read, touched, problems: Some(now) })
 }
 
 /// Of the rules `new` says the changes broke, those the changes broke themselves: a rule of the
@@ -257,18 +262,29 @@ pub(crate) fn validated(
 /// one phone sets a member's leaving day and the other their arrival), is the merge's. Refusing
 /// it would hold up every later edit of that phone, which cannot correct what it never saw; the
 /// record is stored as the merge made it, and shown to the cadres to correct (`zhibu
-/// conflicts`). Only rules two fields of one record take part in are looked at so; what is
+/// conflicts`). Only rules two fields of one record take part in, or one field's form, are
+/// looked at so; what is
 /// written, by whom and over what is checked apart and always the changes' own. A phone could
 /// name old dependencies on purpose to store such a record: it is then its own record that
 /// reads oddly, shown to the cadres, and the history says who wrote it. Looked at only when
 /// there is something to refuse: the document as the phones had it, their changes on their
 /// dependencies, is read again whole.
 fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gate: &Gate<'_>) -> Vec<Violation> {
-    // Only rules two fields of one record take part in, which two phones can set apart: the
-    // rest (a limit of the whole document a phone could pass in slices, each pushed on the same
-    // old heads; a step of another item; a value's form) are the pushing phone's to keep.
+    // Only rules two fields of one record take part in, which two phones can set apart, and a
+    // value's form: two phones editing one text in place (as JavaScript clients keep strings)
+    // merge it character by character into one neither wrote (`2026-12-074`). The rest (a
+    // limit of the whole document a phone could pass in slices, each pushed on the same old
+    // heads; a step of another item) are the pushing phone's to keep.
     let pushers_alone = |v: &Violation| {
-        !matches!(v.rule, Rule::DateOrder | Rule::MakeupWhilePresent | Rule::LeaveWithoutReason | Rule::GroupMissing)
+        !matches!(
+            v.rule,
+            Rule::DateOrder
+                | Rule::MakeupWhilePresent
+                | Rule::LeaveWithoutReason
+                | Rule::GroupMissing
+                | Rule::BadValue
+                | Rule::DateOutsideYear
+        )
     };
     if changes.is_empty() || new.iter().all(pushers_alone) {
         return new;

@@ -34,7 +34,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
     for k in MeetingKind::ALL {
         // Valid meetings counted toward the requirement (at most each period's), of those
         // required: six in one group's quarter do not make up for none in another's.
-        header.push(format!("{}（达标次数/应开）", k.label()));
+        // Not "1/3": Excel and WPS read that as a date in a CSV.
+        header.push(format!("{}（达标次数，括号内为应开次数）", k.label()));
     }
     header.extend(
         [
@@ -52,6 +53,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "提前录入条数",
             "未记考勤的会议",
             "同步后改动的会议",
+            "记录矛盾",
         ]
         .map(str::to_owned),
     );
@@ -69,8 +71,8 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 // Nothing stored for the year says nothing was required: it must not read 0/0.
                 row.push(match (v.has_records, under_way) {
                     (false, _) => "无记录".to_owned(),
-                    (true, true) => format!("{counted}/{required}（进行中）"),
-                    (true, false) => format!("{counted}/{required}"),
+                    (true, true) => format!("{counted}（应开 {required}，进行中）"),
+                    (true, false) => format!("{counted}（应开 {required}）"),
                 });
             }
             let quorum: usize = v.summary.iter().map(|s| s.quorum_failures.len()).sum();
@@ -91,6 +93,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.early_in_period.to_string(),
                 v.unmarked_in_period.to_string(),
                 v.edited_in_period.to_string(),
+                v.record_problems.len().to_string(),
             ]);
             row
         })
@@ -278,6 +281,13 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
         .collect();
     let header = strings(["村名", "会议", "会议日期", "首次改动日期或考勤（北京时间）"]);
     sheet(&mut book, "同步后改动", &header, &edited, &bold)?;
+    // The rules records break as stored: the village's cadres correct them.
+    let problems: Vec<Vec<String>> = report
+        .villages
+        .iter()
+        .flat_map(|v| v.record_problems.iter().map(|p| vec![v.name.clone(), p.described.clone()]))
+        .collect();
+    sheet(&mut book, "记录矛盾", &strings(["村名", "矛盾之处（请村干部更正）"]), &problems, &bold)?;
 
     let mut devices = Vec::new();
     for v in &report.villages {

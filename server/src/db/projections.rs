@@ -17,7 +17,7 @@ use sqlx::{Any, Row, Transaction};
 use zhibu_schema::mapping::Touched;
 use zhibu_schema::{
     AttendanceStatus, Catalog, Collection, Date, Meeting, MemberId, MemberStatus, Period, RecordId, VillageYear,
-    all_totals, case_gaps, compliance, early_by, late_by, quorum, unmarked_members,
+    Violation, all_totals, case_gaps, compliance, early_by, late_by, quorum, unmarked_members, validate,
 };
 
 use super::Backend;
@@ -42,7 +42,7 @@ struct Table {
     key_len: usize,
 }
 
-const TABLES: [Table; 6] = [
+const TABLES: [Table; 7] = [
     Table {
         name: "p_members",
         columns: &["member_id", "name", "grp", "status", "committee", "score", "grade"],
@@ -94,6 +94,11 @@ const TABLES: [Table; 6] = [
             "quorum_failures",
         ],
         key_len: 3,
+    },
+    Table {
+        name: "p_problems",
+        columns: &["collection", "record_id", "field", "rule", "message", "described"],
+        key_len: 4,
     },
 ];
 
@@ -162,11 +167,31 @@ impl Only<'_> {
 pub struct SharedRows {
     members: Rows,
     compliance: Rows,
+    /// The rules the records break (记录矛盾), which any record can too.
+    problems: Rows,
 }
 
-/// The members' and compliance rows of a document.
-fn project_shared(doc: &VillageYear, catalog: &Catalog) -> SharedRows {
-    let (mut members, mut comp) = (Rows::new(), Rows::new());
+/// The members', compliance and problems rows of a document; `problems` are the rules it
+/// breaks when known (admission found them), otherwise they are looked for here.
+fn project_shared(doc: &VillageYear, catalog: &Catalog, problems: Option<&[Violation]>) -> SharedRows {
+    let (mut members, mut comp, mut broken) = (Rows::new(), Rows::new(), Rows::new());
+    let found;
+    let problems = match problems {
+        Some(known) => known,
+        None => {
+            found = validate(doc, catalog);
+            &found
+        }
+    };
+    for v in problems {
+        let collection = match v.collection {
+            Collection::Document => "document",
+            c => c.key(),
+        };
+        let row =
+            vec![text(collection), text(&v.record), text(&v.field), text(v.rule.code()), text(&v.message), text(v)];
+        put(&mut broken, 4, row);
+    }
     for ((id, m), s) in doc.members.iter().zip(all_totals(doc, catalog)) {
         let row = vec![
             text(id),
@@ -196,7 +221,7 @@ fn project_shared(doc: &VillageYear, catalog: &Catalog) -> SharedRows {
         ];
         put(&mut comp, 3, row);
     }
-    SharedRows { members, compliance: comp }
+    SharedRows { members, compliance: comp, problems: broken }
 }
 
 /// One member's attendance in a meeting's `attendance` column: a JSON object by member id,
@@ -424,8 +449,8 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// committee meetings owed by a branch of seven full members whose roster marks no committee,
 /// notice steps, and steps taken at a meeting; 3: attendance at a meeting held while a member
 /// was not on the roster counts no points; 4: a case closed after its deadline keeps a gap, and a
-/// notice step missing is not also a notice missing).
-const ROWS_FORMAT: u32 = 4;
+/// notice step missing is not also a notice missing; 5: `p_problems`).
+const ROWS_FORMAT: u32 = 5;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case
 /// steps: the basis of late entries.
@@ -445,6 +470,14 @@ pub struct Before<'a> {
     pub shared: Option<&'a SharedRows>,
 }
 
+/// The document the rows are made of: its records, and the rules they break when admission
+/// found them (None: looked for).
+#[derive(Debug, Clone, Copy)]
+pub struct After<'a> {
+    pub records: &'a VillageYear,
+    pub problems: Option<&'a [Violation]>,
+}
+
 /// The projection rows of `after`, against the rows stored now (all replaced when `before` is
 /// not known). `seen` says when the server first saw each meeting and case step so far; the
 /// ones new in `after` are added to it, seen at `received_at`, and so are the meetings whose
@@ -454,12 +487,13 @@ pub struct Before<'a> {
 pub fn plan(
     before: Option<Before<'_>>,
     was: Option<&VillageYear>,
-    after: &VillageYear,
+    after: After<'_>,
     catalog: &Catalog,
     seen: &mut HashMap<String, i64>,
     received_at: i64,
     by_phones: bool,
 ) -> (Plan, SharedRows) {
+    let After { records: after, problems } = after;
     let mut seen_new = Vec::new();
     let edited = was.into_iter().flat_map(|was| edited_meetings(was, after)).map(edited_key);
     let today = day_of(received_at);
@@ -484,26 +518,28 @@ pub fn plan(
         }
         _ => Only::All,
     };
-    let shared = project_shared(after, catalog);
+    let shared = project_shared(after, catalog, problems);
     let records = project_records(after, catalog, seen, received_at, only);
     let Some(before) = before else {
         let whole = |rows: &Rows| rows.iter().map(|(k, r)| (k.clone(), r.clone())).collect();
         let mut tables = vec![(Vec::new(), whole(&shared.members))];
         tables.extend(records.into_iter().map(|rows| (Vec::new(), rows.into_iter().collect())));
         tables.push((Vec::new(), whole(&shared.compliance)));
+        tables.push((Vec::new(), whole(&shared.problems)));
         return (Plan { rebuild: true, tables, seen_new, received_at }, shared);
     };
     let made;
     let old_shared = match before.shared {
         Some(kept) => kept,
         None => {
-            made = project_shared(before.records, catalog);
+            made = project_shared(before.records, catalog, None);
             &made
         }
     };
     let old_records = project_records(before.records, catalog, seen, received_at, only);
-    let old = [&old_shared.members].into_iter().chain(&old_records).chain([&old_shared.compliance]);
-    let new = [&shared.members].into_iter().chain(&records).chain([&shared.compliance]);
+    let old =
+        [&old_shared.members].into_iter().chain(&old_records).chain([&old_shared.compliance, &old_shared.problems]);
+    let new = [&shared.members].into_iter().chain(&records).chain([&shared.compliance, &shared.problems]);
     let tables = new
         .zip(old)
         .map(|(new, old)| {
@@ -530,6 +566,7 @@ pub async fn update(
     let mut seen = load_seen(&mut **tx, key).await?;
     let was = before;
     let before = before.map(|records| Before { records, touched: &Touched::All, shared: None });
+    let after = After { records: after, problems: None };
     let (plan, _) = plan(before, was, after, catalog, &mut seen, received_at, true);
     apply(tx, key, &plan).await
 }

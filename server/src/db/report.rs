@@ -73,6 +73,10 @@ pub struct VillageReport {
     /// committee seat, a party group or a status changed, or a day of joining, arriving,
     /// leaving or becoming full set back more than the late-entry days (名册同步后改动).
     pub roster_edits: Vec<RosterEdit>,
+    /// The rules the village's records break as stored (记录矛盾): made where two phones'
+    /// offline edits met, which the server stores rather than refuse the phone that never saw
+    /// the other edit, or a rule the catalog tightened since. The village's cadres correct them.
+    pub record_problems: Vec<RecordProblem>,
     pub last_sync_at: Option<String>,
     pub devices: Vec<DeviceSync>,
 }
@@ -185,6 +189,23 @@ pub struct RosterEdit {
     pub first_edited_at: String,
 }
 
+/// A rule a record breaks as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordProblem {
+    /// `members`, `meetings`, `points`, `cases` or `document`.
+    pub collection: String,
+    pub record_id: String,
+    /// The field, dotted, inside the record.
+    pub field: String,
+    /// The rule's code, as a refused push names it.
+    pub rule: String,
+    /// What is wrong, in Chinese.
+    pub message: String,
+    /// The record, the field and what is wrong, in one Chinese sentence for people
+    /// (会议 3f2a9c1d（v1-m04 的补课日期）：…).
+    pub described: String,
+}
+
 /// A meeting whose date or attendance changed after the server first had it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EditedMeeting {
@@ -269,6 +290,7 @@ impl Db {
                     edited_after_sync: Vec::new(),
                     edited_in_period: 0,
                     roster_edits: Vec::new(),
+                    record_problems: Vec::new(),
                     last_sync_at: None,
                     devices: Vec::new(),
                 },
@@ -503,6 +525,26 @@ impl Db {
             .transpose()?
             .unwrap_or_else(|| member_id.clone());
             v.roster_edits.push(RosterEdit { member_id, name, first_edited_at: rfc3339(at) });
+        }
+
+        let rows = sqlx::query(
+            "SELECT village_id, collection, record_id, field, rule, message, described FROM p_problems \
+             WHERE township_id = $1 AND year = $2 ORDER BY village_id, collection, record_id, field, rule",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let Some(v) = villages.get_mut(&r.try_get::<String, _>("village_id")?) else { continue };
+            v.record_problems.push(RecordProblem {
+                collection: r.try_get("collection")?,
+                record_id: r.try_get("record_id")?,
+                field: r.try_get("field")?,
+                rule: r.try_get("rule")?,
+                message: r.try_get("message")?,
+                described: r.try_get("described")?,
+            });
         }
 
         let rows = sqlx::query(

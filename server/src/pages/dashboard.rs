@@ -76,6 +76,8 @@ struct VillageRow {
     cases: usize,
     /// Members changed after sync in a way that rewrites past figures.
     roster_edits: usize,
+    /// Rules the village's records break as stored (记录矛盾).
+    record_problems: usize,
     members: i64,
     grades: Vec<Bar>,
     grades_text: String,
@@ -238,6 +240,7 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         edited: v.edited_in_period,
         cases: v.cases_in_period,
         roster_edits: v.roster_edits.len(),
+        record_problems: v.record_problems.len(),
         members: v.members,
         grades: grade_bars(g),
         grades_text: format!(
@@ -287,6 +290,12 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     }
     if v.roster_edits > 0 {
         what.push(format!("名册在同步后改动 {} 人（会改变以往会议的应到人数和法定人数，见村页面）", v.roster_edits));
+    }
+    if v.record_problems > 0 {
+        what.push(format!(
+            "{} 处记录自相矛盾（多为两部手机离线修改同一记录所致，请村干部更正，见村页面）",
+            v.record_problems
+        ));
     }
     if v.cases > 0 {
         what.push(format!("{} 件小微权力事项有问题", v.cases));

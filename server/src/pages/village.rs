@@ -88,6 +88,8 @@ struct VillageView {
     /// member, the township sees grade distributions, no one a league table).
     scores_shown: bool,
     grades_text: String,
+    /// The rules the records break as stored (记录矛盾), as the cadres are to correct them.
+    problems: Vec<String>,
 }
 
 async fn page(
@@ -145,6 +147,7 @@ async fn page(
         members,
         scores_shown: viewer.0.role() == Role::Cadre,
         grades_text,
+        problems: zhibu_schema::validate(&data.records, &data.catalog).iter().map(ToString::to_string).collect(),
     };
     let title = format!("{} {} 年记录", data.name, data.year());
     render("village.html", &title, Some(&viewer.info()), &view)
