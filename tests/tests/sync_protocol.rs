@@ -1,6 +1,7 @@
 //! The standard sync endpoint against a bare Automerge peer: what it stores, what it refuses,
 //! and that a refusal stores nothing.
 
+use automerge::sync::SyncDoc;
 use zhibu_schema::mapping;
 use zhibu_schema::{AccountId, Collection, Date, MemberId, PointDelta, PointEntry, RecordId, Rule, Violation};
 use zhibu_tests::fast_phone::FastPhone;
@@ -35,6 +36,12 @@ async fn push_and_pull(backend: Backend) {
     let mut other = RawPhone::new(&app, &token2, "phone-b", "v1");
     other.sync(&app).await.expect("pull");
     assert_eq!(other.doc.get_heads(), phone.doc.get_heads());
+    // A peer in step that asks again is told there is nothing more (API.md: 204), every time.
+    for _ in 0..2 {
+        let mut fresh = automerge::sync::State::decode(&other.state.encode()).expect("state");
+        let msg = other.doc.generate_sync_message(&mut fresh).expect("a new session says its heads");
+        assert_eq!(other.post_raw(&app, msg.encode(), "application/octet-stream").await.0, 204);
+    }
     // What the server knows of a device is the account's that synced with it: another account
     // whose phone chose the same id starts afresh instead of from what it knew of the first.
     let key = app.doc_key("v1");
@@ -73,6 +80,12 @@ async fn a_year_not_stored(backend: Backend) {
     let mut other = RawPhone::from_nothing(&app, &token2, "phone-b", "v1", last);
     other.sync(&app).await.expect("pull");
     assert_eq!(other.doc.get_heads(), phone.doc.get_heads());
+    // A peer in step that asks again is told there is nothing more (API.md: 204), every time.
+    for _ in 0..2 {
+        let mut fresh = automerge::sync::State::decode(&other.state.encode()).expect("state");
+        let msg = other.doc.generate_sync_message(&mut fresh).expect("a new session says its heads");
+        assert_eq!(other.post_raw(&app, msg.encode(), "application/octet-stream").await.0, 204);
+    }
 }
 backends!(a_year_never_stored_starts_from_its_genesis, a_year_not_stored);
 

@@ -62,8 +62,13 @@ pub(crate) async fn sync<T: Transport>(
                     }
                     Err(e) => return Err(e),
                 },
-                // The server has nothing more to send; the next message, if any, says so.
-                Ok(None) => {}
+                // The server has nothing more to send, and has our heads (API-EXTENSIONS.md: it
+                // answers 204 only to a peer in step): they are shared, and the edits in them
+                // delivered. The next message, if any, says so.
+                Ok(None) => {
+                    state.shared_heads = heads;
+                    state.their_heads = Some(state.shared_heads.clone());
+                }
                 Err(TransportError::Refused(refusal)) => {
                     // The server stored nothing, its state for us included: the persisted
                     // state stays as it was.

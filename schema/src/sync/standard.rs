@@ -53,6 +53,7 @@ fn receive_sync_unguarded(
     let message = sync::Message::decode(message).map_err(|e| Refusal::Undecodable(e.to_string()))?;
     check_filters(&message)?;
     super::bounds::Budget::check_all(message.changes.iter())?;
+    let brought_changes = !message.changes.is_empty();
     let mut state = state.clone();
     let mut next = base.fork();
     let mut log = PatchLog::new(base_read.is_some());
@@ -83,11 +84,29 @@ fn receive_sync_unguarded(
     }
     let patches = if base_read.is_some() { next.make_patches(&mut log) } else { Vec::new() };
     let accepted = admit_known(base, base_read, next, patches, gate)?;
-    let reply = accepted.doc.generate_sync_message(&mut state).map(|mut reply| {
+    // The state a server keeps between requests is Automerge's encoded one, which holds only the
+    // heads the two share: Automerge would answer every message with our heads once more. When
+    // the peer brought nothing, already has our heads, wants nothing and is sent nothing, there
+    // is nothing more to say (API.md: 204); changes it brought are answered with the heads that
+    // now hold them, its receipt.
+    let ours = accepted.doc.get_heads();
+    let peer_has_ours = |their: &Option<Vec<automerge::ChangeHash>>| {
+        their.as_ref().is_some_and(|t| t.len() == ours.len() && t.iter().all(|h| ours.contains(h)))
+    };
+    let reply = accepted.doc.generate_sync_message(&mut state).and_then(|mut reply| {
+        let nothing_to_say = !brought_changes
+            && waiting_on.is_empty()
+            && reply.changes.is_empty()
+            && reply.need.is_empty()
+            && peer_has_ours(&state.their_heads)
+            && state.their_need.as_ref().is_none_or(Vec::is_empty);
+        if nothing_to_say {
+            return None;
+        }
         if !waiting_on.is_empty() {
             reply.need = waiting_on;
         }
-        reply.encode()
+        Some(reply.encode())
     });
     Ok(SyncStep { accepted, state, reply })
 }
