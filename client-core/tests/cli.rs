@@ -127,9 +127,15 @@ fn a_meeting_is_recorded_listed_and_its_attendance_changed() {
 
     let run = zhibu(dir.path(), &["attend", short, "王二", "缺席", "--makeup", &date("03-15")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Said with the meeting's topic and the member's name, as the cadre knows them.
+    assert!(run.stdout.contains(&format!("会议「学习全会精神」（{short}）党员 王二（v1-m02） 缺席")), "{}", run.stdout);
     let score = zhibu(dir.path(), &["score", "v1-m02"]);
     assert!(score.stdout.contains("99 分"), "{}", score.stdout);
     assert!(score.stdout.contains("无故缺席") && score.stdout.contains("缺席后按时补课"), "{}", score.stdout);
+    // A leave moves nothing; the member's own lines say it was recorded, and why.
+    let score = zhibu(dir.path(), &["score", "v1-m03"]);
+    assert!(score.stdout.contains("请假 1 次（不加减分）"), "{}", score.stdout);
+    assert!(score.stdout.contains("支部党员大会：学习全会精神（事由：外出务工，批准人：王一）"), "{}", score.stdout);
     // Written again without the make-up, or as leave: the make-up recorded stays; the leave's
     // reason and approver stay when only the make-up is added.
     let run = zhibu(dir.path(), &["attend", short, "王二", "缺席"]);
@@ -197,6 +203,12 @@ fn a_case_and_its_gaps() {
     let step = zhibu(dir.path(), &["case", "step", &id, "notice", "--date", &date("02-05")]);
     assert_eq!(step.code, 0);
     assert!(step.stderr.contains("这是公示步骤，请用 zhibu case notice"), "{}", step.stderr);
+    let short = &id[id.len() - 8..];
+    assert!(
+        step.stdout.contains(&format!("已记录办理步骤「公示」：事项「李家宅基地申请」（{short}）")),
+        "{}",
+        step.stdout
+    );
     let list = zhibu(dir.path(), &["case", "list"]);
     assert!(list.stdout.contains("缺少步骤「申请」"), "{}", list.stdout);
     // The notice is the 公示 step with its period: the step done without its days takes them.
@@ -473,7 +485,7 @@ fn a_member_who_arrived_is_due_from_that_day() {
     let dir = store();
     let arrive = zhibu(dir.path(), &["roster", "arrive", "王五", &date("06-01")]);
     assert_eq!(arrive.code, 0, "{}", arrive.stderr);
-    assert!(arrive.stdout.contains("已修改党员 v1-m05"), "{}", arrive.stdout);
+    assert!(arrive.stdout.contains("已修改党员 王五（v1-m05）"), "{}", arrive.stdout);
     let march = ["meeting", "record", "--kind", "党课", "--topic", "党课", "--date", &date("03-02"), "--all-present"];
     let run = zhibu(dir.path(), &[&march[..], &["--absent", "王五"]].concat());
     assert_eq!(run.code, 3, "{}", run.stderr);

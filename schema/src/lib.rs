@@ -40,7 +40,7 @@ pub use derive::compliance::{
 pub use derive::gaps::{CaseGap, StepMeetingProblem, case_gaps};
 pub use derive::late::{early_by, late_by};
 pub use derive::score::{
-    MemberScore, MemberTotal, ScoreEntry, all_scores, all_totals, grade_distribution, member_score,
+    LeaveLine, MemberScore, MemberTotal, ScoreEntry, all_scores, all_totals, grade_distribution, member_score,
 };
 pub use document::{SCHEMA_VERSION, VillageYear, Voided};
 pub use id::{AccountId, Code, IdError, MemberId, RecordId, TownshipId, VillageId};

@@ -520,6 +520,12 @@ async fn sessions_headers_and_refusals_over_http() {
     m.attendance.insert(MemberId::parse("v1-m01").expect("id"), Attendance::present());
     let meeting_id = RecordId::new_v7();
     phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &meeting_id, &m));
+    // Another, which the member was on leave from: worth nothing, but shown to them.
+    let mut away = Meeting::new(MeetingKind::GroupMeeting, on, line("党小组学习"));
+    away.group = Some(name("第一党小组"));
+    let reason = zhibu_schema::Prose::parse("外出务工").expect("reason");
+    away.attendance.insert(MemberId::parse("v1-m01").expect("id"), Attendance::leave(reason, Some(name("王书记"))));
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &away));
     phone.sync(&app).await.expect("push");
     let r = get(&app, &staff, &format!("/villages/v1?year={y}")).await;
     assert_eq!(r.status(), 200);
@@ -580,6 +586,10 @@ async fn sessions_headers_and_refusals_over_http() {
     // Meetings attended, worth nothing either way, are folded under the entries that count.
     let (counted, folded) = body.split_once("id=\"attended\"").expect("the attended meetings, folded");
     assert!(folded.contains("按时出勤 1 次（不加减分）") && folded.contains("&amp; 学习"), "{folded}");
+    // So are the meetings the member was on leave from, with the reason they were let off for.
+    let (_, leaves) = folded.split_once("id=\"leaves\"").expect("the leaves, folded");
+    assert!(leaves.contains("请假 1 次（不加减分）") && leaves.contains("党小组学习"), "{leaves}");
+    assert!(leaves.contains("事由：外出务工，批准人：王书记"), "{leaves}");
     let (_, counted) = counted.split_once("id=\"entries\"").expect("the entries");
     assert!(!counted.contains("&amp; 学习"), "{counted}");
     let v1 = app.records("v1").await;

@@ -191,11 +191,31 @@ async fn merged_problem(backend: Backend) {
             "{problems:?}"
         );
     }
-    // Corrected on either phone, it is gone on both.
+    // The township sees it too (记录矛盾): in the report, on the dashboard and the village page.
+    let staff = app.token("staff1").await;
+    let report = format!("/v1/townships/t1/report?year={}", app.year);
+    let problems = |body: &[u8]| {
+        let v: serde_json::Value = serde_json::from_slice(body).expect("report");
+        let v1 = v["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").cloned();
+        v1.expect("v1")["record_problems"].as_array().expect("record_problems").clone()
+    };
+    let listed = problems(&app.get(&staff, &report).await.1);
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((&listed[0]["collection"], &listed[0]["record_id"]), (&"members".into(), &"v1-m09".into()));
+    assert_eq!(listed[0]["rule"], "date_order");
+    let described = listed[0]["described"].as_str().expect("described").to_owned();
+    assert!(described.starts_with("党员 v1-m09"), "{described}");
+    let page = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await;
+    let page = String::from_utf8_lossy(&page.1).into_owned();
+    assert!(page.contains("记录矛盾 1 处") && page.contains(&described), "{page}");
+    let page = app.get(&staff, &format!("/township?township=t1&year={}", app.year)).await;
+    assert!(String::from_utf8_lossy(&page.1).contains("1 处记录自相矛盾"));
+    // Corrected on either phone, it is gone on both, and from the report.
     a.phone.change_member(app.year, &member(9), &zhibu_client::MemberChange::Left(day(310))).expect("corrected");
     a.synced().await;
     b.synced().await;
     assert_eq!(b.phone.problems(app.year).expect("problems"), []);
+    assert_eq!(problems(&app.get(&staff, &report).await.1), Vec::<serde_json::Value>::new());
 }
 backends!(a_rule_broken_where_two_phones_edits_meet_is_stored_and_shown_to_correct, merged_problem);
 
@@ -578,6 +598,34 @@ async fn new_year(backend: Backend) {
     assert!(!String::from_utf8(page).expect("utf-8").contains("名册为空"), "no longer flagged");
 }
 backends!(a_new_year_starts_from_last_years_roster, new_year);
+
+/// December: the township has imported next year's roster. `zhibu --year` of that year fetches
+/// it, and a cadre about to carry last year's over gets the township's instead of a second
+/// roster the server would refuse as a duplicate.
+async fn imported_next_year(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let next = (i64::from(app.year) + 1).to_string();
+    let file = app.db.dir.path().join("roster.csv");
+    std::fs::write(&file, "姓名,正式/预备\n王建国,正式\n李秀英,预备\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_zhibu-server-under-test"))
+        .args(["--database-url", &app.db.url, "admin", "import-roster", "v1", file.to_str().expect("path")])
+        .args(["--year", &next])
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let first = logged_in(&app, "cadre1");
+    let (code, out, err) = zhibu(first.path(), &["--year", &next, "sync"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = zhibu(first.path(), &["--year", &next, "roster", "list"]);
+    assert!(code == 0 && out.contains("李秀英"), "{out}{err}");
+    let second = logged_in(&app, "cadre2");
+    let (code, out, err) = zhibu(second.path(), &["--year", &next, "roster", "carry-over"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(&format!("服务器上已有乡镇导入的 {next} 年名册（2 人）")), "{out}");
+    let (code, out, err) = zhibu(second.path(), &["--year", &next, "roster", "list"]);
+    assert!(code == 0 && out.contains("王建国") && out.contains("（2 人）"), "{out}{err}");
+}
+backends!(next_years_roster_imported_by_the_township_is_fetched_not_carried_over, imported_next_year);
 
 /// A branch of eleven full members whose roster marks nobody on the committee still owes the
 /// committee's monthly meetings, and the township is told to mark the committee.

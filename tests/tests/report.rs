@@ -236,6 +236,10 @@ async fn member_points(backend: Backend) {
     m.attendance.insert(me.clone(), Attendance::absent());
     m.attendance.insert(other.clone(), Attendance::present());
     phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &meeting_id, &m));
+    let mut away = Meeting::new(MeetingKind::PartyLesson, day(&app, 2), line("党课"));
+    let reason = zhibu_schema::Prose::parse("住院").expect("reason");
+    away.attendance.insert(me.clone(), Attendance::leave(reason, None));
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &RecordId::new_v7(), &away));
     let p = PointEntry {
         member_id: other.clone(),
         rule: Code::parse("honour").expect("code"),
@@ -261,6 +265,11 @@ async fn member_points(backend: Backend) {
     assert_eq!(entries[0]["source"], "attendance");
     assert_eq!(entries[0]["rule"], "attend_absent");
     assert_eq!(entries[0]["delta"], -2);
+    // A leave moves nothing, and is listed apart with its reason.
+    assert_eq!(v["leaves"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["leaves"][0]["reason"], "住院");
+    assert_eq!(v["leaves"][0]["what"], "党课：党课");
+    assert!(v["leaves"][0].get("approved_by").is_none(), "{v}");
     // Nothing about another member anywhere in the answer.
     assert!(!String::from_utf8_lossy(&body).contains("v1-m02"));
 }

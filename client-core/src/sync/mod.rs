@@ -35,6 +35,7 @@ use transport::{Transport, TransportError};
 use crate::error::ClientError;
 use crate::phone::this_years_key;
 use crate::replica::RecordedRefusal;
+use crate::zhibu_schema::Year;
 use crate::{DocKey, Phone, clock};
 
 /// How often and how patiently to retry a request that did not get through.
@@ -104,6 +105,16 @@ impl Retrier {
 }
 
 impl Phone {
+    /// Makes `year`'s document one the phones syncs, from its genesis while the phone has
+    /// none: another year than this one (next year's roster, imported by the township in
+    /// December; last year's records). It is kept once the server sends it anything.
+    pub fn follow_year(&self, year: Year) -> Result<(), ClientError> {
+        self.with(|inner| {
+            let key = DocKey::new(inner.village()?, year);
+            inner.doc_or_new(&key).map(drop)
+        })
+    }
+
     /// Syncs every document of the cadre's village (and this year's, even before the phone has
     /// it) with the server through `transport`; see the module documentation.
     ///

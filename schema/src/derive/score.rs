@@ -35,12 +35,44 @@ pub struct MemberScore {
     pub grade: Option<Grade>,
     /// By date, attendance before manual entries on the same day.
     pub entries: Vec<ScoreEntry>,
+    /// Meetings the member was on approved leave from (请假), by date: they neither add nor take
+    /// away, but the member sees that the leave was recorded, and with what reason.
+    #[serde(default)]
+    pub leaves: Vec<LeaveLine>,
+}
+
+/// A meeting a member was on leave from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveLine {
+    pub on: Date,
+    /// The meeting: its kind and topic (主题党日：学习新思想).
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    pub record: RecordId,
+}
+
+impl LeaveLine {
+    /// The reason and who approved it, as the member reads them (事由：外出务工，批准人：王书记).
+    pub fn described(&self) -> String {
+        let mut s = match &self.reason {
+            Some(r) => format!("事由：{r}"),
+            None => "未写事由".to_owned(),
+        };
+        if let Some(who) = &self.approved_by {
+            s += &format!("，批准人：{who}");
+        }
+        s
+    }
 }
 
 /// The score of one member, or None when the member is not on the roster.
 pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) -> Option<MemberScore> {
     let member = doc.members.get(member_id)?;
     let mut entries = Vec::new();
+    let mut leaves = Vec::new();
     let attendance_entry = |code: &str, on: Date, note: String, record: &RecordId| {
         Code::parse(code).ok().map(|rule| ScoreEntry {
             on,
@@ -66,7 +98,13 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
                 }
             }
             // Approved leave neither earns nor loses points.
-            AttendanceStatus::Leave => {}
+            AttendanceStatus::Leave => leaves.push(LeaveLine {
+                on: meeting.held_on,
+                what,
+                reason: a.reason.as_ref().map(ToString::to_string),
+                approved_by: a.approved_by.as_ref().map(ToString::to_string),
+                record: id.clone(),
+            }),
         }
     }
     for (id, p) in doc.live_points() {
@@ -84,6 +122,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
     entries.sort_by(|a, b| {
         (a.on, a.source == RuleSource::Manual, &a.record).cmp(&(b.on, b.source == RuleSource::Manual, &b.record))
     });
+    leaves.sort_by(|a, b| (a.on, &a.record).cmp(&(b.on, &b.record)));
     let total = catalog.base_score + entries.iter().map(|e| e.delta).sum::<i32>();
     let grade = (member.status == MemberStatus::Full).then(|| catalog.grade_of(total));
     Some(MemberScore {
@@ -94,6 +133,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
         total,
         grade,
         entries,
+        leaves,
     })
 }
 

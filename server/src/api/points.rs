@@ -33,6 +33,21 @@ pub struct PointsEntry {
     pub note: Option<String>,
 }
 
+/// A meeting the member was on approved leave from (请假): worth nothing either way.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LeaveEntry {
+    pub on: String,
+    /// The meeting's kind and topic.
+    pub what: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_by: Option<String>,
+    /// The reason and approver as the member reads them.
+    #[serde(skip)]
+    pub described: String,
+}
+
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MyPoints {
     pub member_id: String,
@@ -44,6 +59,8 @@ pub struct MyPoints {
     pub grade: Option<&'static str>,
     pub grade_name: Option<&'static str>,
     pub entries: Vec<PointsEntry>,
+    /// The meetings the member was on leave from, by date (an extension of API.md).
+    pub leaves: Vec<LeaveEntry>,
 }
 
 impl MyPoints {
@@ -67,6 +84,17 @@ impl MyPoints {
                     delta: e.delta,
                     source: e.source.code(),
                     note: e.note,
+                })
+                .collect(),
+            leaves: score
+                .leaves
+                .into_iter()
+                .map(|l| LeaveEntry {
+                    on: l.on.to_string(),
+                    described: l.described(),
+                    what: l.what,
+                    reason: l.reason,
+                    approved_by: l.approved_by,
                 })
                 .collect(),
         }

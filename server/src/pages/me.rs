@@ -31,6 +31,13 @@ struct Entry {
 }
 
 #[derive(Debug, Serialize)]
+struct Leave {
+    on: String,
+    what: String,
+    described: String,
+}
+
+#[derive(Debug, Serialize)]
 struct MeView {
     name: String,
     village: String,
@@ -44,6 +51,8 @@ struct MeView {
     /// Meetings attended, which neither add nor take away (about thirty a year): folded
     /// together under the others, so that the few that count are not lost among them.
     attended: Vec<Entry>,
+    /// Meetings the member was on leave from (请假), with the reason: folded like `attended`.
+    leaves: Vec<Leave>,
     previous_year: Option<i64>,
     next_year: Option<i64>,
     /// Why another year than the one asked for shows.
@@ -73,9 +82,11 @@ impl MeView {
                 note: e.note,
             })
             .partition(|e| e.attended);
+        let leaves = p.leaves.into_iter().map(|l| Leave { on: l.on, what: l.what, described: l.described }).collect();
         MeView {
             entries,
             attended,
+            leaves,
             name: p.name,
             village,
             year: p.year,

@@ -34,9 +34,8 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
             // A step done already is corrected only when told its new day (or meeting): typed
             // again by mistake, it would move to today.
             let done = case.and_then(|c| c.steps.get(&step).map(|s| s.done_on));
+            let name = steps.iter().find(|s| s.code == step).map_or_else(|| step.to_string(), |s| s.name.to_string());
             if let (Some(on), None, None) = (done, date, &meeting) {
-                let name =
-                    steps.iter().find(|s| s.code == step).map_or_else(|| step.to_string(), |s| s.name.to_string());
                 let why = format!("步骤「{name}」已于 {on} 办理；要更正日期请加 --date 日期（或 --meeting 会议编号）");
                 return Err(Usage(why).into());
             }
@@ -57,7 +56,7 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
                     short(&id)
                 );
             }
-            (id, if done.is_some() { "已更正办理步骤" } else { "已记录办理步骤" }.to_owned())
+            (id, format!("{}「{name}」", if done.is_some() { "已更正办理步骤" } else { "已记录办理步骤" }))
         }
         CaseCmd::Notice { case, step, from, to, place } => {
             let id = find(&case)?;
@@ -100,7 +99,8 @@ pub fn run(ctx: &Ctx, cmd: CaseCmd) -> anyhow::Result<u8> {
         Some([]) | None => String::new(),
         Some(gaps) => format!("仍有缺项：{}。", gaps.join("；")),
     };
-    let line = format!("{what}：事项 {}。{still}{}", short(&id), ctx.pending_line());
+    let title = ctx.phone.records(year)?.cases.get(&id).map(|c| format!("「{}」", c.title)).unwrap_or_default();
+    let line = format!("{what}：事项{title}（{}）。{still}{}", short(&id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"id": id, "gaps": gaps.unwrap_or_default(), "pending": ctx.phone.pending_edits()}));
     Ok(0)
 }

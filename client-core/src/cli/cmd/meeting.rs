@@ -266,7 +266,13 @@ pub fn attend(ctx: &Ctx, a: Attend) -> anyhow::Result<u8> {
             status.label().to_owned()
         }
     };
-    let line = format!("已修改考勤：会议 {} 党员 {member} {what}。{}", short(&meeting), ctx.pending_line());
+    let topic = ctx.phone.records(year)?.meetings.get(&meeting).map(|m| format!("「{}」", m.topic)).unwrap_or_default();
+    let line = format!(
+        "已修改考勤：会议{topic}（{}）党员 {} {what}。{}",
+        short(&meeting),
+        ctx.member_label(year, &member),
+        ctx.pending_line()
+    );
     ctx.out.show(|| line, &json!({"meeting": meeting, "member_id": member, "pending": ctx.phone.pending_edits()}));
     Ok(0)
 }

@@ -37,6 +37,13 @@ impl Ctx {
         Ok(self.phone.find_member(self.year, text)?)
     }
 
+    /// A member as the cadre knows them, 王二（v1-m02）: the id alone when `year`'s roster lacks
+    /// them.
+    pub fn member_label(&self, year: Year, id: &MemberId) -> String {
+        let name = self.phone.records(year).ok().and_then(|r| r.members.get(id).map(|m| m.name.to_string()));
+        name.map_or_else(|| id.to_string(), |name| format!("{name}（{id}）"))
+    }
+
     /// The day a new record is dated: `date`, or today; within `--year` when it was given, so
     /// that `zhibu --year 2025 meeting record` does not quietly record today, in another year.
     pub fn dated(&self, date: Option<crate::zhibu_schema::Date>) -> anyhow::Result<crate::zhibu_schema::Date> {

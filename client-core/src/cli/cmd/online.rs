@@ -185,6 +185,10 @@ fn summary(report: &SyncReport) -> String {
 
 pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
     let transport = HttpTransport::for_phone(&ctx.phone)?;
+    // `zhibu --year 2027 sync` fetches that year too, though the phone has nothing of it yet.
+    if ctx.year_given {
+        ctx.phone.follow_year(ctx.year)?;
+    }
     let mut progress = Progress::new();
     let mut options = SyncOptions::once();
     options.retry.retries = retries;

@@ -43,11 +43,12 @@ fn award(ctx: &Ctx, a: Award, sign: i64) -> anyhow::Result<u8> {
     let points = NewPoints { member_id: member.clone(), rule, delta, on, note: opt_text("说明", a.note.as_deref())? };
     let id = ctx.phone.award_points(&points)?;
     let total = ctx.phone.score(year, &member).map(|s| s.total).ok();
+    let rule_name = catalog.rule(points.rule.as_str()).map_or_else(|| points.rule.to_string(), |r| r.name.to_string());
     let line = format!(
-        "已{}：党员 {member} {:+} 分（{}），编号 {}。{}{}",
+        "已{}：党员 {} {:+} 分（{rule_name}），编号 {}。{}{}",
         if sign > 0 { "奖励" } else { "扣分" },
+        ctx.member_label(year, &member),
         delta.get(),
-        points.rule,
         short(&id),
         total.map(|t| format!("现有 {t} 分。")).unwrap_or_default(),
         ctx.pending_line()

@@ -70,9 +70,35 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
         Roster::Leave { member, on } => change(ctx, &member, MemberChange::Left(on)),
         Roster::Arrive { member, on } => change(ctx, &member, MemberChange::Arrived(on)),
         Roster::CarryOver => {
+            // The township may have imported the year's roster already: fetched first when the
+            // server answers, so that two rosters never meet (the phone's would be refused).
+            let fetched = match crate::HttpTransport::for_phone(&ctx.phone) {
+                // A roster the phone has already is carried over no more, as it says.
+                Ok(_) if !ctx.phone.records(year)?.members.is_empty() => false,
+                Ok(transport) => {
+                    ctx.phone.follow_year(year)?;
+                    let mut options = crate::SyncOptions::once();
+                    options.retry.retries = 0;
+                    ctx.block_on(ctx.phone.sync(&transport, &options, &mut |_| {})).is_ok()
+                }
+                Err(_) => false,
+            };
+            let imported = ctx.phone.records(year)?.members.len();
+            if fetched && imported > 0 {
+                let line = format!(
+                    "服务器上已有乡镇导入的 {year} 年名册（{imported} 人），已取回，无需带入。请用 zhibu --year {year} roster list 核对。"
+                );
+                ctx.out.show(|| line, &json!({"carried": 0, "on_server": imported}));
+                return Ok(0);
+            }
             let carried = ctx.phone.carry_over_roster(year)?;
+            let unseen = if fetched {
+                "服务器上还没有本年度名册。"
+            } else {
+                "（未能连上服务器核对。）若乡镇之后在服务器上导入本年度名册，同步会因名册重复被拒绝，届时运行 zhibu --year 年份 rebuild 改用乡镇的名册。"
+            };
             let line = format!(
-                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。请用 zhibu roster list 核对；若乡镇已在服务器上导入本年度名册，同步时以乡镇的为准。{}",
+                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。{unseen}请用 zhibu roster list 核对。{}",
                 i64::from(year) - 1,
                 ctx.pending_line()
             );
@@ -89,7 +115,7 @@ fn change(ctx: &Ctx, member: &str, change: MemberChange) -> anyhow::Result<u8> {
     // Nothing written when the member already was so.
     let what =
         if ctx.phone.pending_edits() > before { "已修改党员" } else { "没有变化：党员本来就是这样" };
-    let line = format!("{what} {id}。{}", ctx.pending_line());
+    let line = format!("{what} {}。{}", ctx.member_label(ctx.year, &id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"member_id": id, "change": change, "pending": ctx.phone.pending_edits()}));
     Ok(0)
 }

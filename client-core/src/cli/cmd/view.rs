@@ -110,6 +110,12 @@ pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
                             short(&e.record)
                         );
                     }
+                    if !score.leaves.is_empty() {
+                        s += &format!("  请假 {} 次（不加减分）\n", score.leaves.len());
+                        for l in &score.leaves {
+                            s += &format!("  {}  请假  {}（{}）[{}]\n", l.on, l.what, l.described(), short(&l.record));
+                        }
+                    }
                     s
                 },
                 &score,
