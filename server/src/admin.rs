@@ -71,6 +71,29 @@ pub enum AdminCommand {
     },
 }
 
+impl AdminCommand {
+    /// The command as the audit log records it: its name and the ids it acts on, never a
+    /// password or a file's content.
+    pub fn audited(&self) -> String {
+        match self {
+            AdminCommand::CreateTownship { id, .. } => format!("create-township {id}"),
+            AdminCommand::CreateVillage { township, id, .. } => format!("create-village {township} {id}"),
+            AdminCommand::CreateAccount { username, role, .. } => format!("create-account {username} --role {role}"),
+            AdminCommand::ImportRoster { village, year, .. } => match year {
+                Some(y) => format!("import-roster {village} --year {y}"),
+                None => format!("import-roster {village}"),
+            },
+            AdminCommand::SetCatalog { township, file } => {
+                format!("set-catalog {township}{}", if file.is_some() { " FILE" } else { "" })
+            }
+            AdminCommand::Revoke { username } => format!("revoke {username}"),
+            AdminCommand::Disable { username } => format!("disable {username}"),
+            AdminCommand::Enable { username } => format!("enable {username}"),
+            AdminCommand::SetPassword { username, .. } => format!("set-password {username}"),
+        }
+    }
+}
+
 fn check_password(password: &str) -> anyhow::Result<()> {
     match crate::auth::password_problem(password) {
         Some(problem) => bail!(problem),
@@ -172,11 +195,29 @@ fn write_passwords(path: &std::path::Path, rows: &[(String, String, String)]) ->
         .with_context(|| format!("无法写入 {}", path.display()))
 }
 
+/// A township's or village's name as given, trimmed: never blank, for it heads the pages and
+/// the exports' rows.
+fn named(what: &str, name: &str) -> anyhow::Result<String> {
+    let name = name.trim();
+    if name.is_empty() {
+        bail!("{what}名称不能为空");
+    }
+    if name.chars().count() > 64 || name.chars().any(char::is_control) {
+        bail!("{what}名称应为 64 个字以内、不含控制字符");
+    }
+    Ok(name.to_owned())
+}
+
 pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
     let db = &state.db;
     match cmd {
         AdminCommand::CreateTownship { id, name } => {
             TownshipId::parse(&id)?;
+            let name = named("乡镇", &name)?;
+            // Only `--demo` makes the demo township, whose accounts' password is published.
+            if id == crate::demo::DEMO_TOWNSHIP {
+                bail!("乡镇编号「{id}」留给演示乡镇（--demo），真实乡镇请换一个编号");
+            }
             // The demo's accounts share one published password (the README's): a real
             // township's records never go beside them, as `--demo` never seeds beside a real one.
             if id != crate::demo::DEMO_TOWNSHIP && db.township_exists(crate::demo::DEMO_TOWNSHIP).await? {
@@ -192,6 +233,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::CreateVillage { township, id, name } => {
             VillageId::parse(&id)?;
+            let name = named("村", &name)?;
             if !db.township_exists(&township).await? {
                 bail!("乡镇「{township}」不存在");
             }
@@ -286,6 +328,10 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             if let Some(p) = member_passwords.as_ref().filter(|p| p.exists()) {
                 bail!("无法新建 {}（文件须不存在，以免覆盖已分发的密码）", p.display());
             }
+            let folder = member_passwords.as_ref().and_then(|p| p.parent()).filter(|f| !f.as_os_str().is_empty());
+            if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+                bail!("文件夹 {} 不存在，无法在其中写入初始密码；请先建好文件夹", folder.display());
+            }
             let text = read_csv(&file)?;
             let rows = roster::parse(&text)?;
             let key = DocKey { township: township.clone(), village: village.clone(), year };
@@ -301,7 +347,13 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 let id = MemberId::parse(a.member_id.as_deref()?).ok()?;
                 Some((id, Name::parse(a.display_name.as_deref()?).ok()?))
             }));
-            let members = roster::assign_ids(&village, rows, &known)?;
+            let taken: Vec<MemberId> = db
+                .other_accounts_named(&format!("{village}-"))
+                .await?
+                .iter()
+                .filter_map(|id| MemberId::parse(id).ok())
+                .collect();
+            let members = roster::assign_ids_avoiding(&village, rows, &known, &taken)?;
             // Accounts to make: a member id another account holds as its name is refused before
             // anything is written (its member would log in to someone else's account).
             let mut new_accounts = Vec::new();

@@ -1,5 +1,5 @@
 //! The audit log: `tracing` events with target `audit`, one per login, refused login,
-//! throttled login, password change, token revocation and refused sync.
+//! throttled login, password change, token revocation, refused sync and `admin` command.
 //!
 //! Invariant: an audit event names accounts by id and clients by address, and nothing else
 //! about them. Never a password, a token, a name typed at login that is not an existing
@@ -24,6 +24,16 @@ impl std::fmt::Display for Typed<'_> {
             Typed::Account(id) => f.write_str(id),
             Typed::Unknown => f.write_str("(unknown)"),
         }
+    }
+}
+
+/// An `admin` command run from the server's machine: what it was and whether it did it.
+/// `command` names ids only (see [`crate::admin::AdminCommand::audited`]).
+pub fn admin_command(command: &str, done: bool) {
+    if done {
+        tracing::info!(target: "audit", event = "admin_command", command, done);
+    } else {
+        tracing::warn!(target: "audit", event = "admin_command", command, done);
     }
 }
 

@@ -163,8 +163,9 @@ struct PasswordChange {
 /// otherwise make an account no one can log in to).
 pub fn password_problem(password: &str) -> Option<String> {
     let least = zhibu_schema::MIN_PASSWORD_CHARS;
-    if password.chars().count() < least {
-        Some(format!("密码至少 {least} 位"))
+    // Spaces at either end do not count: eight of them are no password.
+    if password.trim().chars().count() < least {
+        Some(format!("密码至少 {least} 位（两端的空格不算）"))
     } else if password.len() > 256 {
         Some("密码太长：最多 256 字节（汉字每个 3 字节）".to_owned())
     } else {

@@ -26,8 +26,22 @@ pub enum Command {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Admin(cmd)) => {
+            // A mistyped path (or a command run from another folder than the server's, with the
+            // relative default) would otherwise make a new, empty database and act on it.
+            if let Some(path) =
+                cli.config.database_url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p))
+                && !matches!(cmd, AdminCommand::CreateTownship { .. })
+                && !std::path::Path::new(path).exists()
+            {
+                anyhow::bail!(
+                    "数据库文件 {path} 不存在：请检查 --database-url（或 ZHIBU_DATABASE_URL）和当前所在的文件夹；新的数据库由 create-township 建立"
+                );
+            }
             let state = crate::admin_state(cli.config).await?;
-            admin::run(&state, cmd).await
+            let audited = cmd.audited();
+            let result = admin::run(&state, cmd).await;
+            crate::audit::admin_command(&audited, result.is_ok());
+            result
         }
         None => {
             let app = Application::build(cli.config).await?;

@@ -17,13 +17,13 @@ pub struct Config {
     #[arg(long, global = true, env = "ZHIBU_CATALOG")]
     pub catalog: Option<PathBuf>,
     /// Days a login token stays valid.
-    #[arg(long, env = "ZHIBU_TOKEN_DAYS", default_value_t = 30)]
+    #[arg(long, env = "ZHIBU_TOKEN_DAYS", default_value_t = 30, value_parser = within::<u32>(1, 3650, "天"))]
     pub token_days: u32,
     /// Largest request body accepted, in bytes.
-    #[arg(long, env = "ZHIBU_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024)]
+    #[arg(long, env = "ZHIBU_MAX_BODY_BYTES", default_value_t = 8 * 1024 * 1024, value_parser = within::<usize>(64 * 1024, 1 << 30, "字节"))]
     pub max_body_bytes: usize,
     /// Seconds a request may take before it is cut off.
-    #[arg(long, env = "ZHIBU_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "ZHIBU_REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = within::<u64>(1, 3600, "秒"))]
     pub request_timeout_secs: u64,
     /// Village-year documents kept in memory between requests, about 1.5 MiB each with their
     /// records as read. A document not in memory is loaded and read again on every push, which
@@ -38,6 +38,18 @@ pub struct Config {
     /// Seed the demo township (if absent) and print its accounts.
     #[arg(long)]
     pub demo: bool,
+}
+
+/// A whole number from `min` to `max` (in `unit`): a setting of 0 would start a server that
+/// refuses every login or request.
+fn within<T>(min: T, max: T, unit: &'static str) -> impl Fn(&str) -> Result<T, String> + Clone
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy + Send + Sync + 'static,
+{
+    move |s: &str| match s.trim().parse::<T>() {
+        Ok(n) if n >= min && n <= max => Ok(n),
+        _ => Err(format!("应为 {min} 到 {max} {unit}之间的整数，不是「{s}」")),
+    }
 }
 
 impl Config {

@@ -260,8 +260,10 @@ impl Application {
             }
         });
         // Connection info gives the handlers the client's address (login throttling, audit).
+        let db = self.state.db.clone();
         let app = app(self.state).into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+        db.close().await;
         Ok(())
     }
 }

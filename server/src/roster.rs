@@ -62,6 +62,13 @@ fn yes(s: &str) -> Option<bool> {
 }
 
 /// Parses a roster file; every problem is reported with its line.
+/// A Chinese name as rosters write it padded to line up (周　明 beside 欧阳明辉): the spaces,
+/// full-width or not, are no part of it. A name in other letters keeps its spaces.
+fn unpadded(name: &str) -> String {
+    let chinese = |c: char| ('\u{4e00}'..='\u{9fff}').contains(&c) || ('\u{3400}'..='\u{4dbf}').contains(&c);
+    if name.chars().any(chinese) { name.chars().filter(|c| !c.is_whitespace()).collect() } else { name.to_owned() }
+}
+
 pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
@@ -109,7 +116,7 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         }
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let mut bad = |msg: String| errors.push(format!("第 {line} 行：{msg}"));
-        let name = Name::parse(get(Some(name_col))).map_err(|e| bad(format!("姓名{e}"))).ok();
+        let name = Name::parse(&unpadded(get(Some(name_col)))).map_err(|e| bad(format!("姓名{e}"))).ok();
         let status = match get(Some(status_col)) {
             "正式" | "正式党员" => Some(MemberStatus::Full),
             "预备" | "预备党员" => Some(MemberStatus::Probationary),
@@ -177,7 +184,19 @@ pub fn assign_ids(
     rows: Vec<RosterRow>,
     known: &[(MemberId, Name)],
 ) -> Result<Vec<(MemberId, RosterRow)>, RosterError> {
+    assign_ids_avoiding(village, rows, known, &[])
+}
+
+/// [`assign_ids`], never making one of `taken` (the names of other accounts: a member numbered
+/// so could have no account of their own).
+pub fn assign_ids_avoiding(
+    village: &VillageId,
+    rows: Vec<RosterRow>,
+    known: &[(MemberId, Name)],
+    taken: &[MemberId],
+) -> Result<Vec<(MemberId, RosterRow)>, RosterError> {
     let mut used: Vec<MemberId> = known.iter().map(|(id, _)| id.clone()).collect();
+    used.extend(taken.iter().cloned());
     let explicit: Vec<MemberId> = rows.iter().filter_map(|r| r.id.clone()).collect();
     used.extend(explicit.iter().cloned());
     let mut errors = Vec::new();
@@ -329,9 +348,19 @@ mod tests {
         assert_eq!(ids(assign_ids(&v, rows, &village).expect("ids")), ["v1-m04", "v1-m01"]);
 
         let twins = known(&[("v1-m01", "王芳"), ("v1-m02", "王芳")]);
+        let rows = parse("姓名,正式/预备\n甲,正式\n乙,正式\n").expect("valid");
+        let taken = [MemberId::parse("v1-m01").expect("id")];
+        let given = assign_ids_avoiding(&v, rows, &[], &taken).expect("ids");
+        assert_eq!(ids(given), ["v1-m02", "v1-m03"], "an id another account holds is skipped");
+
         let rows = parse("姓名,正式/预备\n\n王芳,正式\n").expect("valid");
         let err = assign_ids(&v, rows, &twins).expect_err("which one");
         assert_eq!(err.0, ["第 3 行：村里有 2 位党员叫「王芳」（v1-m01、v1-m02），请在「编号」列写明是哪一位"]);
+
+        // Padding is no part of a Chinese name: 周　明 is 周明, whom a later row may name unpadded.
+        let rows = parse("姓名,正式/预备\n周　明,正式\nAnna Li,正式\n").expect("valid");
+        let names: Vec<&str> = rows.iter().map(|r| r.member.name.as_str()).collect();
+        assert_eq!(names, ["周明", "Anna Li"]);
 
         // Two of one name in the file, both without a 编号: refused now, not when imported again.
         let rows = parse(

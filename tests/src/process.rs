@@ -51,6 +51,20 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// SIGTERM, as systemd stops a service, then waits for the process to end; returns whether
+    /// it ended by itself within 30 seconds.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
     /// SIGKILL: no shutdown, no flush, as a power cut or the OOM killer would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();

@@ -29,7 +29,19 @@ fn admin(db: &str, args: &[&str]) -> (bool, String, String) {
 async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     let db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
     let url = db.url.as_str();
+    // Before the township is made, the database is not there: a command other than
+    // create-township says so rather than make an empty one (a mistyped path, another folder).
+    let (ok, _, err) = admin(url, &["create-village", "t9", "c9", "九村"]);
+    assert!(!ok && err.contains("不存在") && err.contains("create-township"), "{err}");
+    assert!(!db.dir.path().join("zhibu.db").exists(), "no empty database made");
+    // A name heads the pages and the exports' rows: never blank. The demo's id is the demo's.
+    let (ok, _, err) = admin(url, &["create-township", "t9", "  "]);
+    assert!(!ok && err.contains("乡镇名称不能为空"), "{err}");
+    let (ok, _, err) = admin(url, &["create-township", "demo", "演示镇"]);
+    assert!(!ok && err.contains("留给演示乡镇"), "{err}");
     assert!(admin(url, &["create-township", "t9", "九镇"]).0);
+    let (ok, _, err) = admin(url, &["create-village", "t9", "c7", ""]);
+    assert!(!ok && err.contains("村名称不能为空"), "{err}");
     assert!(admin(url, &["create-village", "t9", "c9", "九村"]).0);
     let (ok, _, err) = admin(url, &["create-village", "t9", "c9", "九村"]);
     assert!(!ok && err.contains("村「c9」已存在"), "{err}");
@@ -42,6 +54,9 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     let (ok, out, err) = admin(url, &["create-account", "c9-cadre", "--role", "cadre", "--village", "c9"]);
     assert!(ok, "{err}");
     assert!(out.contains("已新建村干部账号 c9-cadre"), "{out}");
+    // The audit log has it, without the password.
+    assert!(err.contains("admin_command") && err.contains("create-account c9-cadre --role cadre"), "{err}");
+    assert!(!err.contains("secret-pass"), "{err}");
 
     let bad = db.dir.path().join("bad.csv");
     std::fs::write(
@@ -59,6 +74,13 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     let (ok, _, err) =
         admin(url, &["import-roster", "c9", good.to_str().expect("path"), "--member-password", "member-pass"]);
     assert!(!ok && err.contains("--member-password 已停用") && err.contains("--member-passwords"), "{err}");
+    // Passwords to a folder that is not there: said before the roster is written, not after.
+    let nowhere = db.dir.path().join("no-such-folder").join("passwords.csv");
+    let (ok, _, err) = admin(
+        url,
+        &["import-roster", "c9", good.to_str().expect("path"), "--member-passwords", nowhere.to_str().expect("path")],
+    );
+    assert!(!ok && err.contains("不存在") && err.contains("no-such-folder"), "{err}");
     let passwords = db.dir.path().join("passwords.csv");
     let (ok, out, err) = admin(
         url,
@@ -343,15 +365,27 @@ async fn roster_again(backend: Backend) {
     let (ok, _, err) = admin(&url, &[&args[..], &["--member-passwords", passwords.to_str().expect("path")]].concat());
     assert!(!ok && err.contains("文件须不存在"), "{err}");
 
-    // A new member whose id another account holds: refused, nothing written.
+    // The id a new member would get is held by another account: the next free one is made.
     let next_id = format!("v1-m{:02}", after.members.len() + 1);
     let (ok, _, err) = admin(&url, &["create-account", &next_id, "--role", "cadre", "--village", "v1"]);
     assert!(ok, "{err}");
     std::fs::write(&file, format!("{csv}新党员乙,预备,,\n")).expect("write");
     let more = app.db.dir.path().join("more-passwords.csv");
-    let (ok, _, err) = admin(&url, &[&args[..], &["--member-passwords", more.to_str().expect("path")]].concat());
+    let (ok, out, err) = admin(&url, &[&args[..], &["--member-passwords", more.to_str().expect("path")]].concat());
+    assert!(ok && out.contains("新增 1，"), "{out}{err}");
+    let skipped = zhibu_schema::MemberId::parse(&format!("v1-m{:02}", after.members.len() + 2)).expect("id");
+    let now = app.records("v1").await;
+    assert_eq!(now.members[&skipped].name.as_str(), "新党员乙");
+    assert!(!now.members.contains_key(&zhibu_schema::MemberId::parse(&next_id).expect("id")));
+    // Written in the file, that id is refused, nothing written.
+    let named = app.db.dir.path().join("named.csv");
+    std::fs::write(&named, format!("姓名,正式/预备,编号\n新党员丙,正式,{next_id}\n")).expect("write");
+    let most = app.db.dir.path().join("most-passwords.csv");
+    let import =
+        ["import-roster", "v1", named.to_str().expect("path"), "--member-passwords", most.to_str().expect("path")];
+    let (ok, _, err) = admin(&url, &import);
     assert!(!ok && err.contains(&format!("用户名「{next_id}」已是另一个账号")), "{err}");
-    assert_eq!(app.records("v1").await.members.len(), after.members.len());
+    assert_eq!(app.records("v1").await.members.len(), now.members.len());
 
     // Stopping an account ends its logins and its tokens; a new password ends the tokens too.
     let member = app.token("v1-m01").await;
@@ -426,4 +460,17 @@ async fn the_demo_never_goes_into_a_real_townships_database() {
     assert!(!ok && err.contains("演示乡镇") && err.contains("新的数据库"), "{err}");
     let check = Db::connect(&demo.url).await.expect("connect");
     assert!(!check.township_exists("t9").await.expect("query"), "no real township made");
+}
+
+/// A setting that would start a server refusing every login or request is refused at start.
+#[test]
+fn settings_that_would_refuse_everything_are_refused_at_start() {
+    for (flag, value) in [("--token-days", "0"), ("--max-body-bytes", "0"), ("--request-timeout-secs", "0")] {
+        let out = Command::new(PROGRAM)
+            .args(["--database-url", "sqlite://unused.db", "--listen", "127.0.0.1:0", flag, value])
+            .output()
+            .expect("runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("之间的整数"), "{flag}: {err}");
+    }
 }

@@ -182,3 +182,33 @@ async fn two_processes() {
 async fn two_server_processes_on_one_postgres_lose_nothing() {
     two_processes().await
 }
+
+/// Stopped as systemd stops it (SIGTERM), the server leaves its SQLite database whole in its
+/// file: no write-ahead log beside it that a restored copy would have replayed onto it (README
+/// "Backups").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_leaves_its_sqlite_database_in_one_file() {
+    let Some(db) = seeded(Backend::Sqlite).await else { return };
+    let mut server = ServerProcess::start(PROGRAM, &db.url);
+    let t = token(&server, "cadre1").await;
+    let mut phone = RawPhone::new(&server, &t, "stop-phone", "v1");
+    phone.award("cadre1", 1);
+    phone.sync(&server).await.expect("push");
+    let wal = db.dir.path().join("zhibu.db-wal");
+    assert!(std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0), "the push went to the log first");
+    assert!(server.stop(), "the server stops by itself on SIGTERM");
+    let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(left, 0, "the log is folded into the database at shutdown");
+    // The file alone holds what was acknowledged.
+    let copy = db.dir.path().join("copy.db");
+    std::fs::copy(db.dir.path().join("zhibu.db"), &copy).expect("copy");
+    let url = format!("sqlite://{}", copy.display());
+    let state = zhibu_server::state(Config::for_tests(url)).await.expect("the copy opens");
+    let key = zhibu_server::db::documents::DocKey {
+        township: "t1".into(),
+        village: zhibu_schema::VillageId::parse("v1").expect("id"),
+        year: zhibu_server::api::this_year(),
+    };
+    let loaded = state.db.load_doc(&key).await.expect("load");
+    assert_eq!(loaded.doc.get_heads(), phone.doc.get_heads());
+}

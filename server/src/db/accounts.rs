@@ -223,6 +223,15 @@ impl Db {
         rows.iter().map(account_from_row).collect()
     }
 
+    /// Account names that begin with `prefix` and are no member account: a member numbered so
+    /// could have no account of their own.
+    pub async fn other_accounts_named(&self, prefix: &str) -> anyhow::Result<Vec<String>> {
+        // `prefix` is a village id (letters, digits, hyphens): nothing LIKE reads specially.
+        let sql = "SELECT id FROM accounts WHERE id LIKE $1 AND role <> 'member' ORDER BY id";
+        let rows = sqlx::query(sql).bind(format!("{prefix}%")).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+    }
+
     /// The account, when the name and password match and the account is not disabled.
     pub async fn verify_login(&self, username: &str, password: &str) -> anyhow::Result<Option<Account>> {
         let sql = "SELECT id, role, township_id, village_id, member_id, display_name, password_hash, disabled \

@@ -42,6 +42,30 @@ pub struct Db {
     pub throttle_key: Arc<[u8; 32]>,
 }
 
+impl Db {
+    /// Shuts the database when the server stops: every connection closed, and on SQLite the
+    /// write-ahead log folded into the database file and emptied, so that the file alone is
+    /// the database (a copy put in its place at a restore is not overlaid by a log left beside
+    /// it, README "Backups").
+    pub async fn close(&self) {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), self.pool.close()).await.is_err() {
+            tracing::warn!("database connections still in use after 10 s: closing regardless");
+        }
+        let Some(file) = &self.sqlite_file else { return };
+        // The writer closes its own connection when the pool closes, on its task.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let folded = rusqlite::Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .and_then(|c| c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0)));
+        match folded {
+            Ok(0) => {}
+            Ok(_) => {
+                tracing::warn!("the SQLite log could not be emptied at shutdown: it is replayed at the next start")
+            }
+            Err(e) => tracing::warn!(error = %e, "the SQLite log not emptied at shutdown"),
+        }
+    }
+}
+
 /// What the database said that can never become false (see [`Db::village_township`] and
 /// [`Db::actors_of`]), so that another server process sharing the database cannot make it
 /// stale: only what was read or written is kept, never an absence.
