@@ -35,7 +35,7 @@ pub enum AdminCommand {
         #[arg(long)]
         name: Option<String>,
         #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
     },
     /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 编号]）。
     /// 没有编号的行按姓名对应村里已有的党员（今年、去年的名册和党员账号），再次导入不会重复添加；
@@ -67,7 +67,7 @@ pub enum AdminCommand {
     SetPassword {
         username: String,
         #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Option<String>,
     },
 }
 
@@ -94,10 +94,12 @@ impl AdminCommand {
     }
 }
 
-fn check_password(password: &str) -> anyhow::Result<()> {
-    match crate::auth::password_problem(password) {
+/// The password given (`--password` or `ZHIBU_PASSWORD`), if it would do.
+fn check_password(password: Option<String>) -> anyhow::Result<String> {
+    let password = password.context("请给出密码：环境变量 ZHIBU_PASSWORD（不会留在命令历史里），或 --password")?;
+    match crate::auth::password_problem(&password) {
         Some(problem) => bail!(problem),
-        None => Ok(()),
+        None => Ok(password),
     }
 }
 
@@ -119,10 +121,18 @@ fn random_password() -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The members of a village's year as stored; none when the year was never stored.
 /// A roster file's text, or why it cannot be read, in words a township clerk can act on (the
 /// system's own error is in English, and a file saved by Excel as plain CSV is GBK, not UTF-8).
 fn read_csv(file: &std::path::Path) -> anyhow::Result<String> {
+    read_text(
+        file,
+        "（Excel 直接存的 CSV 多为 GBK）：请在 Excel 中「另存为」选「CSV UTF-8（逗号分隔）」，或在 WPS 中选 UTF-8 编码保存，再导入",
+    )
+}
+
+/// A text file's text, or why it cannot be read in words a clerk can act on; `not_utf8` says
+/// how to save it right.
+fn read_text(file: &std::path::Path, not_utf8: &str) -> anyhow::Result<String> {
     let bytes = std::fs::read(file).map_err(|e| {
         let why = match e.kind() {
             std::io::ErrorKind::NotFound => "文件不存在，请核对路径".to_owned(),
@@ -132,12 +142,7 @@ fn read_csv(file: &std::path::Path) -> anyhow::Result<String> {
         };
         anyhow::anyhow!("无法读取 {}：{why}", file.display())
     })?;
-    String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} 不是 UTF-8 编码（Excel 直接存的 CSV 多为 GBK）：请在 Excel 中「另存为」选「CSV UTF-8（逗号分隔）」，或在 WPS 中选 UTF-8 编码保存，再导入",
-            file.display()
-        )
-    })
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("{} 不是 UTF-8 编码{not_utf8}", file.display()))
 }
 
 /// Refuses a catalog that drops a point rule or micro-power item the township's records name:
@@ -165,6 +170,7 @@ async fn refuse_dropping_codes_in_use(db: &crate::db::Db, township: &str, catalo
     Ok(())
 }
 
+/// The members of a village's year as stored; none when the year was never stored.
 async fn members_of(state: &AppState, key: &DocKey) -> anyhow::Result<BTreeMap<MemberId, Member>> {
     let loaded = state.db.load_doc(key).await?;
     if loaded.version == 0 {
@@ -246,7 +252,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             zhibu_schema::AccountId::parse(&username)?;
             let role = Role::from_code(&role)
                 .with_context(|| format!("角色「{role}」不对，应为 cadre、township、member 或 admin"))?;
-            check_password(&password)?;
+            let password = check_password(password)?;
             // A village's account belongs to the village's township, whatever else is said.
             let township = match (&township, &village) {
                 (given, Some(v)) => {
@@ -439,8 +445,10 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let json = match file {
                 Some(path) => {
-                    let text =
-                        std::fs::read_to_string(&path).with_context(|| format!("无法读取 {}", path.display()))?;
+                    let text = read_text(
+                        &path,
+                        "的文本：目录文件应是 TOML 或 JSON 文本文件（不是 Excel 表格），请用记事本等以 UTF-8 保存",
+                    )?;
                     let catalog = Catalog::from_file_text(&path.to_string_lossy(), &text)?;
                     refuse_dropping_codes_in_use(db, &township, &catalog).await?;
                     Some(serde_json::to_string(&catalog)?)
@@ -480,7 +488,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             println!("已恢复账号 {username}");
         }
         AdminCommand::SetPassword { username, password } => {
-            check_password(&password)?;
+            let password = check_password(password)?;
             if !db.set_password(&username, password).await? {
                 bail!("账号「{username}」不存在");
             }

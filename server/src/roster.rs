@@ -61,7 +61,6 @@ fn yes(s: &str) -> Option<bool> {
     }
 }
 
-/// Parses a roster file; every problem is reported with its line.
 /// A Chinese name as rosters write it padded to line up (周　明 beside 欧阳明辉): the spaces,
 /// full-width or not, are no part of it. A name in other letters keeps its spaces.
 fn unpadded(name: &str) -> String {
@@ -69,6 +68,18 @@ fn unpadded(name: &str) -> String {
     if name.chars().any(chinese) { name.chars().filter(|c| !c.is_whitespace()).collect() } else { name.to_owned() }
 }
 
+/// Why a day a clerk wrote cannot be read: a day no calendar has or out of range, in the date's
+/// own words; otherwise how to write it (`example`).
+fn unreadable_day(field: &str, written: &str, example: &str) -> String {
+    match Date::parse_written(written) {
+        Err(e @ (zhibu_schema::DateError::Range(_) | zhibu_schema::DateError::NoSuchDay(..))) => {
+            format!("{field}：{e}")
+        }
+        _ => format!("{field}「{written}」看不懂，请写成 {example}"),
+    }
+}
+
+/// Parses a roster file; every problem is reported with its line.
 pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
@@ -114,6 +125,14 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         if record.iter().all(str::is_empty) {
             continue;
         }
+        // One cell holding the whole row: typed with full-width commas, which CSV does not
+        // separate by.
+        if record.iter().filter(|c| !c.is_empty()).count() == 1 && record.iter().any(|c| c.contains('，')) {
+            errors.push(format!(
+                "第 {line} 行：用了中文逗号「，」分隔各列，CSV 只认英文逗号「,」（在 Excel 或 WPS 中另存为“CSV UTF-8”即可）"
+            ));
+            continue;
+        }
         let get = |c: Option<usize>| c.and_then(|c| record.get(c)).unwrap_or("").trim();
         let mut bad = |msg: String| errors.push(format!("第 {line} 行：{msg}"));
         let name = Name::parse(&unpadded(get(Some(name_col)))).map_err(|e| bad(format!("姓名{e}"))).ok();
@@ -136,14 +155,14 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         let joined = match get(joined_col) {
             "" => Some(None),
             d => parse_date(d).map(Some).or_else(|| {
-                bad(format!("入党日期「{d}」看不懂，请写成 1998-07-01"));
+                bad(unreadable_day("入党日期", d, "1998-07-01"));
                 None
             }),
         };
         let full_on = match get(full_col) {
             "" => Some(None),
             d => parse_date(d).map(Some).or_else(|| {
-                bad(format!("转正日期「{d}」看不懂，请写成 2026-07-01"));
+                bad(unreadable_day("转正日期", d, "2026-07-01"));
                 None
             }),
         };
@@ -356,6 +375,14 @@ mod tests {
         let rows = parse("姓名,正式/预备\n\n王芳,正式\n").expect("valid");
         let err = assign_ids(&v, rows, &twins).expect_err("which one");
         assert_eq!(err.0, ["第 3 行：村里有 2 位党员叫「王芳」（v1-m01、v1-m02），请在「编号」列写明是哪一位"]);
+
+        // A row typed with full-width commas, a day before 1900, a day no calendar has.
+        let err =
+            parse("姓名,正式/预备,入党日期\n王建国，正式，1985-07-01\n李四,正式,1890-01-01\n赵五,正式,2001-02-30\n")
+                .expect_err("bad rows");
+        assert!(err.0[0].starts_with("第 2 行：用了中文逗号"), "{err:?}");
+        assert_eq!(err.0[1], "第 3 行：入党日期：日期「1890-01-01」不在 1900 到 2100 年之间");
+        assert!(err.0[2].starts_with("第 4 行：入党日期：日期「2001-02-30」不存在"), "{err:?}");
 
         // Padding is no part of a Chinese name: 周　明 is 周明, whom a later row may name unpadded.
         let rows = parse("姓名,正式/预备\n周　明,正式\nAnna Li,正式\n").expect("valid");

@@ -54,6 +54,14 @@ async fn a_clerk_sets_up_a_township_and_imports_a_roster() {
     let (ok, out, err) = admin(url, &["create-account", "c9-cadre", "--role", "cadre", "--village", "c9"]);
     assert!(ok, "{err}");
     assert!(out.contains("已新建村干部账号 c9-cadre"), "{out}");
+    // Without a password, said in Chinese with where to give it.
+    let out = Command::new(PROGRAM)
+        .args(["--database-url", url, "admin", "create-account", "c9-other", "--role", "cadre", "--village", "c9"])
+        .env_remove("ZHIBU_PASSWORD")
+        .output()
+        .expect("runs");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("请给出密码：环境变量 ZHIBU_PASSWORD"), "{said}");
     // The audit log has it, without the password.
     assert!(err.contains("admin_command") && err.contains("create-account c9-cadre --role cadre"), "{err}");
     assert!(!err.contains("secret-pass"), "{err}");
@@ -473,4 +481,17 @@ fn settings_that_would_refuse_everything_are_refused_at_start() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("之间的整数"), "{flag}: {err}");
     }
+}
+
+/// A PostgreSQL database that is not there is said so in Chinese, once, with what to do.
+#[test]
+fn a_postgresql_database_that_is_not_there_is_said_so() {
+    let Ok(base) = std::env::var("ZHIBU_TEST_POSTGRES") else {
+        zhibu_tests::skipped("PostgreSQL test (set ZHIBU_TEST_POSTGRES=postgres://user@host:port/db to run it)", true);
+        return;
+    };
+    let (prefix, _) = base.rsplit_once('/').expect("postgres URL with a database");
+    let url = format!("{prefix}/zhibu_no_such_database");
+    let (ok, _, err) = admin(&url, &["revoke", "nobody"]);
+    assert!(!ok && err.contains("数据库不存在") && err.matches("zhibu_no_such_database").count() == 1, "{err}");
 }

@@ -271,6 +271,26 @@ fn json_offsets(text: &str) -> Offsets {
 
 /// A parser's message as a township clerk reads it: the usual ones said in Chinese, any other
 /// kept, after a Chinese lead, for whoever helps them.
+/// serde's words for kinds of values (`integer \`-1\`, expected u32`), in Chinese.
+fn kinds_in_chinese(rest: &str) -> String {
+    let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+    let found = found
+        .replace("integer ", "整数 ")
+        .replace("floating point ", "小数 ")
+        .replace("string ", "文字 ")
+        .replace("boolean ", "是非值 ")
+        .replace('`', "");
+    let expected = match expected.trim() {
+        "" => String::new(),
+        "u8" | "u16" | "u32" | "u64" | "usize" => "，应为不小于 0 的整数".to_owned(),
+        "i8" | "i16" | "i32" | "i64" | "isize" => "，应为整数".to_owned(),
+        "a boolean" => "，应为 true 或 false".to_owned(),
+        "a string" => "，应为文字".to_owned(),
+        other => format!("，应为 {other}"),
+    };
+    format!("{found}{expected}")
+}
+
 fn in_chinese(message: &str) -> String {
     let message = message.trim();
     let quoted = message.split('`').nth(1).unwrap_or_default();
@@ -278,10 +298,14 @@ fn in_chinese(message: &str) -> String {
         format!("缺少「{quoted}」这一项")
     } else if message.starts_with("unknown field ") {
         format!("不认识「{quoted}」这一项")
+    } else if message.starts_with("unknown variant ") {
+        // unknown variant `theme_dya`, expected one of `branch_assembly`, `branch_committee`, …
+        let allowed: Vec<&str> = message.split('`').skip(3).step_by(2).collect();
+        format!("「{quoted}」不是可选的值（可选：{}）", allowed.join("、"))
     } else if let Some(rest) = message.strip_prefix("invalid type: ") {
-        format!("值的类型不对（{rest}）")
+        format!("值的类型不对（{}）", kinds_in_chinese(rest))
     } else if let Some(rest) = message.strip_prefix("invalid value: ") {
-        format!("值不对（{rest}）")
+        format!("值不对（{}）", kinds_in_chinese(rest))
     } else if message.starts_with("duplicate key") || message.starts_with("duplicate field") {
         format!("「{quoted}」写了两次")
     } else {
@@ -446,6 +470,12 @@ mod tests {
         assert!(err.to_string().contains("文件格式不对（"), "{err}");
         let err = Catalog::from_json_str("{\n\"base_score\": \"一百\"}").expect_err("type");
         assert!(err.to_string().contains("值的类型不对（") && !err.to_string().contains(" at line "), "{err}");
+        let text = DEFAULT_CATALOG_TOML.replacen("late_entry_days = 7", "late_entry_days = -1", 1);
+        let err = Catalog::from_toml_str(&text).expect_err("negative");
+        assert!(err.to_string().contains("值不对（整数 -1，应为不小于 0 的整数）"), "{err}");
+        let text = DEFAULT_CATALOG_TOML.replacen("\"theme_day\"", "\"theme_dya\"", 1);
+        let err = Catalog::from_toml_str(&text).expect_err("a kind mistyped");
+        assert!(err.to_string().contains("「theme_dya」不是可选的值（可选：branch_assembly、"), "{err}");
     }
 
     #[test]

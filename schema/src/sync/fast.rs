@@ -117,7 +117,27 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, WireError> {
-    ciborium::from_reader(bytes).map_err(|e| WireError::Decode(e.to_string()))
+    let mut rest = bytes;
+    let value = ciborium::from_reader(&mut rest).map_err(|e| WireError::Decode(in_words(e)))?;
+    if !rest.is_empty() {
+        return Err(WireError::Decode(format!("CBOR 数据之后还有 {} 个多余的字节", rest.len())));
+    }
+    Ok(value)
+}
+
+/// What is wrong with a request's CBOR, as its developer reads it (API.md: a person reads
+/// `message`); serde's words for the field are kept.
+fn in_words(e: ciborium::de::Error<std::io::Error>) -> String {
+    use ciborium::de::Error;
+    match e {
+        Error::Io(_) => "请求内容不完整：CBOR 数据提前结束（或请求体为空）".to_owned(),
+        Error::Syntax(at) => format!("第 {at} 字节处不是合法的 CBOR"),
+        Error::RecursionLimitExceeded => "CBOR 嵌套层数过多".to_owned(),
+        Error::Semantic(_, what) => match what.strip_prefix("missing field ") {
+            Some(field) => format!("缺少字段 {}", field.trim_matches('`')),
+            None => format!("内容与约定的格式不符（docs/API-EXTENSIONS.md）：{what}"),
+        },
+    }
 }
 
 pub fn hashes_to_wire(hashes: &[ChangeHash]) -> Vec<ByteBuf> {
@@ -321,5 +341,26 @@ pub fn lacking_changes<'a>(
     match wanted.iter().map(|m| by_hash.get(&m.hash)).collect::<Option<Vec<_>>>() {
         Some(found) => found.into_iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
         None => doc.get_changes(have).into_iter().map(|c| ByteBuf::from(c.raw_bytes().to_vec())).collect(),
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    /// A request the server cannot read is said in words its developer can act on, and bytes
+    /// after the request are not quietly ignored.
+    #[test]
+    fn an_unreadable_request_says_what_is_wrong() {
+        let said = |bytes: &[u8]| FastRequest::decode(bytes).expect_err("refused").to_string();
+        assert!(said(&[]).contains("请求内容不完整"), "{}", said(&[]));
+        let mut no_version = Vec::new();
+        ciborium::into_writer(&serde_json::json!({"docs": []}), &mut no_version).expect("cbor");
+        assert!(said(&no_version).contains("缺少字段 v"), "{}", said(&no_version));
+        let mut trailing = Vec::new();
+        ciborium::into_writer(&serde_json::json!({"v": 1, "docs": []}), &mut trailing).expect("cbor");
+        assert!(FastRequest::decode(&trailing).is_ok());
+        trailing.extend([0xff, 0x00]);
+        assert!(said(&trailing).contains("多余的字节"), "{}", said(&trailing));
     }
 }

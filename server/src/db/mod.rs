@@ -177,8 +177,24 @@ impl Db {
                     Ok(())
                 })
             });
-        let pool = options.connect(&url).await.with_context(|| format!("while connecting to {}", redact(&url)))?;
-        migrator(backend).run(&pool).await.context("while running migrations")?;
+        let pool = options.connect(&url).await.map_err(|e| {
+            let why = match &e {
+                sqlx::Error::Database(d) if d.code().as_deref() == Some("3D000") => {
+                    "数据库不存在，请先建好（如 createdb），或核对地址中的数据库名".to_owned()
+                }
+                sqlx::Error::Database(d)
+                    if d.code().as_deref() == Some("28P01") || d.code().as_deref() == Some("28000") =>
+                {
+                    "用户名或密码不对，或没有连接的权限".to_owned()
+                }
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut => {
+                    "连不上数据库服务器，请核对地址和端口、服务器是否在运行".to_owned()
+                }
+                _ => e.to_string(),
+            };
+            anyhow::anyhow!("无法连接数据库 {}：{why}", redact(&url))
+        })?;
+        migrator(backend).run(&pool).await.context("升级数据库结构（migrations）时出错")?;
         let sqlite_file = match backend {
             Backend::Sqlite => Some(sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_owned()),
             Backend::Postgres => None,
