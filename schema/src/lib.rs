@@ -49,5 +49,5 @@ pub use member::{Member, MemberStatus};
 pub use points::{DeltaError, PointDelta, PointEntry};
 pub use role::{MIN_PASSWORD_CHARS, Role};
 pub use text::{Line, Name, Prose, Text, TextError};
-pub use validate::{check_document, check_read, erased, validate};
+pub use validate::{check_document, check_read, erased, read_problems, validate};
 pub use violation::{Collection, Rule, Violation};

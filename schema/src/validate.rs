@@ -218,6 +218,14 @@ pub fn unreadable(e: &ReadError) -> Violation {
 /// What [`check_document`] finds in a document already read: the records that could not be
 /// read, the address, and every rule of [`validate`].
 pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog: &Catalog) -> Vec<Violation> {
+    let mut problems = read_problems(hydrated, village, year);
+    problems.extend(validate(&hydrated.doc, catalog));
+    problems
+}
+
+/// What [`check_read`] finds before the rules of the records: the records that could not be
+/// read, and the address.
+pub fn read_problems(hydrated: &Hydrated, village: &VillageId, year: Year) -> Vec<Violation> {
     let mut problems = hydrated.problems.clone();
     let doc = &hydrated.doc;
     if &doc.village_id != village {
@@ -244,7 +252,6 @@ pub fn check_read(hydrated: &Hydrated, village: &VillageId, year: Year, catalog:
             ),
         );
     }
-    problems.extend(validate(doc, catalog));
     problems
 }
 

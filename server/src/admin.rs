@@ -485,13 +485,16 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             if !db.set_disabled(&username, false).await? {
                 bail!("账号「{username}」不存在");
             }
-            println!("已恢复账号 {username}");
+            crate::throttle::unlock(db, &username, crate::db::now_ms()).await?;
+            println!("已恢复账号 {username}（登录失败次数过多的锁定也已解除）");
         }
         AdminCommand::SetPassword { username, password } => {
             let password = check_password(password)?;
             if !db.set_password(&username, password).await? {
                 bail!("账号「{username}」不存在");
             }
+            // Locked out by wrong guesses, the owner may now log in with the new password.
+            crate::throttle::unlock(db, &username, crate::db::now_ms()).await?;
             println!("已重设账号 {username} 的密码，已有的登录令牌全部作废");
         }
     }

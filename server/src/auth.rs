@@ -251,7 +251,7 @@ async fn check_password<'a>(
     let by_address = addr.0.map(Subject::Address);
     let by_account = Subject::Account(username);
     if let Some(subject) = by_address
-        && let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await?
+        && let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now, None).await?
     {
         audit::login_throttled(typed(state, username).await?, addr, "address", retry_after);
         return Err(AppError::Throttled { retry_after });
@@ -261,8 +261,10 @@ async fn check_password<'a>(
     // that reach the password check count.
     let by_pair = Subject::AccountFrom(username, addr.0);
     let mut counted: Vec<Subject<'_>> = by_address.into_iter().collect();
+    let unlocked = throttle::unlocked_at(&state.db, username).await?;
     for subject in [by_pair, by_account] {
-        if let Verdict::Locked { retry_after } = throttle::count_attempt(&state.db, subject, &limits, now).await?
+        if let Verdict::Locked { retry_after } =
+            throttle::count_attempt(&state.db, subject, &limits, now, unlocked).await?
             && !(subject == by_account && throttle::is_known(&state.db, username, addr.0, now).await?)
         {
             for earlier in counted {

@@ -235,8 +235,12 @@ pub fn assign_ids_avoiding(
         let id = match &r.id {
             Some(id) => id.clone(),
             None => {
-                let mut same: Vec<&MemberId> =
-                    known.iter().filter(|(_, name)| *name == r.member.name).map(|(id, _)| id).collect();
+                // A name kept padded (周　明, by a phone or an earlier import) is the same name.
+                let mut same: Vec<&MemberId> = known
+                    .iter()
+                    .filter(|(_, name)| unpadded(name.as_str()) == r.member.name.as_str())
+                    .map(|(id, _)| id)
+                    .collect();
                 same.sort();
                 same.dedup();
                 same.retain(|id| {
@@ -388,6 +392,9 @@ mod tests {
         let rows = parse("姓名,正式/预备\n周　明,正式\nAnna Li,正式\n").expect("valid");
         let names: Vec<&str> = rows.iter().map(|r| r.member.name.as_str()).collect();
         assert_eq!(names, ["周明", "Anna Li"]);
+        // The village's member kept padded is the same member, not a new one.
+        let padded = known(&[("v1-m07", "周　明")]);
+        assert_eq!(ids(assign_ids(&v, rows, &padded).expect("ids"))[0], "v1-m07");
 
         // Two of one name in the file, both without a 编号: refused now, not when imported again.
         let rows = parse(

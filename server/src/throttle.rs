@@ -64,6 +64,8 @@ pub enum Subject<'a> {
     Address(IpAddr),
     /// An address the account logged in from: not a counter, the time of the last success.
     KnownFrom(&'a str, Option<IpAddr>),
+    /// When an administrator last lifted the account's lock: not a counter either.
+    Unlocked(&'a str),
 }
 
 /// How long an address an account logged in from stays known to it.
@@ -76,6 +78,7 @@ impl Subject<'_> {
             Subject::AccountFrom(..) => "account_address",
             Subject::Address(_) => "address",
             Subject::KnownFrom(..) => "known",
+            Subject::Unlocked(_) => "unlocked",
         }
     }
 
@@ -84,7 +87,7 @@ impl Subject<'_> {
             Subject::Account(_) => limits.per_account_everywhere,
             Subject::AccountFrom(..) => limits.per_account,
             Subject::Address(_) => limits.per_address,
-            Subject::KnownFrom(..) => i64::MAX,
+            Subject::KnownFrom(..) | Subject::Unlocked(_) => i64::MAX,
         }
     }
 
@@ -92,7 +95,7 @@ impl Subject<'_> {
     /// does not give the names and addresses away to whoever reads it.
     fn digest(&self, key: &[u8]) -> String {
         let clear = match self {
-            Subject::Account(name) => (*name).to_owned(),
+            Subject::Account(name) | Subject::Unlocked(name) => (*name).to_owned(),
             Subject::AccountFrom(name, ip) | Subject::KnownFrom(name, ip) => {
                 format!("{name}\0{}", ip.map(address_key).unwrap_or_default())
             }
@@ -150,15 +153,17 @@ pub fn seconds(retry_after: Duration) -> u64 {
     retry_after.as_millis().div_ceil(1000).max(1) as u64
 }
 
-/// Counts one attempt for `subject` (a new window if the last one ended) and says whether it
-/// may go on.
+/// Counts one attempt for `subject` (a new window if the last one ended, or began before
+/// `restart_after`: the account's lock lifted since) and says whether it may go on.
 pub async fn count_attempt(
     db: &Db,
     subject: Subject<'_>,
     limits: &Limits,
     now_ms: i64,
+    restart_after: Option<i64>,
 ) -> Result<Verdict, sqlx::Error> {
     let window_ms = limits.window.as_millis() as i64;
+    let restart = (now_ms - window_ms).max(restart_after.unwrap_or(i64::MIN));
     let row = sqlx::query(
         "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 1) \
          ON CONFLICT (scope, subject) DO UPDATE SET \
@@ -169,8 +174,8 @@ pub async fn count_attempt(
     .bind(subject.scope())
     .bind(subject.digest(&db.throttle_key[..]))
     .bind(now_ms)
-    .bind(now_ms - window_ms)
-    .bind(now_ms - window_ms)
+    .bind(restart)
+    .bind(restart)
     .bind(now_ms)
     .fetch_one(&db.pool)
     .await?;
@@ -204,6 +209,33 @@ pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) 
         .execute(&db.pool)
         .await?;
     Ok(())
+}
+
+/// Lifts `account`'s lock now, from every address (an administrator's new password or
+/// `enable`): its counters start over at their next attempt. The counters of addresses stay.
+pub async fn unlock(db: &Db, account: &str, now_ms: i64) -> Result<(), sqlx::Error> {
+    let unlocked = Subject::Unlocked(account);
+    sqlx::query(
+        "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 0) \
+         ON CONFLICT (scope, subject) DO UPDATE SET window_start = excluded.window_start",
+    )
+    .bind(unlocked.scope())
+    .bind(unlocked.digest(&db.throttle_key[..]))
+    .bind(now_ms)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// When `account`'s lock was last lifted ([`unlock`]), if it was.
+pub async fn unlocked_at(db: &Db, account: &str) -> Result<Option<i64>, sqlx::Error> {
+    let unlocked = Subject::Unlocked(account);
+    let row = sqlx::query("SELECT window_start FROM login_throttle WHERE scope = $1 AND subject = $2")
+        .bind(unlocked.scope())
+        .bind(unlocked.digest(&db.throttle_key[..]))
+        .fetch_optional(&db.pool)
+        .await?;
+    row.map(|r| r.try_get("window_start")).transpose()
 }
 
 /// Remembers that `account` logged in from `addr` now.

@@ -112,6 +112,32 @@ async fn per_account(backend: Backend) {
 }
 backends!(five_failures_lock_an_account_until_the_window_ends, per_account);
 
+/// A member locked out by wrong guesses calls the township, whose administrator sets a new
+/// password: the member logs in with it at once, from the address that was locked too, while
+/// the wrong guesses of others stay counted for their addresses.
+async fn unlocked_by_the_administrator(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let url = app.url.clone();
+    for _ in 1..=5 {
+        assert_eq!(login(&app, &url, "v1-m01", "wrong-password").await.0, 401);
+    }
+    assert_locked("locked", &login(&app, &url, "v1-m01", PASSWORD).await, 15);
+    let out = Command::new(env!("CARGO_BIN_EXE_zhibu-server-under-test"))
+        .args(["--database-url", &app.db.url, "admin", "set-password", "v1-m01"])
+        .env("ZHIBU_PASSWORD", "a-new-password")
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (status, _, body) = login(&app, &url, "v1-m01", "a-new-password").await;
+    assert_eq!(status, 200, "{body}");
+    // Unlocked is not unlimited: five more wrong guesses lock it again.
+    for _ in 1..=5 {
+        assert_eq!(login(&app, &url, "v1-m01", "wrong-password").await.0, 401);
+    }
+    assert_locked("locked again", &login(&app, &url, "v1-m01", "a-new-password").await, 15);
+}
+backends!(an_administrators_new_password_lifts_the_lock, unlocked_by_the_administrator);
+
 async fn per_address(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let url = app.url.clone();

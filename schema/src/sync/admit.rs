@@ -13,7 +13,7 @@ use automerge::{ActorId, Automerge, Change, ChangeHash, Patch, ReadDoc};
 use super::authors::forged;
 use crate::mapping::{self, Hydrated, Touched, genesis};
 use crate::validate::unreadable;
-use crate::{Catalog, Rule, VillageId, Violation, Year, check_read, erased};
+use crate::{Catalog, Rule, VillageId, Violation, Year, check_read, erased, read_problems, validate};
 
 /// Who an actor id belongs to, as the server's bindings say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,9 +57,10 @@ pub struct Accepted {
     pub read: Arc<Hydrated>,
     /// The records that may differ from the base's (all, when the base was not known as read).
     pub touched: Touched,
-    /// The rules the new document's records break as stored: those broken before these changes
-    /// (a catalog tightened since) and those only the merge of offline edits made
-    /// ([`of_the_pushers`]). None when nothing was new, and so nothing looked at.
+    /// The rules of the records ([`crate::validate`]) the new document breaks as stored: those
+    /// broken before these changes (a catalog tightened since) and those only the merge of
+    /// offline edits made ([`of_the_pushers`]). None when nothing was new, and so nothing
+    /// looked at.
     pub problems: Option<Vec<Violation>>,
 }
 
@@ -218,9 +219,16 @@ pub(crate) fn validated(
     };
     // The rules of the records; then what the changes write, by whom and over what, which are
     // always the changes' own.
-    let now = match &read {
-        Ok(h) => check_read(h, gate.village, gate.year, gate.catalog),
-        Err(e) => vec![unreadable(e)],
+    // The rules of the records apart: what the document keeps breaking once stored (a merge's
+    // two fields, a catalog tightened since) is shown to the township (`Accepted::problems`).
+    let (now, rules) = match &read {
+        Ok(h) => {
+            let rules = validate(&h.doc, gate.catalog);
+            let mut now = read_problems(h, gate.village, gate.year);
+            now.extend(rules.iter().cloned());
+            (now, Some(rules))
+        }
+        Err(e) => (vec![unreadable(e)], None),
     };
     let mut written = Vec::new();
     // The base as read: known, or read whole here, once (only when not known, which the
@@ -253,7 +261,7 @@ pub(crate) fn validated(
         }
     }
     let read = Arc::new(read.map_err(|e| Refusal::Undecodable(e.to_string()))?);
-    Ok(Accepted { doc: next, changes, bind, read, touched, problems: Some(now) })
+    Ok(Accepted { doc: next, changes, bind, read, touched, problems: rules })
 }
 
 /// Of the rules `new` says the changes broke, those the changes broke themselves: a rule of the
@@ -262,29 +270,22 @@ pub(crate) fn validated(
 /// one phone sets a member's leaving day and the other their arrival), is the merge's. Refusing
 /// it would hold up every later edit of that phone, which cannot correct what it never saw; the
 /// record is stored as the merge made it, and shown to the cadres to correct (`zhibu
-/// conflicts`). Only rules two fields of one record take part in, or one field's form, are
-/// looked at so; what is
+/// conflicts`). Only rules two fields of one record take part in are looked at so; what is
 /// written, by whom and over what is checked apart and always the changes' own. A phone could
 /// name old dependencies on purpose to store such a record: it is then its own record that
 /// reads oddly, shown to the cadres, and the history says who wrote it. Looked at only when
 /// there is something to refuse: the document as the phones had it, their changes on their
 /// dependencies, is read again whole.
 fn of_the_pushers(next: &Automerge, changes: &[Change], new: Vec<Violation>, gate: &Gate<'_>) -> Vec<Violation> {
-    // Only rules two fields of one record take part in, which two phones can set apart, and a
-    // value's form: two phones editing one text in place (as JavaScript clients keep strings)
-    // merge it character by character into one neither wrote (`2026-12-074`). The rest (a
-    // limit of the whole document a phone could pass in slices, each pushed on the same old
-    // heads; a step of another item) are the pushing phone's to keep.
+    // Only rules two fields of one record take part in, which two phones can set apart: the
+    // rest (a limit of the whole document a phone could pass in slices, each pushed on the same
+    // old heads; a step of another item) are the pushing phone's to keep. Never a value's form:
+    // a record whose value cannot be read drops out of every figure and out of the checks that
+    // it was not deleted or un-voided, and one account with two actors could make any record so
+    // on purpose (two texts edited in place on old dependencies merge into `2026-03-0407`).
+    // Clients write such values whole (API-EXTENSIONS.md).
     let pushers_alone = |v: &Violation| {
-        !matches!(
-            v.rule,
-            Rule::DateOrder
-                | Rule::MakeupWhilePresent
-                | Rule::LeaveWithoutReason
-                | Rule::GroupMissing
-                | Rule::BadValue
-                | Rule::DateOutsideYear
-        )
+        !matches!(v.rule, Rule::DateOrder | Rule::MakeupWhilePresent | Rule::LeaveWithoutReason | Rule::GroupMissing)
     };
     if changes.is_empty() || new.iter().all(pushers_alone) {
         return new;

@@ -34,8 +34,9 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
     for k in MeetingKind::ALL {
         // Valid meetings counted toward the requirement (at most each period's), of those
         // required: six in one group's quarter do not make up for none in another's.
-        // Not "1/3": Excel and WPS read that as a date in a CSV.
-        header.push(format!("{}（达标次数，括号内为应开次数）", k.label()));
+        // The heading as before, for whoever finds the column by it; the cells no longer "1/3",
+        // which Excel and WPS read as a date in a CSV.
+        header.push(format!("{}（达标次数/应开）", k.label()));
     }
     header.extend(
         [

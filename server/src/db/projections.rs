@@ -171,8 +171,10 @@ pub struct SharedRows {
     problems: Rows,
 }
 
-/// The members', compliance and problems rows of a document; `problems` are the rules it
-/// breaks when known (admission found them), otherwise they are looked for here.
+/// The members', compliance and problems rows of a document; `problems` are the rules of its
+/// records ([`validate`]) it breaks when known (admission found them), otherwise they are
+/// looked for here: the same either way, so rows made one way are replaced by rows made the
+/// other.
 fn project_shared(doc: &VillageYear, catalog: &Catalog, problems: Option<&[Violation]>) -> SharedRows {
     let (mut members, mut comp, mut broken) = (Rows::new(), Rows::new(), Rows::new());
     let found;
@@ -470,8 +472,8 @@ pub struct Before<'a> {
     pub shared: Option<&'a SharedRows>,
 }
 
-/// The document the rows are made of: its records, and the rules they break when admission
-/// found them (None: looked for).
+/// The document the rows are made of: its records, and the rules of the records
+/// ([`validate`]) they break when admission found them (None: looked for).
 #[derive(Debug, Clone, Copy)]
 pub struct After<'a> {
     pub records: &'a VillageYear,

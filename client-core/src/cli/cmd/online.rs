@@ -185,8 +185,10 @@ fn summary(report: &SyncReport) -> String {
 
 pub fn sync(ctx: &Ctx, retries: u32) -> anyhow::Result<u8> {
     let transport = HttpTransport::for_phone(&ctx.phone)?;
-    // `zhibu --year 2027 sync` fetches that year too, though the phone has nothing of it yet.
-    if ctx.year_given {
+    // `zhibu --year 2027 sync` fetches that year too, though the phone has nothing of it yet:
+    // a past year, or next year's roster the township imported in December; no year beyond.
+    let this_year = i64::from(clock::this_year()?);
+    if ctx.year_given && i64::from(ctx.year) <= this_year + 1 {
         ctx.phone.follow_year(ctx.year)?;
     }
     let mut progress = Progress::new();

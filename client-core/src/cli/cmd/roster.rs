@@ -79,7 +79,11 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
                     ctx.phone.follow_year(year)?;
                     let mut options = crate::SyncOptions::once();
                     options.retry.retries = 0;
-                    ctx.block_on(ctx.phone.sync(&transport, &options, &mut |_| {})).is_ok()
+                    let report = ctx.block_on(ctx.phone.sync(&transport, &options, &mut |_| {}));
+                    // Fetched only when this year's document itself synced.
+                    report.is_ok_and(|r| {
+                        r.docs.iter().any(|d| d.key.year == year && matches!(d.outcome, crate::DocOutcome::Synced))
+                    })
                 }
                 Err(_) => false,
             };
