@@ -224,6 +224,52 @@ async fn open_from_last_year(backend: Backend) {
 }
 backends!(a_case_left_open_last_year_is_counted_open_to_today, open_from_last_year);
 
+/// A branch assembly held 30 days ago is entered only now, with the case step taken at it
+/// (党员大会审议): one late entry, the meeting's, not a second for the step recorded with it. A
+/// step of the same day taken at no meeting is its own late entry.
+async fn step_at_a_late_meeting(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let held = zhibu_server::api::today().add_days(-30).expect("date");
+    if !app.year.contains(held) {
+        eprintln!("30 days ago is last year: nothing of this year can be late yet");
+        return;
+    }
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let members: Vec<_> = mapping::read(&phone.doc).expect("reads").doc.members.keys().cloned().collect();
+    let meeting_id = RecordId::new_v7();
+    let mut assembly = Meeting::new(MeetingKind::BranchAssembly, held, line("审议修建村道"));
+    for m in &members {
+        assembly.attendance.insert(m.clone(), Attendance::present());
+    }
+    let case_id = RecordId::new_v7();
+    let mut case = Case::new(Code::parse("major_decision").expect("code"), line("修建村道"), held);
+    let cadre = AccountId::parse("cadre1").expect("id");
+    case.steps.insert(Code::parse("proposal").expect("code"), Step::new(held, cadre.clone(), None));
+    let mut review = Step::new(held, cadre, None);
+    review.meeting = Some(meeting_id.clone());
+    case.steps.insert(Code::parse("assembly_review").expect("code"), review);
+    phone.edit("补录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &meeting_id, &assembly));
+    phone.edit("补录事项", |tx| mapping::put_record_id(tx, Collection::Cases, &case_id, &case));
+    phone.sync(&app).await.expect("push");
+    let staff = app.token("staff1").await;
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let late: Vec<(String, String)> = v1["late_entries"]
+        .as_array()
+        .expect("late")
+        .iter()
+        .map(|l| (l["record"].as_str().expect("record").to_owned(), l["what"].as_str().expect("what").to_owned()))
+        .collect();
+    assert_eq!(late.len(), 2, "the meeting and the step taken at no meeting: {late:?}");
+    assert_eq!(late.iter().filter(|(record, _)| record == "meeting").count(), 1, "{late:?}");
+    assert!(!late.iter().any(|(_, what)| what.contains("党员大会审议")), "{late:?}");
+}
+backends!(a_step_taken_at_a_meeting_entered_late_is_not_a_second_late_entry, step_at_a_late_meeting);
+
 async fn member_points(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;

@@ -325,8 +325,18 @@ fn project_records(
         put(&mut cases, 1, row);
         for (code, s) in &c.steps {
             let seen_at = first_seen(&format!("step:{id}:{code}"));
+            // Taken at a meeting of its day and recorded with it (within the late-entry days of
+            // the meeting reaching the server): it came late or ahead as the meeting did, one
+            // entry, the meeting's, not a second beside it.
+            let late_ms = i64::from(catalog.late_entry_days) * 86_400_000;
+            let with_its_meeting = s
+                .meeting
+                .as_ref()
+                .filter(|m| doc.meetings.get(*m).is_some_and(|meeting| meeting.held_on == s.done_on))
+                .is_some_and(|m| seen_at - first_seen(&format!("meeting:{m}")) <= late_ms);
             let (late, early) = match c.voided {
                 Some(_) => (None, None),
+                None if with_its_meeting => (None, None),
                 None => (late_by(s.done_on, day_of(seen_at), catalog), early_by(s.done_on, day_of(seen_at))),
             };
             let row =
@@ -451,7 +461,8 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// committee meetings owed by a branch of seven full members whose roster marks no committee,
 /// notice steps, and steps taken at a meeting; 3: attendance at a meeting held while a member
 /// was not on the roster counts no points; 4: a case closed after its deadline keeps a gap, and a
-/// notice step missing is not also a notice missing; 5: `p_problems`).
+/// notice step missing is not also a notice missing; 5: `p_problems`, and a step taken at a
+/// meeting and recorded with it is no late or early entry of its own).
 const ROWS_FORMAT: u32 = 5;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case
