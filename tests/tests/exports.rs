@@ -62,8 +62,9 @@ async fn exports(backend: Backend) {
     );
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
-    let added = ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议", "记录矛盾"];
-    assert_eq!(summary[0][summary[0].len() - 5..], added, "added at the end");
+    let added =
+        ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议", "记录矛盾", "疑似重复录入"];
+    assert_eq!(summary[0][summary[0].len() - 6..], added, "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");

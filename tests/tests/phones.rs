@@ -586,6 +586,11 @@ async fn new_year(backend: Backend) {
     let (code, out, err) = zhibu(d, &["--year", &next, "roster", "carry-over"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("带入 {} 名党员", last_year.len())), "{out}");
+    assert!(out.contains(&format!("现在还是 {} 年", app.year)), "carried in December: {out}");
+    // A change of this year's roster after that does not follow: said so.
+    let (code, out, err) = zhibu(d, &["roster", "committee", "v1-m05", "是"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains(&format!("{next} 年的名册里也有此人（已带入）")), "{err}");
     let (code, _, err) = zhibu(d, &["--year", &next, "roster", "carry-over"]);
     assert_ne!(code, 0, "not twice");
     assert!(err.contains("名册已有"), "{err}");

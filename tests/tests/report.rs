@@ -270,6 +270,45 @@ async fn step_at_a_late_meeting(backend: Backend) {
 }
 backends!(a_step_taken_at_a_meeting_entered_late_is_not_a_second_late_entry, step_at_a_late_meeting);
 
+/// One meeting recorded on two phones while offline is two meetings of one kind on one day:
+/// the township is told (疑似重复录入) in the report, the dashboard and the village page, so
+/// that the village voids one; voided, it is no longer listed.
+async fn twins(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let held = day(&app, 2);
+    let ids = [RecordId::new_v7(), RecordId::new_v7()];
+    for id in &ids {
+        let lesson = Meeting::new(MeetingKind::PartyLesson, held, line("党课：学党史"));
+        phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, id, &lesson));
+    }
+    phone.sync(&app).await.expect("push");
+    let staff = app.token("staff1").await;
+    let listed = |body: &[u8]| {
+        let report: serde_json::Value = serde_json::from_slice(body).expect("json");
+        let villages = report["villages"].as_array().expect("villages").clone();
+        villages.into_iter().find(|v| v["village_id"] == "v1").expect("v1")["possible_duplicates"].clone()
+    };
+    let report = format!("/v1/townships/t1/report?year={}", app.year);
+    let twins = listed(&app.get(&staff, &report).await.1);
+    assert_eq!(twins.as_array().map(Vec::len), Some(1), "{twins}");
+    assert_eq!(twins[0]["what"], "党课");
+    assert_eq!(twins[0]["dated"], held.to_string());
+    assert_eq!(twins[0]["ids"].as_array().map(Vec::len), Some(2));
+    let page = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await.1;
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("疑似重复录入 1 处") && page.contains(&format!("{held} 党课记了 2 次")), "{page}");
+    let dashboard = app.get(&staff, &format!("/township?township=t1&year={}", app.year)).await.1;
+    assert!(String::from_utf8(dashboard).expect("utf-8").contains("1 处同一天的同类会议记了不止一次"));
+    let void = serde_json::json!({"reason": "重复录入", "by": "cadre1"});
+    phone.edit("作废会议", |tx| mapping::put_at(tx, &["meetings", ids[1].as_str(), "voided"], &void));
+    phone.sync(&app).await.expect("push");
+    assert_eq!(listed(&app.get(&staff, &report).await.1), serde_json::json!([]));
+}
+backends!(one_meeting_recorded_twice_is_shown_as_a_possible_duplicate, twins);
+
 async fn member_points(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;

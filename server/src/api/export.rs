@@ -55,6 +55,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "未记考勤的会议",
             "同步后改动的会议",
             "记录矛盾",
+            "疑似重复录入",
         ]
         .map(str::to_owned),
     );
@@ -95,6 +96,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.unmarked_in_period.to_string(),
                 v.edited_in_period.to_string(),
                 v.record_problems.len().to_string(),
+                v.duplicates_in_period.to_string(),
             ]);
             row
         })

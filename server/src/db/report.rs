@@ -13,7 +13,7 @@ use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, Per
 use super::{Backend, Db};
 
 mod arrivals;
-use arrivals::{Arrived, Flagged, MeetingMarks};
+use arrivals::{Arrived, Flagged, MeetingMarks, Twins};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TownshipReport {
@@ -73,6 +73,12 @@ pub struct VillageReport {
     /// committee seat, a party group or a status changed, or a day of joining, arriving,
     /// leaving or becoming full set back more than the late-entry days (名册同步后改动).
     pub roster_edits: Vec<RosterEdit>,
+    /// Live meetings of one kind (and party group) held the same day (疑似重复录入): most often
+    /// one meeting recorded on two phones while offline, which counts twice toward its
+    /// requirement and gives its members two attendance entries. Every one of the year.
+    pub possible_duplicates: Vec<PossibleDuplicate>,
+    /// How many of them are dated in the chosen period.
+    pub duplicates_in_period: usize,
     /// The rules the village's records break as stored (记录矛盾): made where two phones'
     /// offline edits met, which the server stores rather than refuse the phone that never saw
     /// the other edit, or a rule the catalog tightened since. The village's cadres correct them.
@@ -189,6 +195,16 @@ pub struct RosterEdit {
     pub first_edited_at: String,
 }
 
+/// Meetings of one kind (and party group) held the same day.
+#[derive(Debug, Clone, Serialize)]
+pub struct PossibleDuplicate {
+    /// The kind (and party group), as people read it.
+    pub what: String,
+    pub dated: String,
+    /// The meetings' record ids.
+    pub ids: Vec<String>,
+}
+
 /// A rule a record breaks as stored.
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordProblem {
@@ -290,6 +306,8 @@ impl Db {
                     edited_after_sync: Vec::new(),
                     edited_in_period: 0,
                     roster_edits: Vec::new(),
+                    possible_duplicates: Vec::new(),
+                    duplicates_in_period: 0,
                     record_problems: Vec::new(),
                     last_sync_at: None,
                     devices: Vec::new(),
@@ -500,6 +518,12 @@ impl Db {
             }
         }
 
+        for (village, t) in self.twin_meetings(township, y).await? {
+            let Some(v) = villages.get_mut(&village) else { continue };
+            let Twins { what, dated, ids } = t;
+            v.possible_duplicates.push(PossibleDuplicate { what, dated, ids });
+        }
+
         // A case's step may be dated in the next year (a case opened in December); it belongs
         // to none of this year's periods.
         let in_period = |dated: &str| dated_in(year, period, dated);
@@ -508,6 +532,7 @@ impl Db {
             v.early_in_period = v.early_entries.iter().filter(|l| in_period(&l.dated)).count();
             v.unmarked_in_period = v.unmarked_attendance.iter().filter(|l| in_period(&l.dated)).count();
             v.edited_in_period = v.edited_after_sync.iter().filter(|l| in_period(&l.dated)).count();
+            v.duplicates_in_period = v.possible_duplicates.iter().filter(|d| in_period(&d.dated)).count();
             v.cases_in_period = v.cases.iter().filter(|c| c.open_during(year, period)).count();
         }
         for ((village, member_id), at) in self.members_edited(township, None, y).await? {

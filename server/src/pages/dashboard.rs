@@ -78,6 +78,8 @@ struct VillageRow {
     roster_edits: usize,
     /// Rules the village's records break as stored (记录矛盾).
     record_problems: usize,
+    /// Meetings of one kind held the same day, in the period (疑似重复录入).
+    duplicates: usize,
     members: i64,
     grades: Vec<Bar>,
     grades_text: String,
@@ -241,6 +243,7 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         cases: v.cases_in_period,
         roster_edits: v.roster_edits.len(),
         record_problems: v.record_problems.len(),
+        duplicates: v.duplicates_in_period,
         members: v.members,
         grades: grade_bars(g),
         grades_text: format!(
@@ -290,6 +293,12 @@ fn flag(v: &VillageRow) -> Option<Flag> {
     }
     if v.roster_edits > 0 {
         what.push(format!("名册在同步后改动 {} 人（会改变以往会议的应到人数和法定人数，见村页面）", v.roster_edits));
+    }
+    if v.duplicates > 0 {
+        what.push(format!(
+            "{} 处同一天的同类会议记了不止一次（疑似两部手机重复录入，会重复计数，见村页面）",
+            v.duplicates
+        ));
     }
     if v.record_problems > 0 {
         what.push(format!(

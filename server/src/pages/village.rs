@@ -90,6 +90,25 @@ struct VillageView {
     grades_text: String,
     /// The rules the records break as stored (记录矛盾), as the cadres are to correct them.
     problems: Vec<String>,
+    /// Meetings of one kind (and party group) held the same day, each such day said once
+    /// (疑似重复录入).
+    duplicates: Vec<String>,
+}
+
+/// Each day a kind of meeting (of one party group) was recorded more than once, live: most often
+/// one meeting recorded on two phones while offline.
+fn twins(records: &zhibu_schema::VillageYear) -> Vec<String> {
+    let mut days: std::collections::BTreeMap<_, usize> = std::collections::BTreeMap::new();
+    for (_, m) in records.live_meetings() {
+        *days.entry((m.held_on, m.kind, m.group.as_ref().map(ToString::to_string))).or_default() += 1;
+    }
+    days.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|((on, kind, group), n)| {
+            let group = group.map(|g| format!("（{g}）")).unwrap_or_default();
+            format!("{on} {}{group}记了 {n} 次", kind.label())
+        })
+        .collect()
 }
 
 async fn page(
@@ -148,6 +167,7 @@ async fn page(
         scores_shown: viewer.0.role() == Role::Cadre,
         grades_text,
         problems: zhibu_schema::validate(&data.records, &data.catalog).iter().map(ToString::to_string).collect(),
+        duplicates: twins(&data.records),
     };
     let title = format!("{} {} 年记录", data.name, data.year());
     render("village.html", &title, Some(&viewer.info()), &view)

@@ -96,13 +96,21 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
                 return Ok(0);
             }
             let carried = ctx.phone.carry_over_roster(year)?;
+            // Carried before the year begins, later changes of this December stay behind.
+            let early = match crate::clock::today() {
+                Ok(today) if today < year.first_day() => format!(
+                    "现在还是 {} 年：此后本年的名册变动（离开、转正、转入）不会自动带入，届时请在 {year} 年的名册里也改。",
+                    i64::from(year) - 1
+                ),
+                _ => String::new(),
+            };
             let unseen = if fetched {
                 "服务器上还没有本年度名册。"
             } else {
                 "（未能连上服务器核对。）若乡镇之后在服务器上导入本年度名册，同步会因名册重复被拒绝，届时运行 zhibu --year 年份 rebuild 改用乡镇的名册。"
             };
             let line = format!(
-                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。{unseen}请用 zhibu roster list 核对。{}",
+                "已从 {} 年带入 {carried} 名党员到 {year} 年的名册（上一年年底前离开的未带入）。{unseen}{early}请用 zhibu roster list 核对。{}",
                 i64::from(year) - 1,
                 ctx.pending_line()
             );
@@ -119,6 +127,13 @@ fn change(ctx: &Ctx, member: &str, change: MemberChange) -> anyhow::Result<u8> {
     // Nothing written when the member already was so.
     let what =
         if ctx.phone.pending_edits() > before { "已修改党员" } else { "没有变化：党员本来就是这样" };
+    // A roster carried into next year already (in December) is a copy: it does not follow.
+    let next = crate::zhibu_schema::Year::new(i64::from(ctx.year) + 1).ok();
+    if let Some(next) = next.filter(|next| ctx.phone.records(*next).is_ok_and(|r| r.members.contains_key(&id))) {
+        eprintln!(
+            "注意：{next} 年的名册里也有此人（已带入），这一修改不会带过去；需要时请用 zhibu --year {next} roster … 也改一下（本年离开的，在 {next} 年记为 {next}-01-01 离开）。"
+        );
+    }
     let line = format!("{what} {}。{}", ctx.member_label(ctx.year, &id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"member_id": id, "change": change, "pending": ctx.phone.pending_edits()}));
     Ok(0)

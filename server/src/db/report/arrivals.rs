@@ -53,7 +53,51 @@ fn meeting_what(kind: &str, topic: &str) -> String {
     format!("{label}：{topic}")
 }
 
+/// Meetings of one kind (and party group) held the same day: most often one meeting recorded
+/// on two phones while offline (疑似重复录入), which counts twice toward its requirement.
+pub(super) struct Twins {
+    pub(super) what: String,
+    pub(super) dated: String,
+    pub(super) ids: Vec<String>,
+}
+
 impl Db {
+    /// The township's live meetings of a year that share their kind, party group and day with
+    /// another of their village, by village, grouped.
+    pub(super) async fn twin_meetings(&self, township: &str, y: i64) -> anyhow::Result<Vec<(String, Twins)>> {
+        let rows = sqlx::query(
+            "SELECT p.village_id, p.meeting_id, p.kind, p.held_on, p.topic, COALESCE(p.grp, '') AS grp FROM p_meetings p \
+             WHERE p.township_id = $1 AND p.year = $2 AND p.voided = 0 AND EXISTS (\
+               SELECT 1 FROM p_meetings q WHERE q.township_id = p.township_id AND q.village_id = p.village_id \
+               AND q.year = p.year AND q.voided = 0 AND q.kind = p.kind AND q.held_on = p.held_on \
+               AND COALESCE(q.grp, '') = COALESCE(p.grp, '') AND q.meeting_id <> p.meeting_id) \
+             ORDER BY p.village_id, p.held_on, p.kind, grp, p.meeting_id",
+        )
+        .bind(township)
+        .bind(y)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<(String, Twins, (String, String))> = Vec::new();
+        for r in &rows {
+            let village: String = r.try_get("village_id")?;
+            let kind: String = r.try_get("kind")?;
+            let dated: String = r.try_get("held_on")?;
+            let group: String = r.try_get("grp")?;
+            let id: String = r.try_get("meeting_id")?;
+            match out.last_mut() {
+                Some((v, twins, (k, g))) if *v == village && twins.dated == dated && *k == kind && *g == group => {
+                    twins.ids.push(id);
+                }
+                _ => {
+                    let label = MeetingKind::from_code(&kind).map_or(kind.as_str(), |k| k.label()).to_owned();
+                    let what = if group.is_empty() { label } else { format!("{label}（{group}）") };
+                    out.push((village, Twins { what, dated, ids: vec![id] }, (kind, group)));
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(v, t, _)| (v, t)).collect())
+    }
+
     /// The township's meetings of a year whose attendance leaves due members out or whose date
     /// or attendance changed after the server had them, by village, in the village's order of
     /// dates; voided ones left out.
