@@ -214,13 +214,18 @@ pub async fn clear(db: &Db, subject: Subject<'_>, limits: &Limits, now_ms: i64) 
 /// Lifts `account`'s lock now, from every address (an administrator's new password or
 /// `enable`): its counters start over at their next attempt. The counters of addresses stay.
 pub async fn unlock(db: &Db, account: &str, now_ms: i64) -> Result<(), sqlx::Error> {
-    let unlocked = Subject::Unlocked(account);
+    stamp(db, Subject::Unlocked(account), now_ms).await
+}
+
+/// Records the time `now_ms` under a subject that is no counter ([`Subject::KnownFrom`],
+/// [`Subject::Unlocked`]).
+async fn stamp(db: &Db, subject: Subject<'_>, now_ms: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 0) \
          ON CONFLICT (scope, subject) DO UPDATE SET window_start = excluded.window_start",
     )
-    .bind(unlocked.scope())
-    .bind(unlocked.digest(&db.throttle_key[..]))
+    .bind(subject.scope())
+    .bind(subject.digest(&db.throttle_key[..]))
     .bind(now_ms)
     .execute(&db.pool)
     .await?;
@@ -240,17 +245,7 @@ pub async fn unlocked_at(db: &Db, account: &str) -> Result<Option<i64>, sqlx::Er
 
 /// Remembers that `account` logged in from `addr` now.
 pub async fn remember_success(db: &Db, account: &str, addr: Option<IpAddr>, now_ms: i64) -> Result<(), sqlx::Error> {
-    let known = Subject::KnownFrom(account, addr);
-    sqlx::query(
-        "INSERT INTO login_throttle (scope, subject, window_start, attempts) VALUES ($1, $2, $3, 0) \
-         ON CONFLICT (scope, subject) DO UPDATE SET window_start = excluded.window_start",
-    )
-    .bind(known.scope())
-    .bind(known.digest(&db.throttle_key[..]))
-    .bind(now_ms)
-    .execute(&db.pool)
-    .await?;
-    Ok(())
+    stamp(db, Subject::KnownFrom(account, addr), now_ms).await
 }
 
 /// Whether `account` logged in from `addr` in the last 90 days.

@@ -20,6 +20,22 @@ fn day(app: &TestApp, days_ago: i64) -> Date {
     d.clamp(app.year.first_day(), app.year.last_day())
 }
 
+/// cadre1's phone of v1, synced once, and the ids of the roster it fetched.
+async fn cadre_phone(app: &TestApp) -> (RawPhone, Vec<zhibu_schema::MemberId>) {
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(app, &token, "phone-a", "v1");
+    phone.sync(app).await.expect("first sync");
+    let members = mapping::read(&phone.doc).expect("reads").doc.members.keys().cloned().collect();
+    (phone, members)
+}
+
+/// A meeting at which every one of `members` was present.
+fn all_there(kind: MeetingKind, on: Date, topic: &str, members: &[zhibu_schema::MemberId]) -> Meeting {
+    let mut m = Meeting::new(kind, on, line(topic));
+    m.attendance = members.iter().map(|id| (id.clone(), Attendance::present())).collect();
+    m
+}
+
 async fn township_report(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
     let token = app.token("cadre1").await;
@@ -234,15 +250,9 @@ async fn step_at_a_late_meeting(backend: Backend) {
         eprintln!("30 days ago is last year: nothing of this year can be late yet");
         return;
     }
-    let token = app.token("cadre1").await;
-    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
-    phone.sync(&app).await.expect("first sync");
-    let members: Vec<_> = mapping::read(&phone.doc).expect("reads").doc.members.keys().cloned().collect();
+    let (mut phone, members) = cadre_phone(&app).await;
     let meeting_id = RecordId::new_v7();
-    let mut assembly = Meeting::new(MeetingKind::BranchAssembly, held, line("审议修建村道"));
-    for m in &members {
-        assembly.attendance.insert(m.clone(), Attendance::present());
-    }
+    let assembly = all_there(MeetingKind::BranchAssembly, held, "审议修建村道", &members);
     let case_id = RecordId::new_v7();
     let mut case = Case::new(Code::parse("major_decision").expect("code"), line("修建村道"), held);
     let cadre = AccountId::parse("cadre1").expect("id");
@@ -275,9 +285,7 @@ backends!(a_step_taken_at_a_meeting_entered_late_is_not_a_second_late_entry, ste
 /// that the village voids one; voided, it is no longer listed.
 async fn twins(backend: Backend) {
     let Some(app) = TestApp::start(backend).await else { return };
-    let token = app.token("cadre1").await;
-    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
-    phone.sync(&app).await.expect("first sync");
+    let (mut phone, _) = cadre_phone(&app).await;
     let held = day(&app, 2);
     let ids = [RecordId::new_v7(), RecordId::new_v7()];
     for id in &ids {
@@ -368,15 +376,9 @@ async fn ahead_of_its_day(backend: Backend) {
         eprintln!("today is the last day of the year: no day of it is still ahead");
         return;
     };
-    let token = app.token("cadre1").await;
-    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
-    phone.sync(&app).await.expect("first sync");
-    let members: Vec<_> = mapping::read(&phone.doc).expect("reads").doc.members.keys().cloned().collect();
+    let (mut phone, members) = cadre_phone(&app).await;
     let id = RecordId::new_v7();
-    let mut theme = Meeting::new(MeetingKind::ThemeDay, ahead, line("计划中的主题党日"));
-    for m in &members {
-        theme.attendance.insert(m.clone(), Attendance::present());
-    }
+    let theme = all_there(MeetingKind::ThemeDay, ahead, "计划中的主题党日", &members);
     phone.edit("记录会议", |tx| mapping::put_record_id(tx, Collection::Meetings, &id, &theme));
     phone.sync(&app).await.expect("push");
 
