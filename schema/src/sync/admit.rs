@@ -217,10 +217,10 @@ pub(crate) fn validated(
         },
         None => (mapping::read(&next), Touched::All),
     };
-    // The rules of the records; then what the changes write, by whom and over what, which are
+    // The rules of the records, kept apart too: what the document keeps breaking once stored (a
+    // merge's two fields, a catalog tightened since) is shown to the township
+    // (`Accepted::problems`). Then what the changes write, by whom and over what, which are
     // always the changes' own.
-    // The rules of the records apart: what the document keeps breaking once stored (a merge's
-    // two fields, a catalog tightened since) is shown to the township (`Accepted::problems`).
     let (now, rules) = match &read {
         Ok(h) => {
             let rules = validate(&h.doc, gate.catalog);
