@@ -169,6 +169,30 @@ fn a_meeting_is_recorded_listed_and_its_attendance_changed() {
     assert!(again.stderr.contains("已作废"), "{}", again.stderr);
 }
 
+/// January: a case opened last December and not yet closed goes on in last year's record; the
+/// list of this year's cases shows it too, where the cadre looks for it.
+#[test]
+fn a_case_still_open_from_last_year_is_listed_with_this_years() {
+    let dir = store();
+    let last = (i64::from(year()) - 1).to_string();
+    let opened = format!("{last}-12-10");
+    let args = ["--year", &last, "--json", "case", "open", "homestead", "赵家宅基地申请", "--date", &opened];
+    let run = zhibu(dir.path(), &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let done = ["--year", &last, "--json", "case", "open", "relief_aid", "已办完的救助", "--date", &opened];
+    let run = zhibu(dir.path(), &done);
+    let id = serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["id"].as_str().unwrap().to_owned();
+    let close = ["--year", &last, "case", "close", &id, "--outcome", "已发放", "--date", &format!("{last}-12-20")];
+    let run = zhibu(dir.path(), &close);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let list = zhibu(dir.path(), &["case", "list"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    assert!(list.stdout.contains(&format!("{last} 年立项、尚未办结的事项（1 件")), "{}", list.stdout);
+    assert!(list.stdout.contains("赵家宅基地申请") && !list.stdout.contains("已办完的救助"), "{}", list.stdout);
+    let json = zhibu(dir.path(), &["--json", "case", "list"]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&json.stdout).unwrap(), serde_json::json!([]), "this year's");
+}
+
 #[test]
 fn a_refused_edit_exits_3_with_the_rule_and_changes_nothing() {
     let dir = store();

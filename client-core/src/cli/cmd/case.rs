@@ -125,14 +125,30 @@ fn recorded(ctx: &Ctx, id: &RecordId) -> anyhow::Result<Option<Arc<Case>>> {
 fn list(ctx: &Ctx) -> anyhow::Result<u8> {
     let cases = ctx.phone.case_gaps(ctx.year, today()?)?;
     let records = ctx.phone.records(ctx.year)?;
+    // A case opened last year and still open goes on in last year's record (its document): in
+    // January it is listed too, where the cadre looks for it.
+    let last_year = crate::zhibu_schema::Year::new(i64::from(ctx.year) - 1).ok();
+    let still_open: Vec<_> = match last_year {
+        Some(y) => ctx.phone.case_gaps(y, today()?)?.into_iter().filter(|c| c.closed_on.is_none()).collect(),
+        None => Vec::new(),
+    };
     ctx.out.show(
         || {
             let mut s = format!("{} 年小微权力事项（{} 件）\n", ctx.year, cases.len());
-            for c in &cases {
+            let line = |s: &mut String, c: &crate::CaseGaps| {
                 let state = c.closed_on.map_or_else(|| "办理中".to_owned(), |d| format!("{d} 办结"));
-                s += &format!("{}  {}  {}「{}」  {state}\n", short(&c.id), c.opened_on, c.item_name, c.title);
+                *s += &format!("{}  {}  {}「{}」  {state}\n", short(&c.id), c.opened_on, c.item_name, c.title);
                 for gap in &c.described {
-                    s += &format!("    ！{gap}\n");
+                    *s += &format!("    ！{gap}\n");
+                }
+            };
+            for c in &cases {
+                line(&mut s, c);
+            }
+            if let (Some(y), false) = (last_year, still_open.is_empty()) {
+                s += &format!("{y} 年立项、尚未办结的事项（{} 件，记在 {y} 年的记录里）\n", still_open.len());
+                for c in &still_open {
+                    line(&mut s, c);
                 }
             }
             // Voided cases stay in the record, as voided meetings do in `meeting list`.
@@ -142,6 +158,7 @@ fn list(ctx: &Ctx) -> anyhow::Result<u8> {
             }
             s
         },
+        // The JSON stays this year's list, as scripts read it (`--year` gives last year's).
         &cases,
     );
     Ok(0)
