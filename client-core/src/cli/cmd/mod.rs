@@ -38,10 +38,12 @@ impl Ctx {
     }
 
     /// A member as the cadre knows them, 王二（v1-m02）: the id alone when `year`'s roster lacks
-    /// them.
+    /// them (the phone's own label, read from the document without copying its records).
     pub fn member_label(&self, year: Year, id: &MemberId) -> String {
-        let name = self.phone.records(year).ok().and_then(|r| r.members.get(id).map(|m| m.name.to_string()));
-        name.map_or_else(|| id.to_string(), |name| format!("{name}（{id}）"))
+        match self.phone.with(|inner| inner.village()) {
+            Ok(village) => self.phone.member_label(&crate::DocKey::new(village, year), id),
+            Err(_) => id.to_string(),
+        }
     }
 
     /// The day a new record is dated: `date`, or today; within `--year` when it was given, so

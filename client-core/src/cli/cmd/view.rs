@@ -200,7 +200,6 @@ fn conflicts_text(ctx: &Ctx, conflicts: &[crate::Conflict]) -> String {
         return format!("{} 年的记录没有冲突。", ctx.year);
     }
     let mut s = format!("{} 年有 {} 处冲突（两部手机离线时改成了不同的值）：\n", ctx.year, conflicts.len());
-    let records = ctx.phone.records(ctx.year).ok();
     for c in conflicts {
         let field = if c.field.is_empty() {
             "整条记录".to_owned()
@@ -209,12 +208,10 @@ fn conflicts_text(ctx: &Ctx, conflicts: &[crate::Conflict]) -> String {
         };
         let record = match c.collection {
             // A member by name too, as the cadre knows them.
-            crate::zhibu_schema::Collection::Members => {
-                match records.as_ref().and_then(|r| r.members.iter().find(|(id, _)| id.as_str() == c.record)) {
-                    Some((_, m)) => format!("{}（{}）", m.name, c.record),
-                    None => c.record.clone(),
-                }
-            }
+            crate::zhibu_schema::Collection::Members => match crate::zhibu_schema::MemberId::parse(&c.record) {
+                Ok(id) => ctx.member_label(ctx.year, &id),
+                Err(_) => c.record.clone(),
+            },
             _ => short(&c.record),
         };
         s += &format!("{} {record}，{field}：\n", c.collection.label());
