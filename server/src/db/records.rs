@@ -87,37 +87,57 @@ impl Db {
         for r in &rows {
             out.steps.insert((r.try_get("case_id")?, r.try_get("step")?), arrival(r)?);
         }
-        for (member, at) in self.members_edited(t, Some(v), y).await? {
-            out.members.insert(member.1, at);
+        for edited in self.members_edited(t, Some(v), y).await? {
+            out.members.insert(edited.member, edited.first_edited_at);
         }
         Ok(out)
     }
 
     /// The members whose change rewrote past figures after the server had them, with when it
-    /// first received such a change: (village, member id) → time, for a township's year or one
-    /// village's.
+    /// first received such a change and their name as the projections hold it, for a township's
+    /// year or one village's, by village.
     pub async fn members_edited(
         &self,
         township: &str,
         village: Option<&str>,
         year: i64,
-    ) -> anyhow::Result<Vec<((String, String), i64)>> {
+    ) -> anyhow::Result<Vec<MemberEdited>> {
         let prefix = super::projections::MEMBER_EDITED;
         let rows = sqlx::query(
-            "SELECT village_id, record_key, first_seen_at FROM record_seen              WHERE township_id = $1 AND year = $2 AND ($3 = '' OR village_id = $3) AND record_key LIKE $4              ORDER BY village_id, first_seen_at, record_key",
+            "SELECT r.village_id, r.record_key, r.first_seen_at, m.name FROM record_seen r \
+             LEFT JOIN p_members m ON m.township_id = r.township_id AND m.village_id = r.village_id \
+               AND m.year = r.year AND r.record_key = $5 || m.member_id \
+             WHERE r.township_id = $1 AND r.year = $2 AND ($3 = '' OR r.village_id = $3) AND r.record_key LIKE $4 \
+             ORDER BY r.village_id, r.first_seen_at, r.record_key",
         )
         .bind(township)
         .bind(year)
         .bind(village.unwrap_or(""))
         .bind(format!("{prefix}%"))
+        .bind(prefix)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 let key: String = r.try_get("record_key")?;
-                let member = key.strip_prefix(prefix).unwrap_or(&key).to_owned();
-                Ok(((r.try_get("village_id")?, member), r.try_get("first_seen_at")?))
+                Ok(MemberEdited {
+                    village: r.try_get("village_id")?,
+                    member: key.strip_prefix(prefix).unwrap_or(&key).to_owned(),
+                    first_edited_at: r.try_get("first_seen_at")?,
+                    name: r.try_get("name")?,
+                })
             })
             .collect()
     }
+}
+
+/// A member whose change rewrote past figures after the server had them (名册同步后改动).
+#[derive(Debug)]
+pub struct MemberEdited {
+    pub village: String,
+    pub member: String,
+    /// When the server first received such a change (Unix milliseconds).
+    pub first_edited_at: i64,
+    /// As the projections hold it; None for a member they no longer have.
+    pub name: Option<String>,
 }

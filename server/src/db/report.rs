@@ -535,20 +535,10 @@ impl Db {
             v.duplicates_in_period = v.possible_duplicates.iter().filter(|d| in_period(&d.dated)).count();
             v.cases_in_period = v.cases.iter().filter(|c| c.open_during(year, period)).count();
         }
-        for ((village, member_id), at) in self.members_edited(township, None, y).await? {
-            let Some(v) = villages.get_mut(&village) else { continue };
-            let name = sqlx::query(
-                "SELECT name FROM p_members WHERE township_id = $1 AND village_id = $2 AND year = $3 AND member_id = $4",
-            )
-            .bind(township)
-            .bind(&village)
-            .bind(y)
-            .bind(&member_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| r.try_get::<String, _>("name"))
-            .transpose()?
-            .unwrap_or_else(|| member_id.clone());
+        for edited in self.members_edited(township, None, y).await? {
+            let Some(v) = villages.get_mut(&edited.village) else { continue };
+            let name = edited.name.unwrap_or_else(|| edited.member.clone());
+            let (member_id, at) = (edited.member, edited.first_edited_at);
             v.roster_edits.push(RosterEdit { member_id, name, first_edited_at: rfc3339(at) });
         }
 
