@@ -8,6 +8,8 @@
 
 pub mod case;
 pub mod catalog;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod date;
 pub mod derive;
 pub mod document;

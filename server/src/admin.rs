@@ -17,34 +17,62 @@ use crate::state::AppState;
 #[derive(Debug, clap::Subcommand)]
 pub enum AdminCommand {
     /// 新建乡镇
-    CreateTownship { id: String, name: String },
+    CreateTownship {
+        /// 乡镇编号（小写字母、数字和 -，如 t1）
+        #[arg(value_name = "乡镇编号")]
+        id: String,
+        /// 乡镇名称
+        #[arg(value_name = "名称")]
+        name: String,
+    },
     /// 新建村
-    CreateVillage { township: String, id: String, name: String },
+    CreateVillage {
+        /// 所属乡镇的编号
+        #[arg(value_name = "乡镇编号")]
+        township: String,
+        /// 村编号（小写字母、数字和 -，如 v1）
+        #[arg(value_name = "村编号")]
+        id: String,
+        /// 村名
+        #[arg(value_name = "名称")]
+        name: String,
+    },
     /// 新建账号（密码取自 --password 或环境变量 ZHIBU_PASSWORD）
     CreateAccount {
+        /// 用户名（登录时填写）
+        #[arg(value_name = "用户名")]
         username: String,
-        /// cadre | township | member | admin
-        #[arg(long)]
+        /// 角色：cadre（村干部）、township（乡镇）、member（党员）或 admin（管理员）
+        #[arg(long, value_name = "角色")]
         role: String,
-        #[arg(long)]
+        /// 乡镇账号所属的乡镇编号
+        #[arg(long, value_name = "乡镇编号")]
         township: Option<String>,
-        #[arg(long)]
+        /// 村干部、党员账号所属的村编号
+        #[arg(long, value_name = "村编号")]
         village: Option<String>,
-        #[arg(long)]
+        /// 党员账号对应的党员编号（名册上的编号）
+        #[arg(long, value_name = "党员编号")]
         member: Option<String>,
-        #[arg(long)]
+        /// 显示的姓名或职务（如 组织委员）
+        #[arg(long, value_name = "名字")]
         name: Option<String>,
-        #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
+        /// 密码（最好用环境变量 ZHIBU_PASSWORD 给出，不留在命令历史里）
+        #[arg(long, env = "ZHIBU_PASSWORD", hide_env = true, hide_env_values = true, value_name = "密码")]
         password: Option<String>,
     },
-    /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 编号]）。
+    /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 转入日期][, 编号]）。
     /// 没有编号的行按姓名对应村里已有的党员（今年、去年的名册和党员账号），再次导入不会重复添加；
     /// 文件中空着的格子和党员的离开日期保持原样
     ImportRoster {
+        /// 村编号
+        #[arg(value_name = "村编号")]
         village: String,
+        /// 名册文件（CSV UTF-8）
+        #[arg(value_name = "名册文件")]
         file: PathBuf,
         /// 年度，默认今年
-        #[arg(long)]
+        #[arg(long, value_name = "年份")]
         year: Option<i64>,
         /// 为还没有账号的党员建账号（用户名即党员编号），每人一个随机初始密码，写入此 CSV 文件
         /// （文件须不存在，仅本人可读），再由乡镇分发
@@ -56,17 +84,39 @@ pub enum AdminCommand {
         member_password: Option<String>,
     },
     /// 设置乡镇自己的目录文件（TOML 或 JSON）；不给文件则恢复默认
-    SetCatalog { township: String, file: Option<PathBuf> },
+    SetCatalog {
+        /// 乡镇编号
+        #[arg(value_name = "乡镇编号")]
+        township: String,
+        /// 目录文件；不给则恢复默认目录
+        #[arg(value_name = "目录文件")]
+        file: Option<PathBuf>,
+    },
     /// 吊销账号的全部登录令牌
-    Revoke { username: String },
+    Revoke {
+        /// 用户名
+        #[arg(value_name = "用户名")]
+        username: String,
+    },
     /// 停用账号：不能再登录，已有的登录令牌全部作废（换人、密码泄露时用）
-    Disable { username: String },
+    Disable {
+        /// 用户名
+        #[arg(value_name = "用户名")]
+        username: String,
+    },
     /// 恢复停用的账号
-    Enable { username: String },
+    Enable {
+        /// 用户名
+        #[arg(value_name = "用户名")]
+        username: String,
+    },
     /// 重设账号的密码（取自 --password 或环境变量 ZHIBU_PASSWORD），已有的登录令牌全部作废
     SetPassword {
+        /// 用户名
+        #[arg(value_name = "用户名")]
         username: String,
-        #[arg(long, env = "ZHIBU_PASSWORD", hide_env_values = true)]
+        /// 新密码（最好用环境变量 ZHIBU_PASSWORD 给出，不留在命令历史里）
+        #[arg(long, env = "ZHIBU_PASSWORD", hide_env = true, hide_env_values = true, value_name = "密码")]
         password: Option<String>,
     },
 }

@@ -1,6 +1,7 @@
 //! The command line of `zhibu-server`: run (optionally seeding the demo township), or `admin`.
 
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use tracing_subscriber::EnvFilter;
 
 use crate::admin::{self, AdminCommand};
@@ -81,7 +82,20 @@ where
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse_from(args);
+    // clap's own words are English: the township's operator reads the help and the refusals
+    // in Chinese, as the cadres do in `zhibu`.
+    let matches = match zhibu_schema::cli::localize(Cli::command()).try_get_matches_from(args) {
+        Ok(m) => m,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return std::process::ExitCode::SUCCESS;
+        }
+        Err(e) => return usage_refused(&e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return usage_refused(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -98,9 +112,36 @@ where
     }
 }
 
+/// A command line refused: why, in Chinese, and exit code 2 (clap's own).
+fn usage_refused(e: &clap::Error) -> std::process::ExitCode {
+    eprintln!("错误：{}", zhibu_schema::cli::usage_error(e, None));
+    std::process::ExitCode::from(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_in_chinese() {
+        let mut cmd = zhibu_schema::cli::localize(Cli::command());
+        cmd.clone().debug_assert();
+        let help = cmd.render_help().to_string();
+        assert!(help.contains("用法：") && help.contains("选项") && help.contains("显示本帮助"), "{help}");
+        for english in ["Options:", "Print help", "[OPTIONS]", "[env:", "[default:", "Address to"] {
+            assert!(!help.contains(english), "{english}: {help}");
+        }
+        let admin = cmd.find_subcommand_mut("admin").expect("admin");
+        let import = admin.find_subcommand_mut("import-roster").expect("import-roster");
+        let help = import.render_help().to_string();
+        assert!(help.contains("zhibu-server admin import-roster [选项] <村编号> <名册文件>"), "{help}");
+        let e = zhibu_schema::cli::localize(Cli::command())
+            .try_get_matches_from(["zhibu-server", "--token-days", "0"])
+            .expect_err("refused");
+        let said = zhibu_schema::cli::usage_error(&e, None);
+        assert!(said.starts_with("--token-days <天数>：应为 1 到 3650 天之间的整数"), "{said}");
+        assert!(!said.contains("error:"), "{said}");
+    }
 
     #[test]
     fn the_started_line_names_the_address_listened_on() {

@@ -10,94 +10,24 @@ mod out;
 use std::process::ExitCode;
 
 use crate::{ClientError, ErrorKind, Phone, clock};
-use clap::error::{ContextKind, ContextValue, ErrorKind as ClapKind};
-use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
+use clap::error::{ContextKind, ErrorKind as ClapKind};
+use clap::{Command, CommandFactory, FromArgMatches};
+use zhibu_schema::cli;
 
 use args::Cli;
 use cmd::{Ctx, Usage};
 use out::Out;
 
-const TEMPLATE: &str = "{about-with-newline}\n用法：{usage}\n\n{all-args}{after-help}";
-
-/// Chinese headings and help texts for clap's own parts, on every subcommand.
-fn localize(cmd: Command) -> Command {
-    let ids: Vec<(String, bool)> = cmd.get_arguments().map(|a| (a.get_id().to_string(), a.is_positional())).collect();
-    let mut cmd = cmd
-        .disable_help_flag(true)
-        .disable_help_subcommand(true)
-        .help_template(TEMPLATE)
-        .subcommand_help_heading("命令")
-        .subcommand_value_name("命令")
-        .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help("显示本帮助").help_heading("选项"));
-    for (id, positional) in ids {
-        cmd = cmd.mut_arg(id, |a| {
-            if a.get_help_heading().is_some() {
-                a
-            } else {
-                a.help_heading(if positional { "参数" } else { "选项" })
-            }
-        });
-    }
-    let subs: Vec<String> = cmd.get_subcommands().map(|s| s.get_name().to_owned()).collect();
-    for name in subs {
-        cmd = cmd.mut_subcommand(name, localize);
-    }
-    cmd
-}
-
 fn command() -> Command {
-    localize(Cli::command()).disable_version_flag(true).arg(
-        Arg::new("version").short('V').long("version").action(ArgAction::Version).help("显示版本").help_heading("选项"),
-    )
+    cli::localize(Cli::command())
 }
 
-/// A command line clap refused, said in Chinese: what is wrong, a suggestion when clap has one,
-/// and the usage of the command concerned.
+/// A command line clap refused, said in Chinese; a negative number of points gets its own
+/// advice.
 fn usage_error(e: &clap::Error) -> String {
-    let get = |kind| -> String {
-        match e.get(kind) {
-            Some(ContextValue::String(s)) => s.clone(),
-            Some(ContextValue::Strings(v)) => v.join("、"),
-            Some(ContextValue::StyledStr(s)) => s.to_string(),
-            Some(ContextValue::StyledStrs(v)) => v.iter().map(ToString::to_string).collect::<Vec<_>>().join("、"),
-            Some(ContextValue::Number(n)) => n.to_string(),
-            _ => String::new(),
-        }
-    };
-    let (arg, value) = (get(ContextKind::InvalidArg), get(ContextKind::InvalidValue));
-    let mut message = match e.kind() {
-        ClapKind::MissingRequiredArgument => format!("缺少必填的参数：{arg}"),
-        ClapKind::UnknownArgument if arg.trim_start_matches('-').parse::<f64>().is_ok() => {
-            format!("「{arg}」：分值写正数即可；扣分请用 zhibu points deduct")
-        }
-        ClapKind::UnknownArgument => format!("没有「{arg}」这个选项"),
-        ClapKind::InvalidSubcommand => format!("没有「{}」这个命令", get(ContextKind::InvalidSubcommand)),
-        ClapKind::InvalidValue if value.is_empty() => format!("{arg} 后面要写上值"),
-        ClapKind::InvalidValue => format!("{arg} 的值「{value}」不对，可写：{}", get(ContextKind::ValidValue)),
-        // Our own parsers say why in Chinese; clap's number parsers do not.
-        ClapKind::ValueValidation => match std::error::Error::source(e) {
-            Some(why) if why.downcast_ref::<std::num::ParseIntError>().is_none() => why.to_string(),
-            _ => format!("{arg} 的值「{value}」应为整数"),
-        },
-        ClapKind::ArgumentConflict => format!("{arg} 不能和 {} 同时使用", get(ContextKind::PriorArg)),
-        ClapKind::MissingSubcommand | ClapKind::DisplayHelpOnMissingArgumentOrSubcommand => "缺少命令".to_owned(),
-        ClapKind::TooManyValues | ClapKind::TooFewValues | ClapKind::WrongNumberOfValues => {
-            format!("{arg} 的值的个数不对")
-        }
-        _ => "命令行写得不对".to_owned(),
-    };
-    for suggested in [ContextKind::SuggestedSubcommand, ContextKind::SuggestedArg, ContextKind::SuggestedValue] {
-        let s = get(suggested);
-        if !s.is_empty() {
-            message += &format!("；是不是要写「{s}」？");
-        }
-    }
-    let usage = get(ContextKind::Usage);
-    let usage = usage.trim().trim_start_matches("Usage:").trim();
-    if !usage.is_empty() {
-        message += &format!("\n用法：{usage}");
-    }
-    message + "\n在命令后加 --help 可看详细说明"
+    let arg = cli::context(e, ContextKind::InvalidArg);
+    let negative = e.kind() == ClapKind::UnknownArgument && arg.trim_start_matches('-').parse::<f64>().is_ok();
+    cli::usage_error(e, negative.then(|| format!("「{arg}」：分值写正数即可；扣分请用 zhibu points deduct")))
 }
 
 /// The exit code of a failure, as `zhibu --help` lists them.
