@@ -222,13 +222,35 @@ async fn refuse_dropping_codes_in_use(db: &crate::db::Db, township: &str, catalo
 
 /// The members of a village's year as stored; none when the year was never stored.
 async fn members_of(state: &AppState, key: &DocKey) -> anyhow::Result<BTreeMap<MemberId, Member>> {
+    Ok(records_of(state, key).await?.map(|r| r.members.into_iter().collect()).unwrap_or_default())
+}
+
+/// A village's records of a year, when it has any.
+async fn records_of(state: &AppState, key: &DocKey) -> anyhow::Result<Option<zhibu_schema::VillageYear>> {
     let loaded = state.db.load_doc(key).await?;
     if loaded.version == 0 {
-        return Ok(BTreeMap::new());
+        return Ok(None);
     }
     let read = mapping::read(&loaded.doc)
         .with_context(|| format!("村「{}」{} 年的记录无法读取，名册未导入", key.village, key.year))?;
-    Ok(read.doc.members.into_iter().collect())
+    Ok(Some(read.doc))
+}
+
+/// The members new to the roster who would count as due at meetings the village recorded
+/// before they came (no 转入日期, no 入党日期 after those meetings), and the first of those
+/// meetings: said to the clerk, who otherwise learns of it as the village's 未记考勤.
+fn due_before_they_came(
+    records: Option<&zhibu_schema::VillageYear>,
+    members: &[(MemberId, roster::RosterRow)],
+) -> Option<(Vec<String>, zhibu_schema::Date)> {
+    let records = records?;
+    let first = records.live_meetings().map(|(_, m)| m.held_on).filter(|d| *d <= crate::api::today()).min()?;
+    let new: Vec<String> = members
+        .iter()
+        .filter(|(id, row)| !records.members.contains_key(id) && row.member.active_on(first))
+        .map(|(id, row)| format!("{}（{id}）", row.member.name))
+        .collect();
+    (!new.is_empty()).then_some((new, first))
 }
 
 /// Writes the first passwords of new member accounts where the township can print them:
@@ -390,8 +412,23 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             }
             let text = read_csv(&file)?;
             let rows = roster::parse(&text)?;
+            let outside: Vec<String> = rows
+                .iter()
+                .filter_map(|r| {
+                    let day = r.member.arrived_on.filter(|d| !year.contains(*d))?;
+                    Some(format!(
+                        "第 {} 行：转入日期 {day} 不在 {year} 年内；转入日期只记本年内从别的支部转来的，之前转来的不用填",
+                        r.line
+                    ))
+                })
+                .collect();
+            if !outside.is_empty() {
+                return Err(roster::RosterError(outside).into());
+            }
             let key = DocKey { township: township.clone(), village: village.clone(), year };
-            let current = members_of(state, &key).await?;
+            let records = records_of(state, &key).await?;
+            let current: BTreeMap<MemberId, Member> =
+                records.as_ref().map(|r| r.members.clone().into_iter().collect()).unwrap_or_default();
             // Whom the village has had: this year's roster, last year's, its member accounts.
             let mut known: Vec<(MemberId, Name)> = current.iter().map(|(id, m)| (id.clone(), m.name.clone())).collect();
             if let Ok(last) = zhibu_schema::Year::new(i64::from(year) - 1) {
@@ -462,6 +499,14 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                     "名册文件中没有这 {} 名党员，已原样保留：{}。已离开的，请村干部在手机上记下离开日期",
                     absent.len(),
                     absent.join("、")
+                );
+            }
+            if let Some((new, first)) = due_before_they_came(records.as_ref(), &members) {
+                println!(
+                    "注意：新增的 {} 名党员没有写转入日期：{}。本村 {first} 起已记的会议会把他们算作应到、未记考勤。\
+                     年内从别的支部转来的，请在名册文件中加「转入日期」列写上日期后再导入一次（或由村干部用 zhibu roster arrive 记下）",
+                    new.len(),
+                    new.join("、")
                 );
             }
             if !new_accounts.is_empty() {

@@ -1,5 +1,6 @@
 //! Roster import from the CSV a township clerk keeps (UTF-8, with or without a byte-order mark):
-//! columns 姓名, 党小组, 正式/预备, 支委, 入党日期, and optionally 转正日期 and 编号. The whole file is
+//! columns 姓名, 党小组, 正式/预备, 支委, 入党日期, and optionally 转正日期, 转入日期 (the day a member
+//! came from another branch during the year) and 编号. The whole file is
 //! refused when any row is bad, with every bad row's line number, so a half-imported roster
 //! never reaches the villages.
 
@@ -31,6 +32,7 @@ impl RosterRow {
         }
         m.group = file.group.clone().or(m.group);
         m.joined_on = file.joined_on.or(m.joined_on);
+        m.arrived_on = file.arrived_on.or(m.arrived_on);
         m.full_on = match file.status {
             MemberStatus::Probationary => None,
             MemberStatus::Full => file.full_on.or(m.full_on),
@@ -99,6 +101,7 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
     let committee_col = col(&["支委", "是否支委"]);
     let joined_col = col(&["入党日期", "入党时间"]);
     let full_col = col(&["转正日期", "转正时间"]);
+    let arrived_col = col(&["转入日期", "转入时间"]);
     let id_col = col(&["编号"]);
 
     let mut rows = Vec::new();
@@ -166,6 +169,13 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
                 None
             }),
         };
+        let arrived_on = match get(arrived_col) {
+            "" => Some(None),
+            d => parse_date(d).map(Some).or_else(|| {
+                bad(unreadable_day("转入日期", d, "2026-03-15"));
+                None
+            }),
+        };
         if let (Some(MemberStatus::Probationary), Some(Some(_))) = (status, full_on) {
             bad("预备党员不应填转正日期；已转正的请在「正式/预备」填“正式”".to_owned());
         }
@@ -178,14 +188,23 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         {
             bad(format!("编号「{id}」与第 {first} 行重复"));
         }
-        if let (Some(name), Some(status), Some(committee), Some(group), Some(joined_on), Some(full_on), Some(id)) =
-            (name, status, committee, group, joined, full_on, id)
+        if let (
+            Some(name),
+            Some(status),
+            Some(committee),
+            Some(group),
+            Some(joined_on),
+            Some(full_on),
+            Some(arrived_on),
+            Some(id),
+        ) = (name, status, committee, group, joined, full_on, arrived_on, id)
         {
             let mut member = Member::new(name, status);
             member.committee = committee;
             member.group = group;
             member.joined_on = joined_on;
             member.full_on = full_on;
+            member.arrived_on = arrived_on;
             rows.push(RosterRow { line, id, member, committee_given: committee_col.is_some() });
         }
     }
@@ -335,6 +354,19 @@ mod tests {
                 "第 3 行：转正日期「明年」看不懂，请写成 2026-07-01",
             ]
         );
+    }
+
+    #[test]
+    fn the_day_a_member_came_is_read_when_given_and_kept_when_left_blank() {
+        let text = "姓名,正式/预备,转入日期\n王建国,正式,2026年3月15日\n李秀英,正式,\n";
+        let rows = parse(text).expect("valid");
+        assert_eq!(rows[0].member.arrived_on.map(|d| d.to_string()).as_deref(), Some("2026-03-15"));
+        assert_eq!(rows[1].member.arrived_on, None);
+        let mut known = rows[1].member.clone();
+        known.arrived_on = rows[0].member.arrived_on;
+        assert_eq!(rows[1].update(&known).arrived_on, known.arrived_on, "a blank cell keeps the day");
+        let err = parse("姓名,正式/预备,转入日期\n张三,正式,上个月\n").expect_err("bad row");
+        assert_eq!(err.0, ["第 2 行：转入日期「上个月」看不懂，请写成 2026-03-15"]);
     }
 
     #[test]

@@ -431,6 +431,58 @@ async fn roster_again(backend: Backend) {
 }
 zhibu_tests::backends!(a_roster_imported_again_keeps_its_members_and_accounts, roster_again);
 
+/// A member who came from another branch during the year is imported with the day they came
+/// (the roster file's 转入日期) and is not due at the meetings before it; one imported without it
+/// after the village recorded meetings would count as due at them (未记考勤), and the clerk is
+/// told so. A day outside the year is refused, nothing written.
+async fn arrived_by_file(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let url = app.db.url.clone();
+    let token = app.token("cadre1").await;
+    let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
+    phone.sync(&app).await.expect("first sync");
+    let first = app.year.first_day();
+    let meeting = zhibu_schema::Meeting::new(
+        zhibu_schema::MeetingKind::ThemeDay,
+        first,
+        zhibu_schema::Line::parse("新年第一次主题党日").expect("topic"),
+    );
+    let id = zhibu_schema::RecordId::new_v7();
+    phone.edit("记录会议", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Meetings, &id, &meeting));
+    phone.sync(&app).await.expect("stored");
+    let before = app.records("v1").await.members.len();
+
+    let file = app.db.dir.path().join("new.csv");
+    let import = ["import-roster", "v1", file.to_str().expect("path")];
+    let last_year = first.add_days(-1).expect("date");
+    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的甲,正式,{last_year}\n")).expect("write");
+    let (ok, _, err) = admin(&url, &import);
+    assert!(!ok && err.contains(&format!("转入日期 {last_year} 不在 {} 年内", app.year)), "{err}");
+    assert_eq!(app.records("v1").await.members.len(), before, "nothing written");
+
+    std::fs::write(&file, "姓名,正式/预备\n没写日期的乙,正式\n").expect("write");
+    let (ok, out, err) = admin(&url, &import);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("新增的 1 名党员没有写转入日期：没写日期的乙") && out.contains(&format!("{first} 起")),
+        "{out}"
+    );
+    assert!(out.contains("未记考勤"), "{out}");
+
+    let today = zhibu_server::api::today();
+    if today == first {
+        eprintln!("today is the year's first day: no day after its first meeting to arrive on yet");
+        return;
+    }
+    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的丙,正式,{today}\n")).expect("write");
+    let (ok, out, err) = admin(&url, &import);
+    assert!(ok && !out.contains("没有写转入日期"), "{out}{err}");
+    let records = app.records("v1").await;
+    let (_, came) = records.members.iter().find(|(_, m)| m.name.as_str() == "转来的丙").expect("imported");
+    assert_eq!(came.arrived_on, Some(today));
+}
+zhibu_tests::backends!(a_member_who_came_during_the_year_is_imported_with_the_day, arrived_by_file);
+
 /// `--demo` seeds accounts whose password is published: it refuses a database that holds a real
 /// township, and starts again on its own demo database; a real township is refused in the
 /// demo's database.
