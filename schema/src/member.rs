@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Date, Name};
+use crate::{Date, Name, Year};
 
 /// 正式党员 may vote and is graded; 预备党员 attends, does not vote, and gets no grade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,6 +84,13 @@ impl Member {
             && self.left_on.is_none_or(|l| l > day)
     }
 
+    /// Graded (评定等次) for `year`: a full member still in the branch at the year's end. A
+    /// member who left during the year (转出, 去世) is graded by no one here, and a probationary
+    /// member is not graded; both have a score.
+    pub fn graded_in(&self, year: Year) -> bool {
+        self.status == MemberStatus::Full && self.left_on.is_none_or(|l| l > year.last_day())
+    }
+
     /// On the roster on some day from `first` to `last`.
     pub fn active_during(&self, first: Date, last: Date) -> bool {
         self.joined_on.is_none_or(|j| j <= last)
@@ -120,5 +127,21 @@ mod tests {
         assert_eq!(m.status_on(d("2026-09-01")), MemberStatus::Full);
         m.status = MemberStatus::Probationary;
         assert_eq!(m.status_on(d("2026-12-01")), MemberStatus::Probationary, "the status now rules after it");
+    }
+
+    #[test]
+    fn a_member_who_left_during_the_year_is_not_graded_for_it() {
+        let y = Year::new(2026).expect("year");
+        let mut m = Member::new(Name::parse("王芳").expect("name"), MemberStatus::Full);
+        assert!(m.graded_in(y));
+        m.left_on = Some(d("2027-01-01"));
+        assert!(m.graded_in(y), "on the roster all year: graded");
+        m.left_on = Some(d("2026-12-31"));
+        assert!(!m.graded_in(y), "gone on the year's last day");
+        m.left_on = Some(d("2026-03-01"));
+        assert!(!m.graded_in(y));
+        m.left_on = None;
+        m.status = MemberStatus::Probationary;
+        assert!(!m.graded_in(y));
     }
 }

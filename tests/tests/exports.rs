@@ -62,16 +62,25 @@ async fn exports(backend: Backend) {
     );
     let summary = sheet(&mut book, "汇总");
     assert_eq!(summary[0][..4], ["村", "村名", "支部党员大会（达标次数/应开）", "支部委员会（达标次数/应开）"]);
-    let added =
-        ["最近同步（北京时间）", "提前录入条数", "未记考勤的会议", "同步后改动的会议", "记录矛盾", "疑似重复录入"];
-    assert_eq!(summary[0][summary[0].len() - 6..], added, "added at the end");
+    let added = [
+        "最近同步（北京时间）",
+        "提前录入条数",
+        "未记考勤的会议",
+        "同步后改动的会议",
+        "记录矛盾",
+        "疑似重复录入",
+        "年内离开（不评定）",
+    ];
+    assert_eq!(summary[0][summary[0].len() - added.len()..], added, "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
     let v1 = summary.iter().find(|r| r[0] == "v1").expect("a row for v1");
     assert_eq!(v1[1], "一村");
     let theme_col = summary[0].iter().position(|h| h.starts_with("主题党日")).expect("theme day column");
     assert!(v1[theme_col].starts_with('1'), "one theme day held: {v1:?}");
     let members_col = summary[0].iter().position(|h| h == "党员人数").expect("members column");
-    assert_eq!(v1[members_col], "12", "counts are numbers Excel can sum");
+    assert_eq!(v1[members_col], "10", "counts are numbers Excel can sum; the two who left are not counted");
+    let left_col = summary[0].iter().position(|h| h == "年内离开（不评定）").expect("left column");
+    assert_eq!(v1[left_col], "2");
     let sync_col = summary[0].iter().position(|h| h == "最近同步（北京时间）").expect("sync column");
     assert_ne!(v1[sync_col], "从未同步");
     let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");

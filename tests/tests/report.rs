@@ -237,6 +237,39 @@ async fn open_from_last_year(backend: Backend) {
     } else {
         assert!(listed.is_none(), "on the year's first day, 90 days open is not yet past the deadline: {v1}");
     }
+
+    // This year's report lists it too, as last year's record (its steps go on there), and the
+    // village's page of this year links to it; a case of last year closed then is in neither.
+    let closed_id = RecordId::new_v7();
+    let mut closed = Case::new(Code::parse("certificate").expect("code"), line("已办结的证明"), opened);
+    closed.closed_on = Some(opened.add_days(3).expect("date"));
+    phone.edit("办结事项", |tx| mapping::put_record_id(tx, Collection::Cases, &closed_id, &closed));
+    phone.sync(&app).await.expect("push");
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    let cases = v1["cases"].as_array().expect("cases");
+    assert!(!cases.iter().any(|c| c["case_id"] == closed_id.to_string()), "{v1}");
+    let listed = cases.iter().find(|c| c["case_id"] == case_id.to_string());
+    if before > 90 {
+        let c = listed.expect("last year's open case is in this year's report");
+        assert_eq!(c["year"], i64::from(last.get()), "{c}");
+        assert!(c["gaps"].as_array().expect("gaps").iter().any(|g| g["gap"] == "overdue"), "{c}");
+        assert_eq!(v1["cases_in_period"], 1, "{v1}");
+        let xlsx = app.get(&staff, &format!("/v1/townships/t1/report.xlsx?year={}", app.year)).await.1;
+        let mut book: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx)).expect("xlsx");
+        let sheet = calamine::Reader::worksheet_range(&mut book, "小微权力").expect("the sheet");
+        let carried = format!("未办结（{last} 年立项，跨年）");
+        assert!(sheet.rows().any(|r| r.iter().any(|c| c.to_string() == carried)), "{sheet:?}");
+    } else {
+        assert!(listed.is_none(), "not yet past the deadline: {v1}");
+    }
+    let page = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await.1;
+    let page = String::from_utf8(page).expect("utf-8");
+    assert!(page.contains("往年立项、尚未办结的事项") && page.contains("秋天立项的宅基地申请"), "{page}");
+    assert!(page.contains(&format!("v1?year={last}#case-{case_id}\"")), "linked to last year's page: {page}");
+    assert!(!page.contains("已办结的证明"), "{page}");
 }
 backends!(a_case_left_open_last_year_is_counted_open_to_today, open_from_last_year);
 
@@ -367,6 +400,57 @@ async fn member_points(backend: Backend) {
     assert!(!String::from_utf8_lossy(&body).contains("v1-m02"));
 }
 backends!(a_member_sees_exactly_their_own_points, member_points);
+
+/// A member who left the branch during the year (转出) keeps the points earned there but is
+/// graded by no one here, and is no longer in the branch's 党员人数: the report counts them apart
+/// (年内离开), and they read why they have no grade.
+async fn left_during_the_year(backend: Backend) {
+    let Some(app) = TestApp::start(backend).await else { return };
+    let (mut phone, members) = cadre_phone(&app).await;
+    let staff = app.token("staff1").await;
+    let before = v1_members(&app, &staff).await;
+    assert_eq!(before["members"], members.len(), "{before}");
+    let left = day(&app, 1);
+    phone.edit("党员转出", |tx| mapping::put_at(tx, &["members", "v1-m02", "left_on"], &serde_json::json!(left)));
+    phone.sync(&app).await.expect("push");
+
+    let v1 = v1_members(&app, &staff).await;
+    assert_eq!(v1["members"], members.len() - 1, "{v1}");
+    assert_eq!(v1["members_left"], 1, "{v1}");
+    assert_eq!(v1["grades"]["left"], 1, "{v1}");
+    let graded = ["excellent", "good", "qualified", "unqualified"].map(|g| v1["grades"][g].as_i64().expect("count"));
+    let was = ["excellent", "good", "qualified", "unqualified"].map(|g| before["grades"][g].as_i64().expect("count"));
+    assert_eq!(graded.iter().sum::<i64>(), was.iter().sum::<i64>() - 1, "{v1}");
+    assert_eq!(v1["grades"]["ungraded"], before["grades"]["ungraded"], "probationary members only: {v1}");
+    let (status, csv) = app.get(&staff, &format!("/v1/townships/t1/report.csv?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let mut csv = csv::Reader::from_reader(&csv[3..]);
+    let header: Vec<String> = csv.headers().expect("header").iter().map(str::to_owned).collect();
+    let row = csv.records().map(|r| r.expect("row")).find(|r| &r[0] == "v1").expect("v1's row");
+    let cell = |name: &str| row[header.iter().position(|h| h == name).expect(name)].to_owned();
+    assert_eq!((cell("党员人数"), cell("年内离开（不评定）")), ((members.len() - 1).to_string(), "1".to_owned()));
+    let page = String::from_utf8(app.get(&staff, &format!("/villages/v1?year={}", app.year)).await.1).expect("utf-8");
+    assert!(page.contains("年内离开（不评定）1 人"), "{page}");
+
+    let token = app.token("v1-m02").await;
+    let (status, body) = app.get(&token, &format!("/v1/me/points?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let me: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!((me["grade"].clone(), me["left_on"].clone()), (serde_json::Value::Null, serde_json::json!(left)));
+    assert_eq!(me["total"], 100, "the points stay: {me}");
+    let page = String::from_utf8(app.get(&token, &format!("/me?year={}", app.year)).await.1).expect("utf-8");
+    assert!(page.contains(&format!("{left} 已离开本支部，本年度不在本支部评定等次")), "{page}");
+}
+backends!(a_member_who_left_during_the_year_is_counted_apart_and_not_graded, left_during_the_year);
+
+/// v1's counts of members and grades in the township's report of the fixture's year.
+async fn v1_members(app: &TestApp, token: &str) -> serde_json::Value {
+    let (status, body) = app.get(token, &format!("/v1/townships/t1/report?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    serde_json::json!({"members": v1["members"], "members_left": v1["members_left"], "grades": v1["grades"]})
+}
 
 /// A meeting entered ahead of its day is planned, not held: the report counts it from its day
 /// on (the phones' own figures too), and lists it as entered ahead (提前录入) meanwhile.

@@ -411,10 +411,14 @@ pub struct MyPoints {
     pub base: i32,
     /// The score.
     pub total: i32,
-    /// The grade's code (`excellent`, ...); None for probationary members.
+    /// The grade's code (`excellent`, ...); None for probationary members and members who left
+    /// during the year.
     pub grade: Option<String>,
     /// The grade in Chinese (优秀, ...).
     pub grade_name: Option<String>,
+    /// The day the member left the branch during the year, when they did (why no grade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<String>,
     /// Every entry, by date.
     pub entries: Vec<MyPointsEntry>,
     /// When the phone fetched them (RFC 3339).

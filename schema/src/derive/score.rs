@@ -31,8 +31,12 @@ pub struct MemberScore {
     pub status: MemberStatus,
     pub base: i32,
     pub total: i32,
-    /// None for probationary members, who are not graded.
+    /// None for probationary members and members who left during the year, who are not
+    /// graded ([`crate::Member::graded_in`]).
     pub grade: Option<Grade>,
+    /// The day the member left the branch, when they left during the year (why no grade).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<Date>,
     /// By date, attendance before manual entries on the same day.
     pub entries: Vec<ScoreEntry>,
     /// Meetings the member was on approved leave from (请假), by date: they neither add nor take
@@ -124,7 +128,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
     });
     leaves.sort_by(|a, b| (a.on, &a.record).cmp(&(b.on, &b.record)));
     let total = catalog.base_score + entries.iter().map(|e| e.delta).sum::<i32>();
-    let grade = (member.status == MemberStatus::Full).then(|| catalog.grade_of(total));
+    let grade = member.graded_in(doc.year).then(|| catalog.grade_of(total));
     Some(MemberScore {
         member_id: member_id.clone(),
         name: member.name.to_string(),
@@ -132,6 +136,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
         base: catalog.base_score,
         total,
         grade,
+        left_on: member.left_on.filter(|l| *l <= doc.year.last_day()),
         entries,
         leaves,
     })
@@ -147,7 +152,7 @@ pub fn all_scores(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberScore> {
 pub struct MemberTotal {
     pub member_id: MemberId,
     pub total: i32,
-    /// None for probationary members, who are not graded.
+    /// None for probationary members and members who left during the year.
     pub grade: Option<Grade>,
 }
 
@@ -183,11 +188,7 @@ pub fn all_totals(doc: &VillageYear, catalog: &Catalog) -> Vec<MemberTotal> {
         .iter()
         .map(|(id, m)| {
             let total = totals[id];
-            MemberTotal {
-                member_id: id.clone(),
-                total,
-                grade: (m.status == MemberStatus::Full).then(|| catalog.grade_of(total)),
-            }
+            MemberTotal { member_id: id.clone(), total, grade: m.graded_in(doc.year).then(|| catalog.grade_of(total)) }
         })
         .collect()
 }

@@ -52,6 +52,9 @@ fn attendance_counts_only_for_members_on_the_roster_that_day() {
     doc.members.get_mut(&mid("v1-m11")).expect("m11").left_on = Some(d("2026-03-01"));
     let left = score(&doc, "v1-m11");
     assert_eq!((left.total, left.entries.len()), (100, 0), "had left by then");
+    assert_eq!((left.grade, left.left_on), (None, Some(d("2026-03-01"))), "left during the year: not graded");
+    let graded = all_totals(&doc, &catalog()).into_iter().find(|t| t.member_id == mid("v1-m11")).expect("m11");
+    assert_eq!(graded.grade, None);
 
     let mut committee = Meeting::new(MeetingKind::BranchCommittee, d("2026-05-06"), line("支委会"));
     for id in ["v1-m01", "v1-m02", "v1-m12"] {

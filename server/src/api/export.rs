@@ -56,6 +56,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "同步后改动的会议",
             "记录矛盾",
             "疑似重复录入",
+            "年内离开（不评定）",
         ]
         .map(str::to_owned),
     );
@@ -97,6 +98,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.edited_in_period.to_string(),
                 v.record_problems.len().to_string(),
                 v.duplicates_in_period.to_string(),
+                g.left.to_string(),
             ]);
             row
         })
@@ -213,7 +215,13 @@ pub fn report_xlsx(report: &TownshipReport) -> anyhow::Result<Vec<u8>> {
                 c.item_name.clone(),
                 c.title.clone(),
                 c.opened_on.clone(),
-                c.closed_on.clone().unwrap_or_else(|| "未办结".to_owned()),
+                c.closed_on.clone().unwrap_or_else(|| {
+                    if c.year < report.year {
+                        format!("未办结（{} 年立项，跨年）", c.year)
+                    } else {
+                        "未办结".to_owned()
+                    }
+                }),
                 gaps.join("；"),
             ]);
         }

@@ -58,6 +58,10 @@ pub struct MyPoints {
     pub total: i32,
     pub grade: Option<&'static str>,
     pub grade_name: Option<&'static str>,
+    /// The day the member left the branch during the year (why `grade` is null): an extension
+    /// of API.md, absent for a member still in the branch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left_on: Option<String>,
     pub entries: Vec<PointsEntry>,
     /// The meetings the member was on leave from, by date (an extension of API.md).
     pub leaves: Vec<LeaveEntry>,
@@ -74,6 +78,7 @@ impl MyPoints {
             total: score.total,
             grade: score.grade.map(|g| g.code()),
             grade_name: score.grade.map(|g| g.label()),
+            left_on: score.left_on.map(|d| d.to_string()),
             entries: score
                 .entries
                 .into_iter()

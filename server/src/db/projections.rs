@@ -45,7 +45,7 @@ struct Table {
 const TABLES: [Table; 7] = [
     Table {
         name: "p_members",
-        columns: &["member_id", "name", "grp", "status", "committee", "score", "grade"],
+        columns: &["member_id", "name", "grp", "status", "committee", "score", "grade", "left_on"],
         key_len: 1,
     },
     Table {
@@ -203,6 +203,7 @@ fn project_shared(doc: &VillageYear, catalog: &Catalog, problems: Option<&[Viola
             Val::Int(i64::from(m.committee)),
             Val::Int(i64::from(s.total)),
             opt_text(s.grade.map(|g| g.code())),
+            opt_text(m.left_on),
         ];
         put(&mut members, 1, row);
     }
@@ -462,8 +463,9 @@ pub fn rows_digest(catalog: &Catalog) -> String {
 /// notice steps, and steps taken at a meeting; 3: attendance at a meeting held while a member
 /// was not on the roster counts no points; 4: a case closed after its deadline keeps a gap, and a
 /// notice step missing is not also a notice missing; 5: `p_problems`, and a step taken at a
-/// meeting and recorded with it is no late or early entry of its own).
-const ROWS_FORMAT: u32 = 5;
+/// meeting and recorded with it is no late or early entry of its own; 6: `p_members.left_on`, and a
+/// member who left during the year is not graded).
+const ROWS_FORMAT: u32 = 6;
 
 /// The keys under which the server remembers when it first saw a document's meetings and case
 /// steps: the basis of late entries.

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
-use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, RecordId, Year, summarize};
+use zhibu_schema::{
+    Catalog, ComplianceRow, Date, Grade, MeetingKind, MemberStatus, Period, PeriodState, RecordId, Year, summarize,
+};
 
 use super::{Backend, Db};
 
@@ -43,7 +45,11 @@ pub struct VillageReport {
     pub compliance: Vec<ComplianceItem>,
     /// Kinds behind in the chosen period.
     pub behind: usize,
+    /// Members on the roster, less those gone by the report's day (`members_left`).
     pub members: i64,
+    /// Members who left the branch during the year by the report's day (转出, 去世): a score,
+    /// no grade, no longer in 党员人数.
+    pub members_left: i64,
     /// Members marked on the branch committee (支委).
     pub committee_members: i64,
     pub grades: GradeCounts,
@@ -123,6 +129,8 @@ pub struct GradeCounts {
     pub unqualified: i64,
     /// Probationary members: a score, no grade.
     pub ungraded: i64,
+    /// Members who left during the year, or are to leave before its end: a score, no grade.
+    pub left: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +142,9 @@ pub struct CaseItem {
     pub opened_on: String,
     pub closed_on: Option<String>,
     pub gaps: Vec<serde_json::Value>,
+    /// The year of the record the case is kept in: the report's year, or an earlier one for a
+    /// case opened then and still open (its steps go on in that year's record).
+    pub year: i64,
 }
 
 /// Whether the day written `dated` falls in `period` of `year` (a case's step may be dated in
@@ -247,7 +258,86 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Which cases [`Db::case_items`] lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cases {
+    /// Those the township is to look at: the year's cases with a gap or open past the deadline,
+    /// and such cases of earlier years still open.
+    Flagged,
+    /// Every case of an earlier year still open, gaps or not.
+    EarlierOpen,
+}
+
 impl Db {
+    /// Cases of a township (or of one of its villages) for the report of `year`, by village,
+    /// those still open counted open to `open_as_of`. A case opened in an earlier year and not
+    /// closed is listed too: its steps go on in its own year's record, and a report of the year
+    /// of its opening only would lose it from sight at New Year.
+    pub async fn case_items(
+        &self,
+        township: &str,
+        village: Option<&str>,
+        year: Year,
+        open_as_of: Date,
+        catalog: &Catalog,
+        which: Cases,
+    ) -> anyhow::Result<Vec<(String, CaseItem)>> {
+        let overdue_before = open_as_of.add_days(-i64::from(catalog.case_deadline_days)).unwrap_or(open_as_of);
+        let mut sql = String::from(
+            "SELECT village_id, year, case_id, item, title, opened_on, closed_on, gaps FROM p_cases \
+             WHERE township_id = $1 AND voided = 0",
+        );
+        sql.push_str(match which {
+            Cases::Flagged => {
+                " AND (year = $2 OR (year < $2 AND closed_on IS NULL)) \
+                 AND (gap_count > 0 OR (closed_on IS NULL AND opened_on < $3))"
+            }
+            Cases::EarlierOpen => " AND year < $2 AND closed_on IS NULL",
+        });
+        let next = if which == Cases::Flagged { 4 } else { 3 };
+        if village.is_some() {
+            sql.push_str(&format!(" AND village_id = ${next}"));
+        }
+        sql.push_str(" ORDER BY village_id, opened_on, case_id");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(township).bind(i64::from(year));
+        if which == Cases::Flagged {
+            query = query.bind(overdue_before.to_string());
+        }
+        if let Some(village) = village {
+            query = query.bind(village);
+        }
+        let mut out = Vec::new();
+        for r in &query.fetch_all(&self.pool).await? {
+            let item: String = r.try_get("item")?;
+            let opened_on: String = r.try_get("opened_on")?;
+            let closed_on: Option<String> = r.try_get("closed_on")?;
+            let mut gaps: Vec<serde_json::Value> = serde_json::from_str(&r.try_get::<String, _>("gaps")?)?;
+            let opened = Date::parse(&opened_on)?;
+            if closed_on.is_none() && opened < overdue_before {
+                let g = zhibu_schema::CaseGap::Overdue {
+                    days_open: opened.days_until(open_as_of),
+                    deadline: catalog.case_deadline_days,
+                };
+                let code = zhibu_schema::Code::parse(&item)?;
+                let mut value = serde_json::to_value(&g)?;
+                value["message"] = serde_json::Value::String(g.describe(catalog, &code));
+                gaps.push(value);
+            }
+            let case = CaseItem {
+                case_id: r.try_get("case_id")?,
+                item_name: catalog.item(&item).map_or_else(|| item.clone(), |i| i.name.to_string()),
+                item,
+                title: r.try_get("title")?,
+                opened_on,
+                closed_on,
+                gaps,
+                year: r.try_get("year")?,
+            };
+            out.push((r.try_get("village_id")?, case));
+        }
+        Ok(out)
+    }
+
     /// Whether the member `member` is on the roster of the village-year, as its figures hold it
     /// (a member's page links only to years it has).
     pub async fn member_on_roster(
@@ -293,6 +383,7 @@ impl Db {
                     compliance: Vec::new(),
                     behind: 0,
                     members: 0,
+                    members_left: 0,
                     committee_members: 0,
                     grades: GradeCounts::default(),
                     cases: Vec::new(),
@@ -430,11 +521,14 @@ impl Db {
         }
 
         let rows = sqlx::query(
-            "SELECT village_id, grade, COUNT(*) AS n, CAST(SUM(committee) AS BIGINT) AS c FROM p_members \
-             WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade",
+            "SELECT village_id, grade, status, \
+             CAST(CASE WHEN left_on IS NOT NULL AND left_on <= $3 THEN 1 ELSE 0 END AS BIGINT) AS gone, \
+             COUNT(*) AS n, CAST(SUM(committee) AS BIGINT) AS c FROM p_members \
+             WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade, status, gone",
         )
         .bind(township)
         .bind(y)
+        .bind(as_of.to_string())
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -442,56 +536,29 @@ impl Db {
             let Some(v) = villages.get_mut(&village) else { continue };
             let grade: Option<String> = r.try_get("grade")?;
             let n: i64 = r.try_get("n")?;
+            let g = &mut v.grades;
+            if r.try_get::<i64, _>("gone")? == 1 {
+                v.members_left += n;
+                g.left += n;
+                continue;
+            }
             v.members += n;
             v.committee_members += r.try_get::<i64, _>("c")?;
-            let g = &mut v.grades;
+            let probationary = r.try_get::<String, _>("status")? == MemberStatus::Probationary.code();
             match grade.as_deref() {
                 Some(c) if c == Grade::Excellent.code() => g.excellent += n,
                 Some(c) if c == Grade::Good.code() => g.good += n,
                 Some(c) if c == Grade::Qualified.code() => g.qualified += n,
                 Some(_) => g.unqualified += n,
-                None => g.ungraded += n,
+                None if probationary => g.ungraded += n,
+                None => g.left += n,
             }
         }
 
-        let overdue_before = open_as_of.add_days(-i64::from(catalog.case_deadline_days)).unwrap_or(open_as_of);
-        let rows = sqlx::query(
-            "SELECT village_id, case_id, item, title, opened_on, closed_on, gaps FROM p_cases \
-             WHERE township_id = $1 AND year = $2 AND voided = 0 \
-             AND (gap_count > 0 OR (closed_on IS NULL AND opened_on < $3)) ORDER BY village_id, opened_on, case_id",
-        )
-        .bind(township)
-        .bind(y)
-        .bind(overdue_before.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        for r in &rows {
-            let village: String = r.try_get("village_id")?;
-            let Some(v) = villages.get_mut(&village) else { continue };
-            let item: String = r.try_get("item")?;
-            let opened_on: String = r.try_get("opened_on")?;
-            let closed_on: Option<String> = r.try_get("closed_on")?;
-            let mut gaps: Vec<serde_json::Value> = serde_json::from_str(&r.try_get::<String, _>("gaps")?)?;
-            let opened = Date::parse(&opened_on)?;
-            if closed_on.is_none() && opened < overdue_before {
-                let g = zhibu_schema::CaseGap::Overdue {
-                    days_open: opened.days_until(open_as_of),
-                    deadline: catalog.case_deadline_days,
-                };
-                let code = zhibu_schema::Code::parse(&item)?;
-                let mut value = serde_json::to_value(&g)?;
-                value["message"] = serde_json::Value::String(g.describe(catalog, &code));
-                gaps.push(value);
+        for (village, case) in self.case_items(township, None, year, open_as_of, catalog, Cases::Flagged).await? {
+            if let Some(v) = villages.get_mut(&village) {
+                v.cases.push(case);
             }
-            v.cases.push(CaseItem {
-                case_id: r.try_get("case_id")?,
-                item_name: catalog.item(&item).map_or_else(|| item.clone(), |i| i.name.to_string()),
-                item,
-                title: r.try_get("title")?,
-                opened_on,
-                closed_on,
-                gaps,
-            });
         }
 
         for (village, f) in self.flagged(township, y, catalog, Arrived::Late).await? {

@@ -198,6 +198,7 @@ fn grade_bars(g: &GradeCounts) -> Vec<Bar> {
         ("qualified", "合格", g.qualified),
         ("unqualified", "不合格", g.unqualified),
         ("ungraded", "预备党员（不评定）", g.ungraded),
+        ("left", "年内离开（不评定）", g.left),
     ];
     let total: i64 = parts.iter().map(|p| p.2).sum();
     let mut x = 0.0;
@@ -246,10 +247,16 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         duplicates: v.duplicates_in_period,
         members: v.members,
         grades: grade_bars(g),
-        grades_text: format!(
-            "优秀 {}，良好 {}，合格 {}，不合格 {}，预备党员 {}",
-            g.excellent, g.good, g.qualified, g.unqualified, g.ungraded
-        ),
+        grades_text: {
+            let mut text = format!(
+                "优秀 {}，良好 {}，合格 {}，不合格 {}，预备党员 {}",
+                g.excellent, g.good, g.qualified, g.unqualified, g.ungraded
+            );
+            if g.left > 0 {
+                text += &format!("，年内离开 {}", g.left);
+            }
+            text
+        },
         sync_text,
         sync_title,
         sync_stale,

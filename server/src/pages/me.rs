@@ -46,6 +46,8 @@ struct MeView {
     total: i32,
     grade: Option<&'static str>,
     grade_code: Option<&'static str>,
+    /// The day the member left the branch during the year: why there is no grade.
+    left_on: Option<String>,
     /// The entries that move the score.
     entries: Vec<Entry>,
     /// Meetings attended, which neither add nor take away (about thirty a year): folded
@@ -94,6 +96,7 @@ impl MeView {
             total: p.total,
             grade: p.grade_name,
             grade_code: p.grade,
+            left_on: p.left_on,
             previous_year: zhibu_schema::Year::new(p.year - 1).is_ok().then_some(p.year - 1),
             next_year: (p.year < this_year).then_some(p.year + 1),
             notice: None,

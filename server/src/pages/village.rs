@@ -16,6 +16,7 @@ use super::session::Viewer;
 use super::templates::render;
 use super::village_data::{VillageData, YearQuery, load};
 use crate::db::accounts::Role;
+use crate::db::report::Cases;
 use crate::error::AppError;
 use crate::extract::Query;
 use crate::state::AppState;
@@ -93,6 +94,18 @@ struct VillageView {
     /// Meetings of one kind (and party group) held the same day, each such day said once
     /// (疑似重复录入).
     duplicates: Vec<String>,
+    /// Cases opened in an earlier year and still open: kept in that year's record.
+    earlier_open_cases: Vec<EarlierCase>,
+}
+
+/// A case of an earlier year still open, linked to where it is kept.
+#[derive(Debug, Serialize)]
+struct EarlierCase {
+    item_name: String,
+    title: String,
+    opened_on: String,
+    gaps: Vec<String>,
+    url: String,
 }
 
 /// Each day a kind of meeting (of one party group) was recorded more than once, live: most often
@@ -121,9 +134,23 @@ async fn page(
     let data = load(&state, &viewer.0, &village, q.year()?).await?;
     let meetings = meetings(&data);
     let cases = cases(&data, data.open_cases_as_of());
+    let (township, v) = (data.key.township.as_str(), data.key.village.as_str());
+    let earlier_open_cases = state
+        .db
+        .case_items(township, Some(v), data.key.year, data.open_cases_as_of(), &data.catalog, Cases::EarlierOpen)
+        .await?
+        .into_iter()
+        .map(|(_, c)| EarlierCase {
+            url: format!("/villages/{v}?year={}#case-{}", c.year, c.case_id),
+            gaps: c.gaps.iter().filter_map(|g| g.get("message")?.as_str().map(str::to_owned)).collect(),
+            item_name: c.item_name,
+            title: c.title,
+            opened_on: c.opened_on,
+        })
+        .collect();
     let scores = all_scores(&data.records, &data.catalog);
-    let graded = |g: Option<Grade>| scores.iter().filter(|s| s.grade == g).count();
-    let grades_text = format!(
+    let graded = |g: Option<Grade>| scores.iter().filter(|s| s.grade == g && s.left_on.is_none()).count();
+    let mut grades_text = format!(
         "优秀 {} 人，良好 {} 人，合格 {} 人，不合格 {} 人，预备党员（不评定）{} 人",
         graded(Some(Grade::Excellent)),
         graded(Some(Grade::Good)),
@@ -131,6 +158,10 @@ async fn page(
         graded(Some(Grade::Unqualified)),
         graded(None)
     );
+    let left = scores.iter().filter(|s| s.left_on.is_some()).count();
+    if left > 0 {
+        grades_text += &format!("，年内离开（不评定）{left} 人");
+    }
     let members = scores
         .into_iter()
         .map(|s| {
@@ -142,7 +173,11 @@ async fn page(
                 status: s.status.label(),
                 committee: m.is_some_and(|m| m.committee),
                 score: s.total,
-                grade: s.grade.map_or("不评定", |g| g.label()),
+                grade: match (s.grade, s.left_on) {
+                    (Some(g), _) => g.label(),
+                    (None, Some(_)) => "年内离开，不评定",
+                    (None, None) => "不评定",
+                },
                 edited_at: data.arrivals.members.get(s.member_id.as_str()).map(|&at| super::clock::format_ms(at)),
             }
         })
@@ -168,6 +203,7 @@ async fn page(
         grades_text,
         problems: zhibu_schema::validate(&data.records, &data.catalog).iter().map(ToString::to_string).collect(),
         duplicates: twins(&data.records),
+        earlier_open_cases,
     };
     let title = format!("{} {} 年记录", data.name, data.year());
     render("village.html", &title, Some(&viewer.info()), &view)

@@ -293,7 +293,11 @@ pub fn me(ctx: &Ctx) -> anyhow::Result<u8> {
     let points = ctx.block_on(crate::fetch_my_points(&ctx.phone, ctx.year))?;
     ctx.out.show(
         || {
-            let grade = points.grade_name.as_deref().map(|g| format!("，等次：{g}")).unwrap_or_default();
+            let grade = match (points.grade_name.as_deref(), points.left_on.as_deref()) {
+                (Some(g), _) => format!("，等次：{g}"),
+                (None, Some(left)) => format!("（{left} 已离开本支部，本年度不在本支部评定等次）"),
+                (None, None) => String::new(),
+            };
             let mut s =
                 format!("{}（{}）{} 年积分：{} 分{grade}\n", points.name, points.member_id, points.year, points.total);
             s += &format!("  基础分 {}\n", points.base);

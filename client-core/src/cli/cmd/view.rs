@@ -1,7 +1,7 @@
 //! The offline views: status, score, compliance, conflicts, catalog.
 
 use crate::clock;
-use crate::zhibu_schema::{Grade, NoticeRule, Period, RuleSource};
+use crate::zhibu_schema::{MemberScore, NoticeRule, Period, RuleSource};
 use serde_json::json;
 
 use super::{Ctx, or_today};
@@ -71,7 +71,11 @@ pub fn status(ctx: &Ctx) -> anyhow::Result<u8> {
 pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
     let catalog = ctx.phone.catalog();
     let rule_name = |code: &str| catalog.rule(code).map_or_else(|| code.to_owned(), |r| r.name.to_string());
-    let grade = |g: Option<Grade>| g.map_or("不评等次", Grade::label);
+    let grade = |s: &MemberScore| match (s.grade, s.left_on) {
+        (Some(g), _) => g.label().to_owned(),
+        (None, Some(left)) => format!("{left} 离开本支部，不评等次"),
+        (None, None) => "不评等次".to_owned(),
+    };
     match member {
         None => {
             let scores = ctx.phone.scores(ctx.year)?;
@@ -79,7 +83,7 @@ pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
                 || {
                     let mut s = format!("{} 年党员积分\n", ctx.year);
                     for m in &scores {
-                        s += &format!("{}  {}  {} 分  {}\n", m.member_id, m.name, m.total, grade(m.grade));
+                        s += &format!("{}  {}  {} 分  {}\n", m.member_id, m.name, m.total, grade(m));
                     }
                     s
                 },
@@ -96,7 +100,7 @@ pub fn score(ctx: &Ctx, member: Option<&str>) -> anyhow::Result<u8> {
                         score.member_id,
                         ctx.year,
                         score.total,
-                        grade(score.grade),
+                        grade(&score),
                         score.base
                     );
                     for e in &score.entries {
