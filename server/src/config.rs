@@ -7,7 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Config {
     /// 监听的地址和端口（默认 127.0.0.1:8080，只有本机能连；各村手机要连，写 0.0.0.0:8080 或本机的局域网地址；环境变量 ZHIBU_LISTEN）
-    #[arg(long, env = "ZHIBU_LISTEN", hide_env = true, default_value = "127.0.0.1:8080", hide_default_value = true, value_name = "地址")]
+    #[arg(
+        long,
+        env = "ZHIBU_LISTEN",
+        hide_env = true,
+        default_value = "127.0.0.1:8080",
+        hide_default_value = true,
+        value_name = "地址"
+    )]
     pub listen: SocketAddr,
     /// 数据库：sqlite://文件路径 或 postgres://…（默认 sqlite://zhibu-data/zhibu.db，即当前文件夹下 zhibu-data 中的 SQLite 文件；环境变量 ZHIBU_DATABASE_URL）
     #[arg(

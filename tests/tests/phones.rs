@@ -120,6 +120,21 @@ async fn two_cadres(backend: Backend, a_first: bool) {
         );
         assert_eq!(c.values.iter().filter(|v| v.this_device).count(), 1, "one value is this phone's own");
     }
+    // The township sees it on the meeting's history page: both values, which one the record
+    // shows, and whose phone wrote each.
+    let staff = app.token("staff1").await;
+    let history = format!("/villages/v1/history/meeting/{shared_id}?year={}", app.year);
+    let (status, page) = app.get(&staff, &history).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    let section = page.split("id=\"conflicts\"").nth(1).unwrap_or_else(|| panic!("a conflicts section: {page}"));
+    let section = &section[..section.find("</section>").expect("end")];
+    assert!(section.contains("出勤 · ") && section.contains("请假事由：外出务工"), "{section}");
+    assert!(section.contains("「出勤：缺席」") && section.contains("「出勤：请假，"), "{section}");
+    assert!(section.contains("cadre1") && section.contains("cadre2") && section.contains("未采用"), "{section}");
+    let adopted = &section[..section.find("<strong>采用").expect("the value shown")];
+    let adopted = adopted.rsplit('「').next().expect("a value");
+    assert!(adopted.contains(if *shown == leave { "请假" } else { "缺席" }), "{adopted}");
 }
 
 async fn a_then_b(backend: Backend) {

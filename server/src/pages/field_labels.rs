@@ -79,15 +79,9 @@ impl Labels<'_> {
             (RecordKind::Meeting, ["recorder"]) => "记录人".to_owned(),
             (RecordKind::Meeting, ["group"]) => "党小组".to_owned(),
             (RecordKind::Meeting, ["resolutions"]) => "决议".to_owned(),
+            (RecordKind::Meeting, ["attendance", m]) => format!("出勤 · {}", self.member(m)),
             (RecordKind::Meeting, ["attendance", m, field]) => {
-                let what = match *field {
-                    "status" => "出勤",
-                    "reason" => "请假事由",
-                    "approved_by" => "批准人",
-                    "makeup_on" => "补课日期",
-                    other => other,
-                };
-                format!("{what} · {}", self.member(m))
+                format!("{} · {}", attendance_field(field), self.member(m))
             }
             (RecordKind::Case, ["item"]) => "事项".to_owned(),
             (RecordKind::Case, ["title"]) => "标题".to_owned(),
@@ -98,19 +92,22 @@ impl Labels<'_> {
             (RecordKind::Case, ["notice", "from"]) => "公示开始".to_owned(),
             (RecordKind::Case, ["notice", "to"]) => "公示结束".to_owned(),
             (RecordKind::Case, ["notice", "place"]) => "公示地点".to_owned(),
-            (RecordKind::Case, ["steps", code, field]) => {
-                let what = match *field {
-                    "done_on" => "办理日期",
-                    "by" => "经办人",
-                    "note" => "备注",
-                    "until" => "公示结束日期",
-                    "place" => "公示地点",
-                    "meeting" => "所在会议",
-                    other => other,
-                };
-                format!("步骤「{}」{what}", self.step(code))
-            }
+            (RecordKind::Case, ["steps", code]) => format!("步骤「{}」", self.step(code)),
+            (RecordKind::Case, ["steps", code, field]) => format!("步骤「{}」{}", self.step(code), step_field(field)),
             _ => p.join("/"),
+        }
+    }
+
+    /// The name of a field inside an entry already named (a member's attendance, a case's
+    /// step, a void): `请假事由`, not `请假事由 · 张三`.
+    pub fn inner_field(&self, path: &[String]) -> String {
+        let p: Vec<&str> = path.iter().map(String::as_str).collect();
+        match (self.kind, p.as_slice()) {
+            (RecordKind::Meeting, ["attendance", _, field]) => attendance_field(field).to_owned(),
+            (RecordKind::Case, ["steps", _, field]) => step_field(field).to_owned(),
+            (_, ["voided", "reason"]) => "原因".to_owned(),
+            (_, ["voided", "by"]) => "作废人".to_owned(),
+            _ => self.field(path),
         }
     }
 
@@ -124,6 +121,28 @@ impl Labels<'_> {
             _ => None,
         }
         .unwrap_or_else(|| value.to_owned())
+    }
+}
+
+fn attendance_field(field: &str) -> &str {
+    match field {
+        "status" => "出勤",
+        "reason" => "请假事由",
+        "approved_by" => "批准人",
+        "makeup_on" => "补课日期",
+        other => other,
+    }
+}
+
+fn step_field(field: &str) -> &str {
+    match field {
+        "done_on" => "办理日期",
+        "by" => "经办人",
+        "note" => "备注",
+        "until" => "公示结束日期",
+        "place" => "公示地点",
+        "meeting" => "所在会议",
+        other => other,
     }
 }
 

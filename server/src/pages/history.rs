@@ -17,7 +17,7 @@ use zhibu_schema::{Date, RecordId, early_by, late_by};
 use super::clock;
 use super::error::PageError;
 use super::field_labels::{Labels, RecordKind};
-use super::record_changes::{Touch, touches};
+use super::record_changes::{Touch, conflicts, touches};
 use super::session::Viewer;
 use super::templates::render;
 use super::village::VillageLinks;
@@ -68,6 +68,25 @@ struct HistoryView {
     /// The record's own late-entry status from the projections.
     late: Option<String>,
     changes: Vec<ChangeView>,
+    /// Fields two phones set differently while offline, with the value the record shows.
+    conflicts: Vec<ConflictView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConflictView {
+    field: String,
+    values: Vec<ConflictValueView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ConflictValueView {
+    value: String,
+    /// The value the record shows (采用).
+    shown: bool,
+    /// The change that wrote it: its number in the list, its account and device.
+    number: Option<usize>,
+    account: String,
+    device: String,
 }
 
 /// What a record's history page needs to know about the record itself.
@@ -149,6 +168,23 @@ fn writes(labels: &Labels<'_>, touch: &Touch) -> Vec<Write> {
     out
 }
 
+/// One value of a conflicted field as the township reads it: the value, or a map's fields
+/// (`出勤：请假，请假事由：外出务工`).
+fn held_text(labels: &Labels<'_>, at: &[String], fields: &[(Vec<String>, String)]) -> String {
+    // An attendance entry's status first: what it is before why.
+    let mut fields: Vec<&(Vec<String>, String)> = fields.iter().collect();
+    fields.sort_by_key(|(below, _)| below.last().is_none_or(|k| k != "status"));
+    let text: Vec<String> = fields
+        .into_iter()
+        .map(|(below, value)| {
+            let path: Vec<String> = at.iter().chain(below).cloned().collect();
+            let value = labels.value(&path, value);
+            if below.is_empty() { value } else { format!("{}：{value}", labels.inner_field(&path)) }
+        })
+        .collect();
+    if text.is_empty() { "（空）".to_owned() } else { text.join("，") }
+}
+
 /// The date a change is measured against for lateness: a case step it first recorded, or the
 /// record itself when the change created it; None for plain edits.
 fn dated_by(subject: &Subject, touch: &Touch, seen_steps: &mut Vec<String>) -> Option<Date> {
@@ -216,6 +252,30 @@ async fn page(
         })
         .collect();
 
+    let number_of = |hash: &automerge::ChangeHash| touched.iter().position(|(t, _)| t.hash == *hash);
+    let conflicts = conflicts(&data.automerge, kind.collection(), id.as_str())
+        .into_iter()
+        .filter(|c| !c.path.is_empty())
+        .map(|c| ConflictView {
+            field: labels.field(&c.path),
+            values: c
+                .values
+                .iter()
+                .map(|v| {
+                    let number = v.hash.as_ref().and_then(number_of);
+                    let row = number.and_then(|n| touched[n].1);
+                    ConflictValueView {
+                        value: held_text(&labels, &c.path, &v.fields),
+                        shown: v.shown,
+                        number: number.map(|n| n + 1),
+                        account: row.map_or_else(|| "—".to_owned(), |r| r.account_id.clone()),
+                        device: row.map_or_else(|| "—".to_owned(), |r| r.peer_id.clone()),
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+
     let links = VillageLinks::new(&data, &viewer);
     let view = HistoryView {
         record_url: format!("{}#{}-{id}", links.page, if kind == RecordKind::Meeting { "meeting" } else { "case" }),
@@ -227,6 +287,7 @@ async fn page(
         dated: subject.dated.to_string(),
         late: subject.late.clone(),
         changes,
+        conflicts,
     };
     let title = format!("{}记录的修改历史", kind.label());
     render("history.html", &title, Some(&viewer.info()), &view)

@@ -82,6 +82,82 @@ pub fn touches(doc: &Automerge, collection: &str, id: &str) -> Vec<Touch> {
     out
 }
 
+/// A field of the record that holds more than one value: two phones set it differently while
+/// offline. Automerge keeps every value and shows one; the others stay in the document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// The field's path inside the record (`attendance/<member>`).
+    pub path: Vec<String>,
+    /// Every value, the one the document shows first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// One value of a conflicted field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictValue {
+    /// What it holds: the value itself (an empty path), or a map's fields by their paths below
+    /// the conflicted field.
+    pub fields: Vec<(Vec<String>, String)>,
+    /// The change that wrote it.
+    pub hash: Option<ChangeHash>,
+    /// The document shows this value.
+    pub shown: bool,
+}
+
+/// The fields of `collection/id` that hold more than one different value.
+pub fn conflicts(doc: &Automerge, collection: &str, id: &str) -> Vec<Conflict> {
+    let mut out = Vec::new();
+    if let Ok(Some((Value::Object(ObjType::Map), collection_obj))) = doc.get(ROOT, collection) {
+        let mut path = Vec::new();
+        conflicts_at(doc, &collection_obj, id, &mut path, &mut out);
+    }
+    out
+}
+
+fn conflicts_at(doc: &Automerge, obj: &ObjId, key: &str, path: &mut Vec<String>, out: &mut Vec<Conflict>) {
+    let Ok(Some((shown_value, shown))) = doc.get(obj, key) else { return };
+    let all = doc.get_all(obj, key).unwrap_or_default();
+    if all.len() > 1 {
+        let mut values: Vec<ConflictValue> = all
+            .iter()
+            .map(|(v, id)| ConflictValue { fields: held(doc, v, id), hash: doc.hash_for_opid(id), shown: *id == shown })
+            .collect();
+        values.sort_by_key(|v| !v.shown);
+        // Two phones that wrote the same value disagree on nothing.
+        if values.iter().any(|v| v.fields != values[0].fields) {
+            out.push(Conflict { path: path.clone(), values });
+        }
+    }
+    if let Value::Object(ObjType::Map) = shown_value {
+        for k in doc.keys(&shown).collect::<Vec<_>>() {
+            path.push(k.clone());
+            conflicts_at(doc, &shown, &k, path, out);
+            path.pop();
+        }
+    }
+}
+
+/// What one value holds, as paths below it and their values as text.
+fn held(doc: &Automerge, value: &Value<'_>, id: &ObjId) -> Vec<(Vec<String>, String)> {
+    match value {
+        Value::Scalar(s) => vec![(Vec::new(), scalar(s))],
+        Value::Object(ObjType::Text) => vec![(Vec::new(), doc.text(id).unwrap_or_default())],
+        Value::Object(ObjType::Map) => {
+            let mut out = Vec::new();
+            for k in doc.keys(id).collect::<Vec<_>>() {
+                if let Ok(Some((v, inner))) = doc.get(id, k.as_str()) {
+                    for (mut p, text) in held(doc, &v, &inner) {
+                        p.insert(0, k.clone());
+                        out.push((p, text));
+                    }
+                }
+            }
+            out
+        }
+        Value::Object(_) => Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use automerge::transaction::Transactable;
@@ -104,6 +180,43 @@ mod tests {
         d.put(&m1, "status", "present").expect("put");
         let edited = d.commit().expect("commit");
         (d.document().clone(), created, other, edited)
+    }
+
+    #[test]
+    fn a_field_two_phones_set_differently_is_a_conflict_with_both_values() {
+        let (base, ..) = doc_with_two_meetings();
+        let mut a = AutoCommit::load(&base.save()).expect("load").with_actor(ActorId::from(b"phone-a".as_slice()));
+        let mut b = a.fork().with_actor(ActorId::from(b"phone-b".as_slice()));
+        let meeting = |d: &AutoCommit| match d.get(ROOT, "meetings").expect("get") {
+            Some((_, meetings)) => d.get(&meetings, "a").expect("get").expect("a").1,
+            None => panic!("no meetings"),
+        };
+        let (ma, mb) = (meeting(&a), meeting(&b));
+        a.put(&ma, "topic", "学习党章").expect("put");
+        b.put(&mb, "topic", "学习党史").expect("put");
+        // The same value on both: no conflict.
+        a.put(&ma, "place", "村委会").expect("put");
+        b.put(&mb, "place", "村委会").expect("put");
+        let att = a.get(&ma, "attendance").expect("get").expect("attendance").1;
+        let entry = a.put_object(&att, "m2", ObjType::Map).expect("put");
+        a.put(&entry, "status", "present").expect("put");
+        let att = b.get(&mb, "attendance").expect("get").expect("attendance").1;
+        let entry = b.put_object(&att, "m2", ObjType::Map).expect("put");
+        b.put(&entry, "status", "absent").expect("put");
+        let hash_b = b.commit().expect("commit");
+        a.commit();
+        a.merge(&mut b).expect("merge");
+        let found = conflicts(a.document(), "meetings", "a");
+        let paths: Vec<String> = found.iter().map(|c| c.path.join("/")).collect();
+        assert_eq!(paths, ["attendance/m2", "topic"], "{found:?}");
+        let topic = &found[1];
+        assert!(topic.values[0].shown && !topic.values[1].shown);
+        let texts: Vec<&str> = topic.values.iter().map(|v| v.fields[0].1.as_str()).collect();
+        assert!(texts.contains(&"学习党章") && texts.contains(&"学习党史"), "{texts:?}");
+        let by_b = topic.values.iter().find(|v| v.fields[0].1 == "学习党史").expect("b's");
+        assert_eq!(by_b.hash, Some(hash_b));
+        let entry = &found[0].values;
+        assert!(entry.iter().any(|v| v.fields == [(vec!["status".to_owned()], "absent".to_owned())]), "{entry:?}");
     }
 
     #[test]
