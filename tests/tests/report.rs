@@ -2,10 +2,11 @@
 //! meetings, an assembly without quorum, a case missing its notice, a meeting logged 30 days
 //! after it was held flagged 补录; members see exactly their own points.
 
+use serde_json::json;
 use zhibu_schema::mapping;
 use zhibu_schema::{
-    AccountId, Attendance, Case, Code, Collection, Date, Line, Meeting, MeetingKind, Name, PointDelta, PointEntry,
-    RecordId, Step,
+    AccountId, Attendance, Case, Code, Collection, Date, Line, Meeting, MeetingKind, MemberStatus, Name, PointDelta,
+    PointEntry, RecordId, Step,
 };
 use zhibu_tests::raw_phone::RawPhone;
 use zhibu_tests::{Backend, TestApp, backends};
@@ -439,7 +440,44 @@ async fn left_during_the_year(backend: Backend) {
     assert_eq!((me["grade"].clone(), me["left_on"].clone()), (serde_json::Value::Null, serde_json::json!(left)));
     assert_eq!(me["total"], 100, "the points stay: {me}");
     let page = String::from_utf8(app.get(&token, &format!("/me?year={}", app.year)).await.1).expect("utf-8");
-    assert!(page.contains(&format!("{left} 已离开本支部，本年度不在本支部评定等次")), "{page}");
+    assert!(page.contains(&format!("{left} 离开本支部，本年度不在本支部评定等次")), "{page}");
+
+    // One leaving on the year's last day, still here today (unless today is that day): in
+    // 党员人数 still, not graded. The grades add up to the whole roster.
+    let last_day = app.year.last_day();
+    phone.edit("党员转出", |tx| {
+        mapping::put_at(tx, &["members", "v1-m03", "left_on"], &serde_json::json!(last_day))
+    });
+    phone.sync(&app).await.expect("push");
+    let v1 = v1_members(&app, &staff).await;
+    let today = zhibu_server::api::today();
+    let gone = if today >= last_day { 2 } else { 1 };
+    assert_eq!((v1["members"].clone(), v1["members_left"].clone()), (json!(members.len() - gone), json!(gone)));
+    assert_eq!(v1["grades"]["left"], 2, "{v1}");
+    let all: i64 = ["excellent", "good", "qualified", "unqualified", "ungraded", "left"]
+        .iter()
+        .map(|g| v1["grades"][g].as_i64().expect("count"))
+        .sum();
+    assert_eq!(all, members.len() as i64, "{v1}");
+    let page = String::from_utf8(app.get(&staff, &format!("/villages/v1?year={}", app.year)).await.1).expect("utf-8");
+    let here = format!("党员 {} 名（另有 {gone} 名已离开本支部）", members.len() - gone);
+    assert!(page.contains(&here), "{here}: {page}");
+
+    // Last year's report is as of the day after it ended: a member who left on New Year's Day
+    // was there all that year, graded and counted.
+    let last = zhibu_schema::Year::new(i64::from(app.year.get()) - 1).expect("year");
+    let mut old = RawPhone::from_nothing(&app, &app.token("cadre1").await, "phone-b", "v1", last);
+    old.sync(&app).await.expect("first sync");
+    let mut stayed = zhibu_schema::Member::new(zhibu_schema::Name::parse("钱一").expect("name"), MemberStatus::Full);
+    stayed.left_on = Some(app.year.first_day());
+    old.edit("名册", |tx| mapping::put_record(tx, Collection::Members, "v1-m01", &stayed));
+    old.sync(&app).await.expect("push");
+    let (status, body) = app.get(&staff, &format!("/v1/townships/t1/report?year={last}")).await;
+    assert_eq!(status, 200);
+    let report: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let v1 = report["villages"].as_array().expect("villages").iter().find(|v| v["village_id"] == "v1").expect("v1");
+    assert_eq!((v1["members"].clone(), v1["members_left"].clone()), (json!(1), json!(0)), "{v1}");
+    assert_eq!((v1["grades"]["excellent"].clone(), v1["grades"]["left"].clone()), (json!(1), json!(0)), "{v1}");
 }
 backends!(a_member_who_left_during_the_year_is_counted_apart_and_not_graded, left_during_the_year);
 

@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::Row;
-use zhibu_schema::{
-    Catalog, ComplianceRow, Date, Grade, MeetingKind, MemberStatus, Period, PeriodState, RecordId, Year, summarize,
-};
+use zhibu_schema::{Catalog, ComplianceRow, Date, Grade, MeetingKind, Period, PeriodState, RecordId, Year, summarize};
 
 use super::{Backend, Db};
 
@@ -45,10 +43,9 @@ pub struct VillageReport {
     pub compliance: Vec<ComplianceItem>,
     /// Kinds behind in the chosen period.
     pub behind: usize,
-    /// Members on the roster, less those gone by the report's day (`members_left`).
+    /// Members on the year's roster, less those gone by the report's day (`members_left`).
     pub members: i64,
-    /// Members who left the branch during the year by the report's day (转出, 去世): a score,
-    /// no grade, no longer in 党员人数.
+    /// Members of the year's roster who had left the branch by the report's day (转出, 去世).
     pub members_left: i64,
     /// Members marked on the branch committee (支委).
     pub committee_members: i64,
@@ -129,7 +126,9 @@ pub struct GradeCounts {
     pub unqualified: i64,
     /// Probationary members: a score, no grade.
     pub ungraded: i64,
-    /// Members who left during the year, or are to leave before its end: a score, no grade.
+    /// Members who leave the branch within the year (or left before it), gone already or not:
+    /// a score, no grade. The five counts add up to the year's whole roster, `members` plus
+    /// `members_left`.
     pub left: i64,
 }
 
@@ -520,15 +519,20 @@ impl Db {
             v.behind = v.summary.iter().filter(|s| s.behind).count();
         }
 
+        // Gone by the report's day (no later than the year's last: a past year's report is as of
+        // the day after it, when a member leaving on New Year's Day was still there all year),
+        // and leaving within the year at all (not graded, whatever the day of the report).
         let rows = sqlx::query(
-            "SELECT village_id, grade, status, \
+            "SELECT village_id, grade, \
              CAST(CASE WHEN left_on IS NOT NULL AND left_on <= $3 THEN 1 ELSE 0 END AS BIGINT) AS gone, \
+             CAST(CASE WHEN left_on IS NOT NULL AND left_on <= $4 THEN 1 ELSE 0 END AS BIGINT) AS leaving, \
              COUNT(*) AS n, CAST(SUM(committee) AS BIGINT) AS c FROM p_members \
-             WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade, status, gone",
+             WHERE township_id = $1 AND year = $2 GROUP BY village_id, grade, gone, leaving",
         )
         .bind(township)
         .bind(y)
-        .bind(as_of.to_string())
+        .bind(as_of.min(year.last_day()).to_string())
+        .bind(year.last_day().to_string())
         .fetch_all(&self.pool)
         .await?;
         for r in &rows {
@@ -536,22 +540,20 @@ impl Db {
             let Some(v) = villages.get_mut(&village) else { continue };
             let grade: Option<String> = r.try_get("grade")?;
             let n: i64 = r.try_get("n")?;
-            let g = &mut v.grades;
             if r.try_get::<i64, _>("gone")? == 1 {
                 v.members_left += n;
-                g.left += n;
-                continue;
+            } else {
+                v.members += n;
+                v.committee_members += r.try_get::<i64, _>("c")?;
             }
-            v.members += n;
-            v.committee_members += r.try_get::<i64, _>("c")?;
-            let probationary = r.try_get::<String, _>("status")? == MemberStatus::Probationary.code();
+            let g = &mut v.grades;
             match grade.as_deref() {
+                _ if r.try_get::<i64, _>("leaving")? == 1 => g.left += n,
                 Some(c) if c == Grade::Excellent.code() => g.excellent += n,
                 Some(c) if c == Grade::Good.code() => g.good += n,
                 Some(c) if c == Grade::Qualified.code() => g.qualified += n,
                 Some(_) => g.unqualified += n,
-                None if probationary => g.ungraded += n,
-                None => g.left += n,
+                None => g.ungraded += n,
             }
         }
 

@@ -96,6 +96,10 @@ struct VillageView {
     duplicates: Vec<String>,
     /// Cases opened in an earlier year and still open: kept in that year's record.
     earlier_open_cases: Vec<EarlierCase>,
+    /// The roster's members still in the branch (as the report's 党员人数 counts them), and
+    /// those who had left it by today (by the year's end for a past year).
+    members_here: usize,
+    members_gone: usize,
 }
 
 /// A case of an earlier year still open, linked to where it is kept.
@@ -159,6 +163,8 @@ async fn page(
         graded(None)
     );
     let left = scores.iter().filter(|s| s.left_on.is_some()).count();
+    let gone_by = data.open_cases_as_of().min(data.key.year.last_day());
+    let members_gone = data.records.members.values().filter(|m| m.left_on.is_some_and(|l| l <= gone_by)).count();
     if left > 0 {
         grades_text += &format!("，年内离开（不评定）{left} 人");
     }
@@ -204,6 +210,8 @@ async fn page(
         problems: zhibu_schema::validate(&data.records, &data.catalog).iter().map(ToString::to_string).collect(),
         duplicates: twins(&data.records),
         earlier_open_cases,
+        members_here: data.records.members.len() - members_gone,
+        members_gone,
     };
     let title = format!("{} {} 年记录", data.name, data.year());
     render("village.html", &title, Some(&viewer.info()), &view)

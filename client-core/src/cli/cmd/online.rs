@@ -295,7 +295,7 @@ pub fn me(ctx: &Ctx) -> anyhow::Result<u8> {
         || {
             let grade = match (points.grade_name.as_deref(), points.left_on.as_deref()) {
                 (Some(g), _) => format!("，等次：{g}"),
-                (None, Some(left)) => format!("（{left} 已离开本支部，本年度不在本支部评定等次）"),
+                (None, Some(left)) => format!("（{left} 离开本支部，本年度不在本支部评定等次）"),
                 (None, None) => String::new(),
             };
             let mut s =
