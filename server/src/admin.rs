@@ -236,21 +236,58 @@ async fn records_of(state: &AppState, key: &DocKey) -> anyhow::Result<Option<zhi
     Ok(Some(read.doc))
 }
 
-/// The members new to the roster who would count as due at meetings the village recorded
-/// before they came (no 转入日期, no 入党日期 after those meetings), and the first of those
-/// meetings: said to the clerk, who otherwise learns of it as the village's 未记考勤.
-fn due_before_they_came(
+/// What an import changes in figures already shown, said to the clerk: a new member who would
+/// count as due at meetings the village recorded before (no 转入日期, or one before them), whom
+/// those meetings' records leave out (未记考勤); and a member whose 转入日期 the file moves past
+/// meetings they have attendance at, which then no longer counts.
+fn import_notes(
     records: Option<&zhibu_schema::VillageYear>,
+    catalog: &zhibu_schema::Catalog,
     members: &[(MemberId, roster::RosterRow)],
-) -> Option<(Vec<String>, zhibu_schema::Date)> {
-    let records = records?;
-    let first = records.live_meetings().map(|(_, m)| m.held_on).filter(|d| *d <= crate::api::today()).min()?;
-    let new: Vec<String> = members
-        .iter()
-        .filter(|(id, row)| !records.members.contains_key(id) && row.member.active_on(first))
-        .map(|(id, row)| format!("{}（{id}）", row.member.name))
-        .collect();
-    (!new.is_empty()).then_some((new, first))
+) -> Vec<String> {
+    use zhibu_schema::derive::compliance::{due_at, due_of};
+    let Some(records) = records else { return Vec::new() };
+    let today = crate::api::today();
+    let held: Vec<&zhibu_schema::Meeting> =
+        records.live_meetings().map(|(_, m)| m).filter(|m| m.held_on <= today).collect();
+    let (mut new, mut moved) = (Vec::new(), Vec::new());
+    for (id, row) in members {
+        let Some(known) = records.members.get(id) else {
+            let due: Vec<&&zhibu_schema::Meeting> =
+                held.iter().filter(|m| due_at(&row.member, m, due_of(m.kind, catalog))).collect();
+            if let Some(first) = due.iter().map(|m| m.held_on).min() {
+                new.push(format!("{}（{id}，{first} 起 {} 次）", row.member.name, due.len()));
+            }
+            continue;
+        };
+        let now = row.update(known);
+        if now.arrived_on == known.arrived_on {
+            continue;
+        }
+        let dropped: Vec<zhibu_schema::Date> = held
+            .iter()
+            .filter(|m| m.attendance.contains_key(id) && known.active_on(m.held_on) && !now.active_on(m.held_on))
+            .map(|m| m.held_on)
+            .collect();
+        if let (Some(first), Some(arrived)) = (dropped.iter().min(), now.arrived_on) {
+            moved.push(format!(
+                "{}（{id}）的转入日期改为 {arrived}：此前已记考勤的 {} 次会议（最早 {first}）不再计入他的积分和应到人数",
+                now.name,
+                dropped.len()
+            ));
+        }
+    }
+    let mut notes = Vec::new();
+    if !new.is_empty() {
+        notes.push(format!(
+            "注意：新增的 {} 名党员按名册算作本年已记会议的应到人员，而这些会议没有记他们的考勤（未记考勤）：{}。\
+             年内从别的支部转来的，请在名册文件中加「转入日期」列写上日期后再导入一次（或由村干部用 zhibu roster arrive 记下）",
+            new.len(),
+            new.join("、")
+        ));
+    }
+    notes.extend(moved.into_iter().map(|m| format!("注意：{m}")));
+    notes
 }
 
 /// Writes the first passwords of new member accounts where the township can print them:
@@ -411,20 +448,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 bail!("文件夹 {} 不存在，无法在其中写入初始密码；请先建好文件夹", folder.display());
             }
             let text = read_csv(&file)?;
-            let rows = roster::parse(&text)?;
-            let outside: Vec<String> = rows
-                .iter()
-                .filter_map(|r| {
-                    let day = r.member.arrived_on.filter(|d| !year.contains(*d))?;
-                    Some(format!(
-                        "第 {} 行：转入日期 {day} 不在 {year} 年内；转入日期只记本年内从别的支部转来的，之前转来的不用填",
-                        r.line
-                    ))
-                })
-                .collect();
-            if !outside.is_empty() {
-                return Err(roster::RosterError(outside).into());
-            }
+            let rows = roster::parse_in(&text, Some(year))?;
             let key = DocKey { township: township.clone(), village: village.clone(), year };
             let records = records_of(state, &key).await?;
             let current: BTreeMap<MemberId, Member> =
@@ -447,6 +471,24 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 .filter_map(|id| MemberId::parse(id).ok())
                 .collect();
             let members = roster::assign_ids_avoiding(&village, rows, &known, &taken)?;
+            // A day of arrival after the day the village recorded the member leaving: said by its
+            // line, before anything is written.
+            let after_leaving: Vec<String> = members
+                .iter()
+                .filter_map(|(id, row)| {
+                    let m = current.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
+                    let (arrived, left) = (m.arrived_on?, m.left_on?);
+                    (left < arrived).then(|| {
+                        format!(
+                            "第 {} 行：转入日期 {arrived} 晚于村里记下的离开日期 {left}（{}，{id}）",
+                            row.line, m.name
+                        )
+                    })
+                })
+                .collect();
+            if !after_leaving.is_empty() {
+                return Err(roster::RosterError(after_leaving).into());
+            }
             // Accounts to make: a member id another account holds as its name is refused before
             // anything is written (its member would log in to someone else's account).
             let mut new_accounts = Vec::new();
@@ -501,13 +543,9 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                     absent.join("、")
                 );
             }
-            if let Some((new, first)) = due_before_they_came(records.as_ref(), &members) {
-                println!(
-                    "注意：新增的 {} 名党员没有写转入日期：{}。本村 {first} 起已记的会议会把他们算作应到、未记考勤。\
-                     年内从别的支部转来的，请在名册文件中加「转入日期」列写上日期后再导入一次（或由村干部用 zhibu roster arrive 记下）",
-                    new.len(),
-                    new.join("、")
-                );
+            let catalog = state.catalog_for(Some(&township)).await?;
+            for note in import_notes(records.as_ref(), &catalog, &members) {
+                println!("{note}");
             }
             if !new_accounts.is_empty() {
                 let passwords: Vec<(String, String, String)> = new_accounts

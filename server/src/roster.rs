@@ -83,6 +83,12 @@ fn unreadable_day(field: &str, written: &str, example: &str) -> String {
 
 /// Parses a roster file; every problem is reported with its line.
 pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
+    parse_in(text, None)
+}
+
+/// [`parse`] for the roster of `year`, when given: a 转入日期 must fall within it, said with
+/// the file's other problems at once.
+pub fn parse_in(text: &str, year: Option<zhibu_schema::Year>) -> Result<Vec<RosterRow>, RosterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
     let headers = reader.headers().map_err(|e| RosterError(vec![format!("第 1 行：表头无法读取：{e}")]))?.clone();
@@ -171,10 +177,17 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
         };
         let arrived_on = match get(arrived_col) {
             "" => Some(None),
-            d => parse_date(d).map(Some).or_else(|| {
-                bad(unreadable_day("转入日期", d, "2026-03-15"));
-                None
-            }),
+            d => match (parse_date(d), year) {
+                (Some(day), Some(y)) if !y.contains(day) => {
+                    bad(format!("转入日期 {day} 不在 {y} 年内；转入日期只记本年内从别的支部转来的，之前转来的不用填"));
+                    None
+                }
+                (Some(day), _) => Some(Some(day)),
+                (None, _) => {
+                    bad(unreadable_day("转入日期", d, "2026-03-15"));
+                    None
+                }
+            },
         };
         if let (Some(MemberStatus::Probationary), Some(Some(_))) = (status, full_on) {
             bad("预备党员不应填转正日期；已转正的请在「正式/预备」填“正式”".to_owned());

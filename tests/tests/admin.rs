@@ -442,11 +442,13 @@ async fn arrived_by_file(backend: Backend) {
     let mut phone = RawPhone::new(&app, &token, "phone-a", "v1");
     phone.sync(&app).await.expect("first sync");
     let first = app.year.first_day();
-    let meeting = zhibu_schema::Meeting::new(
+    let mut meeting = zhibu_schema::Meeting::new(
         zhibu_schema::MeetingKind::ThemeDay,
         first,
         zhibu_schema::Line::parse("新年第一次主题党日").expect("topic"),
     );
+    let m01 = zhibu_schema::MemberId::parse("v1-m01").expect("id");
+    meeting.attendance.insert(m01.clone(), zhibu_schema::Attendance::absent());
     let id = zhibu_schema::RecordId::new_v7();
     phone.edit("记录会议", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Meetings, &id, &meeting));
     phone.sync(&app).await.expect("stored");
@@ -455,19 +457,18 @@ async fn arrived_by_file(backend: Backend) {
     let file = app.db.dir.path().join("new.csv");
     let import = ["import-roster", "v1", file.to_str().expect("path")];
     let last_year = first.add_days(-1).expect("date");
-    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的甲,正式,{last_year}\n")).expect("write");
+    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的甲,正式,{last_year}\n张三,正式,上个月\n"))
+        .expect("write");
     let (ok, _, err) = admin(&url, &import);
-    assert!(!ok && err.contains(&format!("转入日期 {last_year} 不在 {} 年内", app.year)), "{err}");
+    assert!(!ok && err.contains(&format!("第 2 行：转入日期 {last_year} 不在 {} 年内", app.year)), "{err}");
+    assert!(err.contains("第 3 行：转入日期「上个月」看不懂"), "every bad row at once: {err}");
     assert_eq!(app.records("v1").await.members.len(), before, "nothing written");
 
     std::fs::write(&file, "姓名,正式/预备\n没写日期的乙,正式\n").expect("write");
     let (ok, out, err) = admin(&url, &import);
     assert!(ok, "{err}");
-    assert!(
-        out.contains("新增的 1 名党员没有写转入日期：没写日期的乙") && out.contains(&format!("{first} 起")),
-        "{out}"
-    );
-    assert!(out.contains("未记考勤"), "{out}");
+    assert!(out.contains("新增的 1 名党员") && out.contains("未记考勤"), "{out}");
+    assert!(out.contains("没写日期的乙（") && out.contains(&format!("{first} 起 1 次")), "{out}");
 
     let today = zhibu_server::api::today();
     if today == first {
@@ -476,10 +477,18 @@ async fn arrived_by_file(backend: Backend) {
     }
     std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的丙,正式,{today}\n")).expect("write");
     let (ok, out, err) = admin(&url, &import);
-    assert!(ok && !out.contains("没有写转入日期"), "{out}{err}");
+    assert!(ok && !out.contains("注意"), "{out}{err}");
     let records = app.records("v1").await;
     let (_, came) = records.members.iter().find(|(_, m)| m.name.as_str() == "转来的丙").expect("imported");
     assert_eq!(came.arrived_on, Some(today));
+
+    // A member the village marked at that meeting, given a later 转入日期: the clerk is told the
+    // attendance no longer counts.
+    let name = records.members[&m01].name.clone();
+    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n{name},正式,{today}\n")).expect("write");
+    let (ok, out, err) = admin(&url, &import);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("{name}（v1-m01）的转入日期改为 {today}：此前已记考勤的 1 次会议")), "{out}");
 }
 zhibu_tests::backends!(a_member_who_came_during_the_year_is_imported_with_the_day, arrived_by_file);
 
