@@ -12,7 +12,13 @@ const TEMPLATE: &str = "{about-with-newline}\n用法：{usage}\n\n{all-args}{aft
 /// with `-V, --version` on the program.
 pub fn localize(cmd: Command) -> Command {
     let mut cmd = localize_each(cmd).disable_version_flag(true).arg(
-        Arg::new("version").short('V').long("version").action(ArgAction::Version).help("显示版本").help_heading("选项"),
+        Arg::new("version")
+            .short('V')
+            .long("version")
+            .action(ArgAction::Version)
+            .help("显示版本")
+            .help_heading("选项")
+            .display_order(usize::MAX),
     );
     cmd.build();
     usages(&mut cmd);
@@ -40,9 +46,32 @@ fn localize_each(cmd: Command) -> Command {
         .help_template(TEMPLATE)
         .subcommand_help_heading("命令")
         .subcommand_value_name("命令")
-        .arg(Arg::new("help").short('h').long("help").action(ArgAction::Help).help("显示本帮助").help_heading("选项"));
-    for (id, positional) in ids {
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("显示本帮助")
+                .help_heading("选项")
+                .display_order(usize::MAX - 1),
+        );
+    // Under a heading of their own, clap would sort the arguments by name: they keep the order
+    // they are declared in (the usage line's), help last.
+    if let Some(about) = cmd.get_about().map(|a| joined(&a.to_string())) {
+        cmd = cmd.about(about);
+    }
+    if let Some(about) = cmd.get_long_about().map(|a| joined(&a.to_string())) {
+        cmd = cmd.long_about(about);
+    }
+    for (order, (id, positional)) in ids.into_iter().enumerate() {
         cmd = cmd.mut_arg(id, |a| {
+            let mut a = a.display_order(order);
+            if let Some(help) = a.get_help().map(|h| joined(&h.to_string())) {
+                a = a.help(help);
+            }
+            if let Some(help) = a.get_long_help().map(|h| joined(&h.to_string())) {
+                a = a.long_help(help);
+            }
             if a.get_help_heading().is_some() {
                 a
             } else {
@@ -55,6 +84,21 @@ fn localize_each(cmd: Command) -> Command {
         cmd = cmd.mut_subcommand(name, localize_each);
     }
     cmd
+}
+
+/// A help text written over several doc-comment lines, which clap joins with a space: no space
+/// is left between two Chinese characters or marks (`）。 原密码` reads `）。原密码`).
+fn joined(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in chars.iter().enumerate() {
+        let between = |j: Option<usize>| j.and_then(|j| chars.get(j)).is_some_and(|c| !c.is_ascii());
+        if *c == ' ' && between(i.checked_sub(1)) && between(Some(i + 1)) {
+            continue;
+        }
+        out.push(*c);
+    }
+    out
 }
 
 /// One piece of what clap says about a refused command line, as text.
@@ -85,7 +129,10 @@ pub fn usage_error(e: &clap::Error, what: Option<String>) -> String {
             Some(why) if why.downcast_ref::<std::num::ParseIntError>().is_none() => format!("{arg}：{why}"),
             _ => format!("{arg} 的值「{value}」应为整数"),
         },
-        ErrorKind::ArgumentConflict => format!("{arg} 不能和 {} 同时使用", get(ContextKind::PriorArg)),
+        ErrorKind::ArgumentConflict => match get(ContextKind::PriorArg) {
+            prior if prior == arg => format!("{arg} 只能写一次"),
+            prior => format!("{arg} 不能和 {prior} 同时使用"),
+        },
         ErrorKind::MissingSubcommand | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => "缺少命令".to_owned(),
         ErrorKind::TooManyValues | ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues => {
             format!("{arg} 的值的个数不对")
@@ -104,4 +151,13 @@ pub fn usage_error(e: &clap::Error, what: Option<String>) -> String {
         message += &format!("\n用法：{usage}");
     }
     message + "\n在命令后加 --help 可看详细说明"
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lines_of_chinese_join_without_a_space() {
+        assert_eq!(super::joined("都会退出）。 原密码和新密码"), "都会退出）。原密码和新密码");
+        assert_eq!(super::joined("用 zhibu conflicts 查看 CSV 文件"), "用 zhibu conflicts 查看 CSV 文件");
+    }
 }

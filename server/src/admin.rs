@@ -61,9 +61,11 @@ pub enum AdminCommand {
         #[arg(long, env = "ZHIBU_PASSWORD", hide_env = true, hide_env_values = true, value_name = "密码")]
         password: Option<String>,
     },
-    /// 从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 转入日期][, 编号]）。
-    /// 没有编号的行按姓名对应村里已有的党员（今年、去年的名册和党员账号），再次导入不会重复添加；
-    /// 文件中空着的格子和党员的离开日期保持原样
+    #[command(
+        about = "从 CSV 导入村党员名册（列：姓名, 党小组, 正式/预备, 支委, 入党日期[, 转正日期][, 转入日期][, 编号]）。\
+                 没有编号的行按姓名对应村里已有的党员（今年、去年的名册和党员账号），再次导入不会重复添加；\
+                 文件中空着的格子和党员的离开日期保持原样"
+    )]
     ImportRoster {
         /// 村编号
         #[arg(value_name = "村编号")]
@@ -74,9 +76,12 @@ pub enum AdminCommand {
         /// 年度，默认今年
         #[arg(long, value_name = "年份")]
         year: Option<i64>,
-        /// 为还没有账号的党员建账号（用户名即党员编号），每人一个随机初始密码，写入此 CSV 文件
-        /// （文件须不存在，仅本人可读），再由乡镇分发
-        #[arg(long, value_name = "文件")]
+        #[arg(
+            long,
+            value_name = "文件",
+            help = "为还没有账号的党员建账号（用户名即党员编号），每人一个随机初始密码，写入此 CSV 文件\
+                    （文件须不存在，仅本人可读），再由乡镇分发"
+        )]
         member_passwords: Option<PathBuf>,
         /// No longer taken: one password for every member let any member log in as another,
         /// whose id is the next number. Kept, hidden, to say so and name the way that is.

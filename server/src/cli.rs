@@ -90,6 +90,11 @@ where
             let _ = e.print();
             return std::process::ExitCode::SUCCESS;
         }
+        // `zhibu-server admin` alone: its commands, as clap shows them.
+        Err(e) if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            return std::process::ExitCode::from(2);
+        }
         Err(e) => return usage_refused(&e),
     };
     let cli = match Cli::from_arg_matches(&matches) {

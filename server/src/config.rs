@@ -13,7 +13,8 @@ pub struct Config {
         hide_env = true,
         default_value = "127.0.0.1:8080",
         hide_default_value = true,
-        value_name = "地址"
+        value_name = "地址",
+        value_parser = address
     )]
     pub listen: SocketAddr,
     /// 数据库：sqlite://文件路径 或 postgres://…（默认 sqlite://zhibu-data/zhibu.db，即当前文件夹下 zhibu-data 中的 SQLite 文件；环境变量 ZHIBU_DATABASE_URL）
@@ -74,7 +75,14 @@ pub struct Config {
     )]
     pub cached_documents: usize,
     /// 服务器前面的反向代理（地址，用英文逗号分隔）。来自它们的请求，登录限制和审计日志按 X-Forwarded-For 中的客户端地址计；其他来源的这个请求头一概不认（环境变量 ZHIBU_TRUSTED_PROXIES）
-    #[arg(long, env = "ZHIBU_TRUSTED_PROXIES", hide_env = true, value_delimiter = ',', value_name = "地址")]
+    #[arg(
+        long,
+        env = "ZHIBU_TRUSTED_PROXIES",
+        hide_env = true,
+        value_delimiter = ',',
+        value_name = "地址",
+        value_parser = ip_address
+    )]
     pub trusted_proxies: Vec<IpAddr>,
     /// 建立演示乡镇（已有则不再建）并列出它的账号；只用于试用，不可与真实乡镇共用数据库
     #[arg(long)]
@@ -91,6 +99,17 @@ where
         Ok(n) if n >= min && n <= max => Ok(n),
         _ => Err(format!("应为 {min} 到 {max} {unit}之间的整数，不是「{s}」")),
     }
+}
+
+/// An address to listen on, said in Chinese when it is not one (the standard library's message
+/// is English).
+fn address(s: &str) -> Result<SocketAddr, String> {
+    s.trim().parse().map_err(|_| format!("「{s}」不是地址和端口，请写成 127.0.0.1:8080 或 0.0.0.0:8080 这样"))
+}
+
+/// A proxy's IP address, said in Chinese when it is not one.
+fn ip_address(s: &str) -> Result<IpAddr, String> {
+    s.trim().parse().map_err(|_| format!("「{s}」不是 IP 地址，请写成 10.0.0.1 这样，多个用英文逗号分隔"))
 }
 
 impl Config {

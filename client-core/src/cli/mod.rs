@@ -55,6 +55,14 @@ pub fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        // A command given without its subcommand (`zhibu case`): its subcommands.
+        Err(e)
+            if e.kind() == ClapKind::DisplayHelpOnMissingArgumentOrSubcommand
+                && !std::env::args_os().any(|a| a == "--json") =>
+        {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
             // clap's own messages are English: a cadre who mistyped gets them in Chinese, and a
             // script under --json gets the JSON error body like every other failure.
