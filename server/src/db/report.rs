@@ -127,7 +127,7 @@ pub struct GradeCounts {
     /// Probationary members: a score, no grade.
     pub ungraded: i64,
     /// Members who leave the branch within the year (or left before it), gone already or not:
-    /// a score, no grade. The five counts add up to the year's whole roster, `members` plus
+    /// a score, no grade. The six counts add up to the year's whole roster, `members` plus
     /// `members_left`.
     pub left: i64,
 }
