@@ -1,12 +1,11 @@
 //! Micro-power case edits: open a case for a catalog item, complete a step, record the public
 //! notice, close with an outcome, void.
 
-use automerge::ReadDoc;
 use automerge::transaction::Transaction;
 use zhibu_schema::mapping::{WriteError, put_at, put_record_id, replace_at, string_at};
 use zhibu_schema::{AccountId, Case, Code, Collection, Date, Notice, Prose, RecordId, Rule, Step, Violation, Voided};
 
-use super::{NewCase, key_for};
+use super::{NewCase, key_for, map_at};
 use crate::error::{ClientError, EditRefusal};
 use crate::{DocKey, Phone};
 
@@ -260,14 +259,7 @@ fn write_step(
     let path = ["cases", case.as_str(), "steps", step.as_str()];
     // Whose the step is in the document as it is now (a sync may have come in since `earlier`
     // was read).
-    let mut obj = Some(automerge::ROOT);
-    for key in path {
-        obj = obj.and_then(|o| match tx.get(&o, key) {
-            Ok(Some((automerge::Value::Object(automerge::ObjType::Map), id))) => Some(id),
-            _ => None,
-        });
-    }
-    let maker = obj.and_then(|o| string_at(&*tx, &o, "by"));
+    let maker = map_at(&*tx, &path).and_then(|o| string_at(&*tx, &o, "by"));
     if maker.as_ref().is_some_and(|m| m != by.as_str()) {
         // Another's: made anew, with what it said (when this phone had read it).
         let mut all = match earlier {

@@ -1,12 +1,13 @@
 //! Meeting edits: record a meeting with its attendance in one call; change one member's
 //! attendance or make-up date; void a meeting with a reason.
 
+use automerge::ReadDoc;
 use zhibu_schema::mapping::{put_at, put_record_id, replace_at};
 use zhibu_schema::{
     Attendance, AttendanceStatus, Collection, Date, Meeting, MemberId, Prose, RecordId, Rule, Violation, Voided,
 };
 
-use super::{MeetingEdit, key_for};
+use super::{MeetingEdit, key_for, map_at};
 use crate::error::{ClientError, EditRefusal};
 use crate::{DocKey, Phone};
 
@@ -85,7 +86,16 @@ impl Phone {
         };
         let message = format!("记录补课：{} {on}", self.member_label(&key, member));
         let path = ["meetings", meeting.as_str(), "attendance", member.as_str()];
-        self.commit(&key, message, |tx, _| replace_at(tx, &path, &Attendance { makeup_on: Some(on), ..entry }))
+        self.commit(&key, message, |tx, _| {
+            // The entry as the document holds it now, not as read above: a sync that came in
+            // meanwhile (another phone's correction of the status) is kept, not written back.
+            let mut now = match map_at(&*tx, &path).and_then(|obj| tx.hydrate(&obj, None).ok()) {
+                Some(held) => crate::replica::json::hydrated_json(&held),
+                None => serde_json::to_value(&entry)?,
+            };
+            now["makeup_on"] = serde_json::json!(on);
+            replace_at(tx, &path, &now)
+        })
     }
 
     /// Corrects a meeting's fields, writing only those `edit` gives, as one change. A date in
