@@ -241,10 +241,10 @@ async fn records_of(state: &AppState, key: &DocKey) -> anyhow::Result<Option<zhi
     Ok(Some(read.doc))
 }
 
-/// What an import changes in figures already shown, said to the clerk: a new member who would
-/// count as due at meetings the village recorded before (no 转入日期, or one before them), whom
-/// those meetings' records leave out (未记考勤); and a member whose 转入日期 the file moves past
-/// meetings they have attendance at, which then no longer counts.
+/// What an import changes in figures already shown, said to the clerk: members the roster now
+/// makes due at meetings the village recorded before without them (a new member with no
+/// 转入日期, a day moved earlier), whom those records leave out (未记考勤); and members whose
+/// recorded attendance a later day of joining or arriving stops counting.
 fn import_notes(
     records: Option<&zhibu_schema::VillageYear>,
     catalog: &zhibu_schema::Catalog,
@@ -255,43 +255,52 @@ fn import_notes(
     let today = crate::api::today();
     let held: Vec<&zhibu_schema::Meeting> =
         records.live_meetings().map(|(_, m)| m).filter(|m| m.held_on <= today).collect();
-    let (mut new, mut moved) = (Vec::new(), Vec::new());
+    let (mut unmarked, mut dropped) = (Vec::new(), Vec::new());
+    let said = |days: &[zhibu_schema::Date]| days.iter().min().map(|first| format!("{first} 起 {} 次", days.len()));
     for (id, row) in members {
-        let Some(known) = records.members.get(id) else {
-            let due: Vec<&&zhibu_schema::Meeting> =
-                held.iter().filter(|m| due_at(&row.member, m, due_of(m.kind, catalog))).collect();
-            if let Some(first) = due.iter().map(|m| m.held_on).min() {
-                new.push(format!("{}（{id}，{first} 起 {} 次）", row.member.name, due.len()));
-            }
-            continue;
-        };
-        let now = row.update(known);
-        if now.arrived_on == known.arrived_on {
-            continue;
-        }
-        let dropped: Vec<zhibu_schema::Date> = held
+        let before = records.members.get(id);
+        let after = before.map_or_else(|| row.member.clone(), |m| row.update(m));
+        let newly_due: Vec<zhibu_schema::Date> = held
             .iter()
-            .filter(|m| m.attendance.contains_key(id) && known.active_on(m.held_on) && !now.active_on(m.held_on))
+            .filter(|m| {
+                let due = due_of(m.kind, catalog);
+                due_at(&after, m, due) && !before.is_some_and(|b| due_at(b, m, due)) && !m.attendance.contains_key(id)
+            })
             .map(|m| m.held_on)
             .collect();
-        if let (Some(first), Some(arrived)) = (dropped.iter().min(), now.arrived_on) {
-            moved.push(format!(
-                "{}（{id}）的转入日期改为 {arrived}：此前已记考勤的 {} 次会议（最早 {first}）不再计入他的积分和应到人数",
-                now.name,
-                dropped.len()
-            ));
+        if let Some(days) = said(&newly_due) {
+            unmarked.push(format!("{}（{id}，{days}）", after.name));
+        }
+        let stopped: Vec<zhibu_schema::Date> = held
+            .iter()
+            .filter(|m| {
+                m.attendance.contains_key(id)
+                    && before.is_some_and(|b| b.active_on(m.held_on))
+                    && !after.active_on(m.held_on)
+            })
+            .map(|m| m.held_on)
+            .collect();
+        if let Some(days) = said(&stopped) {
+            dropped.push(format!("{}（{id}，{days}）", after.name));
         }
     }
     let mut notes = Vec::new();
-    if !new.is_empty() {
+    if !unmarked.is_empty() {
         notes.push(format!(
-            "注意：新增的 {} 名党员按名册算作本年已记会议的应到人员，而这些会议没有记他们的考勤（未记考勤）：{}。\
-             年内从别的支部转来的，请在名册文件中加「转入日期」列写上日期后再导入一次（或由村干部用 zhibu roster arrive 记下）",
-            new.len(),
-            new.join("、")
+            "注意：按导入后的名册，这 {} 名党员是本年已记会议的应到人员，而这些会议没有记他们的考勤（未记考勤）：{}。\
+             年内从别的支部转来的，请核对「转入日期」列（文件没有这一列就加上）后再导入一次，或由村干部用 zhibu roster arrive 记下；\
+             也请核对入党日期",
+            unmarked.len(),
+            unmarked.join("、")
         ));
     }
-    notes.extend(moved.into_iter().map(|m| format!("注意：{m}")));
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "注意：按导入后的入党日期或转入日期，这 {} 名党员此前已记考勤的会议不再计入积分和应到人数：{}",
+            dropped.len(),
+            dropped.join("、")
+        ));
+    }
     notes
 }
 
@@ -453,7 +462,7 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 bail!("文件夹 {} 不存在，无法在其中写入初始密码；请先建好文件夹", folder.display());
             }
             let text = read_csv(&file)?;
-            let rows = roster::parse_in(&text, Some(year))?;
+            let (rows, mut errors) = roster::parse_rows(&text, Some(year));
             let key = DocKey { township: township.clone(), village: village.clone(), year };
             let records = records_of(state, &key).await?;
             let current: BTreeMap<MemberId, Member> =
@@ -475,24 +484,21 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
                 .iter()
                 .filter_map(|id| MemberId::parse(id).ok())
                 .collect();
-            let members = roster::assign_ids_avoiding(&village, rows, &known, &taken)?;
+            let members = roster::assign_ids_avoiding(&village, rows, &known, &taken).unwrap_or_else(|e| {
+                errors.extend(e.0);
+                Vec::new()
+            });
             // A day of arrival after the day the village recorded the member leaving: said by its
-            // line, before anything is written.
-            let after_leaving: Vec<String> = members
-                .iter()
-                .filter_map(|(id, row)| {
-                    let m = current.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
-                    let (arrived, left) = (m.arrived_on?, m.left_on?);
-                    (left < arrived).then(|| {
-                        format!(
-                            "第 {} 行：转入日期 {arrived} 晚于村里记下的离开日期 {left}（{}，{id}）",
-                            row.line, m.name
-                        )
-                    })
+            // line, with the file's other problems, before anything is written.
+            errors.extend(members.iter().filter_map(|(id, row)| {
+                let m = current.get(id).map_or_else(|| row.member.clone(), |m| row.update(m));
+                let (arrived, left) = (m.arrived_on?, m.left_on?);
+                (left < arrived).then(|| {
+                    format!("第 {} 行：转入日期 {arrived} 晚于村里记下的离开日期 {left}（{}，{id}）", row.line, m.name)
                 })
-                .collect();
-            if !after_leaving.is_empty() {
-                return Err(roster::RosterError(after_leaving).into());
+            }));
+            if !errors.is_empty() {
+                return Err(roster::RosterError(errors).into());
             }
             // Accounts to make: a member id another account holds as its name is refused before
             // anything is written (its member would log in to someone else's account).

@@ -89,9 +89,21 @@ pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
 /// [`parse`] for the roster of `year`, when given: a 转入日期 must fall within it, said with
 /// the file's other problems at once.
 pub fn parse_in(text: &str, year: Option<zhibu_schema::Year>) -> Result<Vec<RosterRow>, RosterError> {
+    match parse_rows(text, year) {
+        (rows, errors) if errors.is_empty() => Ok(rows),
+        (_, errors) => Err(RosterError(errors)),
+    }
+}
+
+/// The rows of a roster file that read well, and what is wrong with the others (each with its
+/// line), for a caller that has more to check before it names every problem at once.
+pub fn parse_rows(text: &str, year: Option<zhibu_schema::Year>) -> (Vec<RosterRow>, Vec<String>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| RosterError(vec![format!("第 1 行：表头无法读取：{e}")]))?.clone();
+    let headers = match reader.headers() {
+        Ok(h) => h.clone(),
+        Err(e) => return (Vec::new(), vec![format!("第 1 行：表头无法读取：{e}")]),
+    };
     let col = |names: &[&str]| headers.iter().position(|h| names.contains(&h));
     let mut errors = Vec::new();
     let name_col = col(&["姓名"]);
@@ -102,7 +114,7 @@ pub fn parse_in(text: &str, year: Option<zhibu_schema::Year>) -> Result<Vec<Rost
     if status_col.is_none() {
         errors.push("第 1 行：表头缺少「正式/预备」列".to_owned());
     }
-    let (Some(name_col), Some(status_col)) = (name_col, status_col) else { return Err(RosterError(errors)) };
+    let (Some(name_col), Some(status_col)) = (name_col, status_col) else { return (Vec::new(), errors) };
     let group_col = col(&["党小组"]);
     let committee_col = col(&["支委", "是否支委"]);
     let joined_col = col(&["入党日期", "入党时间"]);
@@ -221,7 +233,7 @@ pub fn parse_in(text: &str, year: Option<zhibu_schema::Year>) -> Result<Vec<Rost
             rows.push(RosterRow { line, id, member, committee_given: committee_col.is_some() });
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(RosterError(errors)) }
+    (rows, errors)
 }
 
 /// Each row's member id. A row with a 编号 keeps it. A row without one is the member of that

@@ -448,26 +448,32 @@ async fn arrived_by_file(backend: Backend) {
         zhibu_schema::Line::parse("新年第一次主题党日").expect("topic"),
     );
     let m01 = zhibu_schema::MemberId::parse("v1-m01").expect("id");
+    let m02 = zhibu_schema::MemberId::parse("v1-m02").expect("id");
     meeting.attendance.insert(m01.clone(), zhibu_schema::Attendance::absent());
+    meeting.attendance.insert(m02.clone(), zhibu_schema::Attendance::absent());
     let id = zhibu_schema::RecordId::new_v7();
     phone.edit("记录会议", |tx| mapping::put_record_id(tx, zhibu_schema::Collection::Meetings, &id, &meeting));
+    phone.edit("党员离开", |tx| mapping::put_at(tx, &["members", "v1-m03", "left_on"], &first));
     phone.sync(&app).await.expect("stored");
     let before = app.records("v1").await.members.len();
+    let gone = app.records("v1").await.members[&zhibu_schema::MemberId::parse("v1-m03").expect("id")].name.clone();
+    let after_leaving = first.add_days(1).expect("date");
 
     let file = app.db.dir.path().join("new.csv");
     let import = ["import-roster", "v1", file.to_str().expect("path")];
     let last_year = first.add_days(-1).expect("date");
-    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n转来的甲,正式,{last_year}\n张三,正式,上个月\n"))
-        .expect("write");
+    let rows = format!("转来的甲,正式,{last_year}\n张三,正式,上个月\n{gone},正式,{after_leaving}\n");
+    std::fs::write(&file, format!("姓名,正式/预备,转入日期\n{rows}")).expect("write");
     let (ok, _, err) = admin(&url, &import);
     assert!(!ok && err.contains(&format!("第 2 行：转入日期 {last_year} 不在 {} 年内", app.year)), "{err}");
     assert!(err.contains("第 3 行：转入日期「上个月」看不懂"), "every bad row at once: {err}");
+    assert!(err.contains(&format!("第 4 行：转入日期 {after_leaving} 晚于村里记下的离开日期 {first}")), "{err}");
     assert_eq!(app.records("v1").await.members.len(), before, "nothing written");
 
     std::fs::write(&file, "姓名,正式/预备\n没写日期的乙,正式\n").expect("write");
     let (ok, out, err) = admin(&url, &import);
     assert!(ok, "{err}");
-    assert!(out.contains("新增的 1 名党员") && out.contains("未记考勤"), "{out}");
+    assert!(out.contains("这 1 名党员是本年已记会议的应到人员") && out.contains("未记考勤"), "{out}");
     assert!(out.contains("没写日期的乙（") && out.contains(&format!("{first} 起 1 次")), "{out}");
 
     let today = zhibu_server::api::today();
@@ -488,7 +494,13 @@ async fn arrived_by_file(backend: Backend) {
     std::fs::write(&file, format!("姓名,正式/预备,转入日期\n{name},正式,{today}\n")).expect("write");
     let (ok, out, err) = admin(&url, &import);
     assert!(ok, "{err}");
-    assert!(out.contains(&format!("{name}（v1-m01）的转入日期改为 {today}：此前已记考勤的 1 次会议")), "{out}");
+    assert!(out.contains("此前已记考勤的会议不再计入积分和应到人数"), "{out}");
+    assert!(out.contains(&format!("{name}（v1-m01，{first} 起 1 次）")), "{out}");
+    // A later 入党日期 likewise.
+    let other = records.members[&m02].name.clone();
+    std::fs::write(&file, format!("姓名,正式/预备,入党日期\n{other},正式,{today}\n")).expect("write");
+    let (ok, out, err) = admin(&url, &import);
+    assert!(ok && out.contains(&format!("{other}（v1-m02，{first} 起 1 次）")), "{out}{err}");
 }
 zhibu_tests::backends!(a_member_who_came_during_the_year_is_imported_with_the_day, arrived_by_file);
 
