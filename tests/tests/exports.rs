@@ -70,6 +70,7 @@ async fn exports(backend: Backend) {
         "记录矛盾",
         "疑似重复录入",
         "年内离开（不评定）",
+        "已离开人数",
     ];
     assert_eq!(summary[0][summary[0].len() - added.len()..], added, "added at the end");
     assert_eq!(summary.len(), 3, "a header and two villages");
@@ -81,6 +82,8 @@ async fn exports(backend: Backend) {
     assert_eq!(v1[members_col], "10", "counts are numbers Excel can sum; the two who left are not counted");
     let left_col = summary[0].iter().position(|h| h == "年内离开（不评定）").expect("left column");
     assert_eq!(v1[left_col], "2");
+    let gone_col = summary[0].iter().position(|h| h == "已离开人数").expect("gone column");
+    assert_eq!(v1[gone_col], "2");
     let sync_col = summary[0].iter().position(|h| h == "最近同步（北京时间）").expect("sync column");
     assert_ne!(v1[sync_col], "从未同步");
     let v2 = summary.iter().find(|r| r[0] == "v2").expect("a row for v2");

@@ -430,8 +430,12 @@ async fn left_during_the_year(backend: Backend) {
     let row = csv.records().map(|r| r.expect("row")).find(|r| &r[0] == "v1").expect("v1's row");
     let cell = |name: &str| row[header.iter().position(|h| h == name).expect(name)].to_owned();
     assert_eq!((cell("党员人数"), cell("年内离开（不评定）")), ((members.len() - 1).to_string(), "1".to_owned()));
+    assert_eq!(cell("已离开人数"), "1");
+    let dashboard = app.get(&staff, &format!("/township?township=t1&year={}", app.year)).await.1;
+    let dashboard = String::from_utf8(dashboard).expect("utf-8");
+    assert!(dashboard.contains(&format!("{} 人（另有 1 人已离开）", members.len() - 1)), "{dashboard}");
     let page = String::from_utf8(app.get(&staff, &format!("/villages/v1?year={}", app.year)).await.1).expect("utf-8");
-    assert!(page.contains("年内离开（不评定）1 人"), "{page}");
+    assert!(page.contains("年内离开（不评定）1 人") && page.contains(&format!("{left} 离开本支部</span>")), "{page}");
 
     let token = app.token("v1-m02").await;
     let (status, body) = app.get(&token, &format!("/v1/me/points?year={}", app.year)).await;

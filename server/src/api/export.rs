@@ -57,6 +57,7 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
             "记录矛盾",
             "疑似重复录入",
             "年内离开（不评定）",
+            "已离开人数",
         ]
         .map(str::to_owned),
     );
@@ -99,6 +100,9 @@ fn summary_rows(report: &TownshipReport) -> (Vec<String>, Vec<Vec<String>>) {
                 v.record_problems.len().to_string(),
                 v.duplicates_in_period.to_string(),
                 g.left.to_string(),
+                // 党员人数 and these make the roster the grades count: a member leaving later in
+                // the year is in 党员人数 and 年内离开 both until gone.
+                v.members_left.to_string(),
             ]);
             row
         })

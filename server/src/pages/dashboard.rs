@@ -81,6 +81,8 @@ struct VillageRow {
     /// Meetings of one kind held the same day, in the period (疑似重复录入).
     duplicates: usize,
     members: i64,
+    /// Members of the year's roster gone from the branch by the report's day.
+    members_left: i64,
     grades: Vec<Bar>,
     grades_text: String,
     sync_text: String,
@@ -246,6 +248,7 @@ fn row(v: &VillageReport, year: i64, period: &str) -> VillageRow {
         record_problems: v.record_problems.len(),
         duplicates: v.duplicates_in_period,
         members: v.members,
+        members_left: v.members_left,
         grades: grade_bars(g),
         grades_text: {
             let mut text = format!(

@@ -63,6 +63,7 @@ impl Labels<'_> {
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         let common = match p.as_slice() {
             [] => Some("整条记录".to_owned()),
+            ["voided"] => Some("作废".to_owned()),
             ["voided", "reason"] => Some("作废原因".to_owned()),
             ["voided", "by"] => Some("作废人".to_owned()),
             _ => None,
@@ -118,6 +119,11 @@ impl Labels<'_> {
             (RecordKind::Meeting, Some("kind")) => MeetingKind::from_code(value).map(|k| k.label().to_owned()),
             (RecordKind::Meeting, Some("status")) => AttendanceStatus::from_code(value).map(|s| s.label().to_owned()),
             (RecordKind::Case, Some("item")) => self.catalog.item(value).map(|i| i.name.to_string()),
+            // The meeting a step was taken at, as the township knows meetings: kind and day.
+            (RecordKind::Case, Some("meeting")) => zhibu_schema::RecordId::parse(value)
+                .ok()
+                .and_then(|id| self.records.meetings.get(&id))
+                .map(|m| format!("{} {}", m.kind.label(), m.held_on)),
             _ => None,
         }
         .unwrap_or_else(|| value.to_owned())
@@ -167,5 +173,17 @@ mod tests {
         let case = Labels { kind: RecordKind::Case, records: &records, catalog: &catalog, item: Some("homestead") };
         assert_eq!(case.field(&s(&["steps", "notice", "done_on"])), "步骤「公示」办理日期");
         assert_eq!(case.field(&s(&["something", "new"])), "something/new");
+        assert_eq!(case.field(&s(&["voided"])), "作废");
+        assert_eq!(case.field(&s(&["steps", "notice"])), "步骤「公示」");
+        assert_eq!(case.inner_field(&s(&["steps", "notice", "done_on"])), "办理日期");
+        assert_eq!(meeting.field(&s(&["attendance", "v1-m01"])), format!("出勤 · {name}"));
+        let mut with_meeting = records.clone();
+        let id = zhibu_schema::RecordId::new_v7();
+        let held = zhibu_schema::Date::parse("2026-03-05").expect("date");
+        let lesson =
+            zhibu_schema::Meeting::new(MeetingKind::PartyLesson, held, zhibu_schema::Line::parse("党课").expect("l"));
+        with_meeting.meetings.insert(id.clone(), lesson.into());
+        let case = Labels { kind: RecordKind::Case, records: &with_meeting, catalog: &catalog, item: None };
+        assert_eq!(case.value(&s(&["steps", "assembly_review", "meeting"]), id.as_str()), "党课 2026-03-05");
     }
 }

@@ -30,6 +30,8 @@ struct MemberRow {
     committee: bool,
     score: i32,
     grade: &'static str,
+    /// The day the member left (or leaves) the branch.
+    left_on: Option<String>,
     /// When the server first received a change of the member that rewrites past figures (a
     /// committee seat, a group, a status, a back-dated day) after it had them.
     edited_at: Option<String>,
@@ -178,6 +180,7 @@ async fn page(
                 group: m.and_then(|m| m.group.as_ref().map(ToString::to_string)),
                 status: s.status.label(),
                 committee: m.is_some_and(|m| m.committee),
+                left_on: m.and_then(|m| m.left_on).map(|d| d.to_string()),
                 score: s.total,
                 grade: match (s.grade, s.left_on) {
                     (Some(g), _) => g.label(),
