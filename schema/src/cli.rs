@@ -66,6 +66,10 @@ fn localize_each(cmd: Command) -> Command {
     for (order, (id, positional)) in ids.into_iter().enumerate() {
         cmd = cmd.mut_arg(id, |a| {
             let mut a = a.display_order(order);
+            // The options every command takes (the program's), apart from the command's own.
+            if a.is_global_set() {
+                a = a.help_heading("通用选项");
+            }
             if let Some(help) = a.get_help().map(|h| joined(&h.to_string())) {
                 a = a.help(help);
             }
@@ -120,6 +124,11 @@ pub fn usage_error(e: &clap::Error, what: Option<String>) -> String {
     let (arg, value) = (get(ContextKind::InvalidArg), get(ContextKind::InvalidValue));
     let mut message = what.unwrap_or_else(|| match e.kind() {
         ErrorKind::MissingRequiredArgument => format!("缺少必填的参数：{arg}"),
+        // A negative number where a value was wanted reads to clap as an option.
+        ErrorKind::UnknownArgument if arg.starts_with('-') && arg[1..].parse::<f64>().is_ok() => {
+            format!("「{arg}」：这里不能写负数")
+        }
+        ErrorKind::UnknownArgument if !arg.starts_with('-') => format!("多写了「{arg}」"),
         ErrorKind::UnknownArgument => format!("没有「{arg}」这个选项"),
         ErrorKind::InvalidSubcommand => format!("没有「{}」这个命令", get(ContextKind::InvalidSubcommand)),
         ErrorKind::InvalidValue if value.is_empty() => format!("{arg} 后面要写上值"),

@@ -76,12 +76,6 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     zhibu_schema::guard::quiet_caught_panics();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     // clap's own words are English: the township's operator reads the help and the refusals
     // in Chinese, as the cadres do in `zhibu`.
     let matches = match zhibu_schema::cli::localize(Cli::command()).try_get_matches_from(args) {
@@ -101,6 +95,14 @@ where
         Ok(cli) => cli,
         Err(e) => return usage_refused(&e),
     };
+    // An admin command's own words are its printed lines: its log says only what the audit
+    // keeps (and warnings), not the server's work inside it.
+    let default = if cli.command.is_some() { "warn,audit=info" } else { "info,sqlx=warn,tower_http=warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {

@@ -340,6 +340,18 @@ async fn command_line(backend: Backend) {
     );
 
     let member_dir = tempfile::tempdir().expect("dir");
+    // A mistyped address or command line is the cadre's to fix (exit 2), said in Chinese.
+    let ftp = app.url.replacen("http://", "ftp://", 1);
+    let (code, _, err) = zhibu(member_dir.path(), &["login", "--server", &ftp, "--user", "v1-m01"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("服务器地址要以 http:// 或 https:// 开头"), "{err}");
+    let (code, _, err) = zhibu(member_dir.path(), &["roster", "list", "extra"]);
+    assert!(code == 2 && err.contains("多写了「extra」"), "{err}");
+    let (code, _, err) = zhibu(member_dir.path(), &[]);
+    assert!(code == 2 && err.contains("缺少命令") && err.contains("用法：zhibu"), "{err}");
+    let alone = Command::new(env!("CARGO_BIN_EXE_zhibu-under-test")).output().expect("zhibu runs");
+    let said = String::from_utf8_lossy(&alone.stderr);
+    assert!(alone.status.code() == Some(2) && said.contains("命令:"), "zhibu alone lists its commands: {said}");
     let (code, out, err) =
         zhibu(member_dir.path(), &["login", "--server", &app.url, "--user", "v1-m01", "--password", PASSWORD]);
     assert_eq!(code, 0, "{out}{err}");

@@ -86,7 +86,7 @@ pub enum Command {
     /// 党员积分：不写党员时列出全体
     Score {
         /// 党员编号或姓名
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: Option<String>,
     },
     /// 会议完成情况：按类型统计应开、已开、有效的次数
@@ -109,7 +109,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct Login {
     /// 服务器地址，例如 http://10.0.0.2:8080
-    #[arg(long, value_name = "地址")]
+    #[arg(long, value_name = "地址", value_parser = parse_server)]
     pub server: String,
     /// 用户名
     #[arg(long, value_name = "用户名")]
@@ -153,7 +153,7 @@ pub enum Roster {
     },
     /// 调整党小组（加 --none 表示不属于任何党小组）
     Group {
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: String,
         #[arg(value_name = "党小组", required_unless_present = "none")]
         group: Option<String>,
@@ -163,7 +163,7 @@ pub enum Roster {
     },
     /// 进入或退出支部委员会
     Committee {
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: String,
         /// 是（进入）或 否（退出）
         #[arg(value_name = "是|否", value_parser = parse_yes_no, action = clap::ArgAction::Set)]
@@ -171,7 +171,7 @@ pub enum Roster {
     },
     /// 调整党员身份：正式 或 预备；预备党员转正时用 --on 写上转正日期
     Status {
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: String,
         #[arg(value_name = "正式|预备", value_parser = parse_member_status)]
         status: MemberStatus,
@@ -181,16 +181,16 @@ pub enum Roster {
     },
     /// 记录党员年内转入本支部的日期：此前的会议不算应到，也不记未记考勤
     Arrive {
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: String,
-        #[arg(value_name = "日期", value_parser = parse_date)]
+        #[arg(value_name = "日期", value_parser = parse_date, help = "转入本支部的日期：这一天起算本支部的党员")]
         on: Date,
     },
     /// 记录党员离开（转出、去世等）
     Leave {
-        #[arg(value_name = "党员")]
+        #[arg(value_name = "党员", help = "党员的编号或姓名")]
         member: String,
-        #[arg(value_name = "日期", value_parser = parse_date)]
+        #[arg(value_name = "日期", value_parser = parse_date, help = "离开本支部的日期：这一天起不再算本支部的党员")]
         on: Date,
     },
     /// 从上一年带入名册：本年度名册还空着时（如一月），把上一年年底仍在册的党员连同编号、党小组、支委、身份一次带入
@@ -211,16 +211,16 @@ pub enum MeetingCmd {
     Edit(EditMeeting),
     /// 作废一次会议（保留记录，不再计数）
     Void {
-        #[arg(value_name = "会议编号")]
+        #[arg(value_name = "会议编号", help = "会议的编号（zhibu meeting list 中列出的）")]
         meeting: String,
-        #[arg(long, value_name = "原因")]
+        #[arg(long, value_name = "原因", help = "作废的原因（必填）")]
         reason: String,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct EditMeeting {
-    #[arg(value_name = "会议编号")]
+    #[arg(value_name = "会议编号", help = "会议的编号（zhibu meeting list 中列出的）")]
     pub meeting: String,
     /// 开会日期（同一年内）
     #[arg(long, value_name = "日期", value_parser = parse_date)]
@@ -277,9 +277,9 @@ pub struct RecordMeeting {
 
 #[derive(Debug, Args)]
 pub struct Attend {
-    #[arg(value_name = "会议编号")]
+    #[arg(value_name = "会议编号", help = "会议的编号（zhibu meeting list 中列出的）")]
     pub meeting: String,
-    #[arg(value_name = "党员")]
+    #[arg(value_name = "党员", help = "党员的编号或姓名")]
     pub member: String,
     /// 出席、请假 或 缺席（只记补课时可不写）
     #[arg(value_name = "出席|请假|缺席", value_parser = parse_attendance)]
@@ -303,16 +303,16 @@ pub enum PointsCmd {
     Deduct(Award),
     /// 作废一条积分记录
     Void {
-        #[arg(value_name = "记录编号")]
+        #[arg(value_name = "记录编号", help = "积分记录的编号")]
         entry: String,
-        #[arg(long, value_name = "原因")]
+        #[arg(long, value_name = "原因", help = "作废的原因（必填）")]
         reason: String,
     },
 }
 
 #[derive(Debug, Args)]
 pub struct Award {
-    #[arg(value_name = "党员")]
+    #[arg(value_name = "党员", help = "党员的编号或姓名")]
     pub member: String,
     /// 积分规则代码，例如 volunteer（见 zhibu catalog）
     #[arg(value_name = "规则")]
@@ -342,9 +342,9 @@ pub enum CaseCmd {
     },
     /// 完成一个办理步骤
     Step {
-        #[arg(value_name = "事项编号")]
+        #[arg(value_name = "事项编号", help = "事项的编号（zhibu case list 中列出的）")]
         case: String,
-        #[arg(value_name = "步骤")]
+        #[arg(value_name = "步骤", help = "步骤的代码（zhibu catalog 中列出的）")]
         step: String,
         #[arg(long, value_name = "日期", value_parser = parse_date, help = "完成日期（默认今天）")]
         date: Option<Date>,
@@ -356,7 +356,7 @@ pub enum CaseCmd {
     },
     /// 记录公示：即办理流程中的公示步骤（公示、决议公开、实施结果公开、财务公开），一次记下起止日期和地点
     Notice {
-        #[arg(value_name = "事项编号")]
+        #[arg(value_name = "事项编号", help = "事项的编号（zhibu case list 中列出的）")]
         case: String,
         /// 哪一个公示步骤（默认：第一个还没记公示期的）
         #[arg(long, value_name = "步骤")]
@@ -370,7 +370,7 @@ pub enum CaseCmd {
     },
     /// 办结
     Close {
-        #[arg(value_name = "事项编号")]
+        #[arg(value_name = "事项编号", help = "事项的编号（zhibu case list 中列出的）")]
         case: String,
         #[arg(long, value_name = "结果", help = "办理结果")]
         outcome: String,
@@ -382,13 +382,26 @@ pub enum CaseCmd {
     },
     /// 作废
     Void {
-        #[arg(value_name = "事项编号")]
+        #[arg(value_name = "事项编号", help = "事项的编号（zhibu case list 中列出的）")]
         case: String,
-        #[arg(long, value_name = "原因")]
+        #[arg(long, value_name = "原因", help = "作废的原因（必填）")]
         reason: String,
     },
     /// 列出事项及其缺漏（缺步骤、缺公示、超期）
     List,
+}
+
+/// A server's address: written with http:// or https://, or with no scheme at all (the phone
+/// adds one); any other scheme is a mistake the cadre can fix here.
+fn parse_server(s: &str) -> Result<String, String> {
+    match s.trim().split_once("://") {
+        Some((scheme, rest)) if !(scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https")) => {
+            Err(format!("服务器地址要以 http:// 或 https:// 开头（或不写），不是「{scheme}://{rest}」"))
+        }
+        Some((_, "")) => Err("服务器地址不完整：http:// 后面要写上地址".to_owned()),
+        _ if s.trim().is_empty() => Err("服务器地址不能为空".to_owned()),
+        _ => Ok(s.to_owned()),
+    }
 }
 
 fn parse_date(s: &str) -> Result<Date, String> {

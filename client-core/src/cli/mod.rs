@@ -19,7 +19,8 @@ use cmd::{Ctx, Usage};
 use out::Out;
 
 fn command() -> Command {
-    cli::localize(Cli::command())
+    // `zhibu` alone shows what it can do, as a command given without its subcommand does.
+    cli::localize(Cli::command().arg_required_else_help(true))
 }
 
 /// A command line clap refused, said in Chinese; a negative number of points gets its own
