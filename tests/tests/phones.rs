@@ -135,6 +135,18 @@ async fn two_cadres(backend: Backend, a_first: bool) {
     let adopted = &section[..section.find("<strong>采用").expect("the value shown")];
     let adopted = adopted.rsplit('「').next().expect("a value");
     assert!(adopted.contains(if *shown == leave { "请假" } else { "缺席" }), "{adopted}");
+    // The village page points to it.
+    let (status, page) = app.get(&staff, &format!("/villages/v1?year={}", app.year)).await;
+    assert_eq!(status, 200);
+    let page = String::from_utf8(page).expect("utf-8");
+    let section = page.split("id=\"conflicts\"").nth(1).unwrap_or_else(|| panic!("a conflicts section: {page}"));
+    let section = &section[..section.find("</section>").expect("end")];
+    assert!(
+        section.contains("合并冲突 1 条记录")
+            && section.contains("学习全会精神")
+            && section.contains(&shared_id.to_string()),
+        "{section}"
+    );
 }
 
 async fn a_then_b(backend: Backend) {

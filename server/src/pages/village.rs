@@ -12,6 +12,7 @@ use zhibu_schema::{Grade, Year, all_scores};
 use super::case_view::{CaseView, cases};
 use super::error::PageError;
 use super::meeting_view::{MeetingView, meetings};
+use super::record_changes::conflicts;
 use super::session::Viewer;
 use super::templates::render;
 use super::village_data::{VillageData, YearQuery, load};
@@ -96,12 +97,23 @@ struct VillageView {
     /// Meetings of one kind (and party group) held the same day, each such day said once
     /// (疑似重复录入).
     duplicates: Vec<String>,
+    /// Records with fields two phones set differently offline, linked to their history pages
+    /// (which say the values and the one the record took).
+    conflicts: Vec<ConflictLink>,
     /// Cases opened in an earlier year and still open: kept in that year's record.
     earlier_open_cases: Vec<EarlierCase>,
     /// The roster's members still in the branch (as the report's 党员人数 counts them), and
     /// those who had left it by today (by the year's end for a past year).
     members_here: usize,
     members_gone: usize,
+}
+
+/// A record with conflicting fields.
+#[derive(Debug, Serialize)]
+struct ConflictLink {
+    what: String,
+    fields: usize,
+    url: String,
 }
 
 /// A case of an earlier year still open, linked to where it is kept.
@@ -153,6 +165,20 @@ async fn page(
             title: c.title,
             opened_on: c.opened_on,
         })
+        .collect();
+    let conflicted = |collection: &str, id: &str| {
+        conflicts(&data.automerge, collection, id).iter().filter(|c| !c.path.is_empty()).count()
+    };
+    let conflicts: Vec<ConflictLink> = meetings
+        .iter()
+        .map(|m| {
+            (format!("{} {}：{}", m.kind_label, m.held_on, m.topic), conflicted("meetings", &m.id), &m.history_url)
+        })
+        .chain(
+            cases.iter().map(|c| (format!("{}：{}", c.item_name, c.title), conflicted("cases", &c.id), &c.history_url)),
+        )
+        .filter(|(_, fields, _)| *fields > 0)
+        .map(|(what, fields, url)| ConflictLink { what, fields, url: url.clone() })
         .collect();
     let scores = all_scores(&data.records, &data.catalog);
     let graded = |g: Option<Grade>| scores.iter().filter(|s| s.grade == g && s.left_on.is_none()).count();
@@ -212,6 +238,7 @@ async fn page(
         grades_text,
         problems: zhibu_schema::validate(&data.records, &data.catalog).iter().map(ToString::to_string).collect(),
         duplicates: twins(&data.records),
+        conflicts,
         earlier_open_cases,
         members_here: data.records.members.len() - members_gone,
         members_gone,
