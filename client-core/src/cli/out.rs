@@ -52,8 +52,25 @@ impl Out {
     }
 }
 
+/// `text` padded with spaces to `width` columns of a terminal, where a Chinese character takes
+/// two (`format!("{:<8}")` counts characters, which misaligns Chinese columns).
+pub fn pad(text: &str, width: usize) -> String {
+    let used = unicode_width::UnicodeWidthStr::width(text);
+    format!("{text}{}", " ".repeat(width.saturating_sub(used)))
+}
+
 /// The short form of a record id that `zhibu` shows and accepts: its last 8 characters.
 pub fn short(id: &impl ToString) -> String {
     let id = id.to_string();
     id[id.len().saturating_sub(8)..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn chinese_columns_are_padded_by_their_width_on_screen() {
+        assert_eq!(super::pad("王芳", 8), "王芳    ");
+        assert_eq!(super::pad("v1-m01", 8), "v1-m01  ");
+        assert_eq!(super::pad("支部党员大会", 8), "支部党员大会", "never cut");
+    }
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Ctx, Usage, opt_text, text};
 use crate::MeetingEdit;
 use crate::cli::args::{Attend, EditMeeting, MeetingCmd, MeetingDetails, RecordMeeting};
-use crate::cli::out::short;
+use crate::cli::out::{pad, short};
 
 pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
     match cmd {
@@ -23,10 +23,10 @@ pub fn run(ctx: &Ctx, cmd: MeetingCmd) -> anyhow::Result<u8> {
                     for (id, m) in &meetings {
                         let count = |st| m.attendance.values().filter(|a| a.status == st).count();
                         s += &format!(
-                            "{}  {}  {:<8} {}  出席 {} 请假 {} 缺席 {}{}\n",
+                            "{}  {}  {} {}  出席 {} 请假 {} 缺席 {}{}\n",
                             short(id),
                             m.held_on,
-                            m.kind.label(),
+                            pad(m.kind.label(), 12),
                             m.topic,
                             count(AttendanceStatus::Present),
                             count(AttendanceStatus::Leave),

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{Ctx, Usage, opt_text, text};
 use crate::cli::args::Roster;
+use crate::cli::out::pad;
 
 pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
     let year = ctx.year;
@@ -15,18 +16,23 @@ pub fn run(ctx: &Ctx, cmd: Roster) -> anyhow::Result<u8> {
             ctx.out.show(
                 || {
                     let mut s = format!("{year} 年党员名册（{} 人）\n", records.members.len());
-                    s += "编号          姓名      党小组        身份      支委  入党日期    离开日期\n";
+                    let row = |cells: [&str; 7]| {
+                        let widths = [13, 10, 14, 10, 6, 12, 0];
+                        let cells: Vec<String> = cells.iter().zip(widths).map(|(c, w)| pad(c, w)).collect();
+                        cells.join(" ").trim_end().to_owned() + "\n"
+                    };
+                    s += &row(["编号", "姓名", "党小组", "身份", "支委", "入党日期", "离开日期"]);
                     for (id, m) in &records.members {
-                        s += &format!(
-                            "{:<13} {:<8} {:<12} {:<8} {:<4} {:<11} {}\n",
+                        let (joined, left) = (m.joined_on.map(|d| d.to_string()), m.left_on.map(|d| d.to_string()));
+                        s += &row([
                             id.as_str(),
                             m.name.as_str(),
                             m.group.as_ref().map_or("-", |g| g.as_str()),
                             m.status.label(),
                             if m.committee { "是" } else { "" },
-                            m.joined_on.map(|d| d.to_string()).unwrap_or_default(),
-                            m.left_on.map(|d| d.to_string()).unwrap_or_default(),
-                        );
+                            joined.as_deref().unwrap_or_default(),
+                            left.as_deref().unwrap_or_default(),
+                        ]);
                     }
                     s
                 },

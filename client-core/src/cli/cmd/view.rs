@@ -5,7 +5,7 @@ use crate::zhibu_schema::{MemberScore, NoticeRule, Period, RuleSource};
 use serde_json::json;
 
 use super::{Ctx, or_today};
-use crate::cli::out::short;
+use crate::cli::out::{pad, short};
 
 fn when(rfc3339: Option<&str>) -> String {
     rfc3339.and_then(clock::parse).map_or_else(|| "从未".to_owned(), clock::human)
@@ -276,7 +276,12 @@ pub fn catalog(ctx: &Ctx) -> anyhow::Result<u8> {
             let mut s = String::from("积分规则（zhibu points award/deduct 用代码）：\n");
             for r in &catalog.point_rules {
                 let range = if r.min == r.max { format!("{}", r.min) } else { format!("{} 到 {}", r.min, r.max) };
-                s += &format!("  {:<16} {}  {range} 分  [{}]\n", r.code, r.name, r.source.label());
+                s += &format!(
+                    "  {} {}  {range} 分  [{}]\n",
+                    pad(r.code.as_str(), 16),
+                    pad(r.name.as_str(), 30),
+                    r.source.label()
+                );
             }
             s += "\n小微权力事项（zhibu case open 用代码；步骤用于 zhibu case step）：\n";
             for item in &catalog.items {
