@@ -351,6 +351,12 @@ async fn command_line(backend: Backend) {
         meeting.attendance
     );
 
+    // A leaving day before the year, on that year's roster: kept, and said what it means.
+    let (year, before) = (app.year.to_string(), app.year.first_day().add_days(-1).expect("day").to_string());
+    let (code, out, err) = zhibu(d, &["--year", &year, "roster", "leave", "v1-m12", &before]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains(&format!("离开日期 {before} 在 {year} 年之前")), "{err}");
+
     let member_dir = tempfile::tempdir().expect("dir");
     // A mistyped address or command line is the cadre's to fix (exit 2), said in Chinese.
     let ftp = app.url.replacen("http://", "ftp://", 1);

@@ -140,6 +140,15 @@ fn change(ctx: &Ctx, member: &str, change: MemberChange) -> anyhow::Result<u8> {
             "注意：{next} 年的名册里也有此人（已带入），这一修改不会带过去；需要时请用 zhibu --year {next} roster … 也改一下（本年离开的，在 {next} 年记为 {next}-01-01 离开）。"
         );
     }
+    // A leaving day before the year: on this year's roster, the member counts nowhere in it.
+    if let MemberChange::Left(on) = &change
+        && *on < ctx.year.first_day()
+    {
+        eprintln!(
+            "注意：离开日期 {on} 在 {} 年之前：此人在 {} 年的名册上，但全年都不算本支部党员（不计应到、不评等次）。若写错了年份，请重新记录。",
+            ctx.year, ctx.year
+        );
+    }
     let line = format!("{what} {}。{}", ctx.member_label(ctx.year, &id), ctx.pending_line());
     ctx.out.show(|| line, &json!({"member_id": id, "change": change, "pending": ctx.phone.pending_edits()}));
     Ok(0)
