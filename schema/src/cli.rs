@@ -55,14 +55,14 @@ fn localize_each(cmd: Command) -> Command {
                 .help_heading("选项")
                 .display_order(usize::MAX - 1),
         );
-    // Under a heading of their own, clap would sort the arguments by name: they keep the order
-    // they are declared in (the usage line's), help last.
     if let Some(about) = cmd.get_about().map(|a| joined(&a.to_string())) {
         cmd = cmd.about(about);
     }
     if let Some(about) = cmd.get_long_about().map(|a| joined(&a.to_string())) {
         cmd = cmd.long_about(about);
     }
+    // Under a heading of their own, clap would sort the arguments by name: they keep the order
+    // they are declared in (the usage line's), help last.
     for (order, (id, positional)) in ids.into_iter().enumerate() {
         cmd = cmd.mut_arg(id, |a| {
             let mut a = a.display_order(order);
