@@ -88,7 +88,13 @@ impl Member {
     /// member who left during the year (转出, 去世) is graded by no one here, and a probationary
     /// member is not graded; both have a score.
     pub fn graded_in(&self, year: Year) -> bool {
-        self.status == MemberStatus::Full && self.left_on.is_none_or(|l| l > year.last_day())
+        self.status == MemberStatus::Full && self.left_by(year).is_none()
+    }
+
+    /// The day the member left the branch, when it falls by the end of `year` (within it, or
+    /// before it for a member still on its roster): why they are not graded for it.
+    pub fn left_by(&self, year: Year) -> Option<Date> {
+        self.left_on.filter(|l| *l <= year.last_day())
     }
 
     /// On the roster on some day from `first` to `last`.

@@ -136,7 +136,7 @@ pub fn member_score(doc: &VillageYear, catalog: &Catalog, member_id: &MemberId) 
         base: catalog.base_score,
         total,
         grade,
-        left_on: member.left_on.filter(|l| *l <= doc.year.last_day()),
+        left_on: member.left_by(doc.year),
         entries,
         leaves,
     })
