@@ -255,7 +255,6 @@ async fn page(
     let number_of = |hash: &automerge::ChangeHash| touched.iter().position(|(t, _)| t.hash == *hash);
     let conflicts = conflicts(&data.automerge, kind.collection(), id.as_str())
         .into_iter()
-        .filter(|c| !c.path.is_empty())
         .map(|c| ConflictView {
             field: labels.field(&c.path),
             values: c

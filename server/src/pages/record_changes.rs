@@ -104,12 +104,16 @@ pub struct ConflictValue {
     pub shown: bool,
 }
 
-/// The fields of `collection/id` that hold more than one different value.
+/// The fields of `collection/id` that hold more than one different value (inside the record
+/// as the document shows it: record ids are made once, by one phone).
 pub fn conflicts(doc: &Automerge, collection: &str, id: &str) -> Vec<Conflict> {
     let mut out = Vec::new();
-    if let Ok(Some((Value::Object(ObjType::Map), collection_obj))) = doc.get(ROOT, collection) {
-        let mut path = Vec::new();
-        conflicts_at(doc, &collection_obj, id, &mut path, &mut out);
+    if let Ok(Some((Value::Object(ObjType::Map), collection_obj))) = doc.get(ROOT, collection)
+        && let Ok(Some((Value::Object(ObjType::Map), record))) = doc.get(&collection_obj, id)
+    {
+        for key in doc.keys(&record).collect::<Vec<_>>() {
+            conflicts_at(doc, &record, &key, &mut vec![key.clone()], &mut out);
+        }
     }
     out
 }

@@ -166,9 +166,7 @@ async fn page(
             opened_on: c.opened_on,
         })
         .collect();
-    let conflicted = |collection: &str, id: &str| {
-        conflicts(&data.automerge, collection, id).iter().filter(|c| !c.path.is_empty()).count()
-    };
+    let conflicted = |collection: &str, id: &str| conflicts(&data.automerge, collection, id).len();
     let conflicts: Vec<ConflictLink> = meetings
         .iter()
         .map(|m| {
