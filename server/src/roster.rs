@@ -83,20 +83,15 @@ fn unreadable_day(field: &str, written: &str, example: &str) -> String {
 
 /// Parses a roster file; every problem is reported with its line.
 pub fn parse(text: &str) -> Result<Vec<RosterRow>, RosterError> {
-    parse_in(text, None)
-}
-
-/// [`parse`] for the roster of `year`, when given: a 转入日期 must fall within it, said with
-/// the file's other problems at once.
-pub fn parse_in(text: &str, year: Option<zhibu_schema::Year>) -> Result<Vec<RosterRow>, RosterError> {
-    match parse_rows(text, year) {
+    match parse_rows(text, None) {
         (rows, errors) if errors.is_empty() => Ok(rows),
         (_, errors) => Err(RosterError(errors)),
     }
 }
 
 /// The rows of a roster file that read well, and what is wrong with the others (each with its
-/// line), for a caller that has more to check before it names every problem at once.
+/// line), for a caller that has more to check before it names every problem at once. For the
+/// roster of `year`, when given, a 转入日期 must fall within it.
 pub fn parse_rows(text: &str, year: Option<zhibu_schema::Year>) -> (Vec<RosterRow>, Vec<String>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
