@@ -465,8 +465,8 @@ pub async fn run(state: &AppState, cmd: AdminCommand) -> anyhow::Result<()> {
             let (rows, mut errors) = roster::parse_rows(&text, Some(year));
             let key = DocKey { township: township.clone(), village: village.clone(), year };
             let records = records_of(state, &key).await?;
-            let current: BTreeMap<MemberId, Member> =
-                records.as_ref().map(|r| r.members.clone().into_iter().collect()).unwrap_or_default();
+            let no_members = BTreeMap::new();
+            let current: &BTreeMap<MemberId, Member> = records.as_ref().map_or(&no_members, |r| &r.members);
             // Whom the village has had: this year's roster, last year's, its member accounts.
             let mut known: Vec<(MemberId, Name)> = current.iter().map(|(id, m)| (id.clone(), m.name.clone())).collect();
             if let Ok(last) = zhibu_schema::Year::new(i64::from(year) - 1) {
